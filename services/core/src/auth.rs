@@ -1,0 +1,143 @@
+//! Authentication of API keys: grammar check, look-up by key id, constant-time HMAC
+//! comparison, revocation, and a short cache so that revocation reaches every replica within
+//! five seconds (security.md B18, K1–K18).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::apikey::{KeyCheck, KeyHash, KeyParseError, KeyRole, Peppers, PresentedKey};
+use crate::ports::{ApiKeyStore, AuthKeyRecord};
+use crate::time::UnixMillis;
+use crate::{ApiKeyId, TenantId};
+
+/// Who is calling, as established from a valid key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// The platform operator.
+    Operator {
+        /// The key that authenticated.
+        key_id: ApiKeyId,
+    },
+    /// A tenant's admin, app or tool key.
+    Tenant(TenantPrincipal),
+}
+
+/// A tenant key's identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantPrincipal {
+    /// The tenant every later call is scoped to.
+    pub tenant: TenantId,
+    /// The key that authenticated.
+    pub key_id: ApiKeyId,
+    /// The key's role.
+    pub role: KeyRole,
+    /// For tool keys, the bound tool.
+    pub tool_id: Option<String>,
+}
+
+/// Why authentication failed. Logged (without the key); the wire answer is the same for all.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AuthFailure {
+    /// The key is not well-formed.
+    #[error("{0}")]
+    Malformed(#[from] KeyParseError),
+    /// No key has this id.
+    #[error("unknown key id")]
+    UnknownKey,
+    /// The id exists but the secret does not match.
+    #[error("wrong secret")]
+    WrongSecret,
+    /// The key was revoked.
+    #[error("revoked key")]
+    Revoked,
+    /// The key store could not be reached; the caller should answer 503, not 401.
+    #[error("key store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// How long a looked-up key record is trusted before it is read again.
+pub const AUTH_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// Authenticates presented keys.
+pub struct Authenticator {
+    store: Arc<dyn ApiKeyStore>,
+    peppers: Arc<Peppers>,
+    configured_operator: Option<(ApiKeyId, KeyHash)>,
+    cache: Cache<ApiKeyId, Option<AuthKeyRecord>>,
+}
+
+impl Authenticator {
+    /// An authenticator. `configured_operator` is an operator key given by configuration; it
+    /// must be a well-formed key.
+    pub fn new(
+        store: Arc<dyn ApiKeyStore>,
+        peppers: Arc<Peppers>,
+        configured_operator: Option<&SecretString>,
+    ) -> Result<Self, KeyParseError> {
+        let configured_operator = configured_operator
+            .map(|k| PresentedKey::parse(k.expose_secret()).map(|p| (p.id(), peppers.hash(p.secret()))))
+            .transpose()?;
+        Ok(Self {
+            store,
+            peppers,
+            configured_operator,
+            cache: Cache::builder().max_capacity(100_000).time_to_live(AUTH_CACHE_TTL).build(),
+        })
+    }
+
+    /// Checks a presented key and says who it belongs to.
+    pub async fn authenticate(&self, raw: &str) -> Result<Principal, AuthFailure> {
+        let presented = PresentedKey::parse(raw)?;
+        let id = presented.id();
+        if let Some((op_id, op_hash)) = &self.configured_operator
+            && *op_id == id
+        {
+            return match self.peppers.verify(op_hash, presented.secret()) {
+                KeyCheck::Valid { .. } => Ok(Principal::Operator { key_id: id }),
+                KeyCheck::Invalid => Err(AuthFailure::WrongSecret),
+            };
+        }
+        let Some(rec) = self.lookup(id).await? else {
+            self.peppers.burn(presented.secret());
+            return Err(AuthFailure::UnknownKey);
+        };
+        match self.peppers.verify(&rec.hash, presented.secret()) {
+            KeyCheck::Invalid => return Err(AuthFailure::WrongSecret),
+            KeyCheck::Valid { rehash: Some(new) } => {
+                if let Err(e) = self.store.update_key_hash(id, &new).await {
+                    tracing::warn!(key_id = %id, error = %e, "could not re-store a key hash under the newest pepper");
+                }
+                self.cache.invalidate(&id).await;
+            }
+            KeyCheck::Valid { rehash: None } => {}
+        }
+        if rec.revoked_at.is_some() {
+            return Err(AuthFailure::Revoked);
+        }
+        match (rec.role, rec.tenant) {
+            (KeyRole::Operator, _) => Ok(Principal::Operator { key_id: id }),
+            (role @ (KeyRole::Admin | KeyRole::App | KeyRole::Tool), Some(tenant)) => {
+                Ok(Principal::Tenant(TenantPrincipal { tenant, key_id: id, role, tool_id: rec.tool_id }))
+            }
+            (KeyRole::Admin | KeyRole::App | KeyRole::Tool, None) => Err(AuthFailure::UnknownKey),
+        }
+    }
+
+    async fn lookup(&self, id: ApiKeyId) -> Result<Option<AuthKeyRecord>, AuthFailure> {
+        let store = Arc::clone(&self.store);
+        self.cache
+            .try_get_with(id, async move {
+                let rec = store.find_key_for_auth(id).await?;
+                if rec.as_ref().is_some_and(|r| r.tenant.is_some() && r.revoked_at.is_none()) {
+                    // At most one write per key per cache period.
+                    store.touch_api_key(id, UnixMillis::now()).await?;
+                }
+                Ok::<_, crate::StoreError>(rec)
+            })
+            .await
+            .map_err(|e| AuthFailure::Unavailable(e.to_string()))
+    }
+}

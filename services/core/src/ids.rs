@@ -1,0 +1,162 @@
+//! Prefixed, time-sortable identifiers (`tnt_…`, `key_…`, `prv_…`).
+//!
+//! Each id is a UUIDv7 written as its prefix, an underscore and 32 lowercase hex digits. There is
+//! exactly one spelling: upper case, hyphens, braces, `urn:uuid:` and a wrong or missing prefix
+//! are all rejected, so no alias of an id reaches a cache, a log or a query (security.md TI3/TI4).
+
+use std::fmt;
+use std::str::FromStr;
+
+use uuid::Uuid;
+
+/// Why a string is not an id of the expected kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    /// The string does not start with the id's prefix and an underscore.
+    #[error("expected an id starting with `{expected}_`")]
+    WrongPrefix {
+        /// The prefix the id must carry.
+        expected: &'static str,
+    },
+    /// The part after the prefix is not 32 lowercase hex digits.
+    #[error("malformed `{prefix}_` id: expected 32 lowercase hex digits after the prefix")]
+    Malformed {
+        /// The prefix of the id kind.
+        prefix: &'static str,
+    },
+}
+
+macro_rules! prefixed_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// The prefix this kind of id is written with.
+            pub const PREFIX: &'static str = $prefix;
+            /// The length of the written form.
+            pub const LEN: usize = $prefix.len() + 1 + 32;
+
+            /// A new, time-sortable id.
+            pub fn generate() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            /// Parses the one accepted spelling.
+            pub fn parse(s: &str) -> Result<Self, IdError> {
+                parse_prefixed(s, $prefix).map(Self)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}_{}", $prefix, self.0.simple())
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(self, f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                Self::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+fn parse_prefixed(s: &str, prefix: &'static str) -> Result<Uuid, IdError> {
+    let rest = s
+        .strip_prefix(prefix)
+        .and_then(|r| r.strip_prefix('_'))
+        .ok_or(IdError::WrongPrefix { expected: prefix })?;
+    let hex_ok = rest.len() == 32 && rest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !hex_ok {
+        return Err(IdError::Malformed { prefix });
+    }
+    Uuid::try_parse(rest).map_err(|_| IdError::Malformed { prefix })
+}
+
+prefixed_id!(
+    /// A tenant: a team that builds an agent product on Latchkey.
+    TenantId,
+    "tnt"
+);
+prefixed_id!(
+    /// An API key's public identifier (the part of `lk_<key_id>_<secret>` that is looked up).
+    ApiKeyId,
+    "key"
+);
+prefixed_id!(
+    /// A provider's globally unique internal id, used in its Discord callback path.
+    ProviderRef,
+    "prv"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn round_trips_and_has_one_spelling() {
+        let id = TenantId::generate();
+        let s = id.to_string();
+        assert_eq!(s.len(), TenantId::LEN);
+        assert_eq!(TenantId::parse(&s), Ok(id));
+        assert!(TenantId::parse(&s.to_uppercase()).is_err());
+        assert!(TenantId::parse(&s.replace("tnt_", "TNT_")).is_err());
+        assert!(ApiKeyId::parse(&s).is_err(), "a tenant id is not a key id");
+    }
+
+    #[test]
+    fn rejects_other_encodings() {
+        let u = Uuid::now_v7();
+        for bad in [
+            format!("tnt_{}", u.hyphenated()),
+            format!("tnt_{{{}}}", u.simple()),
+            format!("tnt_urn:uuid:{}", u.hyphenated()),
+            u.simple().to_string(),
+            format!("key_{}", u.simple()),
+            "123".to_owned(),
+            "' OR 1=1 --".to_owned(),
+            format!("tnt_{}%2F", u.simple()),
+        ] {
+            assert!(TenantId::parse(&bad).is_err(), "{bad} must be rejected");
+        }
+        assert!(TenantId::parse(&format!("tnt_{}", "0".repeat(32))).is_ok(), "all-zero is well-formed");
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_and_only_accepts_canonical(s in "\\PC{0,64}") {
+            if let Ok(id) = TenantId::parse(&s) {
+                prop_assert_eq!(id.to_string(), s);
+            }
+        }
+
+        #[test]
+        fn display_parse_round_trip(bits in any::<u128>()) {
+            let id = ProviderRef(Uuid::from_u128(bits));
+            prop_assert_eq!(ProviderRef::parse(&id.to_string()), Ok(id));
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! `latchkey-core` is Latchkey's domain: the typed identifiers every layer shares, the ports
+//! (traits) that the store and the Discord client implement, envelope encryption of secrets at
+//! rest, API-key grammar and hashing, and the use cases that the transports call.
+//!
+//! It depends on no web, gRPC or SQL framework; `make check-deps` keeps it that way.
+
+pub mod apikey;
+pub mod auth;
+pub mod crypto;
+pub mod error;
+pub mod ids;
+pub mod ports;
+pub mod provider;
+pub mod tenant;
+pub mod time;
+
+pub use error::{CoreError, StoreError};
+pub use ids::{ApiKeyId, IdError, ProviderRef, TenantId};

@@ -1,0 +1,162 @@
+//! The ports: what the domain needs from storage. `latchkey-store` implements them on SQLite
+//! and PostgreSQL; both pass the same conformance suite.
+//!
+//! Every tenant-owned operation takes the [`TenantId`] first and sees only that tenant's rows:
+//! another tenant's row answers exactly like one that does not exist. The few cross-tenant
+//! reads (authentication by key id, start-up key checks, rotation, platform listing) are named
+//! as such.
+
+use async_trait::async_trait;
+
+use crate::apikey::{KeyHash, KeyRole};
+use crate::crypto::{MasterKeyId, WrappedKey};
+use crate::error::StoreError;
+use crate::provider::ProviderRecord;
+use crate::tenant::Tenant;
+use crate::time::UnixMillis;
+use crate::{ApiKeyId, TenantId};
+
+/// A tenant's data key of one version, wrapped by a master key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantKeyRecord {
+    /// The data-key version (1, 2, …).
+    pub version: u32,
+    /// The wrapped key and the id of the master key that wrapped it.
+    pub wrapped: WrappedKey,
+    /// When the version was created.
+    pub created_at: UnixMillis,
+}
+
+/// A tenant's API key as stored: never the secret, only its HMAC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// The public key id.
+    pub id: ApiKeyId,
+    /// What the key may do. Never [`KeyRole::Operator`] in this table.
+    pub role: KeyRole,
+    /// For `tool` keys, the tool the key is bound to.
+    pub tool_id: Option<String>,
+    /// A label chosen by the tenant.
+    pub name: String,
+    /// HMAC-SHA256 of the whole key under a pepper.
+    pub hash: KeyHash,
+    /// When it was created.
+    pub created_at: UnixMillis,
+    /// When it last authenticated a request (updated at most every few seconds).
+    pub last_used_at: Option<UnixMillis>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<UnixMillis>,
+}
+
+/// A platform operator key as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorKeyRecord {
+    /// The public key id.
+    pub id: ApiKeyId,
+    /// HMAC-SHA256 of the whole key under a pepper.
+    pub hash: KeyHash,
+    /// When it was created.
+    pub created_at: UnixMillis,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<UnixMillis>,
+}
+
+/// What authentication needs to know about a key id, whichever table holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthKeyRecord {
+    /// The key id.
+    pub id: ApiKeyId,
+    /// The key's tenant; `None` for operator keys.
+    pub tenant: Option<TenantId>,
+    /// The key's role.
+    pub role: KeyRole,
+    /// For `tool` keys, the bound tool.
+    pub tool_id: Option<String>,
+    /// The stored HMAC.
+    pub hash: KeyHash,
+    /// Set when revoked.
+    pub revoked_at: Option<UnixMillis>,
+}
+
+/// Tenants (platform scope).
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    /// Creates a tenant together with its first data key and initial API keys, atomically.
+    async fn create_tenant(
+        &self,
+        tenant: &Tenant,
+        data_key: &TenantKeyRecord,
+        api_keys: &[ApiKeyRecord],
+    ) -> Result<(), StoreError>;
+    /// One tenant.
+    async fn get_tenant(&self, id: TenantId) -> Result<Option<Tenant>, StoreError>;
+    /// All tenants, oldest first (platform operator routes only).
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+    /// Deletes a tenant and every row it owns, data keys included. `NotFound` if absent.
+    async fn delete_tenant(&self, id: TenantId) -> Result<(), StoreError>;
+}
+
+/// API keys: tenant keys and operator keys.
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    /// Stores a new tenant key.
+    async fn insert_api_key(&self, tenant: TenantId, key: &ApiKeyRecord) -> Result<(), StoreError>;
+    /// One of the tenant's keys.
+    async fn get_api_key(&self, tenant: TenantId, id: ApiKeyId) -> Result<Option<ApiKeyRecord>, StoreError>;
+    /// The tenant's keys, oldest first.
+    async fn list_api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKeyRecord>, StoreError>;
+    /// Revokes one of the tenant's keys. `NotFound` if absent or already revoked.
+    async fn revoke_api_key(&self, tenant: TenantId, id: ApiKeyId, at: UnixMillis) -> Result<(), StoreError>;
+    /// Cross-tenant by design: authentication looks a presented key up by its id, in both the
+    /// tenant and the operator key tables.
+    async fn find_key_for_auth(&self, id: ApiKeyId) -> Result<Option<AuthKeyRecord>, StoreError>;
+    /// Replaces a key's stored HMAC (after it verified under an older pepper).
+    async fn update_key_hash(&self, id: ApiKeyId, hash: &KeyHash) -> Result<(), StoreError>;
+    /// Records use of a tenant key.
+    async fn touch_api_key(&self, id: ApiKeyId, at: UnixMillis) -> Result<(), StoreError>;
+    /// Stores a platform operator key.
+    async fn insert_operator_key(&self, key: &OperatorKeyRecord) -> Result<(), StoreError>;
+    /// How many operator keys are stored, revoked ones included.
+    async fn count_operator_keys(&self) -> Result<u64, StoreError>;
+}
+
+/// Wrapped per-tenant data keys.
+#[async_trait]
+pub trait TenantKeyStore: Send + Sync {
+    /// One version of a tenant's data key.
+    async fn tenant_key(&self, tenant: TenantId, version: u32) -> Result<Option<TenantKeyRecord>, StoreError>;
+    /// The newest version of a tenant's data key.
+    async fn latest_tenant_key(&self, tenant: TenantId) -> Result<Option<TenantKeyRecord>, StoreError>;
+    /// Cross-tenant by design: every wrapped data key (start-up check and rotation).
+    async fn all_tenant_keys(&self) -> Result<Vec<(TenantId, TenantKeyRecord)>, StoreError>;
+    /// Replaces a wrapped key only if it is still wrapped by `old`; true if it was replaced.
+    async fn rewrap_tenant_key(
+        &self,
+        tenant: TenantId,
+        version: u32,
+        old: &MasterKeyId,
+        new: &WrappedKey,
+    ) -> Result<bool, StoreError>;
+}
+
+/// A tenant's Discord providers.
+#[async_trait]
+pub trait ProviderStore: Send + Sync {
+    /// Stores a new provider; `Conflict` when the slug is taken in this tenant.
+    async fn insert_provider(&self, tenant: TenantId, provider: &ProviderRecord) -> Result<(), StoreError>;
+    /// One provider by its tenant-chosen slug.
+    async fn get_provider(&self, tenant: TenantId, slug: &str) -> Result<Option<ProviderRecord>, StoreError>;
+    /// The tenant's providers, oldest first.
+    async fn list_providers(&self, tenant: TenantId) -> Result<Vec<ProviderRecord>, StoreError>;
+    /// Deletes one provider. `NotFound` if absent.
+    async fn delete_provider(&self, tenant: TenantId, slug: &str) -> Result<(), StoreError>;
+}
+
+/// Everything Latchkey stores, behind one handle.
+#[async_trait]
+pub trait Store: TenantStore + ApiKeyStore + TenantKeyStore + ProviderStore {
+    /// `"sqlite"` or `"postgres"`.
+    fn backend(&self) -> &'static str;
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}

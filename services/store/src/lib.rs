@@ -1,0 +1,149 @@
+//! `latchkey-store` implements the ports of `latchkey-core` on SQLite (the embedded default)
+//! and PostgreSQL (production and scale-out), with one set of SQL statements shared by both
+//! dialects (`queries.rs`), per-dialect connection set-up and migrations (`sqlite.rs`,
+//! `postgres.rs`), and row types decoded into domain types at this boundary (`rows.rs`).
+//!
+//! Every statement on a tenant-owned table is bound to the `TenantId` argument; the few
+//! cross-tenant statements (authentication by key id, data-key listing for start-up checks and
+//! rotation, platform tenant listing) are marked as such in `queries.rs`.
+
+mod error;
+mod postgres;
+mod queries;
+mod rows;
+mod sqlite;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use latchkey_core::StoreError;
+use latchkey_core::ports::Store;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// Pool settings shared by both backends.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// Most connections the pool opens.
+    pub max_connections: u32,
+    /// How long a request waits for a free connection.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self { max_connections: 10, acquire_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// Why a database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The URL is neither `sqlite:` nor `postgres:`/`postgresql:`, or is malformed.
+    #[error("database.url: {0}")]
+    BadUrl(String),
+    /// The database could not be reached or created.
+    #[error("could not open the database: {0}")]
+    Connect(String),
+    /// A migration failed or the applied migrations do not match this build's.
+    #[error("migrations failed: {0}")]
+    Migrate(String),
+}
+
+/// An opened database of either kind.
+#[derive(Clone)]
+pub enum AnyStore {
+    /// The embedded default.
+    Sqlite(Arc<SqliteStore>),
+    /// PostgreSQL.
+    Postgres(Arc<PgStore>),
+}
+
+impl AnyStore {
+    /// Opens the database a URL names: `sqlite://path` (created if missing) or `postgres://…`.
+    pub async fn open(url: &str, opts: &PoolOptions) -> Result<Self, OpenError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite(Arc::new(SqliteStore::open(url, opts).await?)))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(Arc::new(PgStore::open(url, opts).await?)))
+        } else {
+            Err(OpenError::BadUrl(
+                "must start with sqlite:// (embedded) or postgres:// (PostgreSQL)".to_owned(),
+            ))
+        }
+    }
+
+    /// The store behind the domain ports.
+    pub fn store(&self) -> Arc<dyn Store> {
+        match self {
+            Self::Sqlite(s) => Arc::clone(s) as Arc<dyn Store>,
+            Self::Postgres(s) => Arc::clone(s) as Arc<dyn Store>,
+        }
+    }
+
+    /// Applies pending migrations; returns the versions applied by this call.
+    pub async fn migrate(&self) -> Result<Vec<i64>, OpenError> {
+        match self {
+            Self::Sqlite(s) => s.migrate().await,
+            Self::Postgres(s) => s.migrate().await,
+        }
+    }
+
+    /// Versions this build knows that the database has not applied yet.
+    pub async fn pending_migrations(&self) -> Result<Vec<i64>, StoreError> {
+        match self {
+            Self::Sqlite(s) => s.pending_migrations().await,
+            Self::Postgres(s) => s.pending_migrations().await,
+        }
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(s) => s.pool().close().await,
+            Self::Postgres(s) => s.pool().close().await,
+        }
+    }
+}
+
+/// The migration versions of each dialect, for the test that keeps them in step.
+pub fn migration_versions() -> (Vec<i64>, Vec<i64>) {
+    (
+        sqlite::MIGRATOR.iter().map(|m| m.version).collect(),
+        postgres::MIGRATOR.iter().map(|m| m.version).collect(),
+    )
+}
+
+/// Ties a store type to its sqlx database and name, for the shared statements.
+pub(crate) trait Dialect {
+    type Db: sqlx::Database;
+    const NAME: &'static str;
+}
+
+/// Migration versions the database has not applied yet.
+async fn pending<DB>(pool: &sqlx::Pool<DB>, migrator: &sqlx::migrate::Migrator, table_exists: &'static str) -> Result<Vec<i64>, StoreError>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments: sqlx::IntoArguments<DB>,
+    i64: sqlx::Type<DB> + for<'r> sqlx::Decode<'r, DB>,
+    String: sqlx::Type<DB> + for<'r> sqlx::Decode<'r, DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
+    use sqlx::Row;
+    let all: Vec<i64> = migrator.iter().map(|m| m.version).collect();
+    let exists = sqlx::query(table_exists).fetch_optional(pool).await.map_err(|e| error::map(e, "migrations"))?;
+    if exists.is_none() {
+        return Ok(all);
+    }
+    let applied: Vec<i64> = sqlx::query("SELECT version FROM _sqlx_migrations WHERE success")
+        .fetch_all(pool)
+        .await
+        .map_err(|e| error::map(e, "migrations"))?
+        .iter()
+        .map(|r| r.try_get::<i64, _>(0))
+        .collect::<Result<_, _>>()
+        .map_err(|e| error::map(e, "migrations"))?;
+    Ok(all.into_iter().filter(|v| !applied.contains(v)).collect())
+}

@@ -1,0 +1,359 @@
+//! Every SQL statement of the store, written once and instantiated for both dialects by
+//! `impl_ports!`. Parameters are `$N` (PostgreSQL's syntax, which SQLite also accepts), and
+//! values are always bound — never formatted into SQL (security.md B15).
+//!
+//! Statements on tenant-owned tables bind `tenant_id` from the `TenantId` argument. The
+//! cross-tenant statements are exactly: `find_key_for_auth`, `update_key_hash`,
+//! `touch_api_key` (authentication by globally unique key id), `all_tenant_keys` (start-up check
+//! and rotation), and the platform tenant operations.
+
+macro_rules! impl_ports {
+    ($store:ty) => {
+        use async_trait::async_trait;
+        use latchkey_core::apikey::KeyHash;
+        use latchkey_core::crypto::{MasterKeyId, WrappedKey};
+        use latchkey_core::ports::{
+            ApiKeyRecord, ApiKeyStore, AuthKeyRecord, OperatorKeyRecord, ProviderStore, Store,
+            TenantKeyRecord, TenantKeyStore, TenantStore,
+        };
+        use latchkey_core::provider::ProviderRecord;
+        use latchkey_core::tenant::Tenant;
+        use latchkey_core::time::UnixMillis;
+        use latchkey_core::{ApiKeyId, StoreError, TenantId};
+
+        use crate::error::OrStore;
+        use crate::rows::{self, ApiKeyRow, AuthKeyRow, ProviderRow, TenantKeyRow, TenantRow};
+
+        macro_rules! tenant_key_cols {
+            () => {
+                "tenant_id, version, master_key_id, wrapped_key, created_at"
+            };
+        }
+        macro_rules! api_key_cols {
+            () => {
+                "id, role, tool_id, name, pepper_id, key_hash, created_at, last_used_at, revoked_at"
+            };
+        }
+        macro_rules! provider_cols {
+            () => {
+                "id, ref, client_id, client_secret, scopes, created_at"
+            };
+        }
+
+        #[async_trait]
+        impl TenantStore for $store {
+            async fn create_tenant(
+                &self,
+                tenant: &Tenant,
+                data_key: &TenantKeyRecord,
+                api_keys: &[ApiKeyRecord],
+            ) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await.or_store("tenant")?;
+                sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
+                    .bind(tenant.id.to_string())
+                    .bind(tenant.name.as_str())
+                    .bind(tenant.created_at.0)
+                    .execute(&mut *tx)
+                    .await
+                    .or_store("tenant")?;
+                sqlx::query(
+                    "INSERT INTO tenant_keys (tenant_id, version, master_key_id, wrapped_key, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(tenant.id.to_string())
+                .bind(rows::version(data_key.version))
+                .bind(&data_key.wrapped.master_key_id.0)
+                .bind(&data_key.wrapped.bytes)
+                .bind(data_key.created_at.0)
+                .execute(&mut *tx)
+                .await
+                .or_store("tenant key")?;
+                for key in api_keys {
+                    insert_api_key(&mut *tx, tenant.id, key).await?;
+                }
+                tx.commit().await.or_store("tenant")
+            }
+
+            async fn get_tenant(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
+                sqlx::query_as::<_, TenantRow>("SELECT id, name, created_at FROM tenants WHERE id = $1")
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .or_store("tenants")?
+                    .map(Tenant::try_from)
+                    .transpose()
+            }
+
+            async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+                let rows = sqlx::query_as::<_, TenantRow>("SELECT id, name, created_at FROM tenants ORDER BY id")
+                    .fetch_all(&self.pool)
+                    .await
+                    .or_store("tenants")?;
+                rows::all(rows)
+            }
+
+            async fn delete_tenant(&self, id: TenantId) -> Result<(), StoreError> {
+                // Every tenant-owned table cascades from tenants, data keys included.
+                let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
+                    .bind(id.to_string())
+                    .execute(&self.pool)
+                    .await
+                    .or_store("tenants")?;
+                if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            }
+        }
+
+        async fn insert_api_key<'e, E>(exec: E, tenant: TenantId, key: &ApiKeyRecord) -> Result<(), StoreError>
+        where
+            E: sqlx::Executor<'e, Database = <$store as crate::Dialect>::Db>,
+        {
+            sqlx::query(
+                "INSERT INTO api_keys (tenant_id, id, role, tool_id, name, pepper_id, key_hash, created_at, \
+                 last_used_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(tenant.to_string())
+            .bind(key.id.to_string())
+            .bind(key.role.as_str())
+            .bind(key.tool_id.as_deref())
+            .bind(&key.name)
+            .bind(&key.hash.pepper_id)
+            .bind(key.hash.mac.as_slice())
+            .bind(key.created_at.0)
+            .bind(key.last_used_at.map(|t| t.0))
+            .bind(key.revoked_at.map(|t| t.0))
+            .execute(exec)
+            .await
+            .or_store("api key")?;
+            Ok(())
+        }
+
+        #[async_trait]
+        impl ApiKeyStore for $store {
+            async fn insert_api_key(&self, tenant: TenantId, key: &ApiKeyRecord) -> Result<(), StoreError> {
+                insert_api_key(&self.pool, tenant, key).await
+            }
+
+            async fn get_api_key(&self, tenant: TenantId, id: ApiKeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
+                sqlx::query_as::<_, ApiKeyRow>(concat!("SELECT ", api_key_cols!(), " FROM api_keys WHERE tenant_id = $1 AND id = $2"))
+                .bind(tenant.to_string())
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .or_store("api_keys")?
+                .map(ApiKeyRecord::try_from)
+                .transpose()
+            }
+
+            async fn list_api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKeyRecord>, StoreError> {
+                let rows = sqlx::query_as::<_, ApiKeyRow>(concat!("SELECT ", api_key_cols!(), " FROM api_keys WHERE tenant_id = $1 ORDER BY id"))
+                .bind(tenant.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .or_store("api_keys")?;
+                rows::all(rows)
+            }
+
+            async fn revoke_api_key(&self, tenant: TenantId, id: ApiKeyId, at: UnixMillis) -> Result<(), StoreError> {
+                let done = sqlx::query(
+                    "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
+                )
+                .bind(tenant.to_string())
+                .bind(id.to_string())
+                .bind(at.0)
+                .execute(&self.pool)
+                .await
+                .or_store("api_keys")?;
+                if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            }
+
+            async fn find_key_for_auth(&self, id: ApiKeyId) -> Result<Option<AuthKeyRecord>, StoreError> {
+                // Cross-tenant by design (authentication): key ids are globally unique.
+                sqlx::query_as::<_, AuthKeyRow>(
+                    "SELECT id, tenant_id, role, tool_id, pepper_id, key_hash, revoked_at \
+                     FROM api_keys WHERE id = $1 \
+                     UNION ALL \
+                     SELECT id, NULL, 'operator', NULL, pepper_id, key_hash, revoked_at \
+                     FROM operator_keys WHERE id = $1",
+                )
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .or_store("api_keys")?
+                .map(AuthKeyRecord::try_from)
+                .transpose()
+            }
+
+            async fn update_key_hash(&self, id: ApiKeyId, hash: &KeyHash) -> Result<(), StoreError> {
+                for sql in [
+                    "UPDATE api_keys SET pepper_id = $2, key_hash = $3 WHERE id = $1",
+                    "UPDATE operator_keys SET pepper_id = $2, key_hash = $3 WHERE id = $1",
+                ] {
+                    sqlx::query(sql)
+                        .bind(id.to_string())
+                        .bind(&hash.pepper_id)
+                        .bind(hash.mac.as_slice())
+                        .execute(&self.pool)
+                        .await
+                        .or_store("api_keys")?;
+                }
+                Ok(())
+            }
+
+            async fn touch_api_key(&self, id: ApiKeyId, at: UnixMillis) -> Result<(), StoreError> {
+                sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
+                    .bind(id.to_string())
+                    .bind(at.0)
+                    .execute(&self.pool)
+                    .await
+                    .or_store("api_keys")?;
+                Ok(())
+            }
+
+            async fn insert_operator_key(&self, key: &OperatorKeyRecord) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO operator_keys (id, pepper_id, key_hash, created_at, revoked_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(key.id.to_string())
+                .bind(&key.hash.pepper_id)
+                .bind(key.hash.mac.as_slice())
+                .bind(key.created_at.0)
+                .bind(key.revoked_at.map(|t| t.0))
+                .execute(&self.pool)
+                .await
+                .or_store("operator key")?;
+                Ok(())
+            }
+
+            async fn count_operator_keys(&self) -> Result<u64, StoreError> {
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM operator_keys")
+                    .fetch_one(&self.pool)
+                    .await
+                    .or_store("operator_keys")?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            }
+        }
+
+        #[async_trait]
+        impl TenantKeyStore for $store {
+            async fn tenant_key(&self, tenant: TenantId, version: u32) -> Result<Option<TenantKeyRecord>, StoreError> {
+                sqlx::query_as::<_, TenantKeyRow>(concat!("SELECT ", tenant_key_cols!(), " FROM tenant_keys WHERE tenant_id = $1 AND version = $2"))
+                .bind(tenant.to_string())
+                .bind(rows::version(version))
+                .fetch_optional(&self.pool)
+                .await
+                .or_store("tenant_keys")?
+                .map(TenantKeyRecord::try_from)
+                .transpose()
+            }
+
+            async fn latest_tenant_key(&self, tenant: TenantId) -> Result<Option<TenantKeyRecord>, StoreError> {
+                sqlx::query_as::<_, TenantKeyRow>(concat!("SELECT ", tenant_key_cols!(), " FROM tenant_keys WHERE tenant_id = $1 ORDER BY version DESC LIMIT 1"))
+                .bind(tenant.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .or_store("tenant_keys")?
+                .map(TenantKeyRecord::try_from)
+                .transpose()
+            }
+
+            async fn all_tenant_keys(&self) -> Result<Vec<(TenantId, TenantKeyRecord)>, StoreError> {
+                // Cross-tenant by design: start-up check and rotation.
+                let rows = sqlx::query_as::<_, TenantKeyRow>(concat!("SELECT ", tenant_key_cols!(), " FROM tenant_keys ORDER BY tenant_id, version"))
+                .fetch_all(&self.pool)
+                .await
+                .or_store("tenant_keys")?;
+                rows.into_iter()
+                    .map(|r| Ok((rows::tenant_id("tenant_keys", &r.tenant_id)?, TenantKeyRecord::try_from(r)?)))
+                    .collect()
+            }
+
+            async fn rewrap_tenant_key(
+                &self,
+                tenant: TenantId,
+                version: u32,
+                old: &MasterKeyId,
+                new: &WrappedKey,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE tenant_keys SET master_key_id = $4, wrapped_key = $5 \
+                     WHERE tenant_id = $1 AND version = $2 AND master_key_id = $3",
+                )
+                .bind(tenant.to_string())
+                .bind(rows::version(version))
+                .bind(&old.0)
+                .bind(&new.master_key_id.0)
+                .bind(&new.bytes)
+                .execute(&self.pool)
+                .await
+                .or_store("tenant_keys")?;
+                Ok(done.rows_affected() == 1)
+            }
+        }
+
+        #[async_trait]
+        impl ProviderStore for $store {
+            async fn insert_provider(&self, tenant: TenantId, p: &ProviderRecord) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO providers (tenant_id, id, ref, client_id, client_secret, scopes, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                )
+                .bind(tenant.to_string())
+                .bind(p.slug.as_str())
+                .bind(p.id.to_string())
+                .bind(&p.client_id)
+                .bind(&p.client_secret)
+                .bind(p.scopes.join(" "))
+                .bind(p.created_at.0)
+                .execute(&self.pool)
+                .await
+                .or_store("provider")?;
+                Ok(())
+            }
+
+            async fn get_provider(&self, tenant: TenantId, slug: &str) -> Result<Option<ProviderRecord>, StoreError> {
+                sqlx::query_as::<_, ProviderRow>(concat!("SELECT ", provider_cols!(), " FROM providers WHERE tenant_id = $1 AND id = $2"))
+                .bind(tenant.to_string())
+                .bind(slug)
+                .fetch_optional(&self.pool)
+                .await
+                .or_store("providers")?
+                .map(ProviderRecord::try_from)
+                .transpose()
+            }
+
+            async fn list_providers(&self, tenant: TenantId) -> Result<Vec<ProviderRecord>, StoreError> {
+                let rows = sqlx::query_as::<_, ProviderRow>(concat!("SELECT ", provider_cols!(), " FROM providers WHERE tenant_id = $1 ORDER BY created_at, id"))
+                .bind(tenant.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .or_store("providers")?;
+                rows::all(rows)
+            }
+
+            async fn delete_provider(&self, tenant: TenantId, slug: &str) -> Result<(), StoreError> {
+                let done = sqlx::query("DELETE FROM providers WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.to_string())
+                    .bind(slug)
+                    .execute(&self.pool)
+                    .await
+                    .or_store("providers")?;
+                if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> &'static str {
+                <$store as crate::Dialect>::NAME
+            }
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await.or_store("ping")?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_ports;

@@ -1,0 +1,157 @@
+//! Row types, decoded by `sqlx::FromRow` on both backends, and their conversion into domain
+//! types. A row that does not decode is reported as corrupt, never guessed at.
+
+use latchkey_core::apikey::{KeyHash, KeyRole};
+use latchkey_core::crypto::{MasterKeyId, WrappedKey};
+use latchkey_core::ports::{ApiKeyRecord, AuthKeyRecord, TenantKeyRecord};
+use latchkey_core::provider::{ProviderRecord, ProviderSlug};
+use latchkey_core::tenant::{Tenant, TenantName};
+use latchkey_core::time::UnixMillis;
+use latchkey_core::{ApiKeyId, ProviderRef, StoreError, TenantId};
+
+fn corrupt(table: &'static str, detail: impl Into<String>) -> StoreError {
+    StoreError::Corrupt { table, detail: detail.into() }
+}
+
+pub(crate) fn tenant_id(table: &'static str, s: &str) -> Result<TenantId, StoreError> {
+    TenantId::parse(s).map_err(|e| corrupt(table, e.to_string()))
+}
+
+fn key_id(table: &'static str, s: &str) -> Result<ApiKeyId, StoreError> {
+    ApiKeyId::parse(s).map_err(|e| corrupt(table, e.to_string()))
+}
+
+fn role(table: &'static str, s: &str) -> Result<KeyRole, StoreError> {
+    KeyRole::parse(s).ok_or_else(|| corrupt(table, "unknown role"))
+}
+
+fn key_hash(table: &'static str, pepper_id: String, mac: &[u8]) -> Result<KeyHash, StoreError> {
+    let mac: [u8; 32] = mac.try_into().map_err(|_| corrupt(table, "key hash is not 32 bytes"))?;
+    Ok(KeyHash { pepper_id, mac })
+}
+
+pub(crate) fn version(v: u32) -> i64 {
+    i64::from(v)
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TenantRow {
+    id: String,
+    name: String,
+    created_at: i64,
+}
+
+impl TryFrom<TenantRow> for Tenant {
+    type Error = StoreError;
+    fn try_from(r: TenantRow) -> Result<Self, StoreError> {
+        Ok(Tenant {
+            id: tenant_id("tenants", &r.id)?,
+            name: TenantName::parse(&r.name).map_err(|e| corrupt("tenants", e.to_string()))?,
+            created_at: UnixMillis(r.created_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TenantKeyRow {
+    pub(crate) tenant_id: String,
+    version: i64,
+    master_key_id: String,
+    wrapped_key: Vec<u8>,
+    created_at: i64,
+}
+
+impl TryFrom<TenantKeyRow> for TenantKeyRecord {
+    type Error = StoreError;
+    fn try_from(r: TenantKeyRow) -> Result<Self, StoreError> {
+        Ok(TenantKeyRecord {
+            version: u32::try_from(r.version).map_err(|_| corrupt("tenant_keys", "version out of range"))?,
+            wrapped: WrappedKey { master_key_id: MasterKeyId(r.master_key_id), bytes: r.wrapped_key },
+            created_at: UnixMillis(r.created_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ApiKeyRow {
+    id: String,
+    role: String,
+    tool_id: Option<String>,
+    name: String,
+    pepper_id: String,
+    key_hash: Vec<u8>,
+    created_at: i64,
+    last_used_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl TryFrom<ApiKeyRow> for ApiKeyRecord {
+    type Error = StoreError;
+    fn try_from(r: ApiKeyRow) -> Result<Self, StoreError> {
+        Ok(ApiKeyRecord {
+            id: key_id("api_keys", &r.id)?,
+            role: role("api_keys", &r.role)?,
+            tool_id: r.tool_id,
+            name: r.name,
+            hash: key_hash("api_keys", r.pepper_id, &r.key_hash)?,
+            created_at: UnixMillis(r.created_at),
+            last_used_at: r.last_used_at.map(UnixMillis),
+            revoked_at: r.revoked_at.map(UnixMillis),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuthKeyRow {
+    id: String,
+    tenant_id: Option<String>,
+    role: String,
+    tool_id: Option<String>,
+    pepper_id: String,
+    key_hash: Vec<u8>,
+    revoked_at: Option<i64>,
+}
+
+impl TryFrom<AuthKeyRow> for AuthKeyRecord {
+    type Error = StoreError;
+    fn try_from(r: AuthKeyRow) -> Result<Self, StoreError> {
+        Ok(AuthKeyRecord {
+            id: key_id("api_keys", &r.id)?,
+            tenant: r.tenant_id.as_deref().map(|t| tenant_id("api_keys", t)).transpose()?,
+            role: role("api_keys", &r.role)?,
+            tool_id: r.tool_id,
+            hash: key_hash("api_keys", r.pepper_id, &r.key_hash)?,
+            revoked_at: r.revoked_at.map(UnixMillis),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ProviderRow {
+    id: String,
+    #[sqlx(rename = "ref")]
+    reference: String,
+    client_id: String,
+    client_secret: Vec<u8>,
+    scopes: String,
+    created_at: i64,
+}
+
+impl TryFrom<ProviderRow> for ProviderRecord {
+    type Error = StoreError;
+    fn try_from(r: ProviderRow) -> Result<Self, StoreError> {
+        Ok(ProviderRecord {
+            id: ProviderRef::parse(&r.reference).map_err(|e| corrupt("providers", e.to_string()))?,
+            slug: ProviderSlug::parse(&r.id).map_err(|e| corrupt("providers", e.to_string()))?,
+            client_id: r.client_id,
+            client_secret: r.client_secret,
+            scopes: r.scopes.split_whitespace().map(str::to_owned).collect(),
+            created_at: UnixMillis(r.created_at),
+        })
+    }
+}
+
+/// Converts a list of rows, failing on the first corrupt one.
+pub(crate) fn all<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Result<Vec<T>, StoreError> {
+    rows.into_iter().map(T::try_from).collect()
+}
