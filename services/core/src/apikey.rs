@@ -104,7 +104,9 @@ impl PresentedKey {
         if raw.trim() != raw {
             return Err(KeyParseError::Whitespace);
         }
-        let rest = raw.strip_prefix(WIRE_PREFIX).ok_or(KeyParseError::ForeignPrefix)?;
+        let rest = raw
+            .strip_prefix(WIRE_PREFIX)
+            .ok_or(KeyParseError::ForeignPrefix)?;
         if raw.len() != WIRE_LEN {
             return Err(KeyParseError::Malformed);
         }
@@ -114,7 +116,10 @@ impl PresentedKey {
             return Err(KeyParseError::Malformed);
         }
         let id = ApiKeyId::parse(id).map_err(|_| KeyParseError::Malformed)?;
-        Ok(Self { id, whole: SecretString::from(raw) })
+        Ok(Self {
+            id,
+            whole: SecretString::from(raw),
+        })
     }
 
     /// The key id, used for the look-up.
@@ -144,7 +149,10 @@ impl NewKey {
         let secret: String = (0..SECRET_LEN)
             .map(|_| char::from(BASE62[rng.gen_range(0..BASE62.len())]))
             .collect();
-        Self { id, whole: SecretString::from(format!("{WIRE_PREFIX}{id}_{secret}")) }
+        Self {
+            id,
+            whole: SecretString::from(format!("{WIRE_PREFIX}{id}_{secret}")),
+        }
     }
 }
 
@@ -185,7 +193,11 @@ pub struct Peppers {
 impl Peppers {
     /// A pepper list; `None` when empty.
     pub fn new(keys: Vec<KeyMaterial>) -> Option<Self> {
-        if keys.is_empty() { None } else { Some(Self { keys }) }
+        if keys.is_empty() {
+            None
+        } else {
+            Some(Self { keys })
+        }
     }
 
     fn id_of(k: &KeyMaterial) -> String {
@@ -205,18 +217,27 @@ impl Peppers {
     /// The hash of a key under the newest pepper.
     pub fn hash(&self, whole: &SecretString) -> KeyHash {
         let k = &self.keys[0];
-        KeyHash { pepper_id: Self::id_of(k), mac: Self::mac(k, whole) }
+        KeyHash {
+            pepper_id: Self::id_of(k),
+            mac: Self::mac(k, whole),
+        }
     }
 
     /// Checks a presented key in constant time.
     pub fn verify(&self, stored: &KeyHash, presented: &SecretString) -> KeyCheck {
-        let Some(pos) = self.keys.iter().position(|k| Self::id_of(k) == stored.pepper_id) else {
+        let Some(pos) = self
+            .keys
+            .iter()
+            .position(|k| Self::id_of(k) == stored.pepper_id)
+        else {
             self.burn(presented);
             return KeyCheck::Invalid;
         };
         let computed = Self::mac(&self.keys[pos], presented);
         if bool::from(computed.ct_eq(&stored.mac)) {
-            KeyCheck::Valid { rehash: (pos != 0).then(|| self.hash(presented)) }
+            KeyCheck::Valid {
+                rehash: (pos != 0).then(|| self.hash(presented)),
+            }
         } else {
             KeyCheck::Invalid
         }
@@ -230,7 +251,12 @@ impl Peppers {
     }
 
     /// Mints a tenant key record and returns it with the one-time wire form.
-    pub fn mint_tenant_key(&self, role: KeyRole, tool_id: Option<String>, name: &str) -> (ApiKeyRecord, SecretString) {
+    pub fn mint_tenant_key(
+        &self,
+        role: KeyRole,
+        tool_id: Option<String>,
+        name: &str,
+    ) -> (ApiKeyRecord, SecretString) {
         let key = NewKey::generate();
         let rec = ApiKeyRecord {
             id: key.id,
@@ -275,7 +301,10 @@ mod tests {
         let presented = PresentedKey::parse(k.whole.expose_secret()).unwrap();
         assert_eq!(presented.id(), k.id);
         let h = p.hash(&k.whole);
-        assert_eq!(p.verify(&h, presented.secret()), KeyCheck::Valid { rehash: None });
+        assert_eq!(
+            p.verify(&h, presented.secret()),
+            KeyCheck::Valid { rehash: None }
+        );
     }
 
     #[test]
@@ -286,12 +315,24 @@ mod tests {
             (String::new(), KeyParseError::Empty),
             (format!("{good}\n"), KeyParseError::Whitespace),
             (format!(" {good}"), KeyParseError::Whitespace),
-            (good.replacen("lk_", "arc_", 1), KeyParseError::ForeignPrefix),
+            (
+                good.replacen("lk_", "arc_", 1),
+                KeyParseError::ForeignPrefix,
+            ),
             (good[..good.len() - 1].to_owned(), KeyParseError::Malformed),
-            (format!("{}!", &good[..good.len() - 1]), KeyParseError::Malformed),
+            (
+                format!("{}!", &good[..good.len() - 1]),
+                KeyParseError::Malformed,
+            ),
             (good.replacen("key_", "kеy_", 1), KeyParseError::Malformed), // Cyrillic е
-            (good.to_uppercase().replacen("LK_", "lk_", 1), KeyParseError::Malformed),
-            ("lk_".to_owned() + &"a".repeat(10_000), KeyParseError::TooLong),
+            (
+                good.to_uppercase().replacen("LK_", "lk_", 1),
+                KeyParseError::Malformed,
+            ),
+            (
+                "lk_".to_owned() + &"a".repeat(10_000),
+                KeyParseError::TooLong,
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(PresentedKey::parse(&input).err(), Some(want), "{input:?}");
@@ -307,7 +348,11 @@ mod tests {
         let last = s.pop().unwrap();
         s.push(if last == 'a' { 'b' } else { 'a' });
         assert_eq!(p.verify(&h, &SecretString::from(s)), KeyCheck::Invalid);
-        assert_eq!(peppers().verify(&h, &k.whole), KeyCheck::Invalid, "another deployment's pepper");
+        assert_eq!(
+            peppers().verify(&h, &k.whole),
+            KeyCheck::Invalid,
+            "another deployment's pepper"
+        );
     }
 
     #[test]
@@ -318,7 +363,10 @@ mod tests {
         let rotated = Peppers::new(vec![KeyMaterial::generate(), old]).unwrap();
         match rotated.verify(&h_old, &k.whole) {
             KeyCheck::Valid { rehash: Some(new) } => {
-                assert_eq!(rotated.verify(&new, &k.whole), KeyCheck::Valid { rehash: None });
+                assert_eq!(
+                    rotated.verify(&new, &k.whole),
+                    KeyCheck::Valid { rehash: None }
+                );
             }
             other => panic!("expected a rehash, got {other:?}"),
         }

@@ -78,13 +78,18 @@ impl Authenticator {
         configured_operator: Option<&SecretString>,
     ) -> Result<Self, KeyParseError> {
         let configured_operator = configured_operator
-            .map(|k| PresentedKey::parse(k.expose_secret()).map(|p| (p.id(), peppers.hash(p.secret()))))
+            .map(|k| {
+                PresentedKey::parse(k.expose_secret()).map(|p| (p.id(), peppers.hash(p.secret())))
+            })
             .transpose()?;
         Ok(Self {
             store,
             peppers,
             configured_operator,
-            cache: Cache::builder().max_capacity(100_000).time_to_live(AUTH_CACHE_TTL).build(),
+            cache: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(AUTH_CACHE_TTL)
+                .build(),
         })
     }
 
@@ -120,7 +125,12 @@ impl Authenticator {
         match (rec.role, rec.tenant) {
             (KeyRole::Operator, _) => Ok(Principal::Operator { key_id: id }),
             (role @ (KeyRole::Admin | KeyRole::App | KeyRole::Tool), Some(tenant)) => {
-                Ok(Principal::Tenant(TenantPrincipal { tenant, key_id: id, role, tool_id: rec.tool_id }))
+                Ok(Principal::Tenant(TenantPrincipal {
+                    tenant,
+                    key_id: id,
+                    role,
+                    tool_id: rec.tool_id,
+                }))
             }
             (KeyRole::Admin | KeyRole::App | KeyRole::Tool, None) => Err(AuthFailure::UnknownKey),
         }
@@ -131,7 +141,10 @@ impl Authenticator {
         self.cache
             .try_get_with(id, async move {
                 let rec = store.find_key_for_auth(id).await?;
-                if rec.as_ref().is_some_and(|r| r.tenant.is_some() && r.revoked_at.is_none()) {
+                if rec
+                    .as_ref()
+                    .is_some_and(|r| r.tenant.is_some() && r.revoked_at.is_none())
+                {
                     // At most one write per key per cache period.
                     store.touch_api_key(id, UnixMillis::now()).await?;
                 }

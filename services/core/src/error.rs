@@ -55,7 +55,9 @@ impl From<StoreError> for CoreError {
         match e {
             StoreError::NotFound => CoreError::NotFound("object"),
             StoreError::Conflict(what) => CoreError::AlreadyExists(what),
-            other @ (StoreError::Unavailable(_) | StoreError::Corrupt { .. }) => CoreError::Store(other),
+            other @ (StoreError::Unavailable(_) | StoreError::Corrupt { .. }) => {
+                CoreError::Store(other)
+            }
         }
     }
 }

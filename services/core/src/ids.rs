@@ -142,7 +142,10 @@ mod tests {
         ] {
             assert!(TenantId::parse(&bad).is_err(), "{bad} must be rejected");
         }
-        assert!(TenantId::parse(&format!("tnt_{}", "0".repeat(32))).is_ok(), "all-zero is well-formed");
+        assert!(
+            TenantId::parse(&format!("tnt_{}", "0".repeat(32))).is_ok(),
+            "all-zero is well-formed"
+        );
     }
 
     proptest! {

@@ -102,11 +102,20 @@ pub trait ApiKeyStore: Send + Sync {
     /// Stores a new tenant key.
     async fn insert_api_key(&self, tenant: TenantId, key: &ApiKeyRecord) -> Result<(), StoreError>;
     /// One of the tenant's keys.
-    async fn get_api_key(&self, tenant: TenantId, id: ApiKeyId) -> Result<Option<ApiKeyRecord>, StoreError>;
+    async fn get_api_key(
+        &self,
+        tenant: TenantId,
+        id: ApiKeyId,
+    ) -> Result<Option<ApiKeyRecord>, StoreError>;
     /// The tenant's keys, oldest first.
     async fn list_api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKeyRecord>, StoreError>;
     /// Revokes one of the tenant's keys. `NotFound` if absent or already revoked.
-    async fn revoke_api_key(&self, tenant: TenantId, id: ApiKeyId, at: UnixMillis) -> Result<(), StoreError>;
+    async fn revoke_api_key(
+        &self,
+        tenant: TenantId,
+        id: ApiKeyId,
+        at: UnixMillis,
+    ) -> Result<(), StoreError>;
     /// Cross-tenant by design: authentication looks a presented key up by its id, in both the
     /// tenant and the operator key tables.
     async fn find_key_for_auth(&self, id: ApiKeyId) -> Result<Option<AuthKeyRecord>, StoreError>;
@@ -124,9 +133,16 @@ pub trait ApiKeyStore: Send + Sync {
 #[async_trait]
 pub trait TenantKeyStore: Send + Sync {
     /// One version of a tenant's data key.
-    async fn tenant_key(&self, tenant: TenantId, version: u32) -> Result<Option<TenantKeyRecord>, StoreError>;
+    async fn tenant_key(
+        &self,
+        tenant: TenantId,
+        version: u32,
+    ) -> Result<Option<TenantKeyRecord>, StoreError>;
     /// The newest version of a tenant's data key.
-    async fn latest_tenant_key(&self, tenant: TenantId) -> Result<Option<TenantKeyRecord>, StoreError>;
+    async fn latest_tenant_key(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Option<TenantKeyRecord>, StoreError>;
     /// Cross-tenant by design: every wrapped data key (start-up check and rotation).
     async fn all_tenant_keys(&self) -> Result<Vec<(TenantId, TenantKeyRecord)>, StoreError>;
     /// Replaces a wrapped key only if it is still wrapped by `old`; true if it was replaced.
@@ -143,9 +159,17 @@ pub trait TenantKeyStore: Send + Sync {
 #[async_trait]
 pub trait ProviderStore: Send + Sync {
     /// Stores a new provider; `Conflict` when the slug is taken in this tenant.
-    async fn insert_provider(&self, tenant: TenantId, provider: &ProviderRecord) -> Result<(), StoreError>;
+    async fn insert_provider(
+        &self,
+        tenant: TenantId,
+        provider: &ProviderRecord,
+    ) -> Result<(), StoreError>;
     /// One provider by its tenant-chosen slug.
-    async fn get_provider(&self, tenant: TenantId, slug: &str) -> Result<Option<ProviderRecord>, StoreError>;
+    async fn get_provider(
+        &self,
+        tenant: TenantId,
+        slug: &str,
+    ) -> Result<Option<ProviderRecord>, StoreError>;
     /// The tenant's providers, oldest first.
     async fn list_providers(&self, tenant: TenantId) -> Result<Vec<ProviderRecord>, StoreError>;
     /// Deletes one provider. `NotFound` if absent.

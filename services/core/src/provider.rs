@@ -19,8 +19,11 @@ impl ProviderSlug {
     /// Validates a slug.
     pub fn parse(s: &str) -> Result<Self, CoreError> {
         let ok = (1..=64).contains(&s.len())
-            && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+            && s.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
         if ok {
             Ok(Self(s.to_owned()))
         } else {
@@ -67,7 +70,11 @@ pub struct NewProvider {
 }
 
 fn secret_aad(id: &str) -> Aad<'_> {
-    Aad { table: "providers", row: id, column: "client_secret" }
+    Aad {
+        table: "providers",
+        row: id,
+        column: "client_secret",
+    }
 }
 
 /// Registers a provider, sealing its client secret.
@@ -81,7 +88,11 @@ pub async fn create_provider(
     let id = ProviderRef::generate();
     let row = id.to_string();
     let sealed = vault
-        .seal(tenant, secret_aad(&row), new.client_secret.expose_secret().as_bytes())
+        .seal(
+            tenant,
+            secret_aad(&row),
+            new.client_secret.expose_secret().as_bytes(),
+        )
         .await?;
     let rec = ProviderRecord {
         id,
@@ -96,9 +107,17 @@ pub async fn create_provider(
 }
 
 /// Opens a provider's client secret (only for building token and revoke requests).
-pub async fn client_secret(vault: &Vault, tenant: TenantId, provider: &ProviderRecord) -> Result<SecretString, CoreError> {
+pub async fn client_secret(
+    vault: &Vault,
+    tenant: TenantId,
+    provider: &ProviderRecord,
+) -> Result<SecretString, CoreError> {
     let plain = vault
-        .open(tenant, secret_aad(&provider.id.to_string()), &provider.client_secret)
+        .open(
+            tenant,
+            secret_aad(&provider.id.to_string()),
+            &provider.client_secret,
+        )
         .await?;
     let s = std::str::from_utf8(&plain).map_err(|_| crate::crypto::CryptoError::Malformed)?;
     Ok(SecretString::from(s))

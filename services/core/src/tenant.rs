@@ -17,7 +17,10 @@ pub struct TenantName(String);
 impl TenantName {
     /// Validates a name.
     pub fn parse(s: &str) -> Result<Self, CoreError> {
-        let invalid = |message: &str| CoreError::Invalid { field: "name", message: message.to_owned() };
+        let invalid = |message: &str| CoreError::Invalid {
+            field: "name",
+            message: message.to_owned(),
+        };
         if s.trim().is_empty() {
             return Err(invalid("must not be empty"));
         }
@@ -67,16 +70,31 @@ pub async fn create_tenant(
     peppers: &Peppers,
     name: TenantName,
 ) -> Result<CreatedTenant, CoreError> {
-    let tenant = Tenant { id: TenantId::generate(), name, created_at: UnixMillis::now() };
+    let tenant = Tenant {
+        id: TenantId::generate(),
+        name,
+        created_at: UnixMillis::now(),
+    };
     let data_key = vault.new_tenant_key(tenant.id);
-    let (admin, admin_key) = peppers.mint_tenant_key(KeyRole::Admin, None, "admin (created with the tenant)");
-    let (app, app_key) = peppers.mint_tenant_key(KeyRole::App, None, "app (created with the tenant)");
-    store.create_tenant(&tenant, &data_key, &[admin, app]).await?;
-    Ok(CreatedTenant { tenant, admin_key, app_key })
+    let (admin, admin_key) =
+        peppers.mint_tenant_key(KeyRole::Admin, None, "admin (created with the tenant)");
+    let (app, app_key) =
+        peppers.mint_tenant_key(KeyRole::App, None, "app (created with the tenant)");
+    store
+        .create_tenant(&tenant, &data_key, &[admin, app])
+        .await?;
+    Ok(CreatedTenant {
+        tenant,
+        admin_key,
+        app_key,
+    })
 }
 
 /// Creates the first platform operator key when none exists yet; returns it for printing once.
-pub async fn bootstrap_operator_key(store: &dyn Store, peppers: &Peppers) -> Result<Option<SecretString>, CoreError> {
+pub async fn bootstrap_operator_key(
+    store: &dyn Store,
+    peppers: &Peppers,
+) -> Result<Option<SecretString>, CoreError> {
     if store.count_operator_keys().await? > 0 {
         return Ok(None);
     }

@@ -33,7 +33,10 @@ pub struct PoolOptions {
 
 impl Default for PoolOptions {
     fn default() -> Self {
-        Self { max_connections: 10, acquire_timeout: Duration::from_secs(5) }
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -122,7 +125,11 @@ pub(crate) trait Dialect {
 }
 
 /// Migration versions the database has not applied yet.
-async fn pending<DB>(pool: &sqlx::Pool<DB>, migrator: &sqlx::migrate::Migrator, table_exists: &'static str) -> Result<Vec<i64>, StoreError>
+async fn pending<DB>(
+    pool: &sqlx::Pool<DB>,
+    migrator: &sqlx::migrate::Migrator,
+    table_exists: &'static str,
+) -> Result<Vec<i64>, StoreError>
 where
     DB: sqlx::Database,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
@@ -133,7 +140,10 @@ where
 {
     use sqlx::Row;
     let all: Vec<i64> = migrator.iter().map(|m| m.version).collect();
-    let exists = sqlx::query(table_exists).fetch_optional(pool).await.map_err(|e| error::map(e, "migrations"))?;
+    let exists = sqlx::query(table_exists)
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| error::map(e, "migrations"))?;
     if exists.is_none() {
         return Ok(all);
     }

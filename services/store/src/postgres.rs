@@ -41,8 +41,14 @@ impl PgStore {
 
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<Vec<i64>, OpenError> {
-        let before = self.pending_migrations().await.map_err(|e| OpenError::Migrate(e.to_string()))?;
-        MIGRATOR.run(&self.pool).await.map_err(|e| OpenError::Migrate(e.to_string()))?;
+        let before = self
+            .pending_migrations()
+            .await
+            .map_err(|e| OpenError::Migrate(e.to_string()))?;
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| OpenError::Migrate(e.to_string()))?;
         Ok(before)
     }
 

@@ -10,7 +10,10 @@ use latchkey_core::time::UnixMillis;
 use latchkey_core::{ApiKeyId, ProviderRef, StoreError, TenantId};
 
 fn corrupt(table: &'static str, detail: impl Into<String>) -> StoreError {
-    StoreError::Corrupt { table, detail: detail.into() }
+    StoreError::Corrupt {
+        table,
+        detail: detail.into(),
+    }
 }
 
 pub(crate) fn tenant_id(table: &'static str, s: &str) -> Result<TenantId, StoreError> {
@@ -26,7 +29,9 @@ fn role(table: &'static str, s: &str) -> Result<KeyRole, StoreError> {
 }
 
 fn key_hash(table: &'static str, pepper_id: String, mac: &[u8]) -> Result<KeyHash, StoreError> {
-    let mac: [u8; 32] = mac.try_into().map_err(|_| corrupt(table, "key hash is not 32 bytes"))?;
+    let mac: [u8; 32] = mac
+        .try_into()
+        .map_err(|_| corrupt(table, "key hash is not 32 bytes"))?;
     Ok(KeyHash { pepper_id, mac })
 }
 
@@ -65,8 +70,12 @@ impl TryFrom<TenantKeyRow> for TenantKeyRecord {
     type Error = StoreError;
     fn try_from(r: TenantKeyRow) -> Result<Self, StoreError> {
         Ok(TenantKeyRecord {
-            version: u32::try_from(r.version).map_err(|_| corrupt("tenant_keys", "version out of range"))?,
-            wrapped: WrappedKey { master_key_id: MasterKeyId(r.master_key_id), bytes: r.wrapped_key },
+            version: u32::try_from(r.version)
+                .map_err(|_| corrupt("tenant_keys", "version out of range"))?,
+            wrapped: WrappedKey {
+                master_key_id: MasterKeyId(r.master_key_id),
+                bytes: r.wrapped_key,
+            },
             created_at: UnixMillis(r.created_at),
         })
     }
@@ -117,7 +126,11 @@ impl TryFrom<AuthKeyRow> for AuthKeyRecord {
     fn try_from(r: AuthKeyRow) -> Result<Self, StoreError> {
         Ok(AuthKeyRecord {
             id: key_id("api_keys", &r.id)?,
-            tenant: r.tenant_id.as_deref().map(|t| tenant_id("api_keys", t)).transpose()?,
+            tenant: r
+                .tenant_id
+                .as_deref()
+                .map(|t| tenant_id("api_keys", t))
+                .transpose()?,
             role: role("api_keys", &r.role)?,
             tool_id: r.tool_id,
             hash: key_hash("api_keys", r.pepper_id, &r.key_hash)?,
@@ -141,7 +154,8 @@ impl TryFrom<ProviderRow> for ProviderRecord {
     type Error = StoreError;
     fn try_from(r: ProviderRow) -> Result<Self, StoreError> {
         Ok(ProviderRecord {
-            id: ProviderRef::parse(&r.reference).map_err(|e| corrupt("providers", e.to_string()))?,
+            id: ProviderRef::parse(&r.reference)
+                .map_err(|e| corrupt("providers", e.to_string()))?,
             slug: ProviderSlug::parse(&r.id).map_err(|e| corrupt("providers", e.to_string()))?,
             client_id: r.client_id,
             client_secret: r.client_secret,
@@ -152,6 +166,8 @@ impl TryFrom<ProviderRow> for ProviderRecord {
 }
 
 /// Converts a list of rows, failing on the first corrupt one.
-pub(crate) fn all<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Result<Vec<T>, StoreError> {
+pub(crate) fn all<R, T: TryFrom<R, Error = StoreError>>(
+    rows: Vec<R>,
+) -> Result<Vec<T>, StoreError> {
     rows.into_iter().map(T::try_from).collect()
 }

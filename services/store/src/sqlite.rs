@@ -54,14 +54,25 @@ impl SqliteStore {
 
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<Vec<i64>, OpenError> {
-        let before = self.pending_migrations().await.map_err(|e| OpenError::Migrate(e.to_string()))?;
-        MIGRATOR.run(&self.pool).await.map_err(|e| OpenError::Migrate(e.to_string()))?;
+        let before = self
+            .pending_migrations()
+            .await
+            .map_err(|e| OpenError::Migrate(e.to_string()))?;
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| OpenError::Migrate(e.to_string()))?;
         Ok(before)
     }
 
     /// Versions not applied yet.
     pub async fn pending_migrations(&self) -> Result<Vec<i64>, latchkey_core::StoreError> {
-        crate::pending::<sqlx::Sqlite>(&self.pool, &MIGRATOR, "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'").await
+        crate::pending::<sqlx::Sqlite>(
+            &self.pool,
+            &MIGRATOR,
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        )
+        .await
     }
 }
 

@@ -5,58 +5,19 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use latchkey_core::apikey::{KeyRole, Peppers};
-use latchkey_core::crypto::{KeyMaterial, Keyring, Vault};
-use latchkey_core::ports::Store;
+use latchkey_core::crypto::{KeyMaterial, Keyring};
 use latchkey_core::provider::{self, NewProvider, ProviderSlug};
-use latchkey_core::tenant::{self, CreatedTenant, TenantName};
+use latchkey_core::tenant::{self};
 use latchkey_core::time::UnixMillis;
 use latchkey_core::{ApiKeyId, StoreError, TenantId};
 use secrecy::{ExposeSecret, SecretString};
-use support::TestDb;
-
-pub(crate) struct World {
-    pub store: Arc<dyn Store>,
-    pub vault: Vault,
-    pub peppers: Peppers,
-}
-
-pub(crate) fn world(db: &TestDb) -> World {
-    let store = db.store.store();
-    let keyring = Keyring::new(vec![KeyMaterial::generate()]).unwrap();
-    World {
-        vault: Vault::new(keyring, None, store.clone()),
-        peppers: Peppers::new(vec![KeyMaterial::generate()]).unwrap(),
-        store,
-    }
-}
-
-pub(crate) async fn new_tenant(w: &World, name: &str) -> CreatedTenant {
-    tenant::create_tenant(w.store.as_ref(), &w.vault, &w.peppers, TenantName::parse(name).unwrap())
-        .await
-        .unwrap()
-}
-
-pub(crate) async fn new_provider(w: &World, t: TenantId, slug: &str, secret: &str) -> provider::ProviderRecord {
-    provider::create_provider(
-        w.store.as_ref(),
-        &w.vault,
-        t,
-        NewProvider {
-            slug: ProviderSlug::parse(slug).unwrap(),
-            client_id: "1234567890".to_owned(),
-            client_secret: SecretString::from(secret),
-            scopes: vec!["identify".to_owned(), "guilds".to_owned()],
-        },
-    )
-    .await
-    .unwrap()
-}
+use support::{TestDb, new_provider, new_tenant, world};
 
 fn key_id_of(whole: &SecretString) -> ApiKeyId {
-    latchkey_core::apikey::PresentedKey::parse(whole.expose_secret()).unwrap().id()
+    latchkey_core::apikey::PresentedKey::parse(whole.expose_secret())
+        .unwrap()
+        .id()
 }
 
 async fn tenants(db: &TestDb) {
@@ -64,13 +25,32 @@ async fn tenants(db: &TestDb) {
     assert!(w.store.list_tenants().await.unwrap().is_empty());
     let a = new_tenant(&w, "Acme").await;
     let b = new_tenant(&w, "Bravo").await;
-    assert_eq!(w.store.get_tenant(a.tenant.id).await.unwrap(), Some(a.tenant.clone()));
-    let listed: Vec<_> = w.store.list_tenants().await.unwrap().into_iter().map(|t| t.id).collect();
+    assert_eq!(
+        w.store.get_tenant(a.tenant.id).await.unwrap(),
+        Some(a.tenant.clone())
+    );
+    let listed: Vec<_> = w
+        .store
+        .list_tenants()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
     assert_eq!(listed, vec![a.tenant.id, b.tenant.id], "oldest first");
-    assert!(w.store.get_tenant(TenantId::generate()).await.unwrap().is_none());
+    assert!(
+        w.store
+            .get_tenant(TenantId::generate())
+            .await
+            .unwrap()
+            .is_none()
+    );
     w.store.delete_tenant(b.tenant.id).await.unwrap();
     assert!(w.store.get_tenant(b.tenant.id).await.unwrap().is_none());
-    assert!(matches!(w.store.delete_tenant(b.tenant.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        w.store.delete_tenant(b.tenant.id).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 async fn api_keys(db: &TestDb) {
@@ -82,34 +62,98 @@ async fn api_keys(db: &TestDb) {
     assert_eq!(keys.len(), 2);
     assert!(roles.contains(&KeyRole::Admin) && roles.contains(&KeyRole::App));
 
-    let (rec, whole) = w.peppers.mint_tenant_key(KeyRole::App, None, "second app key");
+    let (rec, whole) = w
+        .peppers
+        .mint_tenant_key(KeyRole::App, None, "second app key");
     w.store.insert_api_key(t, &rec).await.unwrap();
-    assert_eq!(w.store.get_api_key(t, rec.id).await.unwrap(), Some(rec.clone()));
-    assert!(matches!(w.store.insert_api_key(t, &rec).await, Err(StoreError::Conflict(_))));
+    assert_eq!(
+        w.store.get_api_key(t, rec.id).await.unwrap(),
+        Some(rec.clone())
+    );
+    assert!(matches!(
+        w.store.insert_api_key(t, &rec).await,
+        Err(StoreError::Conflict(_))
+    ));
 
-    let found = w.store.find_key_for_auth(key_id_of(&whole)).await.unwrap().unwrap();
+    let found = w
+        .store
+        .find_key_for_auth(key_id_of(&whole))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.tenant, Some(t));
     assert_eq!(found.role, KeyRole::App);
     assert_eq!(found.hash, rec.hash);
 
     w.store.touch_api_key(rec.id, UnixMillis(42)).await.unwrap();
-    assert_eq!(w.store.get_api_key(t, rec.id).await.unwrap().unwrap().last_used_at, Some(UnixMillis(42)));
+    assert_eq!(
+        w.store
+            .get_api_key(t, rec.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at,
+        Some(UnixMillis(42))
+    );
 
-    let newer = Peppers::new(vec![KeyMaterial::generate()]).unwrap().hash(&whole);
+    let newer = Peppers::new(vec![KeyMaterial::generate()])
+        .unwrap()
+        .hash(&whole);
     w.store.update_key_hash(rec.id, &newer).await.unwrap();
-    assert_eq!(w.store.find_key_for_auth(rec.id).await.unwrap().unwrap().hash, newer);
+    assert_eq!(
+        w.store
+            .find_key_for_auth(rec.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .hash,
+        newer
+    );
 
-    w.store.revoke_api_key(t, rec.id, UnixMillis(7)).await.unwrap();
-    assert_eq!(w.store.get_api_key(t, rec.id).await.unwrap().unwrap().revoked_at, Some(UnixMillis(7)));
-    assert!(matches!(w.store.revoke_api_key(t, rec.id, UnixMillis(8)).await, Err(StoreError::NotFound)));
-    assert!(w.store.find_key_for_auth(ApiKeyId::generate()).await.unwrap().is_none());
+    w.store
+        .revoke_api_key(t, rec.id, UnixMillis(7))
+        .await
+        .unwrap();
+    assert_eq!(
+        w.store
+            .get_api_key(t, rec.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(UnixMillis(7))
+    );
+    assert!(matches!(
+        w.store.revoke_api_key(t, rec.id, UnixMillis(8)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        w.store
+            .find_key_for_auth(ApiKeyId::generate())
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // Operator keys live in their own table and are found by the same look-up.
     assert_eq!(w.store.count_operator_keys().await.unwrap(), 0);
-    let op = tenant::bootstrap_operator_key(w.store.as_ref(), &w.peppers).await.unwrap().unwrap();
-    assert!(tenant::bootstrap_operator_key(w.store.as_ref(), &w.peppers).await.unwrap().is_none());
+    let op = tenant::bootstrap_operator_key(w.store.as_ref(), &w.peppers)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        tenant::bootstrap_operator_key(w.store.as_ref(), &w.peppers)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(w.store.count_operator_keys().await.unwrap(), 1);
-    let found = w.store.find_key_for_auth(key_id_of(&op)).await.unwrap().unwrap();
+    let found = w
+        .store
+        .find_key_for_auth(key_id_of(&op))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((found.tenant, found.role), (None, KeyRole::Operator));
 }
 
@@ -118,16 +162,36 @@ async fn tenant_keys(db: &TestDb) {
     let a = new_tenant(&w, "Acme").await;
     let t = a.tenant.id;
     let v1 = w.store.tenant_key(t, 1).await.unwrap().unwrap();
-    assert_eq!(w.store.latest_tenant_key(t).await.unwrap(), Some(v1.clone()));
+    assert_eq!(
+        w.store.latest_tenant_key(t).await.unwrap(),
+        Some(v1.clone())
+    );
     assert!(w.store.tenant_key(t, 2).await.unwrap().is_none());
-    assert_eq!(w.store.all_tenant_keys().await.unwrap(), vec![(t, v1.clone())]);
+    assert_eq!(
+        w.store.all_tenant_keys().await.unwrap(),
+        vec![(t, v1.clone())]
+    );
 
     let other = Keyring::new(vec![KeyMaterial::generate()]).unwrap();
     let rewrapped = other.wrap(t, 1, &[1u8; 32]);
     let stale = latchkey_core::crypto::MasterKeyId("mk_0000000000000000".to_owned());
-    assert!(!w.store.rewrap_tenant_key(t, 1, &stale, &rewrapped).await.unwrap(), "conditional on the old master key");
-    assert!(w.store.rewrap_tenant_key(t, 1, &v1.wrapped.master_key_id, &rewrapped).await.unwrap());
-    assert_eq!(w.store.tenant_key(t, 1).await.unwrap().unwrap().wrapped, rewrapped);
+    assert!(
+        !w.store
+            .rewrap_tenant_key(t, 1, &stale, &rewrapped)
+            .await
+            .unwrap(),
+        "conditional on the old master key"
+    );
+    assert!(
+        w.store
+            .rewrap_tenant_key(t, 1, &v1.wrapped.master_key_id, &rewrapped)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        w.store.tenant_key(t, 1).await.unwrap().unwrap().wrapped,
+        rewrapped
+    );
 }
 
 async fn providers(db: &TestDb) {
@@ -135,9 +199,18 @@ async fn providers(db: &TestDb) {
     let a = new_tenant(&w, "Acme").await;
     let t = a.tenant.id;
     let p = new_provider(&w, t, "discord-prod", "s3cret-value").await;
-    assert_eq!(w.store.get_provider(t, "discord-prod").await.unwrap(), Some(p.clone()));
+    assert_eq!(
+        w.store.get_provider(t, "discord-prod").await.unwrap(),
+        Some(p.clone())
+    );
     assert_eq!(w.store.list_providers(t).await.unwrap(), vec![p.clone()]);
-    assert_eq!(provider::client_secret(&w.vault, t, &p).await.unwrap().expose_secret(), "s3cret-value");
+    assert_eq!(
+        provider::client_secret(&w.vault, t, &p)
+            .await
+            .unwrap()
+            .expose_secret(),
+        "s3cret-value"
+    );
     let dup = provider::create_provider(
         w.store.as_ref(),
         &w.vault,
@@ -150,10 +223,22 @@ async fn providers(db: &TestDb) {
         },
     )
     .await;
-    assert!(matches!(dup, Err(latchkey_core::CoreError::AlreadyExists(_))), "{dup:?}");
+    assert!(
+        matches!(dup, Err(latchkey_core::CoreError::AlreadyExists(_))),
+        "{dup:?}"
+    );
     w.store.delete_provider(t, "discord-prod").await.unwrap();
-    assert!(w.store.get_provider(t, "discord-prod").await.unwrap().is_none());
-    assert!(matches!(w.store.delete_provider(t, "discord-prod").await, Err(StoreError::NotFound)));
+    assert!(
+        w.store
+            .get_provider(t, "discord-prod")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        w.store.delete_provider(t, "discord-prod").await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 /// Every read, update and delete done as tenant A on tenant B's rows sees nothing, or fails
@@ -171,23 +256,71 @@ async fn isolation(db: &TestDb) {
     assert_ne!(a_provider.id, b_provider.id);
 
     assert!(w.store.get_api_key(a, b_admin).await.unwrap().is_none());
-    assert!(w.store.list_api_keys(a).await.unwrap().iter().all(|k| k.id != b_admin));
-    assert!(matches!(w.store.revoke_api_key(a, b_admin, UnixMillis::now()).await, Err(StoreError::NotFound)));
-    assert!(w.store.get_api_key(b, b_admin).await.unwrap().unwrap().revoked_at.is_none());
+    assert!(
+        w.store
+            .list_api_keys(a)
+            .await
+            .unwrap()
+            .iter()
+            .all(|k| k.id != b_admin)
+    );
+    assert!(matches!(
+        w.store.revoke_api_key(a, b_admin, UnixMillis::now()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        w.store
+            .get_api_key(b, b_admin)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
 
-    assert_eq!(w.store.get_provider(a, "shared-slug").await.unwrap().unwrap().id, a_provider.id);
+    assert_eq!(
+        w.store
+            .get_provider(a, "shared-slug")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        a_provider.id
+    );
     w.store.delete_provider(a, "shared-slug").await.unwrap();
-    assert!(matches!(w.store.delete_provider(a, "shared-slug").await, Err(StoreError::NotFound)));
-    assert_eq!(w.store.get_provider(b, "shared-slug").await.unwrap().unwrap().id, b_provider.id);
+    assert!(matches!(
+        w.store.delete_provider(a, "shared-slug").await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        w.store
+            .get_provider(b, "shared-slug")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        b_provider.id
+    );
     assert!(w.store.list_providers(a).await.unwrap().is_empty());
 
     let b_key = w.store.tenant_key(b, 1).await.unwrap().unwrap();
     let a_key = w.store.tenant_key(a, 1).await.unwrap().unwrap();
     assert_ne!(a_key.wrapped, b_key.wrapped);
     // A re-wrap done as A changes A's row only, even when both are under the same master key.
-    let replacement = Keyring::new(vec![KeyMaterial::generate()]).unwrap().wrap(a, 1, &[0u8; 32]);
-    assert!(w.store.rewrap_tenant_key(a, 1, &a_key.wrapped.master_key_id, &replacement).await.unwrap());
-    assert_eq!(w.store.tenant_key(b, 1).await.unwrap().unwrap(), b_key, "B's data key untouched");
+    let replacement = Keyring::new(vec![KeyMaterial::generate()])
+        .unwrap()
+        .wrap(a, 1, &[0u8; 32]);
+    assert!(
+        w.store
+            .rewrap_tenant_key(a, 1, &a_key.wrapped.master_key_id, &replacement)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        w.store.tenant_key(b, 1).await.unwrap().unwrap(),
+        b_key,
+        "B's data key untouched"
+    );
 
     // A's vault cannot open B's ciphertext even when handed B's row.
     let stolen = latchkey_core::provider::client_secret(&w.vault, a, &b_provider).await;
@@ -203,7 +336,10 @@ async fn delete_cascades(db: &TestDb) {
     w.store.delete_tenant(a).await.unwrap();
     assert!(w.store.list_api_keys(a).await.unwrap().is_empty());
     assert!(w.store.list_providers(a).await.unwrap().is_empty());
-    assert!(w.store.tenant_key(a, 1).await.unwrap().is_none(), "data keys destroyed with the tenant");
+    assert!(
+        w.store.tenant_key(a, 1).await.unwrap().is_none(),
+        "data keys destroyed with the tenant"
+    );
     assert_eq!(w.store.list_providers(b).await.unwrap().len(), 1);
     assert_eq!(w.store.list_api_keys(b).await.unwrap().len(), 2);
 }
@@ -221,7 +357,10 @@ async fn composite_foreign_keys(db: &TestDb) {
             &[&a, &b_ref],
         )
         .await;
-    assert!(cross.is_err(), "an authorization of A pointing at B's provider must violate a constraint");
+    assert!(
+        cross.is_err(),
+        "an authorization of A pointing at B's provider must violate a constraint"
+    );
     let same = db
         .exec(
             "INSERT INTO authorizations (tenant_id, id, user_id, provider_ref, requested_scopes, status, created_at, updated_at, expires_at) \
@@ -234,12 +373,26 @@ async fn composite_foreign_keys(db: &TestDb) {
 
 async fn schema_leads_with_tenant(db: &TestDb) {
     for table in [
-        "tenant_keys", "providers", "tools", "api_keys", "authorizations", "flows", "grants", "audit_events",
+        "tenant_keys",
+        "providers",
+        "tools",
+        "api_keys",
+        "authorizations",
+        "flows",
+        "grants",
+        "audit_events",
     ] {
-        assert_eq!(db.first_pk_column(table).await, "tenant_id", "{table} must lead its key with tenant_id");
+        assert_eq!(
+            db.first_pk_column(table).await,
+            "tenant_id",
+            "{table} must lead its key with tenant_id"
+        );
     }
     assert!(db.store.pending_migrations().await.unwrap().is_empty());
-    assert!(db.store.migrate().await.unwrap().is_empty(), "migrating twice is a no-op");
+    assert!(
+        db.store.migrate().await.unwrap().is_empty(),
+        "migrating twice is a no-op"
+    );
 }
 
 on_both_stores! {
@@ -257,19 +410,31 @@ on_both_stores! {
 fn migration_version_lists_match() {
     let (sqlite, postgres) = latchkey_store::migration_versions();
     assert!(!sqlite.is_empty());
-    assert_eq!(sqlite, postgres, "migrations/sqlite and migrations/postgres must have the same versions");
+    assert_eq!(
+        sqlite, postgres,
+        "migrations/sqlite and migrations/postgres must have the same versions"
+    );
 }
 
 #[tokio::test]
 async fn bad_urls_are_named() {
-    let err = latchkey_store::AnyStore::open("mysql://x", &Default::default()).await.err().unwrap();
+    let err = latchkey_store::AnyStore::open("mysql://x", &Default::default())
+        .await
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("database.url"), "{err}");
-    let err = latchkey_store::AnyStore::open("postgres://nobody@127.0.0.1:1/x", &latchkey_store::PoolOptions {
-        max_connections: 1,
-        acquire_timeout: std::time::Duration::from_secs(1),
-    })
+    let err = latchkey_store::AnyStore::open(
+        "postgres://nobody@127.0.0.1:1/x",
+        &latchkey_store::PoolOptions {
+            max_connections: 1,
+            acquire_timeout: std::time::Duration::from_secs(1),
+        },
+    )
     .await
     .err()
     .unwrap();
-    assert!(err.to_string().contains("could not open the database"), "{err}");
+    assert!(
+        err.to_string().contains("could not open the database"),
+        "{err}"
+    );
 }

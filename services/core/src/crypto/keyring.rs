@@ -37,7 +37,11 @@ const NONCE_LEN: usize = 12;
 impl Keyring {
     /// A keyring; `None` when the list is empty.
     pub fn new(keys: Vec<KeyMaterial>) -> Option<Self> {
-        if keys.is_empty() { None } else { Some(Self { keys }) }
+        if keys.is_empty() {
+            None
+        } else {
+            Some(Self { keys })
+        }
     }
 
     /// The id of the key that wraps new data keys.
@@ -77,11 +81,20 @@ impl Keyring {
         let aad = Self::aad(tenant, version, &id);
         // Encryption with a valid key and a fresh nonce cannot fail for 32-byte input.
         let ct = cipher
-            .encrypt(&nonce, Payload { msg: data_key, aad: &aad })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: data_key,
+                    aad: &aad,
+                },
+            )
             .unwrap_or_default();
         let mut bytes = nonce.to_vec();
         bytes.extend_from_slice(&ct);
-        WrappedKey { master_key_id: id, bytes }
+        WrappedKey {
+            master_key_id: id,
+            bytes,
+        }
     }
 
     /// Unwraps a stored data key with whichever configured master key wrapped it.
@@ -131,7 +144,10 @@ mod tests {
         let w = ring.wrap(t, 1, &dk);
         assert_eq!(*ring.unwrap(t, 1, &w).unwrap(), dk);
         // Bound to tenant and version.
-        assert!(matches!(ring.unwrap(TenantId::generate(), 1, &w), Err(CryptoError::Tampered)));
+        assert!(matches!(
+            ring.unwrap(TenantId::generate(), 1, &w),
+            Err(CryptoError::Tampered)
+        ));
         assert!(matches!(ring.unwrap(t, 2, &w), Err(CryptoError::Tampered)));
         // A keyring without the wrapping key names the missing key.
         let other = Keyring::new(vec![new.clone()]).unwrap();

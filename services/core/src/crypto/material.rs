@@ -90,8 +90,14 @@ mod tests {
         let k = KeyMaterial::generate();
         let again = KeyMaterial::from_base64(&k.to_base64()).unwrap();
         assert_eq!(k.fingerprint(), again.fingerprint());
-        assert_eq!(KeyMaterial::from_base64("c2hvcnQ=").unwrap_err(), KeyMaterialError::WrongLength(5));
-        assert_eq!(KeyMaterial::from_base64("not base64!").unwrap_err(), KeyMaterialError::NotBase64);
+        assert_eq!(
+            KeyMaterial::from_base64("c2hvcnQ=").unwrap_err(),
+            KeyMaterialError::WrongLength(5)
+        );
+        assert_eq!(
+            KeyMaterial::from_base64("not base64!").unwrap_err(),
+            KeyMaterialError::NotBase64
+        );
         assert!(!format!("{k:?}").contains(k.to_base64().as_str()));
     }
 }

@@ -34,7 +34,9 @@ pub enum CryptoError {
     #[error("sealed value is malformed")]
     Malformed,
     /// The data key is wrapped by a master key that is not configured.
-    #[error("unknown_master_key: data key v{version} of tenant {tenant} is wrapped by master key {master_key_id}, which is not configured")]
+    #[error(
+        "unknown_master_key: data key v{version} of tenant {tenant} is wrapped by master key {master_key_id}, which is not configured"
+    )]
     UnknownMasterKey {
         /// The tenant whose data key it is.
         tenant: String,

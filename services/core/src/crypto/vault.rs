@@ -49,7 +49,11 @@ const HEADER_LEN: usize = 1 + 4 + 12;
 impl Vault {
     /// A vault over `store`, with `keyring` and, when the keys can change at run time, the
     /// source to reload them from.
-    pub fn new(keyring: Keyring, source: Option<Arc<dyn KeySource>>, store: Arc<dyn TenantKeyStore>) -> Self {
+    pub fn new(
+        keyring: Keyring,
+        source: Option<Arc<dyn KeySource>>,
+        store: Arc<dyn TenantKeyStore>,
+    ) -> Self {
         Self {
             keyring: RwLock::new(Arc::new(keyring)),
             source,
@@ -57,6 +61,7 @@ impl Vault {
             data_keys: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_idle(Duration::from_secs(3600))
+                .support_invalidation_closures()
                 .build(),
             current: Cache::builder()
                 .max_capacity(100_000)
@@ -78,18 +83,33 @@ impl Vault {
         let mut dk = Zeroizing::new([0u8; 32]);
         rand::RngCore::fill_bytes(&mut OsRng, dk.as_mut());
         let wrapped = self.keyring().wrap(tenant, 1, &dk);
-        TenantKeyRecord { version: 1, wrapped, created_at: UnixMillis::now() }
+        TenantKeyRecord {
+            version: 1,
+            wrapped,
+            created_at: UnixMillis::now(),
+        }
     }
 
     /// Encrypts `plaintext` for the place `aad` names, under the tenant's current data key.
-    pub async fn seal(&self, tenant: TenantId, aad: Aad<'_>, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    pub async fn seal(
+        &self,
+        tenant: TenantId,
+        aad: Aad<'_>,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
         let version = self.current_version(tenant).await?;
         let key = self.data_key(tenant, version).await?;
         let cipher = Aes256Gcm::new((&**key).into());
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let aad_bytes = value_aad(tenant, aad, version);
         let ct = cipher
-            .encrypt(&nonce, Payload { msg: plaintext, aad: &aad_bytes })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: &aad_bytes,
+                },
+            )
             .map_err(|_| CryptoError::Malformed)?;
         let mut out = Vec::with_capacity(HEADER_LEN + ct.len());
         out.push(FORMAT_V1);
@@ -100,7 +120,12 @@ impl Vault {
     }
 
     /// Decrypts a value sealed by [`Vault::seal`] for exactly the same tenant and place.
-    pub async fn open(&self, tenant: TenantId, aad: Aad<'_>, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    pub async fn open(
+        &self,
+        tenant: TenantId,
+        aad: Aad<'_>,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         if sealed.len() < HEADER_LEN + 16 || sealed[0] != FORMAT_V1 {
             return Err(CryptoError::Malformed);
         }
@@ -111,7 +136,10 @@ impl Vault {
         cipher
             .decrypt(
                 Nonce::from_slice(&sealed[5..HEADER_LEN]),
-                Payload { msg: &sealed[HEADER_LEN..], aad: &aad_bytes },
+                Payload {
+                    msg: &sealed[HEADER_LEN..],
+                    aad: &aad_bytes,
+                },
             )
             .map(Zeroizing::new)
             .map_err(|_| {
@@ -126,13 +154,22 @@ impl Vault {
     /// Drops every cached key of a tenant (after the tenant is deleted).
     pub async fn forget_tenant(&self, tenant: TenantId) {
         self.current.invalidate(&tenant).await;
-        let _ = self.data_keys.invalidate_entries_if(move |(t, _), _| *t == tenant);
+        if let Err(e) = self
+            .data_keys
+            .invalidate_entries_if(move |(t, _), _| *t == tenant)
+        {
+            tracing::error!(tenant_id = %tenant, error = %e, "could not evict a tenant's data keys");
+        }
     }
 
     /// Unwraps every stored data key; fails with the first one that no configured master key
     /// can unwrap. Run at start so that a missing key refuses start-up instead of failing later.
     pub async fn check_all_unwrappable(&self) -> Result<usize, CryptoError> {
-        let all = self.store.all_tenant_keys().await.map_err(|e| CryptoError::Store(e.to_string()))?;
+        let all = self
+            .store
+            .all_tenant_keys()
+            .await
+            .map_err(|e| CryptoError::Store(e.to_string()))?;
         let ring = self.keyring();
         for (tenant, rec) in &all {
             ring.unwrap(*tenant, rec.version, &rec.wrapped)?;
@@ -143,11 +180,21 @@ impl Vault {
     /// Re-wraps every data key not yet under the primary master key. Idempotent and resumable:
     /// each key is written with a conditional update, so a rotation killed midway is simply
     /// run again. `progress(done, total)` is called after each key.
-    pub async fn rotate(&self, mut progress: impl FnMut(usize, usize)) -> Result<RotationReport, CryptoError> {
-        let all = self.store.all_tenant_keys().await.map_err(|e| CryptoError::Store(e.to_string()))?;
+    pub async fn rotate(
+        &self,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<RotationReport, CryptoError> {
+        let all = self
+            .store
+            .all_tenant_keys()
+            .await
+            .map_err(|e| CryptoError::Store(e.to_string()))?;
         let ring = self.keyring();
         let primary = ring.primary_id();
-        let mut report = RotationReport { total: all.len(), ..RotationReport::default() };
+        let mut report = RotationReport {
+            total: all.len(),
+            ..RotationReport::default()
+        };
         for (i, (tenant, rec)) in all.iter().enumerate() {
             if rec.wrapped.master_key_id == primary {
                 report.already_current += 1;
@@ -176,7 +223,10 @@ impl Vault {
             .try_get_with(tenant, async move {
                 match store.latest_tenant_key(tenant).await {
                     Ok(Some(rec)) => Ok(rec.version),
-                    Ok(None) => Err(CryptoError::MissingDataKey { tenant: tenant.to_string(), version: 0 }),
+                    Ok(None) => Err(CryptoError::MissingDataKey {
+                        tenant: tenant.to_string(),
+                        version: 0,
+                    }),
                     Err(e) => Err(CryptoError::Store(e.to_string())),
                 }
             })
@@ -197,10 +247,19 @@ impl Vault {
             .tenant_key(tenant, version)
             .await
             .map_err(|e| CryptoError::Store(e.to_string()))?
-            .ok_or_else(|| CryptoError::MissingDataKey { tenant: tenant.to_string(), version })?;
+            .ok_or_else(|| CryptoError::MissingDataKey {
+                tenant: tenant.to_string(),
+                version,
+            })?;
         match self.keyring().unwrap(tenant, version, &rec.wrapped) {
-            Err(CryptoError::UnknownMasterKey { .. }) if self.reload(&rec.wrapped.master_key_id) => {
-                Ok(Arc::new(self.keyring().unwrap(tenant, version, &rec.wrapped)?))
+            Err(CryptoError::UnknownMasterKey { .. })
+                if self.reload(&rec.wrapped.master_key_id) =>
+            {
+                Ok(Arc::new(self.keyring().unwrap(
+                    tenant,
+                    version,
+                    &rec.wrapped,
+                )?))
             }
             Err(e) => {
                 if let CryptoError::UnknownMasterKey { .. } = e {
@@ -214,7 +273,9 @@ impl Vault {
 
     /// Reloads the master keys from the source when it now has `wanted`; true if it does.
     fn reload(&self, wanted: &MasterKeyId) -> bool {
-        let Some(source) = &self.source else { return false };
+        let Some(source) = &self.source else {
+            return false;
+        };
         match source.load() {
             Ok(ring) if ring.contains(wanted) => {
                 tracing::info!(master_key_id = %wanted, "master keys reloaded from their source");

@@ -2,7 +2,16 @@
 //! test and dropped afterwards. With `CI=true`, an unreachable PostgreSQL fails the test.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use std::sync::Arc;
+
+use latchkey_core::TenantId;
+use latchkey_core::apikey::Peppers;
+use latchkey_core::crypto::{KeyMaterial, Keyring, Vault};
+use latchkey_core::ports::Store;
+use latchkey_core::provider::{self, NewProvider, ProviderSlug};
+use latchkey_core::tenant::{self, CreatedTenant, TenantName};
 use latchkey_store::{AnyStore, PoolOptions};
+use secrecy::SecretString;
 
 pub struct TestDb {
     pub store: AnyStore,
@@ -22,7 +31,12 @@ impl TestDb {
         let url = format!("sqlite://{}", dir.path().join("latchkey.db").display());
         let store = AnyStore::open(&url, &PoolOptions::default()).await.unwrap();
         store.migrate().await.unwrap();
-        Self { store, kind: "sqlite", cleanup: None, _dir: Some(dir) }
+        Self {
+            store,
+            kind: "sqlite",
+            cleanup: None,
+            _dir: Some(dir),
+        }
     }
 
     /// `None` when PostgreSQL is unreachable outside CI (the test then says so and passes).
@@ -31,29 +45,43 @@ impl TestDb {
         let admin = match sqlx::PgPool::connect(&admin_url).await {
             Ok(p) => p,
             Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
-                eprintln!("SKIPPED: PostgreSQL unreachable at {admin_url}: {e} (set CI=true to fail instead)");
+                eprintln!(
+                    "SKIPPED: PostgreSQL unreachable at {admin_url}: {e} (set CI=true to fail instead)"
+                );
                 return None;
             }
             Err(e) => panic!("CI=true and PostgreSQL is unreachable at {admin_url}: {e}"),
         };
         let name = format!("latchkey_test_{}", uuid::Uuid::now_v7().simple());
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .unwrap();
         admin.close().await;
         let url = db_url(&admin_url, &name);
         let store = AnyStore::open(&url, &PoolOptions::default()).await.unwrap();
         store.migrate().await.unwrap();
-        Some(Self { store, kind: "postgres", cleanup: Some((admin_url, name)), _dir: None })
+        Some(Self {
+            store,
+            kind: "postgres",
+            cleanup: Some((admin_url, name)),
+            _dir: None,
+        })
     }
 
     /// The URL of this database (PostgreSQL), for tests that open a second pool.
     pub fn postgres_url(&self) -> Option<String> {
-        self.cleanup.as_ref().map(|(admin, name)| db_url(admin, name))
+        self.cleanup
+            .as_ref()
+            .map(|(admin, name)| db_url(admin, name))
     }
 
     /// Runs a test body, then drops the database even when the body panicked.
     pub async fn run(self, body: impl AsyncFnOnce(&TestDb)) {
         use futures::FutureExt;
-        let outcome = std::panic::AssertUnwindSafe(body(&self)).catch_unwind().await;
+        let outcome = std::panic::AssertUnwindSafe(body(&self))
+            .catch_unwind()
+            .await;
         self.finish().await;
         if let Err(panic) = outcome {
             std::panic::resume_unwind(panic);
@@ -64,10 +92,12 @@ impl TestDb {
         self.store.close().await;
         if let Some((admin_url, name)) = &self.cleanup {
             let admin = sqlx::PgPool::connect(admin_url).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                .execute(&admin)
-                .await
-                .unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&admin)
+            .await
+            .unwrap();
         }
     }
 
@@ -127,12 +157,14 @@ impl TestDb {
     pub async fn first_pk_column(&self, table: &str) -> String {
         use sqlx::Row;
         match &self.store {
-            AnyStore::Sqlite(s) => sqlx::query("SELECT name FROM pragma_table_info($1) WHERE pk = 1")
-                .bind(table)
-                .fetch_one(s.pool())
-                .await
-                .unwrap()
-                .get(0),
+            AnyStore::Sqlite(s) => {
+                sqlx::query("SELECT name FROM pragma_table_info($1) WHERE pk = 1")
+                    .bind(table)
+                    .fetch_one(s.pool())
+                    .await
+                    .unwrap()
+                    .get(0)
+            }
             AnyStore::Postgres(s) => sqlx::query(
                 "SELECT a.attname::text FROM pg_index i \
                  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
@@ -149,7 +181,11 @@ impl TestDb {
 
 fn db_url(admin_url: &str, name: &str) -> String {
     match admin_url.rfind('/') {
-        Some(i) if admin_url[..i].contains("://") && admin_url[i..].len() > 1 && !admin_url[..i].ends_with('/') => {
+        Some(i)
+            if admin_url[..i].contains("://")
+                && admin_url[i..].len() > 1
+                && !admin_url[..i].ends_with('/') =>
+        {
             format!("{}/{name}", &admin_url[..i])
         }
         _ => format!("{}/{name}", admin_url.trim_end_matches('/')),
@@ -176,4 +212,97 @@ macro_rules! on_both_stores {
             }
         )*
     };
+}
+
+pub struct World {
+    pub store: Arc<dyn Store>,
+    pub vault: Vault,
+    pub peppers: Peppers,
+}
+
+pub fn world(db: &TestDb) -> World {
+    let store = db.store.store();
+    let keyring = Keyring::new(vec![KeyMaterial::generate()]).unwrap();
+    World {
+        vault: Vault::new(keyring, None, store.clone()),
+        peppers: Peppers::new(vec![KeyMaterial::generate()]).unwrap(),
+        store,
+    }
+}
+
+pub async fn new_tenant(w: &World, name: &str) -> CreatedTenant {
+    tenant::create_tenant(
+        w.store.as_ref(),
+        &w.vault,
+        &w.peppers,
+        TenantName::parse(name).unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
+pub async fn new_provider(
+    w: &World,
+    t: TenantId,
+    slug: &str,
+    secret: &str,
+) -> provider::ProviderRecord {
+    provider::create_provider(
+        w.store.as_ref(),
+        &w.vault,
+        t,
+        NewProvider {
+            slug: ProviderSlug::parse(slug).unwrap(),
+            client_id: "1234567890".to_owned(),
+            client_secret: SecretString::from(secret),
+            scopes: vec!["identify".to_owned(), "guilds".to_owned()],
+        },
+    )
+    .await
+    .unwrap()
+}
+
+impl TestDb {
+    /// Overwrites a provider's sealed client secret with raw bytes (tamper and move tests).
+    pub async fn set_client_secret(&self, tenant: TenantId, slug: &str, bytes: &[u8]) {
+        let sql = "UPDATE providers SET client_secret = $3 WHERE tenant_id = $1 AND id = $2";
+        let n = match &self.store {
+            AnyStore::Sqlite(s) => sqlx::query(sql)
+                .bind(tenant.to_string())
+                .bind(slug)
+                .bind(bytes)
+                .execute(s.pool())
+                .await
+                .unwrap()
+                .rows_affected(),
+            AnyStore::Postgres(s) => sqlx::query(sql)
+                .bind(tenant.to_string())
+                .bind(slug)
+                .bind(bytes)
+                .execute(s.pool())
+                .await
+                .unwrap()
+                .rows_affected(),
+        };
+        assert_eq!(n, 1);
+    }
+
+    /// The raw bytes of the SQLite database file and its WAL (empty for PostgreSQL).
+    pub fn sqlite_file_bytes(&self) -> Vec<u8> {
+        let Some(dir) = &self._dir else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for name in ["latchkey.db", "latchkey.db-wal"] {
+            if let Ok(b) = std::fs::read(dir.path().join(name)) {
+                out.extend(b);
+            }
+        }
+        out
+    }
+}
+
+/// Whether `needle` occurs anywhere in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
