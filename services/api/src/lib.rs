@@ -1,1 +1,15 @@
-//! placeholder
+//! `latchkey-api` is Latchkey's wire contract: the REST data shapes shared by the server and
+//! the SDK — the error body with its enumerated `name`s, and the health answer. With the
+//! `server` feature it also holds the server side of the contract: the per-request context
+//! (request id), `ApiError` with its exhaustive status mapping, and the axum extractors for the
+//! four key principals (`OperatorKey`, `AdminKey`, `AppKey`, `ToolKey`). Without that feature
+//! it depends on nothing else of Latchkey's, so the SDK stays light.
+
+pub mod error;
+pub mod health;
+
+#[cfg(feature = "server")]
+pub mod server;
+
+pub use error::{ErrorBody, ErrorName};
+pub use health::HealthResponse;

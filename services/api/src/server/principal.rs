@@ -1,0 +1,161 @@
+//! The four principals. Every route declares who may call it by taking one of these
+//! extractors; no check happens deeper down (STYLE.md §14, security.md DEC5).
+//!
+//! Accepted: `Authorization: <key>` and `Authorization: Bearer <key>` (scheme in any case,
+//! surrounding whitespace ignored). Anything else, and any unknown, revoked or malformed key,
+//! gets the same 401 body with `WWW-Authenticate: Bearer`. A valid key of the wrong role gets 403.
+//! A key in the query string is refused with 400 before anything else.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts};
+use http::request::Parts;
+use latchkey_core::ApiKeyId;
+use latchkey_core::apikey::KeyRole;
+use latchkey_core::auth::{AuthFailure, Authenticator, Principal, TenantPrincipal};
+
+use super::ApiError;
+use crate::ErrorName;
+
+/// The key from an `Authorization` header value: the raw key, or `Bearer <key>`.
+pub fn bearer_value(header: &str) -> &str {
+    let v = header.trim();
+    match v.split_once(|c: char| c == ' ' || c == '\t') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ => v,
+    }
+}
+
+fn key_in_query(parts: &Parts) -> bool {
+    parts.uri.query().is_some_and(|q| {
+        q.split('&').any(|pair| {
+            let name = pair
+                .split('=')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            matches!(name.as_str(), "api_key" | "apikey" | "key" | "access_token")
+        })
+    })
+}
+
+async fn authenticate<S>(parts: &Parts, state: &S) -> Result<Principal, ApiError>
+where
+    Arc<Authenticator>: FromRef<S>,
+{
+    if key_in_query(parts) {
+        tracing::warn!("API key sent in a query string; refused");
+        return Err(ApiError::new(
+            ErrorName::InvalidRequest,
+            "API keys must be sent in the Authorization header, never in a URL; treat this key as exposed and rotate it",
+        ));
+    }
+    let Some(raw) = parts.headers.get(http::header::AUTHORIZATION) else {
+        tracing::info!(reason = "no Authorization header", "authentication failed");
+        return Err(ApiError::unauthorized());
+    };
+    let Ok(raw) = raw.to_str() else {
+        tracing::info!(
+            reason = "non-ASCII Authorization header",
+            "authentication failed"
+        );
+        return Err(ApiError::unauthorized());
+    };
+    let authenticator = Arc::<Authenticator>::from_ref(state);
+    match authenticator.authenticate(bearer_value(raw)).await {
+        Ok(p) => Ok(p),
+        Err(AuthFailure::Unavailable(e)) => Err(ApiError::unavailable(&e)),
+        Err(
+            reason @ (AuthFailure::Malformed(_)
+            | AuthFailure::UnknownKey
+            | AuthFailure::WrongSecret
+            | AuthFailure::Revoked),
+        ) => {
+            tracing::info!(reason = %reason, "authentication failed");
+            Err(ApiError::unauthorized())
+        }
+    }
+}
+
+fn forbidden(wanted: &str) -> ApiError {
+    ApiError::new(
+        ErrorName::Forbidden,
+        format!("this route needs a key with the {wanted} role"),
+    )
+}
+
+/// The platform operator (tenant management routes only).
+#[derive(Debug, Clone)]
+pub struct OperatorKey(pub ApiKeyId);
+
+impl<S> FromRequestParts<S> for OperatorKey
+where
+    Arc<Authenticator>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match authenticate(parts, state).await? {
+            Principal::Operator { key_id } => Ok(Self(key_id)),
+            Principal::Tenant(_) => Err(forbidden("operator")),
+        }
+    }
+}
+
+macro_rules! tenant_principal {
+    ($(#[$doc:meta])* $name:ident, $role:expr, $article_role:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name(pub TenantPrincipal);
+
+        impl<S> FromRequestParts<S> for $name
+        where
+            Arc<Authenticator>: FromRef<S>,
+            S: Send + Sync,
+        {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+                match authenticate(parts, state).await? {
+                    Principal::Tenant(p) if p.role == $role => {
+                        tracing::Span::current().record("tenant_id", tracing::field::display(p.tenant));
+                        Ok(Self(p))
+                    }
+                    Principal::Tenant(_) | Principal::Operator { .. } => Err(forbidden($article_role)),
+                }
+            }
+        }
+    };
+}
+
+tenant_principal!(
+    /// A tenant's admin key (control plane).
+    AdminKey, KeyRole::Admin, "admin"
+);
+tenant_principal!(
+    /// A tenant's app key (`auth.start`, status, `confirm_user`, `tools.authorize`).
+    AppKey, KeyRole::App, "app"
+);
+tenant_principal!(
+    /// A tool key, bound to one registered tool (token service and proxy).
+    ToolKey, KeyRole::Tool, "tool"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_value;
+
+    #[test]
+    fn header_forms() {
+        assert_eq!(bearer_value("lk_x"), "lk_x");
+        assert_eq!(bearer_value("  lk_x  "), "lk_x");
+        assert_eq!(bearer_value("Bearer lk_x"), "lk_x");
+        assert_eq!(bearer_value("bEaReR    lk_x"), "lk_x");
+        assert_eq!(
+            bearer_value("Basic abc"),
+            "Basic abc",
+            "other schemes fail the key grammar"
+        );
+    }
+}
