@@ -1,1 +1,5 @@
-fn main() {}
+//! The `latchkey` binary; all logic lives in the library's `cli` module.
+
+fn main() -> std::process::ExitCode {
+    latchkey_server::cli::main()
+}

@@ -1,0 +1,161 @@
+//! The routers of the two listeners and the middleware they share: request ids, one span per
+//! request with stable fields, an access log without query strings, and request metrics.
+
+pub mod health;
+pub mod ops;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{FromRef, MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, Uri};
+use latchkey_api::ErrorName;
+use latchkey_api::server::{
+    ApiError, REQUEST_ID_HEADER, accept_request_id, new_request_id, with_request_id,
+};
+use latchkey_core::auth::Authenticator;
+use latchkey_core::ports::Store;
+use tracing::Instrument;
+
+use crate::telemetry::{HttpLabels, Metrics};
+
+/// What handlers share: `Arc`-held ports, no globals.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// API-key authentication.
+    pub authenticator: Arc<Authenticator>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+impl FromRef<AppState> for Arc<Authenticator> {
+    fn from_ref(s: &AppState) -> Self {
+        s.authenticator.clone()
+    }
+}
+
+/// Which listener a request came in on (a metric label).
+#[derive(Clone, Copy)]
+pub struct Listener(pub &'static str);
+
+/// Request id, span, access log and metrics for every request.
+pub async fn request_context(
+    State((metrics, listener)): State<(Arc<Metrics>, Listener)>,
+    matched: Option<MatchedPath>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let id = accept_request_id(req.headers().get(REQUEST_ID_HEADER)).unwrap_or_else(new_request_id);
+    let route = matched.map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let span = tracing::info_span!(
+        "request",
+        http.method = %method,
+        http.route = %route,
+        request_id = %id,
+        tenant_id = tracing::field::Empty,
+        http.status = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let mut response = with_request_id(id.clone(), next.run(req))
+        .instrument(span.clone())
+        .await;
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    span.record("http.status", status);
+    span.in_scope(|| tracing::info!(latency_ms = elapsed.as_secs_f64() * 1000.0, "served"));
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    let labels = HttpLabels {
+        listener: listener.0,
+        route,
+        method,
+        status,
+    };
+    metrics.requests.get_or_create(&labels).inc();
+    metrics
+        .duration
+        .get_or_create(&labels)
+        .observe(elapsed.as_secs_f64());
+    response
+}
+
+/// 404 for unknown routes, in the error-body shape.
+pub async fn not_found() -> Response {
+    ApiError::new(ErrorName::NotFound, "no such route").into_response()
+}
+
+/// 405 for a known path with the wrong method.
+pub async fn method_not_allowed() -> Response {
+    ApiError::new(
+        ErrorName::MethodNotAllowed,
+        "this route does not accept that method",
+    )
+    .into_response()
+}
+
+/// `/v1/orgs/{org}/projects/{project}/{rest}` ≡ `/v1/{rest}` (specs/arcade-compat.md §2.3):
+/// the two segments are ignored; the tenant always comes from the key.
+pub fn strip_org_project(mut req: Request) -> Request {
+    let path = req.uri().path();
+    let Some(rest) = path.strip_prefix("/v1/orgs/") else {
+        return req;
+    };
+    let mut parts = rest.splitn(4, '/');
+    let (Some(org), Some("projects"), Some(project), Some(tail)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return req;
+    };
+    if org.is_empty() || project.is_empty() {
+        return req;
+    }
+    let new_path = format!("/v1/{tail}");
+    let pq = match req.uri().query() {
+        Some(q) => format!("{new_path}?{q}"),
+        None => new_path,
+    };
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(pq) = pq.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewrite(p: &str) -> String {
+        let req = Request::builder()
+            .uri(p)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        strip_org_project(req).uri().to_string()
+    }
+
+    #[test]
+    fn org_project_prefix() {
+        assert_eq!(
+            rewrite("/v1/orgs/o_1/projects/p_9/auth/authorize"),
+            "/v1/auth/authorize"
+        );
+        assert_eq!(
+            rewrite("/v1/orgs/o/projects/p/health?x=1"),
+            "/v1/health?x=1"
+        );
+        assert_eq!(
+            rewrite("/v1/orgs/o/teams/p/health"),
+            "/v1/orgs/o/teams/p/health"
+        );
+        assert_eq!(rewrite("/v1/health"), "/v1/health");
+    }
+}

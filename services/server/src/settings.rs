@@ -1,0 +1,353 @@
+//! Typed, layered settings: built-in defaults, then an optional TOML file (`--config`), then
+//! environment variables `LATCHKEY__SECTION__KEY`. Unknown keys are errors; values are
+//! validated at start with messages that name the offending key; secrets are `SecretString`s
+//! that print as `[REDACTED]`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use latchkey_core::apikey::PresentedKey;
+use latchkey_core::crypto::KeyMaterial;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// All of Latchkey's settings.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Where the embedded database and generated key files live.
+    pub data_dir: PathBuf,
+    /// Listeners and public URL.
+    pub server: ServerSettings,
+    /// The database.
+    pub database: DatabaseSettings,
+    /// Master keys for encryption at rest.
+    pub encryption: EncryptionSettings,
+    /// API-key peppers and the operator key.
+    pub auth: AuthSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// Listeners.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// REST `/v1`, gRPC, browser pages and the dashboard.
+    pub api_addr: SocketAddr,
+    /// `/healthz`, `/readyz`, `/metrics`.
+    pub ops_addr: SocketAddr,
+    /// The URL users and Discord reach the API listener at (start links, callbacks).
+    pub public_url: String,
+    /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
+    pub shutdown_grace_secs: u64,
+}
+
+/// The database.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://path` or `postgres://…`; unset means `sqlite://<data_dir>/latchkey.db`.
+    #[serde(serialize_with = "redact_url_password")]
+    pub url: Option<String>,
+    /// Run migrations at start; unset means on for SQLite, off for PostgreSQL.
+    pub auto_migrate: Option<bool>,
+    /// Pool size.
+    pub max_connections: u32,
+    /// Seconds to wait for a pooled connection.
+    pub acquire_timeout_secs: u64,
+}
+
+/// Master keys.
+#[derive(Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct EncryptionSettings {
+    /// Base64 256-bit keys; the first encrypts, all decrypt. Empty means the key file.
+    #[serde(deserialize_with = "one_or_many", serialize_with = "redact_list")]
+    pub master_keys: Vec<SecretString>,
+    /// The key file used when `master_keys` is empty; default `<data_dir>/master.key`.
+    pub key_file: Option<PathBuf>,
+}
+
+/// API-key hashing and the operator key.
+#[derive(Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// Base64 256-bit peppers; the first hashes new keys, all verify. Empty means the file.
+    #[serde(deserialize_with = "one_or_many", serialize_with = "redact_list")]
+    pub peppers: Vec<SecretString>,
+    /// The pepper file used when `peppers` is empty; default `<data_dir>/pepper.key`.
+    pub pepper_file: Option<PathBuf>,
+    /// A platform operator key given by configuration (`lk_…`); when set, none is generated.
+    #[serde(serialize_with = "redact_option")]
+    pub operator_key: Option<SecretString>,
+}
+
+/// Log output.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// A `tracing` filter, e.g. `info` or `latchkey=debug,info`.
+    pub level: String,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./latchkey-data"),
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            encryption: EncryptionSettings::default(),
+            auth: AuthSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            api_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            ops_addr: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            auto_migrate: None,
+            max_connections: 10,
+            acquire_timeout_secs: 5,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// Why the settings cannot be used. Each message names the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The file, an environment variable, or a value's type is wrong.
+    #[error("{0}")]
+    Load(String),
+    /// A value parsed but is not acceptable.
+    #[error("{key}: {message}")]
+    Invalid {
+        /// The dotted key, e.g. `encryption.master_keys[1]`.
+        key: String,
+        /// What is wrong with it (never the value of a secret).
+        message: String,
+    },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> SettingsError {
+    SettingsError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+impl Settings {
+    /// Loads defaults, then `config_file` (which must exist when given), then the environment.
+    pub fn load(config_file: Option<&Path>) -> Result<Self, SettingsError> {
+        Self::load_from(config_file, Env::prefixed("LATCHKEY__").split("__"))
+    }
+
+    /// As [`Settings::load`], with the environment provider given (tests use a fixed one).
+    pub fn load_from(config_file: Option<&Path>, env: Env) -> Result<Self, SettingsError> {
+        let mut figment = Figment::new();
+        if let Some(path) = config_file {
+            if !path.is_file() {
+                return Err(SettingsError::Load(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let settings: Settings = figment.merge(env).extract().map_err(|e| {
+            SettingsError::Load(
+                e.into_iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let url = self.database_url();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database.url",
+                "must start with sqlite:// (embedded) or postgres:// (PostgreSQL)",
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", "must be at least 1"));
+        }
+        for (i, k) in self.encryption.master_keys.iter().enumerate() {
+            KeyMaterial::from_base64(k.expose_secret())
+                .map_err(|e| invalid(format!("encryption.master_keys[{i}]"), e.to_string()))?;
+        }
+        for (i, k) in self.auth.peppers.iter().enumerate() {
+            KeyMaterial::from_base64(k.expose_secret())
+                .map_err(|e| invalid(format!("auth.peppers[{i}]"), e.to_string()))?;
+        }
+        if let Some(k) = &self.auth.operator_key {
+            PresentedKey::parse(k.expose_secret()).map_err(|e| {
+                invalid(
+                    "auth.operator_key",
+                    format!("{e}; generate one with `latchkey keys generate-api-key`"),
+                )
+            })?;
+        }
+        let public = &self.server.public_url;
+        if !(public.starts_with("http://") || public.starts_with("https://"))
+            || public.contains(char::is_whitespace)
+        {
+            return Err(invalid(
+                "server.public_url",
+                "must be an http:// or https:// URL",
+            ));
+        }
+        if self.server.api_addr == self.server.ops_addr && self.server.api_addr.port() != 0 {
+            return Err(invalid(
+                "server.ops_addr",
+                "must differ from server.api_addr",
+            ));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| invalid("log.level", format!("not a valid filter: {e}")))?;
+        Ok(())
+    }
+
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        self.database
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("latchkey.db").display()))
+    }
+
+    /// Whether the database is the embedded SQLite one.
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url().starts_with("sqlite:")
+    }
+
+    /// Whether to migrate at start.
+    pub fn auto_migrate(&self) -> bool {
+        self.database
+            .auto_migrate
+            .unwrap_or_else(|| self.is_sqlite())
+    }
+
+    /// The effective settings as TOML, every secret redacted (`latchkey config check`).
+    pub fn to_redacted_toml(&self) -> String {
+        let mut effective = toml::Table::try_from(self).unwrap_or_default();
+        if let Some(toml::Value::Table(db)) = effective.get_mut("database") {
+            db.insert(
+                "url".to_owned(),
+                toml::Value::String(redact_password(&self.database_url())),
+            );
+            db.insert(
+                "auto_migrate".to_owned(),
+                toml::Value::Boolean(self.auto_migrate()),
+            );
+        }
+        toml::to_string_pretty(&effective).unwrap_or_default()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:[REDACTED]@host/db`.
+pub fn redact_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].find(':') {
+        Some(colon) => format!(
+            "{}{}:[REDACTED]{}",
+            &url[..scheme_end + 3],
+            &rest[..colon],
+            &rest[at..]
+        ),
+        None => url.to_owned(),
+    }
+}
+
+fn redact_url_password<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(u) => s.serialize_some(&redact_password(u)),
+        None => s.serialize_none(),
+    }
+}
+
+fn redact_list<S: Serializer>(v: &[SecretString], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|_| "[REDACTED]"))
+}
+
+fn redact_option<S: Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_some("[REDACTED]"),
+        None => s.serialize_none(),
+    }
+}
+
+/// Accepts a single string or a list of strings.
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SecretString>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![SecretString::from(s)],
+        OneOrMany::Many(v) => v.into_iter().map(SecretString::from).collect(),
+    })
+}
+
+impl fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        })
+    }
+}

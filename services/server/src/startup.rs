@@ -1,0 +1,200 @@
+//! The start-up seam: `Application::build` opens everything and binds both listeners (port 0
+//! allowed, the bound addresses reported), `run_until_stopped` serves until the shutdown future
+//! resolves, then drains in-flight requests and closes the database.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use latchkey_core::tenant;
+use secrecy::SecretString;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+use crate::context::{Context, Migrations, StartupError};
+use crate::routes::{self, AppState, Listener};
+use crate::settings::Settings;
+use crate::telemetry::Metrics;
+
+/// Request bodies over this size get 413 (specs/arcade-compat.md §3.3).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// A built, bound, not yet serving Latchkey.
+pub struct Application {
+    ctx: Context,
+    api: TcpListener,
+    ops: TcpListener,
+    metrics: Arc<Metrics>,
+    new_operator_key: Option<SecretString>,
+}
+
+impl Application {
+    /// Opens the database and keys, bootstraps the operator key, binds both listeners.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let ctx = Context::open(settings, Migrations::AsConfigured).await?;
+        let new_operator_key = if ctx.settings.auth.operator_key.is_some() {
+            None
+        } else {
+            tenant::bootstrap_operator_key(ctx.store.as_ref(), &ctx.peppers)
+                .await
+                .map_err(|e| match e {
+                    latchkey_core::CoreError::Store(s) => StartupError::Store(s),
+                    other => StartupError::Store(latchkey_core::StoreError::Unavailable(
+                        other.to_string(),
+                    )),
+                })?
+        };
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| StartupError::Bind {
+                    addr,
+                    message: e.to_string(),
+                })
+        };
+        let api = bind(ctx.settings.server.api_addr).await?;
+        let ops = bind(ctx.settings.server.ops_addr).await?;
+        Ok(Self {
+            ctx,
+            api,
+            ops,
+            metrics: Arc::new(Metrics::new()),
+            new_operator_key,
+        })
+    }
+
+    /// Where the API listener is bound.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api
+            .local_addr()
+            .unwrap_or(self.ctx.settings.server.api_addr)
+    }
+
+    /// Where the operations listener is bound.
+    pub fn ops_addr(&self) -> SocketAddr {
+        self.ops
+            .local_addr()
+            .unwrap_or(self.ctx.settings.server.ops_addr)
+    }
+
+    /// The operator key created by this start (first start of an empty database), to be shown
+    /// once.
+    pub fn take_new_operator_key(&mut self) -> Option<SecretString> {
+        self.new_operator_key.take()
+    }
+
+    /// The opened context (for the CLI's start-up report).
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    fn state(&self) -> AppState {
+        AppState {
+            store: self.ctx.store.clone(),
+            authenticator: self.ctx.authenticator.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+
+    fn api_router(&self) -> Router {
+        Router::new()
+            .route("/v1/health", get(routes::health::get))
+            .fallback(routes::not_found)
+            .method_not_allowed_fallback(routes::method_not_allowed)
+            .layer(DefaultBodyLimit::max(BODY_LIMIT))
+            .layer(axum::middleware::from_fn_with_state(
+                (self.metrics.clone(), Listener("api")),
+                routes::request_context,
+            ))
+            .with_state(self.state())
+    }
+
+    fn ops_router(&self) -> Router {
+        Router::new()
+            .route("/healthz", get(routes::ops::healthz))
+            .route("/readyz", get(routes::ops::readyz))
+            .route("/metrics", get(routes::ops::metrics))
+            .fallback(routes::not_found)
+            .layer(axum::middleware::from_fn_with_state(
+                (self.metrics.clone(), Listener("ops")),
+                routes::request_context,
+            ))
+            .with_state(self.state())
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
+    /// (bounded by `server.shutdown_grace_secs`), and closes the database.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let api_app = self.api_router().map_request(routes::strip_org_project);
+        let ops_app = self.ops_router();
+        let grace = Duration::from_secs(self.ctx.settings.server.shutdown_grace_secs);
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let api = axum::serve(
+            self.api,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service(api_app),
+        )
+        .with_graceful_shutdown(wait(rx.clone()));
+        let ops = axum::serve(self.ops, ops_app).with_graceful_shutdown(wait(rx));
+        let api = tokio::spawn(async move { api.await });
+        let ops = tokio::spawn(async move { ops.await });
+        shutdown.await;
+        tracing::info!("shutting down: draining in-flight requests");
+        let _ = tx.send(true);
+        let drained = tokio::time::timeout(grace, async {
+            let a = api.await;
+            let o = ops.await;
+            (a, o)
+        })
+        .await;
+        match drained {
+            Ok((a, o)) => {
+                for r in [a, o] {
+                    match r {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => tracing::error!(error = %e, "listener failed"),
+                        Err(e) => tracing::error!(error = %e, "listener task failed"),
+                    }
+                }
+            }
+            Err(_) => tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "grace period over; dropping unfinished requests"
+            ),
+        }
+        self.ctx.db.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
