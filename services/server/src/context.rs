@@ -40,6 +40,9 @@ pub enum StartupError {
     /// The configured operator key is malformed.
     #[error("auth.operator_key: {0}")]
     OperatorKey(String),
+    /// The first operator key could not be created.
+    #[error("could not create the platform operator key: {0}")]
+    OperatorKeyBootstrap(latchkey_core::CoreError),
     /// A listener could not be bound.
     #[error("cannot listen on {addr}: {message}")]
     Bind {

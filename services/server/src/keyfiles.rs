@@ -273,7 +273,7 @@ mod tests {
         std::fs::write(
             &l.file,
             format!(
-                "# comment\n{}\nshort\n",
+                "# comment\n{}\nc2hvcnQ\n",
                 KeyMaterial::generate().to_base64().as_str()
             ),
         )

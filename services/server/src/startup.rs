@@ -41,12 +41,7 @@ impl Application {
         } else {
             tenant::bootstrap_operator_key(ctx.store.as_ref(), &ctx.peppers)
                 .await
-                .map_err(|e| match e {
-                    latchkey_core::CoreError::Store(s) => StartupError::Store(s),
-                    other => StartupError::Store(latchkey_core::StoreError::Unavailable(
-                        other.to_string(),
-                    )),
-                })?
+                .map_err(StartupError::OperatorKeyBootstrap)?
         };
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr)

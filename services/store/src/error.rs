@@ -4,6 +4,10 @@
 use latchkey_core::StoreError;
 
 /// Maps a driver error; `what` names the object for uniqueness conflicts.
+#[allow(
+    clippy::wildcard_enum_match_arm,
+    reason = "sqlx::Error is non_exhaustive"
+)]
 pub(crate) fn map(e: sqlx::Error, what: &'static str) -> StoreError {
     match &e {
         sqlx::Error::RowNotFound => StoreError::NotFound,

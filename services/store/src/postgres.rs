@@ -21,6 +21,10 @@ impl crate::Dialect for PgStore {
 
 impl PgStore {
     /// Connects to a `postgres://` URL.
+    #[allow(
+        clippy::wildcard_enum_match_arm,
+        reason = "sqlx::Error is non_exhaustive"
+    )]
     pub async fn open(url: &str, opts: &PoolOptions) -> Result<Self, OpenError> {
         let pool = PgPoolOptions::new()
             .max_connections(opts.max_connections)

@@ -20,7 +20,7 @@ use crate::ErrorName;
 /// The key from an `Authorization` header value: the raw key, or `Bearer <key>`.
 pub fn bearer_value(header: &str) -> &str {
     let v = header.trim();
-    match v.split_once(|c: char| c == ' ' || c == '\t') {
+    match v.split_once([' ', '\t']) {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
         _ => v,
     }

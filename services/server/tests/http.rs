@@ -1,0 +1,176 @@
+//! The listeners through the `Application` seam on port 0: health, request ids on every
+//! response, error bodies, the org/project path prefix, the operations endpoints, and 503s
+//! when the database goes away.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
+
+use latchkey_core::crypto::KeyMaterial;
+use latchkey_server::{Application, Settings};
+use serde_json::Value;
+
+struct TestApp {
+    api: String,
+    ops: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn spawn_app(database_url: Option<String>) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings {
+        data_dir: dir.path().join("data"),
+        ..Settings::default()
+    };
+    settings.server.api_addr = "127.0.0.1:0".parse().unwrap();
+    settings.server.ops_addr = "127.0.0.1:0".parse().unwrap();
+    if let Some(url) = database_url {
+        settings.database.url = Some(url);
+        settings.database.auto_migrate = Some(true);
+        settings.database.acquire_timeout_secs = 2;
+        settings.encryption.master_keys =
+            vec![KeyMaterial::generate().to_base64().to_string().into()];
+        settings.auth.peppers = vec![KeyMaterial::generate().to_base64().to_string().into()];
+    }
+    if std::env::var("TEST_LOG").is_ok() {
+        latchkey_server::telemetry::init_logging(&settings.log);
+    }
+    let app = Application::build(settings).await.unwrap();
+    let api = format!("http://{}", app.api_addr());
+    let ops = format!("http://{}", app.ops_addr());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until_stopped(async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        api,
+        ops,
+        stop: Some(tx),
+        task,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+async fn get(url: &str) -> (u16, Option<String>, String) {
+    let r = reqwest::get(url).await.unwrap();
+    let id = r
+        .headers()
+        .get("x-request-id")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (r.status().as_u16(), id, r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn health_and_request_ids() {
+    let app = spawn_app(None).await;
+    let (status, id, body) = get(&format!("{}/v1/health", app.api)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        serde_json::json!({"healthy": true})
+    );
+    assert!(id.unwrap().starts_with("req_"));
+
+    // The Arcade org/project prefix routes to the same handler.
+    let (status, _, body) = get(&format!("{}/v1/orgs/o_1/projects/p_9/health", app.api)).await;
+    assert_eq!((status, body.as_str()), (200, r#"{"healthy":true}"#));
+
+    // Unknown route: the error body, with the same request id as the header.
+    let (status, id, body) = get(&format!("{}/v1/nothing-here", app.api)).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status, 404);
+    assert_eq!(v["name"], "not_found");
+    assert_eq!(v["request_id"].as_str(), id.as_deref());
+
+    // Wrong method.
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{}/v1/health", app.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    assert!(r.headers().contains_key("x-request-id"));
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["name"], "method_not_allowed");
+
+    // A plain client request id is kept; anything else is replaced.
+    let r = client
+        .get(format!("{}/v1/health", app.api))
+        .header("x-request-id", "trace-abc.123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "trace-abc.123");
+    let r = client
+        .get(format!("{}/v1/health", app.api))
+        .header("x-request-id", "evil\" injected=1 ".repeat(10))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .starts_with("req_")
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn operations_listener() {
+    let app = spawn_app(None).await;
+    let (status, id, body) = get(&format!("{}/healthz", app.ops)).await;
+    assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
+    assert!(id.is_some());
+    let (status, _, body) = get(&format!("{}/readyz", app.ops)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["database"],
+        "sqlite"
+    );
+    get(&format!("{}/v1/health", app.api)).await;
+    get(&format!("{}/v1/secret-looking-path-123", app.api)).await;
+    let (status, _, metrics) = get(&format!("{}/metrics", app.ops)).await;
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains(r#"latchkey_http_requests_total{listener="api",route="/v1/health",method="GET",status="200"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"route="unmatched""#));
+    assert!(
+        !metrics.contains("secret-looking-path"),
+        "raw paths never become labels"
+    );
+    assert!(metrics.contains("latchkey_build_info"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_and_readiness_fail_when_postgres_goes_away() {
+    let Some(db) = support::PgDb::create().await else {
+        return;
+    };
+    let app = spawn_app(Some(db.url.clone())).await;
+    let (status, _, _) = get(&format!("{}/readyz", app.ops)).await;
+    assert_eq!(status, 200);
+    db.drop_now().await;
+    let (status, _, body) = get(&format!("{}/v1/health", app.api)).await;
+    assert_eq!(status, 503, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["healthy"], false);
+    assert!(v["reason"].as_str().unwrap().contains("database"));
+    let (status, _, _) = get(&format!("{}/readyz", app.ops)).await;
+    assert_eq!(status, 503);
+    let (status, _, _) = get(&format!("{}/healthz", app.ops)).await;
+    assert_eq!(status, 200, "liveness does not depend on the database");
+    app.stop().await;
+}

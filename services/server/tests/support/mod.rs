@@ -1,0 +1,267 @@
+//! Black-box helpers: a fresh data directory per test, the real `latchkey` binary run as a
+//! process, an in-process `Application` on port 0, and uniquely named PostgreSQL databases that
+//! are dropped afterwards (with `CI=true`, an unreachable PostgreSQL fails the test).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_latchkey"))
+}
+
+/// A scratch directory with `latchkey` commands run inside it, isolated from the caller's
+/// environment (only the variables given here reach the process).
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+    pub env: Vec<(String, String)>,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn with(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.to_owned(), v.to_owned()));
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn data(&self, name: &str) -> PathBuf {
+        self.dir.path().join("latchkey-data").join(name)
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.args(args).current_dir(self.dir.path()).env_clear();
+        for keep in ["PATH", "HOME", "TEST_LOG"] {
+            if let Ok(v) = std::env::var(keep) {
+                c.env(keep, v);
+            }
+        }
+        c.env(
+            "LATCHKEY__LOG__LEVEL",
+            if std::env::var("TEST_LOG").is_ok() {
+                "debug"
+            } else {
+                "warn"
+            },
+        );
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = self.command(args).output().unwrap();
+        Run::from(out)
+    }
+
+    /// Starts `latchkey serve` on free ports and waits until it answers.
+    pub fn serve(&self) -> Server {
+        let api = free_port();
+        let ops = free_port();
+        let child = self
+            .command(&["serve"])
+            .env("LATCHKEY__SERVER__API_ADDR", format!("127.0.0.1:{api}"))
+            .env("LATCHKEY__SERVER__OPS_ADDR", format!("127.0.0.1:{ops}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let server = Server {
+            child: Some(child),
+            api: format!("http://127.0.0.1:{api}"),
+            ops: format!("http://127.0.0.1:{ops}"),
+        };
+        server.wait_ready();
+        server
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Self {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    pub fn ok(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// A clear configuration/start-up failure: exit 2, the message present, never a panic.
+    pub fn refused(self, needle: &str) -> Self {
+        assert_eq!(
+            self.code, 2,
+            "expected exit 2; stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        assert!(
+            self.stderr.contains(needle),
+            "stderr should mention {needle:?}:\n{}",
+            self.stderr
+        );
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+        self
+    }
+}
+
+pub struct Server {
+    child: Option<Child>,
+    pub api: String,
+    pub ops: String,
+}
+
+impl Server {
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(200) = reqwest::blocking_get(&format!("{}/healthz", self.ops)) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "server did not become ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Sends SIGTERM and waits; returns the exit code, stdout and stderr.
+    pub fn stop(mut self) -> Run {
+        let child = self.child.take().unwrap();
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        Run::from(child.wait_with_output().unwrap())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+mod reqwest {
+    /// A tiny blocking GET returning the status (std only, to keep helpers synchronous).
+    pub fn blocking_get(url: &str) -> std::io::Result<u16> {
+        use std::io::{Read, Write};
+        let rest = url.strip_prefix("http://").unwrap();
+        let (host, path) = rest
+            .split_once('/')
+            .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+        let mut s = std::net::TcpStream::connect(host)?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut buf = String::new();
+        s.read_to_string(&mut buf)?;
+        Ok(buf
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0))
+    }
+}
+
+/// A uniquely named PostgreSQL database, dropped on `drop_now`.
+pub struct PgDb {
+    pub url: String,
+    admin: String,
+    name: String,
+}
+
+pub fn pg_admin_url() -> String {
+    std::env::var("LATCHKEY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+impl PgDb {
+    /// `None` when PostgreSQL is unreachable outside CI.
+    pub async fn create() -> Option<Self> {
+        let admin = pg_admin_url();
+        let pool = match sqlx::PgPool::connect(&admin).await {
+            Ok(p) => p,
+            Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
+                eprintln!(
+                    "SKIPPED: PostgreSQL unreachable at {admin}: {e} (set CI=true to fail instead)"
+                );
+                return None;
+            }
+            Err(e) => panic!("CI=true and PostgreSQL is unreachable at {admin}: {e}"),
+        };
+        let name = format!("latchkey_test_{}", uuid_like());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let base = admin.rsplit_once('/').unwrap().0;
+        Some(Self {
+            url: format!("{base}/{name}"),
+            admin,
+            name,
+        })
+    }
+
+    pub async fn drop_now(&self) {
+        let pool = sqlx::PgPool::connect(&self.admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    }
+}
+
+fn uuid_like() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{nanos:x}{:x}", std::process::id())
+}
