@@ -1,0 +1,54 @@
+# Latchkey — the commands CI runs are exactly these targets (CONTRIBUTING.md).
+SHELL := /usr/bin/env bash
+CARGO ?= cargo
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
+PG_ADMIN_URL ?= $(or $(LATCHKEY_TEST_POSTGRES_URL),postgres://postgres@127.0.0.1:5432/postgres)
+
+.PHONY: run test lint fmt check-deps unit test-long clean-test-dbs build help
+
+help:
+	@echo "make run        build and start Latchkey on the embedded SQLite default"
+	@echo "make test       lints, dependency check and the whole test suite (SQLite and PostgreSQL)"
+	@echo "make test-long  the test suite with ten times the property-test cases"
+	@echo "make lint       cargo fmt --check and cargo clippy -D warnings"
+
+build:
+	$(CARGO) build --bin latchkey
+
+## Start Latchkey on ./latchkey-data (SQLite); creates a first tenant on the first run.
+run: build
+	@LATCHKEY_BIN=$(TARGET_DIR)/debug/latchkey scripts/run.sh
+
+## Everything CI checks.
+test: lint check-deps unit
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## latchkey-core must not depend on axum, tonic, sqlx or any other Latchkey crate.
+check-deps:
+	@if $(CARGO) tree -p latchkey-core -e normal --prefix none --format '{p}' | grep -E '^(axum|tonic|sqlx|hyper|tower|prost|http|latchkey-(store|api|server|discord))( |-)'; then \
+		echo "latchkey-core has a forbidden dependency (see above)"; exit 1; \
+	else echo "check-deps: latchkey-core depends on no framework"; fi
+
+unit:
+ifeq ($(NEXTEST),yes)
+	$(CARGO) nextest run --workspace --profile ci
+else
+	$(CARGO) test --workspace
+endif
+	@$(MAKE) --no-print-directory clean-test-dbs
+
+## Property tests with ten times the default case count (security.md §7).
+test-long:
+	PROPTEST_CASES=2560 $(MAKE) --no-print-directory unit
+
+## Drops test databases a crashed test run may have left behind.
+clean-test-dbs:
+	@psql "$(PG_ADMIN_URL)" -Atqc "select datname from pg_database where datname like 'latchkey\_test\_%'" 2>/dev/null \
+		| while read -r db; do psql "$(PG_ADMIN_URL)" -qc "DROP DATABASE IF EXISTS $$db WITH (FORCE)" >/dev/null; done || true
