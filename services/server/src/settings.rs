@@ -46,8 +46,8 @@ pub struct ServerSettings {
     pub shutdown_grace_secs: u64,
 }
 
-/// The database.
-#[derive(Debug, Deserialize, Serialize)]
+/// The database. `Debug` hides the URL's password.
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseSettings {
     /// `sqlite://path` or `postgres://…`; unset means `sqlite://<data_dir>/latchkey.db`.
@@ -127,6 +127,17 @@ impl Default for ServerSettings {
             public_url: "http://127.0.0.1:8080".to_owned(),
             shutdown_grace_secs: 20,
         }
+    }
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &self.url.as_deref().map(redact_password))
+            .field("auto_migrate", &self.auto_migrate)
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout_secs", &self.acquire_timeout_secs)
+            .finish()
     }
 }
 
@@ -349,5 +360,47 @@ impl fmt::Display for LogFormat {
             LogFormat::Text => "text",
             LogFormat::Json => "json",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_and_redacted_toml_hide_every_secret() {
+        let mut s = Settings::default();
+        s.database.url = Some("postgres://app:hunter2@db:5432/latchkey".to_owned());
+        s.encryption.master_keys = vec![SecretString::from("master-secret-material")];
+        s.auth.peppers = vec![SecretString::from("pepper-secret-material")];
+        s.auth.operator_key = Some(SecretString::from("lk_operator-secret-material"));
+        for shown in [format!("{s:?}"), s.to_redacted_toml()] {
+            for secret in [
+                "hunter2",
+                "master-secret-material",
+                "pepper-secret-material",
+                "operator-secret-material",
+            ] {
+                assert!(!shown.contains(secret), "{secret} leaked in:\n{shown}");
+            }
+            assert!(shown.contains("app:[REDACTED]@db"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn password_redaction() {
+        assert_eq!(
+            redact_password("postgres://u:p@h/db"),
+            "postgres://u:[REDACTED]@h/db"
+        );
+        assert_eq!(redact_password("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(
+            redact_password("postgres://u:p:q@h:1/db?x=@"),
+            "postgres://u:[REDACTED]@h:1/db?x=@"
+        );
+        assert_eq!(
+            redact_password("sqlite://./a:b@c.db"),
+            "sqlite://./a:b@c.db"
+        );
     }
 }

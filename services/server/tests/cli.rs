@@ -299,48 +299,34 @@ fn rotate_adds_a_key_rewraps_and_prunes() {
 fn rotate_with_configured_keys_moves_to_the_first_entry() {
     let (old, new) = (new_key(), new_key());
     let pepper = new_key();
-    let base = Sandbox::new().with("LATCHKEY__AUTH__PEPPERS", &pepper);
-    let sb = base.with("LATCHKEY__ENCRYPTION__MASTER_KEYS", &old);
-    sb.run(&["tenant", "create", "A"]).ok();
+    let dir = tempfile::tempdir().unwrap();
+    // The same data directory, started with a given master-key list each time.
+    let with_masters = |masters: &[&str]| {
+        let list = masters
+            .iter()
+            .map(|k| format!("\"{k}\""))
+            .collect::<Vec<_>>()
+            .join(",");
+        Sandbox {
+            dir: tempfile::TempDir::new_in(dir.path()).unwrap(),
+            env: vec![],
+        }
+        .with("LATCHKEY__DATA_DIR", dir.path().to_str().unwrap())
+        .with("LATCHKEY__AUTH__PEPPERS", &pepper)
+        .with("LATCHKEY__ENCRYPTION__MASTER_KEYS", &format!("[{list}]"))
+    };
+    with_masters(&[&old]).run(&["tenant", "create", "A"]).ok();
     // (1) new key second, (2) moved first, (3) rotate, (4) old key removed.
-    let sb = Sandbox {
-        dir: sb.dir,
-        env: vec![],
-    }
-    .with("LATCHKEY__AUTH__PEPPERS", &pepper)
-    .with(
-        "LATCHKEY__ENCRYPTION__MASTER_KEYS",
-        &format!("[\"{old}\",\"{new}\"]"),
-    );
-    sb.run(&["tenant", "list"]).ok();
-    let sb = Sandbox {
-        dir: sb.dir,
-        env: vec![],
-    }
-    .with("LATCHKEY__AUTH__PEPPERS", &pepper)
-    .with(
-        "LATCHKEY__ENCRYPTION__MASTER_KEYS",
-        &format!("[\"{new}\",\"{old}\"]"),
-    );
-    let run = sb.run(&["keys", "rotate"]).ok();
+    with_masters(&[&old, &new]).run(&["tenant", "list"]).ok();
+    let run = with_masters(&[&new, &old]).run(&["keys", "rotate"]).ok();
     assert!(run.stdout.contains("1 re-wrapped now"), "{}", run.stdout);
-    let sb = Sandbox {
-        dir: sb.dir,
-        env: vec![],
-    }
-    .with("LATCHKEY__AUTH__PEPPERS", &pepper)
-    .with("LATCHKEY__ENCRYPTION__MASTER_KEYS", &new);
-    sb.run(&["tenant", "list"]).ok();
+    with_masters(&[&new]).run(&["tenant", "list"]).ok();
     // Dropping the key still in use is refused, naming it.
-    let sb = Sandbox {
-        dir: sb.dir,
-        env: vec![],
-    }
-    .with("LATCHKEY__AUTH__PEPPERS", &pepper)
-    .with("LATCHKEY__ENCRYPTION__MASTER_KEYS", &old);
-    sb.run(&["tenant", "list"]).refused("unknown_master_key");
+    with_masters(&[&old])
+        .run(&["tenant", "list"])
+        .refused("unknown_master_key");
     assert!(
-        !sb.path().join("latchkey-data/master.key").exists(),
+        !dir.path().join("master.key").exists(),
         "configured keys never create a key file"
     );
 }

@@ -87,10 +87,16 @@ impl AnyStore {
 
     /// Applies pending migrations; returns the versions applied by this call.
     pub async fn migrate(&self) -> Result<Vec<i64>, OpenError> {
+        let pending = self
+            .pending_migrations()
+            .await
+            .map_err(|e| OpenError::Migrate(e.to_string()))?;
         match self {
-            Self::Sqlite(s) => s.migrate().await,
-            Self::Postgres(s) => s.migrate().await,
+            Self::Sqlite(s) => sqlite::MIGRATOR.run(s.pool()).await,
+            Self::Postgres(s) => postgres::MIGRATOR.run(s.pool()).await,
         }
+        .map_err(|e| OpenError::Migrate(e.to_string()))?;
+        Ok(pending)
     }
 
     /// Versions this build knows that the database has not applied yet.

@@ -43,19 +43,6 @@ impl PgStore {
         &self.pool
     }
 
-    /// Applies pending migrations.
-    pub async fn migrate(&self) -> Result<Vec<i64>, OpenError> {
-        let before = self
-            .pending_migrations()
-            .await
-            .map_err(|e| OpenError::Migrate(e.to_string()))?;
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|e| OpenError::Migrate(e.to_string()))?;
-        Ok(before)
-    }
-
     /// Versions not applied yet.
     pub async fn pending_migrations(&self) -> Result<Vec<i64>, latchkey_core::StoreError> {
         crate::pending::<sqlx::Postgres>(&self.pool, &MIGRATOR, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename = '_sqlx_migrations'").await

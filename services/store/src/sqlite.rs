@@ -52,19 +52,6 @@ impl SqliteStore {
         &self.pool
     }
 
-    /// Applies pending migrations.
-    pub async fn migrate(&self) -> Result<Vec<i64>, OpenError> {
-        let before = self
-            .pending_migrations()
-            .await
-            .map_err(|e| OpenError::Migrate(e.to_string()))?;
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|e| OpenError::Migrate(e.to_string()))?;
-        Ok(before)
-    }
-
     /// Versions not applied yet.
     pub async fn pending_migrations(&self) -> Result<Vec<i64>, latchkey_core::StoreError> {
         crate::pending::<sqlx::Sqlite>(

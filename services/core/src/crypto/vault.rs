@@ -165,11 +165,7 @@ impl Vault {
     /// Unwraps every stored data key; fails with the first one that no configured master key
     /// can unwrap. Run at start so that a missing key refuses start-up instead of failing later.
     pub async fn check_all_unwrappable(&self) -> Result<usize, CryptoError> {
-        let all = self
-            .store
-            .all_tenant_keys()
-            .await
-            .map_err(|e| CryptoError::Store(e.to_string()))?;
+        let all = self.stored_keys().await?;
         let ring = self.keyring();
         for (tenant, rec) in &all {
             ring.unwrap(*tenant, rec.version, &rec.wrapped)?;
@@ -184,11 +180,7 @@ impl Vault {
         &self,
         mut progress: impl FnMut(usize, usize),
     ) -> Result<RotationReport, CryptoError> {
-        let all = self
-            .store
-            .all_tenant_keys()
-            .await
-            .map_err(|e| CryptoError::Store(e.to_string()))?;
+        let all = self.stored_keys().await?;
         let ring = self.keyring();
         let primary = ring.primary_id();
         let mut report = RotationReport {
@@ -215,6 +207,13 @@ impl Vault {
             progress(i + 1, all.len());
         }
         Ok(report)
+    }
+
+    async fn stored_keys(&self) -> Result<Vec<(TenantId, TenantKeyRecord)>, CryptoError> {
+        self.store
+            .all_tenant_keys()
+            .await
+            .map_err(|e| CryptoError::Store(e.to_string()))
     }
 
     async fn current_version(&self, tenant: TenantId) -> Result<u32, CryptoError> {
