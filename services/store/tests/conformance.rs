@@ -372,16 +372,18 @@ async fn composite_foreign_keys(db: &TestDb) {
 }
 
 async fn schema_leads_with_tenant(db: &TestDb) {
-    for table in [
-        "tenant_keys",
-        "providers",
-        "tools",
-        "api_keys",
-        "authorizations",
-        "flows",
-        "grants",
-        "audit_events",
-    ] {
+    let mut known: Vec<String> = support::TENANT_OWNED_TABLES
+        .iter()
+        .chain(&support::PLATFORM_TABLES)
+        .map(|t| (*t).to_owned())
+        .collect();
+    known.sort();
+    assert_eq!(
+        db.table_names().await,
+        known,
+        "every table is classified as tenant-owned or platform"
+    );
+    for table in support::TENANT_OWNED_TABLES {
         assert_eq!(
             db.first_pk_column(table).await,
             "tenant_id",

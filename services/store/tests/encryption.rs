@@ -15,19 +15,6 @@ use latchkey_core::{CoreError, TenantId};
 use secrecy::ExposeSecret;
 use support::{TestDb, contains, new_provider, new_tenant, world};
 
-const TABLES: [&str; 10] = [
-    "tenants",
-    "tenant_keys",
-    "operator_keys",
-    "providers",
-    "tools",
-    "api_keys",
-    "authorizations",
-    "flows",
-    "grants",
-    "audit_events",
-];
-
 async fn confidential(db: &TestDb) {
     let w = world(db);
     let canary = format!("canary-client-secret-{}", uuid::Uuid::now_v7().simple());
@@ -43,7 +30,10 @@ async fn confidential(db: &TestDb) {
         secrets.push(whole.as_bytes().to_vec());
         secrets.push(whole.rsplit('_').next().unwrap().as_bytes().to_vec()); // the secret part alone
     }
-    for table in TABLES {
+    for table in support::TENANT_OWNED_TABLES
+        .iter()
+        .chain(&support::PLATFORM_TABLES)
+    {
         for value in db.raw_values(table).await {
             for s in &secrets {
                 assert!(

@@ -13,6 +13,21 @@ use latchkey_core::tenant::{self, CreatedTenant, TenantName};
 use latchkey_store::{AnyStore, PoolOptions};
 use secrecy::SecretString;
 
+/// Every tenant-owned table (their keys lead with `tenant_id`).
+pub const TENANT_OWNED_TABLES: [&str; 8] = [
+    "tenant_keys",
+    "providers",
+    "tools",
+    "api_keys",
+    "authorizations",
+    "flows",
+    "grants",
+    "audit_events",
+];
+
+/// The platform tables, which belong to no tenant.
+pub const PLATFORM_TABLES: [&str; 2] = ["tenants", "operator_keys"];
+
 pub struct TestDb {
     pub store: AnyStore,
     pub kind: &'static str,
@@ -151,6 +166,34 @@ impl TestDb {
             }
         }
         out
+    }
+
+    /// Every table of the schema (migration bookkeeping excluded), sorted.
+    pub async fn table_names(&self) -> Vec<String> {
+        use sqlx::Row;
+        let mut names: Vec<String> = match &self.store {
+            AnyStore::Sqlite(s) => sqlx::query(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            )
+            .fetch_all(s.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect(),
+            AnyStore::Postgres(s) => sqlx::query(
+                "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()",
+            )
+            .fetch_all(s.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect(),
+        };
+        names.retain(|n| n != "_sqlx_migrations");
+        names.sort();
+        names
     }
 
     /// The first primary-key column of a table.
