@@ -1,0 +1,164 @@
+//! Per-bucket and global rate limiting learned from Discord's headers (specs/discord.md §7).
+//! Buckets are keyed by (identity, bucket id): for Bearer calls the identity is the token's
+//! user (a hash of the token stands in for it), so one user's exhausted bucket never delays
+//! another's. When a bucket's `Remaining` reaches 0, the next call to it waits for
+//! `Reset-After` instead of earning a 429; a global 429 pauses every call of that identity.
+//! Waits use the monotonic clock, never `X-RateLimit-Reset` (rule 29).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use reqwest::header::HeaderMap;
+
+#[derive(Debug, Clone, Copy)]
+struct BucketState {
+    remaining: u64,
+    reset_at: Instant,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    route_bucket: HashMap<&'static str, String>,
+    buckets: HashMap<(u64, String), BucketState>,
+    global_until: HashMap<u64, Instant>,
+}
+
+/// The limiter shared by every call of one process.
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    inner: Mutex<Inner>,
+}
+
+fn header_f64(h: &HeaderMap, name: &str) -> Option<f64> {
+    h.get(name)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+}
+
+impl RateLimiter {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How long a call on `route` for `identity` must wait before it may be sent.
+    pub fn wait_before(&self, identity: u64, route: &'static str) -> Duration {
+        let now = Instant::now();
+        let g = self.lock();
+        let global = g
+            .global_until
+            .get(&identity)
+            .map_or(Duration::ZERO, |u| u.saturating_duration_since(now));
+        let bucket = g
+            .route_bucket
+            .get(route)
+            .and_then(|b| g.buckets.get(&(identity, b.clone())))
+            .filter(|s| s.remaining == 0)
+            .map_or(Duration::ZERO, |s| {
+                s.reset_at.saturating_duration_since(now)
+            });
+        global.max(bucket)
+    }
+
+    /// Learns from a response's `X-RateLimit-*` headers.
+    pub fn observe(&self, identity: u64, route: &'static str, headers: &HeaderMap) {
+        let Some(bucket) = headers
+            .get("x-ratelimit-bucket")
+            .and_then(|v| v.to_str().ok())
+        else {
+            return;
+        };
+        let (Some(remaining), Some(reset_after)) = (
+            header_f64(headers, "x-ratelimit-remaining"),
+            header_f64(headers, "x-ratelimit-reset-after"),
+        ) else {
+            return;
+        };
+        let reset_at = Instant::now() + Duration::from_secs_f64(reset_after.min(86_400.0));
+        let mut g = self.lock();
+        g.route_bucket.insert(route, bucket.to_owned());
+        // `remaining` is a small non-negative integer; truncation is intended.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let remaining = remaining as u64;
+        g.buckets.insert(
+            (identity, bucket.to_owned()),
+            BucketState {
+                remaining,
+                reset_at,
+            },
+        );
+    }
+
+    /// Pauses the identity after a 429 (globally when the limit hit was global).
+    pub fn pause(&self, identity: u64, route: &'static str, wait: Duration, global: bool) {
+        let until = Instant::now() + wait;
+        let mut g = self.lock();
+        if global {
+            let e = g.global_until.entry(identity).or_insert(until);
+            *e = (*e).max(until);
+        } else if let Some(b) = g.route_bucket.get(route).cloned() {
+            g.buckets.insert(
+                (identity, b),
+                BucketState {
+                    remaining: 0,
+                    reset_at: until,
+                },
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(remaining: &str, reset_after: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-bucket", HeaderValue::from_static("abcd"));
+        h.insert(
+            "x-ratelimit-remaining",
+            HeaderValue::from_str(remaining).unwrap(),
+        );
+        h.insert(
+            "x-ratelimit-reset-after",
+            HeaderValue::from_str(reset_after).unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn waits_only_when_exhausted_and_per_identity() {
+        let l = RateLimiter::default();
+        l.observe(1, "GET /users/@me", &headers("1", "2.5"));
+        assert_eq!(l.wait_before(1, "GET /users/@me"), Duration::ZERO);
+        l.observe(1, "GET /users/@me", &headers("0", "2.5"));
+        let w = l.wait_before(1, "GET /users/@me");
+        assert!(
+            w > Duration::from_secs(2) && w <= Duration::from_millis(2500),
+            "{w:?}"
+        );
+        assert_eq!(
+            l.wait_before(2, "GET /users/@me"),
+            Duration::ZERO,
+            "another user is not delayed"
+        );
+        l.pause(2, "GET /users/@me/guilds", Duration::from_secs(3), true);
+        assert!(
+            l.wait_before(2, "GET /oauth2/@me") > Duration::from_secs(2),
+            "global pause covers every route"
+        );
+        l.observe(3, "GET /x", &headers("nan", "1"));
+        assert_eq!(
+            l.wait_before(3, "GET /x"),
+            Duration::ZERO,
+            "unparseable headers are ignored"
+        );
+    }
+}
