@@ -23,12 +23,18 @@ pub struct Fixtures {
 }
 
 impl Fixtures {
-    /// Parses and validates a fixture document.
+    /// Parses and validates a complete fixture document.
     pub fn from_json(text: &str) -> Result<Fixtures, SimError> {
+        let fixtures = Self::parse_partial(text)?;
+        fixtures.validate()?;
+        Ok(fixtures)
+    }
+
+    /// Parses a document that may reference objects loaded earlier; validate after merging.
+    pub(crate) fn parse_partial(text: &str) -> Result<Fixtures, SimError> {
         let mut fixtures: Fixtures =
             serde_json::from_str(text).map_err(|e| SimError::Fixture(e.to_string()))?;
         fixtures.normalize();
-        fixtures.validate()?;
         Ok(fixtures)
     }
 

@@ -411,3 +411,40 @@ async fn demo_consent_form_round_trip() {
     assert_eq!(h.exchange(&code).await.status(), 200);
     let _ = (pending, csrf);
 }
+
+#[tokio::test]
+async fn fixtures_merge_with_what_is_loaded() {
+    let sim = latchkey_discord_sim::Simulator::start(latchkey_discord_sim::SimConfig {
+        fixtures: Some(
+            latchkey_discord_sim::Fixtures::from_json(include_str!("../fixtures/demo.json"))
+                .unwrap(),
+        ),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let demo: serde_json::Value =
+        serde_json::from_str(include_str!("../fixtures/demo.json")).unwrap();
+    let user = demo["users"][0]["id"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let url = format!("{}/__sim/fixtures", sim.base_url());
+    // A guild owned by a user loaded earlier: accepted.
+    let ok = serde_json::json!({"guilds": [{"id": "500000000000000000", "name": "later", "owner_id": user,
+        "roles": [{"id": "500000000000000000", "name": "@everyone", "permissions": "0"}], "members": [{"user_id": user, "roles": []}]}]});
+    assert_eq!(
+        http.post(&url)
+            .json(&ok)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    // A guild owned by nobody known: refused, and nothing changes.
+    let bad = serde_json::json!({"guilds": [{"id": "500000000000000001", "name": "orphan", "owner_id": "42", "roles": [], "members": []}]});
+    let r = http.post(&url).json(&bad).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("unknown owner"));
+    sim.shutdown().await;
+}

@@ -318,6 +318,7 @@ impl DiscordClient {
             expires_in,
             expires_at,
             scope: raw.scope.unwrap_or_default(),
+            guild_id: raw.guild.map(|g| g.id),
         })
     }
 

@@ -77,6 +77,8 @@ pub struct TokenSet {
     pub expires_at: SystemTime,
     /// The granted scopes, exactly as Discord returned them (space-separated).
     pub scope: String,
+    /// Discord's `guild` extra (authorizations that included `bot`): the guild's id.
+    pub guild_id: Option<Snowflake>,
 }
 
 impl fmt::Debug for TokenSet {
@@ -89,6 +91,7 @@ impl fmt::Debug for TokenSet {
             )
             .field("expires_in", &self.expires_in)
             .field("scope", &self.scope)
+            .field("guild_id", &self.guild_id)
             .finish()
     }
 }
@@ -110,6 +113,15 @@ pub(crate) struct RawTokenResponse {
     pub refresh_token: Option<String>,
     #[serde(default)]
     pub scope: Option<String>,
+    /// Discord's extra for `bot` authorizations; only its id is kept.
+    #[serde(default)]
+    pub guild: Option<GuildRef>,
+}
+
+/// The id of a guild object embedded in another response.
+#[derive(Deserialize)]
+pub(crate) struct GuildRef {
+    pub id: Snowflake,
 }
 
 /// An OAuth error body `{error, error_description?}` (§4.2).

@@ -2,7 +2,12 @@
 //! the happy path with what the simulator saw on the wire, code reuse and expiry, redirect and
 //! PKCE mismatches, refresh rotation, revocation, invalid_client in both statuses, membership,
 //! 429 then success, 5xx then success, bans, untrusted bodies and the breaker.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::wildcard_enum_match_arm, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::wildcard_enum_match_arm,
+    missing_docs
+)]
 
 use std::time::Duration;
 
@@ -635,4 +640,122 @@ async fn untrusted_bodies_give_typed_errors() {
         );
         assert!(!err.to_string().contains(t.access_token.expose_secret()));
     }
+}
+
+#[tokio::test]
+async fn guild_lists_are_paginated_past_200() {
+    let guilds: Vec<Value> = (0..250u64)
+        .map(|i| {
+            let id = (500_000_000_000_000_000u64 + i).to_string();
+            json!({"id": id, "name": format!("g{i}"), "owner_id": USER, "roles": [{"id": id, "name": "@everyone", "permissions": "0"}], "members": [{"user_id": USER, "roles": []}]})
+        })
+        .collect();
+    let h = harness().await;
+    h.post("/fixtures", json!({"guilds": guilds})).await;
+    let t = h.login(&["identify", "guilds"]).await;
+    let all = h.client.guilds(&h.app, &t.access_token).await.unwrap();
+    assert_eq!(
+        all.len(),
+        251,
+        "250 new guilds and the one fixture guild the user is in"
+    );
+    let mut ids: Vec<u64> = all.iter().map(|g| g.id.0).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 251, "no guild twice");
+    assert_eq!(
+        h.requests("/api/v10/users/@me/guilds").await.len(),
+        2,
+        "two pages"
+    );
+}
+
+#[tokio::test]
+async fn an_exhausted_bucket_is_waited_out_instead_of_earning_a_429() {
+    let h = harness().await;
+    let t = h.login(&["identify"]).await;
+    h.settings(json!({"rate_limits.routes": {"GET /users/@me": {"limit": 2, "window_s": 1}}}))
+        .await;
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        h.client
+            .current_user(&h.app, &t.access_token)
+            .await
+            .unwrap();
+    }
+    let calls = h.requests("/api/v10/users/@me").await;
+    assert_eq!(calls.len(), 5);
+    assert!(
+        calls.iter().all(|r| r["status"] == 200),
+        "no 429 earned: {calls:?}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "waited for the window twice: {:?}",
+        started.elapsed()
+    );
+    let violations = h.admin(reqwest::Method::GET, "/violations", None).await;
+    assert!(
+        violations
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["kind"] != "early_retry"),
+        "{violations}"
+    );
+}
+
+#[tokio::test]
+async fn slow_answers_time_out_and_are_retried_a_bounded_number_of_times() {
+    let h = harness_with(ClientConfig {
+        request_timeout: Duration::from_millis(300),
+        ..fast_config()
+    })
+    .await;
+    let t = h.login(&["identify"]).await;
+    h.post("/faults", json!({"match": {"method": "GET", "path": "/api/v10/users/@me"}, "trigger": {"count": 1}, "action": {"kind": "delay", "ms": 1000}})).await;
+    h.client
+        .current_user(&h.app, &t.access_token)
+        .await
+        .unwrap();
+    h.post("/faults", json!({"match": {"method": "GET", "path": "/api/v10/users/@me"}, "trigger": {"count": null}, "action": {"kind": "hang"}})).await;
+    let started = std::time::Instant::now();
+    let err = h
+        .client
+        .current_user(&h.app, &t.access_token)
+        .await
+        .unwrap_err();
+    assert_eq!(err, DiscordError::Transient("timeout".to_owned()));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "three bounded attempts, not a hang: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn token_responses_are_checked_and_stored_as_returned() {
+    let h = harness().await;
+    // A narrower grant than requested: the stored scope is what Discord returned.
+    h.post("/faults", json!({"match": {"method": "POST", "path": "/api/oauth2/token"}, "trigger": {"count": 1}, "action": {"kind": "mutate_token_response", "set": {"scope": "identify"}}})).await;
+    let t = h.login(&["identify", "guilds"]).await;
+    assert_eq!(t.scope, "identify");
+    // Discord's `guild` extra is parsed; an unknown token type is refused.
+    h.post("/faults", json!({"match": {"method": "POST", "path": "/api/oauth2/token"}, "trigger": {"count": 1}, "action": {"kind": "mutate_token_response", "set": {"guild": {"id": GUILD, "name": "1337 Krew"}}}})).await;
+    let t = h
+        .client
+        .refresh(&h.app, t.refresh_token.as_ref().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(t.guild_id, Some(Snowflake(GUILD.parse().unwrap())));
+    h.post("/faults", json!({"match": {"method": "POST", "path": "/api/oauth2/token"}, "trigger": {"count": 1}, "action": {"kind": "mutate_token_response", "set": {"token_type": "mac"}}})).await;
+    let err = h
+        .client
+        .refresh(&h.app, t.refresh_token.as_ref().unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DiscordError::InvalidResponse(_)), "{err:?}");
+    assert!(
+        !format!("{t:?}").contains(t.access_token.expose_secret()),
+        "Debug redacts tokens"
+    );
 }

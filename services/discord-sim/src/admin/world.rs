@@ -53,7 +53,7 @@ pub(crate) async fn reset(State(app): State<AppState>, bytes: Bytes) -> Response
 /// `POST /__sim/fixtures`: merges by id, validates the result.
 pub(crate) async fn load_fixtures(State(app): State<AppState>, bytes: Bytes) -> Response {
     let text = String::from_utf8_lossy(&bytes);
-    let incoming = match Fixtures::from_json(&text) {
+    let incoming = match Fixtures::parse_partial(&text) {
         Ok(f) => f,
         Err(e) => return admin_error(StatusCode::BAD_REQUEST, "invalid_fixtures", &e.to_string()),
     };
