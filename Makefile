@@ -5,10 +5,11 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 PG_ADMIN_URL ?= $(or $(LATCHKEY_TEST_POSTGRES_URL),postgres://postgres@127.0.0.1:5432/postgres)
 
-.PHONY: run test lint fmt check-deps unit test-long clean-test-dbs build help
+.PHONY: run sim test lint fmt check-deps unit test-long clean-test-dbs build help
 
 help:
 	@echo "make run        build and start Latchkey on the embedded SQLite default"
+	@echo "make sim        start the Discord simulator (demo mode) on 127.0.0.1:7300"
 	@echo "make test       lints, dependency check and the whole test suite (SQLite and PostgreSQL)"
 	@echo "make test-long  the test suite with ten times the property-test cases"
 	@echo "make lint       cargo fmt --check and cargo clippy -D warnings"
@@ -19,6 +20,10 @@ build:
 ## Start Latchkey on ./latchkey-data (SQLite); creates a first tenant on the first run.
 run: build
 	@LATCHKEY_BIN=$(TARGET_DIR)/debug/latchkey scripts/run.sh
+
+## The Discord simulator with demo fixtures and real consent pages, on 127.0.0.1:7300.
+sim:
+	$(CARGO) run --bin discord-sim -- --mode demo --port 7300 --fixtures services/discord-sim/fixtures/demo.json
 
 ## Everything CI checks.
 test: lint check-deps unit
