@@ -759,3 +759,74 @@ async fn token_responses_are_checked_and_stored_as_returned() {
         "Debug redacts tokens"
     );
 }
+
+/// A `MakeWriter` that appends every log line to a shared buffer.
+#[derive(Clone, Default)]
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn no_secret_reaches_a_log_line_even_at_trace_level() {
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(capture.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let h = harness().await;
+    let v = PkceVerifier::generate();
+    let code = h.consent(&["identify"], &v).await;
+    let t = h.client.exchange_code(&h.app, &code, &v).await.unwrap();
+    let _ = h.client.exchange_code(&h.app, &code, &v).await; // failure path
+    let r = h
+        .client
+        .refresh(&h.app, t.refresh_token.as_ref().unwrap())
+        .await
+        .unwrap();
+    let _ = h
+        .client
+        .refresh(&h.app, t.refresh_token.as_ref().unwrap())
+        .await; // invalid_grant
+    h.post("/faults", json!({"match": {"method": "GET"}, "trigger": {"count": 2}, "action": {"kind": "status", "status": 502}})).await;
+    h.client
+        .current_user(&h.app, &r.access_token)
+        .await
+        .unwrap();
+    let _ = h.client.current_user(&h.app, &t.access_token).await; // dead token
+    h.client.revoke(&h.app, &r.access_token).await.unwrap();
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("retrying Discord call"),
+        "the capture saw the client's own events"
+    );
+    for (what, secret) in [
+        ("code", code.expose_secret()),
+        ("verifier", v.secret().expose_secret()),
+        ("access token", t.access_token.expose_secret()),
+        (
+            "refresh token",
+            t.refresh_token.as_ref().unwrap().expose_secret(),
+        ),
+        ("new access token", r.access_token.expose_secret()),
+        ("client secret", SECRET),
+    ] {
+        assert!(!logs.contains(secret), "the {what} appears in a log line");
+    }
+}
