@@ -5,7 +5,7 @@
 //! `Reset-After` instead of earning a 429; a global 429 pauses every call of that identity.
 //! Waits use the monotonic clock, never `X-RateLimit-Reset` (rule 29).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -22,12 +22,24 @@ struct Inner {
     route_bucket: HashMap<&'static str, String>,
     buckets: HashMap<(u64, String), BucketState>,
     global_until: HashMap<u64, Instant>,
+    /// Send times within the last second, per identity (the proactive global limit).
+    recent: HashMap<u64, VecDeque<Instant>>,
 }
 
+/// Discord's global limit: 50 requests per second per identity (§7.3).
+pub const GLOBAL_PER_SECOND: usize = 50;
+
 /// The limiter shared by every call of one process.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RateLimiter {
     inner: Mutex<Inner>,
+    per_second: usize,
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        Self::new(GLOBAL_PER_SECOND)
+    }
 }
 
 fn header_f64(h: &HeaderMap, name: &str) -> Option<f64> {
@@ -41,6 +53,36 @@ fn header_f64(h: &HeaderMap, name: &str) -> Option<f64> {
 }
 
 impl RateLimiter {
+    /// A limiter that sends at most `per_second` requests per identity per second.
+    pub fn new(per_second: usize) -> Self {
+        Self {
+            inner: Mutex::new(Inner::default()),
+            per_second: per_second.max(1),
+        }
+    }
+
+    /// Claims a send slot for `identity` now, or says how long to wait for one.
+    pub fn claim(&self, identity: u64) -> Result<(), Duration> {
+        let now = Instant::now();
+        let second = Duration::from_secs(1);
+        let mut g = self.lock();
+        let sent = g.recent.entry(identity).or_default();
+        while sent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= second)
+        {
+            sent.pop_front();
+        }
+        if sent.len() >= self.per_second {
+            let oldest = sent.front().copied().unwrap_or(now);
+            return Err((oldest + second)
+                .saturating_duration_since(now)
+                .max(Duration::from_millis(1)));
+        }
+        sent.push_back(now);
+        Ok(())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner
             .lock()
@@ -160,5 +202,18 @@ mod tests {
             Duration::ZERO,
             "unparseable headers are ignored"
         );
+    }
+
+    #[test]
+    fn at_most_n_sends_per_second_per_identity() {
+        let l = RateLimiter::new(3);
+        for _ in 0..3 {
+            assert!(l.claim(7).is_ok());
+        }
+        let wait = l.claim(7).unwrap_err();
+        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1));
+        assert!(l.claim(8).is_ok(), "other identities are independent");
+        std::thread::sleep(wait);
+        assert!(l.claim(7).is_ok(), "a slot frees after a second");
     }
 }

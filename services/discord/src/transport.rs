@@ -108,6 +108,16 @@ impl Transport {
                 waited += wait;
                 tokio::time::sleep(wait).await;
             }
+            while let Err(wait) = self.limiter.claim(call.identity) {
+                if waited + wait > self.retry.max_rate_limit_wait {
+                    return Err(DiscordError::RateLimited {
+                        retry_after: wait,
+                        global: true,
+                    });
+                }
+                waited += wait;
+                tokio::time::sleep(wait).await;
+            }
             match self.attempt(&call, attempt).await {
                 Outcome::Done(a) => return Ok(a),
                 Outcome::Fail(e) => return Err(e),

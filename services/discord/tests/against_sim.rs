@@ -830,3 +830,39 @@ async fn no_secret_reaches_a_log_line_even_at_trace_level() {
         assert!(!logs.contains(secret), "the {what} appears in a log line");
     }
 }
+
+#[tokio::test]
+async fn a_global_429_pauses_every_route_of_that_identity() {
+    let config = ClientConfig {
+        retry: RetryConfig {
+            max_rate_limit_wait: Duration::from_millis(300),
+            ..fast_config().retry
+        },
+        ..fast_config()
+    };
+    let h = harness_with(config).await;
+    let t = h.login(&["identify", "guilds"]).await;
+    h.post("/faults", json!({"match": {"method": "GET", "path": "/api/v10/users/@me"}, "trigger": {"count": 1}, "action": {"kind": "rate_limit", "retry_after": 2.0, "scope": "global"}})).await;
+    let err = h
+        .client
+        .current_user(&h.app, &t.access_token)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DiscordError::RateLimited { global: true, .. }),
+        "{err:?}"
+    );
+    // Another route of the same identity is held back too — refused here, never sent.
+    let err = h.client.guilds(&h.app, &t.access_token).await.unwrap_err();
+    assert!(matches!(err, DiscordError::RateLimited { .. }), "{err:?}");
+    assert!(
+        h.requests("/api/v10/users/@me/guilds").await.is_empty(),
+        "nothing sent during the global pause"
+    );
+    // Another user's token is not paused.
+    let other = h.login(&["identify"]).await;
+    h.client
+        .current_user(&h.app, &other.access_token)
+        .await
+        .unwrap();
+}
