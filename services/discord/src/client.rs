@@ -229,16 +229,7 @@ impl DiscordClient {
                 verifier.secret().expose_secret().to_owned(),
             ),
         ];
-        let answer = self
-            .token_call(
-                app,
-                app.endpoints.token.clone(),
-                "POST /oauth2/token",
-                form,
-                Retry::Once,
-            )
-            .await?;
-        self.token_set(&answer)
+        self.token_grant(app, form).await
     }
 
     /// Refreshes: returns the rotated pair. The caller must persist the new refresh token before
@@ -252,6 +243,15 @@ impl DiscordClient {
             ("grant_type", "refresh_token".to_owned()),
             ("refresh_token", refresh_token.expose_secret().to_owned()),
         ];
+        self.token_grant(app, form).await
+    }
+
+    /// A grant on the token endpoint, retried once on network errors and 5xx (rule 24).
+    async fn token_grant(
+        &self,
+        app: &DiscordApp,
+        form: Vec<(&'static str, String)>,
+    ) -> Result<TokenSet, DiscordError> {
         let answer = self
             .token_call(
                 app,
