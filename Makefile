@@ -5,7 +5,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 PG_ADMIN_URL ?= $(or $(LATCHKEY_TEST_POSTGRES_URL),postgres://postgres@127.0.0.1:5432/postgres)
 
-.PHONY: run sim test lint fmt check-deps unit test-long clean-test-dbs build help
+.PHONY: run sim openapi test lint fmt check-deps unit test-long clean-test-dbs build help
 
 help:
 	@echo "make run        build and start Latchkey on the embedded SQLite default"
@@ -13,6 +13,7 @@ help:
 	@echo "make test       lints, dependency check and the whole test suite (SQLite and PostgreSQL)"
 	@echo "make test-long  the test suite with ten times the property-test cases"
 	@echo "make lint       cargo fmt --check and cargo clippy -D warnings"
+	@echo "make openapi    regenerate openapi.yaml from the code"
 
 build:
 	$(CARGO) build --bin latchkey
@@ -24,6 +25,10 @@ run: build
 ## The Discord simulator with demo fixtures and real consent pages, on 127.0.0.1:7300.
 sim:
 	$(CARGO) run --bin discord-sim -- --mode demo --port 7300 --fixtures services/discord-sim/fixtures/demo.json
+
+## Regenerate openapi.yaml from the code (a test fails when the committed file is stale).
+openapi: build
+	$(TARGET_DIR)/debug/latchkey openapi > openapi.yaml
 
 ## Everything CI checks.
 test: lint check-deps unit

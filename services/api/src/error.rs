@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Every non-2xx answer of the `/v1` API has this body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// A stable snake_case code from [`ErrorName`].
     pub name: String,

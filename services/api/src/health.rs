@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// 200 `{"healthy": true}`, or 503 `{"healthy": false, "reason": "…"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HealthResponse {
     /// Whether Latchkey can serve.
     pub healthy: bool,

@@ -5,8 +5,11 @@
 //! four key principals (`OperatorKey`, `AdminKey`, `AppKey`, `ToolKey`). Without that feature
 //! it depends on nothing else of Latchkey's, so the SDK stays light.
 
+pub mod api_keys;
 pub mod error;
 pub mod health;
+pub mod tenants;
+pub mod time;
 
 #[cfg(feature = "server")]
 pub mod server;

@@ -1,3 +1,96 @@
-//! `latchkey-control-plane` will hold the admin use cases (providers, tools, API keys,
-//! verification settings, connections, audit events, platform tenants) and their thin REST
-//! (axum + utoipa) and gRPC (tonic) transports. It arrives with issue 4; nothing here yet.
+//! `latchkey-control-plane` holds the admin use cases and their REST transport: today the
+//! platform tenant routes (`/v1/platform/tenants`, operator key) and a tenant's API keys
+//! (`/v1/admin/api_keys`, admin key). Handlers are thin: parse into domain types, call the
+//! use case, map the result. Every operation is documented through `utoipa` with a summary,
+//! a description, a tag and the key role it requires; `routes()` hands the server both the
+//! router and the OpenAPI paths.
+
+mod api_keys;
+mod tenants;
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use latchkey_core::apikey::Peppers;
+use latchkey_core::auth::Authenticator;
+use latchkey_core::crypto::Vault;
+use latchkey_core::ports::Store;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// What the control plane's handlers share.
+#[derive(Clone)]
+pub struct ControlPlane {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Encryption at rest.
+    pub vault: Arc<Vault>,
+    /// API-key hashing.
+    pub peppers: Arc<Peppers>,
+    /// API-key authentication.
+    pub authenticator: Arc<Authenticator>,
+}
+
+impl FromRef<ControlPlane> for Arc<Authenticator> {
+    fn from_ref(s: &ControlPlane) -> Self {
+        s.authenticator.clone()
+    }
+}
+
+/// The four key roles as OpenAPI security schemes (all sent as `Authorization: [Bearer] lk_…`).
+struct KeyRoles;
+
+impl Modify for KeyRoles {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (name, what) in [
+            (
+                "operator_key",
+                "the platform operator key (tenant management only)",
+            ),
+            ("admin_key", "a tenant's admin key (control plane)"),
+            (
+                "app_key",
+                "a tenant's app key (auth.start, status, confirm_user, tools.authorize)",
+            ),
+            (
+                "tool_key",
+                "a tool key, bound to one registered tool (token service and proxy)",
+            ),
+        ] {
+            let mut value = ApiKeyValue::new("Authorization");
+            value.description = Some(format!(
+                "{what}: `Authorization: lk_…` or `Authorization: Bearer lk_…`"
+            ));
+            components.add_security_scheme(name, SecurityScheme::ApiKey(ApiKey::Header(value)));
+        }
+    }
+}
+
+/// The document root: title, version, tags, security schemes, shared schemas.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Latchkey",
+        description = "Self-hostable, multi-tenant auth broker for AI agents. Errors are `{\"name\", \"message\", \"request_id\"}`; see specs/arcade-compat.md."
+    ),
+    modifiers(&KeyRoles),
+    components(schemas(latchkey_api::ErrorBody)),
+    tags(
+        (name = "platform", description = "Tenant management by the platform operator."),
+        (name = "admin", description = "A tenant's control plane."),
+        (name = "health", description = "Liveness for clients."),
+    )
+)]
+struct ApiDoc;
+
+/// The control plane's routes with their OpenAPI paths.
+pub fn routes() -> OpenApiRouter<ControlPlane> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(tenants::create, tenants::list))
+        .routes(routes!(tenants::get, tenants::delete))
+        .routes(routes!(api_keys::create, api_keys::list))
+        .routes(routes!(api_keys::revoke))
+}

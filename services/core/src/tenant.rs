@@ -10,15 +10,16 @@ use crate::error::CoreError;
 use crate::ports::Store;
 use crate::time::UnixMillis;
 
-/// A tenant's display name: 1–200 characters, no control characters, not blank.
+/// A human label (tenant names, key names): 1–200 characters, no control characters, no
+/// surrounding whitespace, kept byte-exact.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TenantName(String);
+pub struct Label(String);
 
-impl TenantName {
-    /// Validates a name.
-    pub fn parse(s: &str) -> Result<Self, CoreError> {
+impl Label {
+    /// Validates a label; errors name `field`.
+    pub fn parse(field: &'static str, s: &str) -> Result<Self, CoreError> {
         let invalid = |message: &str| CoreError::Invalid {
-            field: "name",
+            field,
             message: message.to_owned(),
         };
         if s.trim().is_empty() {
@@ -36,9 +37,25 @@ impl TenantName {
         Ok(Self(s.to_owned()))
     }
 
-    /// The name.
+    /// The label.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// A tenant's display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantName(Label);
+
+impl TenantName {
+    /// Validates a name.
+    pub fn parse(s: &str) -> Result<Self, CoreError> {
+        Label::parse("name", s).map(Self)
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
     }
 }
 

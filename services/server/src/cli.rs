@@ -47,6 +47,8 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print the OpenAPI document (YAML), as committed in openapi.yaml.
+    Openapi,
 }
 
 /// Tenant commands.
@@ -111,6 +113,18 @@ pub fn main() -> ExitCode {
                     .expose_secret()
             );
             return ExitCode::SUCCESS;
+        }
+        Command::Openapi => {
+            return match crate::startup::openapi().to_yaml() {
+                Ok(yaml) => {
+                    print!("{yaml}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("latchkey: cannot render the OpenAPI document: {e}");
+                    ExitCode::FAILURE
+                }
+            };
         }
         Command::Serve
         | Command::Migrate
@@ -204,7 +218,7 @@ async fn run(command: Command, settings: Settings) -> ExitCode {
             with_context(settings, Migrations::AsConfigured, |ctx| rotate(ctx, no_new_key)).await
         }
         Command::Keys(KeysCommand::Prune) => with_context(settings, Migrations::AsConfigured, prune).await,
-        Command::Keys(KeysCommand::Generate | KeysCommand::NewOperatorKey) => ExitCode::SUCCESS,
+        Command::Keys(KeysCommand::Generate | KeysCommand::NewOperatorKey) | Command::Openapi => ExitCode::SUCCESS,
     }
 }
 

@@ -96,8 +96,16 @@ impl Application {
     }
 
     fn api_router(&self) -> Router {
-        Router::new()
-            .route("/v1/health", get(routes::health::get))
+        let (health, control_plane, _) = api_parts();
+        let control_plane = control_plane.with_state(latchkey_control_plane::ControlPlane {
+            store: self.ctx.store.clone(),
+            vault: self.ctx.vault.clone(),
+            peppers: self.ctx.peppers.clone(),
+            authenticator: self.ctx.authenticator.clone(),
+        });
+        health
+            .with_state(self.state())
+            .merge(control_plane)
             .fallback(routes::not_found)
             .method_not_allowed_fallback(routes::method_not_allowed)
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -105,7 +113,6 @@ impl Application {
                 (self.metrics.clone(), Listener("api")),
                 routes::request_context,
             ))
-            .with_state(self.state())
     }
 
     fn ops_router(&self) -> Router {
@@ -170,6 +177,26 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The API routes that carry OpenAPI documentation, and the document they make.
+fn api_parts() -> (
+    Router<AppState>,
+    Router<latchkey_control_plane::ControlPlane>,
+    utoipa::openapi::OpenApi,
+) {
+    let (health, health_doc) = utoipa_axum::router::OpenApiRouter::<AppState>::new()
+        .routes(utoipa_axum::routes!(routes::health::get))
+        .split_for_parts();
+    let (control_plane, mut doc) = latchkey_control_plane::routes().split_for_parts();
+    doc.merge(health_doc);
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    (health, control_plane, doc)
+}
+
+/// Latchkey's OpenAPI document (`latchkey openapi`, committed as `openapi.yaml`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_parts().2
 }
 
 /// Resolves on SIGINT or SIGTERM.

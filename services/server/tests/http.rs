@@ -5,59 +5,9 @@
 
 mod support;
 
-use latchkey_core::crypto::KeyMaterial;
-use latchkey_server::{Application, Settings};
+use support::spawn_app;
+
 use serde_json::Value;
-
-struct TestApp {
-    api: String,
-    ops: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-    _dir: tempfile::TempDir,
-}
-
-async fn spawn_app(database_url: Option<String>) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let mut settings = Settings {
-        data_dir: dir.path().join("data"),
-        ..Settings::default()
-    };
-    settings.server.api_addr = "127.0.0.1:0".parse().unwrap();
-    settings.server.ops_addr = "127.0.0.1:0".parse().unwrap();
-    if let Some(url) = database_url {
-        settings.database.url = Some(url);
-        settings.database.auto_migrate = Some(true);
-        settings.database.acquire_timeout_secs = 2;
-        settings.encryption.master_keys =
-            vec![KeyMaterial::generate().to_base64().to_string().into()];
-        settings.auth.peppers = vec![KeyMaterial::generate().to_base64().to_string().into()];
-    }
-    if std::env::var("TEST_LOG").is_ok() {
-        latchkey_server::telemetry::init_logging(&settings.log);
-    }
-    let app = Application::build(settings).await.unwrap();
-    let api = format!("http://{}", app.api_addr());
-    let ops = format!("http://{}", app.ops_addr());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(app.run_until_stopped(async move {
-        let _ = rx.await;
-    }));
-    TestApp {
-        api,
-        ops,
-        stop: Some(tx),
-        task,
-        _dir: dir,
-    }
-}
-
-impl TestApp {
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.await.unwrap().unwrap();
-    }
-}
 
 async fn get(url: &str) -> (u16, Option<String>, String) {
     let r = reqwest::get(url).await.unwrap();

@@ -2,6 +2,7 @@
 //! body and log line carries, `ApiError` with its mapping from the domain's errors, and the
 //! principal extractors.
 
+mod extract;
 mod principal;
 
 use std::borrow::Cow;
@@ -14,6 +15,7 @@ use latchkey_core::CoreError;
 use latchkey_core::crypto::CryptoError;
 use latchkey_core::error::StoreError;
 
+pub use extract::{JsonBody, MAX_PAGE, PageQuery};
 pub use principal::{AdminKey, AppKey, OperatorKey, ToolKey, bearer_value};
 
 use crate::{ErrorBody, ErrorName};

@@ -9,7 +9,18 @@ use latchkey_api::HealthResponse;
 
 use super::AppState;
 
-/// The health check the Arcade clients call.
+/// Health check.
+///
+/// Whether Latchkey can serve: 200 `{"healthy": true}`, or 503 with a short reason when the
+/// database cannot be reached. Needs no key (any `Authorization` header is ignored).
+#[utoipa::path(
+    operation_id = "health_get",
+    get, path = "/v1/health", tag = "health",
+    responses(
+        (status = 200, description = "Healthy", body = HealthResponse),
+        (status = 503, description = "Cannot serve", body = HealthResponse),
+    )
+)]
 pub async fn get(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => Json(HealthResponse {

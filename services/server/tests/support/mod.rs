@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use latchkey_core::crypto::KeyMaterial;
+use latchkey_server::{Application, Settings};
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_latchkey"))
 }
@@ -264,4 +267,61 @@ fn uuid_like() -> String {
         .unwrap()
         .as_nanos();
     format!("{nanos:x}{:x}", std::process::id())
+}
+
+pub struct TestApp {
+    pub api: String,
+    pub ops: String,
+    /// The operator key created at start (shown once).
+    pub operator_key: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app(database_url: Option<String>) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings {
+        data_dir: dir.path().join("data"),
+        ..Settings::default()
+    };
+    settings.server.api_addr = "127.0.0.1:0".parse().unwrap();
+    settings.server.ops_addr = "127.0.0.1:0".parse().unwrap();
+    if let Some(url) = database_url {
+        settings.database.url = Some(url);
+        settings.database.auto_migrate = Some(true);
+        settings.database.acquire_timeout_secs = 2;
+        settings.encryption.master_keys =
+            vec![KeyMaterial::generate().to_base64().to_string().into()];
+        settings.auth.peppers = vec![KeyMaterial::generate().to_base64().to_string().into()];
+    }
+    if std::env::var("TEST_LOG").is_ok() {
+        latchkey_server::telemetry::init_logging(&settings.log);
+    }
+    let mut app = Application::build(settings).await.unwrap();
+    let operator_key = app
+        .take_new_operator_key()
+        .map(|k| secrecy::ExposeSecret::expose_secret(&k).to_owned())
+        .unwrap_or_default();
+    let api = format!("http://{}", app.api_addr());
+    let ops = format!("http://{}", app.ops_addr());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until_stopped(async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        api,
+        operator_key,
+        ops,
+        stop: Some(tx),
+        task,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.await.unwrap().unwrap();
+    }
 }

@@ -1,0 +1,186 @@
+//! Request extractors that answer in the error-body shape: `JsonBody<T>` (malformed JSON or a
+//! wrong shape → 400 `invalid_request`, a non-JSON content type → 415, over the body limit →
+//! 413; never echoing the input) and `PageQuery` (Arcade's `limit`/`offset`, §10.4).
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::ApiError;
+use crate::ErrorName;
+
+/// A JSON request body.
+#[derive(Debug, Clone)]
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    #[allow(
+        clippy::wildcard_enum_match_arm,
+        reason = "JsonRejection is non_exhaustive"
+    )]
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(rejection) => {
+                tracing::debug!(reason = %rejection.body_text(), "request body refused");
+                Err(match rejection {
+                    JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                        ErrorName::UnsupportedMediaType,
+                        "request bodies must be JSON (Content-Type: application/json)",
+                    ),
+                    JsonRejection::JsonSyntaxError(_) => ApiError::new(
+                        ErrorName::InvalidRequest,
+                        "the request body is not valid JSON",
+                    ),
+                    JsonRejection::JsonDataError(_) => ApiError::new(
+                        ErrorName::InvalidRequest,
+                        "the request body is missing a required field or has a field of the wrong type",
+                    ),
+                    other if other.status() == http::StatusCode::PAYLOAD_TOO_LARGE => {
+                        ApiError::new(
+                            ErrorName::PayloadTooLarge,
+                            "the request body is larger than 64 KiB",
+                        )
+                    }
+                    _ => ApiError::new(
+                        ErrorName::InvalidRequest,
+                        "the request body could not be read",
+                    ),
+                })
+            }
+        }
+    }
+}
+
+/// `limit` (default and maximum 100) and `offset` (default 0) of a list request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageQuery {
+    /// Page size, 1–100.
+    pub limit: u32,
+    /// Items to skip.
+    pub offset: u64,
+}
+
+/// The default and largest page size.
+pub const MAX_PAGE: u32 = 100;
+
+impl PageQuery {
+    /// Parses a raw query string: unknown parameters are ignored; a known one given twice,
+    /// negative, zero (`limit`) or not an integer → 400.
+    pub fn parse(query: Option<&str>) -> Result<Self, ApiError> {
+        let mut limit: Option<u64> = None;
+        let mut offset: Option<u64> = None;
+        for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            let slot = match k.as_ref() {
+                "limit" => &mut limit,
+                "offset" => &mut offset,
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(ApiError::new(
+                    ErrorName::InvalidRequest,
+                    format!("query parameter `{k}` given twice"),
+                ));
+            }
+            let n = v.parse::<u64>().map_err(|_| {
+                ApiError::new(
+                    ErrorName::InvalidRequest,
+                    format!("`{k}` must be a non-negative integer"),
+                )
+            })?;
+            *slot = Some(n);
+        }
+        if limit == Some(0) {
+            return Err(ApiError::new(
+                ErrorName::InvalidRequest,
+                "`limit` must be at least 1",
+            ));
+        }
+        let limit = u32::try_from(
+            limit
+                .unwrap_or(u64::from(MAX_PAGE))
+                .min(u64::from(MAX_PAGE)),
+        )
+        .unwrap_or(MAX_PAGE);
+        Ok(Self {
+            limit,
+            offset: offset.unwrap_or(0),
+        })
+    }
+
+    /// The slice of `all` this page covers, with the page numbers.
+    pub fn slice<T: Clone>(&self, all: &[T]) -> (Vec<T>, u64, u64) {
+        let start = usize::try_from(self.offset)
+            .unwrap_or(usize::MAX)
+            .min(all.len());
+        let end = start.saturating_add(self.limit as usize).min(all.len());
+        let items = all[start..end].to_vec();
+        (items.clone(), items.len() as u64, all.len() as u64)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PageQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Self::parse(parts.uri.query())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_queries() {
+        assert_eq!(
+            PageQuery::parse(None).unwrap(),
+            PageQuery {
+                limit: 100,
+                offset: 0
+            }
+        );
+        assert_eq!(
+            PageQuery::parse(Some("limit=5&offset=10&x=1")).unwrap(),
+            PageQuery {
+                limit: 5,
+                offset: 10
+            }
+        );
+        assert_eq!(
+            PageQuery::parse(Some("limit=5000")).unwrap().limit,
+            100,
+            "clamped"
+        );
+        for bad in [
+            "limit=-1",
+            "offset=-3",
+            "limit=abc",
+            "limit=0",
+            "limit=1&limit=2",
+            "offset=1.5",
+        ] {
+            assert!(PageQuery::parse(Some(bad)).is_err(), "{bad}");
+        }
+        let p = PageQuery {
+            limit: 2,
+            offset: 3,
+        };
+        assert_eq!(p.slice(&[1, 2, 3, 4, 5, 6]), (vec![4, 5], 2, 6));
+        assert_eq!(
+            PageQuery {
+                limit: 2,
+                offset: 99
+            }
+            .slice(&[1]),
+            (vec![], 0, 1)
+        );
+    }
+}
