@@ -46,6 +46,7 @@ error_names! {
     ProviderInactive => "provider_inactive", 400, "The resolved provider instance is inactive.";
     UnsupportedProvider => "unsupported_provider", 400, "A provider type other than `discord`.";
     AlreadyExists => "already_exists", 400, "An object with this id already exists in the tenant.";
+    ClientIdInUse => "client_id_in_use", 400, "The Discord client id is already registered (by any tenant).";
     VerificationNotConfigured => "verification_not_configured", 400, "Neither a verifier URL nor skipping is configured.";
     NextUriNotAllowed => "next_uri_not_allowed", 400, "`next_uri` is not on the tenant's allow-list.";
     UserMismatch => "user_mismatch", 400, "`confirm_user` named a different user.";

@@ -8,6 +8,7 @@
 pub mod api_keys;
 pub mod error;
 pub mod health;
+pub mod providers;
 pub mod tenants;
 pub mod time;
 

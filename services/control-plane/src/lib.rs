@@ -6,6 +6,7 @@
 //! router and the OpenAPI paths.
 
 mod api_keys;
+mod providers;
 mod tenants;
 
 use std::sync::Arc;
@@ -31,6 +32,10 @@ pub struct ControlPlane {
     pub peppers: Arc<Peppers>,
     /// API-key authentication.
     pub authenticator: Arc<Authenticator>,
+    /// The URL users and Discord reach Latchkey at (for redirect URIs).
+    pub public_url: Arc<str>,
+    /// Origins a provider may use instead of discord.com (operator configuration).
+    pub allowed_endpoint_origins: Arc<[String]>,
 }
 
 impl FromRef<ControlPlane> for Arc<Authenticator> {
@@ -93,4 +98,6 @@ pub fn routes() -> OpenApiRouter<ControlPlane> {
         .routes(routes!(tenants::get, tenants::delete))
         .routes(routes!(api_keys::create, api_keys::list))
         .routes(routes!(api_keys::revoke))
+        .routes(routes!(providers::create, providers::list))
+        .routes(routes!(providers::get, providers::patch, providers::delete))
 }

@@ -42,6 +42,12 @@ pub enum CoreError {
         /// What is wrong, without echoing the value.
         message: String,
     },
+    /// A scope that Discord reserves for approved apps (security.md P21).
+    #[error("scope {0:?} is not allowed for this provider")]
+    ScopeNotAllowed(String),
+    /// The Discord client id is already registered by a provider (of any tenant; P6).
+    #[error("this Discord client id is already registered")]
+    ClientIdInUse,
     /// Encryption or decryption failed; nothing is released.
     #[error(transparent)]
     Crypto(#[from] CryptoError),

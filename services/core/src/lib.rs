@@ -11,6 +11,7 @@ pub mod error;
 pub mod ids;
 pub mod ports;
 pub mod provider;
+pub mod scopes;
 pub mod tenant;
 pub mod time;
 

@@ -172,8 +172,21 @@ pub trait ProviderStore: Send + Sync {
     ) -> Result<Option<ProviderRecord>, StoreError>;
     /// The tenant's providers, oldest first.
     async fn list_providers(&self, tenant: TenantId) -> Result<Vec<ProviderRecord>, StoreError>;
+    /// Replaces a provider's mutable fields if it still has `expected_updated_at`; true if written.
+    async fn update_provider(
+        &self,
+        tenant: TenantId,
+        provider: &ProviderRecord,
+        expected_updated_at: UnixMillis,
+    ) -> Result<bool, StoreError>;
     /// Deletes one provider. `NotFound` if absent.
     async fn delete_provider(&self, tenant: TenantId, slug: &str) -> Result<(), StoreError>;
+    /// Cross-tenant by design (P6): whether any provider other than `except` uses `client_id`.
+    async fn client_id_in_use(
+        &self,
+        client_id: &str,
+        except: Option<crate::ProviderRef>,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Everything Latchkey stores, behind one handle.

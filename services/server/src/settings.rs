@@ -30,6 +30,17 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Discord.
+    pub discord: DiscordSettings,
+}
+
+/// Discord.
+#[derive(Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscordSettings {
+    /// Origins (`scheme://host[:port]`) a provider may use instead of discord.com: the
+    /// simulator or an egress proxy. Empty: providers always talk to discord.com.
+    pub allowed_endpoint_origins: Vec<String>,
 }
 
 /// Listeners.
@@ -115,6 +126,7 @@ impl Default for Settings {
             encryption: EncryptionSettings::default(),
             auth: AuthSettings::default(),
             log: LogSettings::default(),
+            discord: DiscordSettings::default(),
         }
     }
 }
@@ -258,6 +270,22 @@ impl Settings {
                 "server.ops_addr",
                 "must differ from server.api_addr",
             ));
+        }
+        for (i, origin) in self.discord.allowed_endpoint_origins.iter().enumerate() {
+            let bare = origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"))
+                .is_some_and(|rest| {
+                    !rest.is_empty()
+                        && !rest.contains(['/', '?', '#', '@', ' '])
+                        && !rest.ends_with('.')
+                });
+            if !bare {
+                return Err(invalid(
+                    format!("discord.allowed_endpoint_origins[{i}]"),
+                    "must be an origin: http(s)://host[:port], with no path, userinfo or trailing dot",
+                ));
+            }
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| invalid("log.level", format!("not a valid filter: {e}")))?;

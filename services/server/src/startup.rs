@@ -102,6 +102,14 @@ impl Application {
             vault: self.ctx.vault.clone(),
             peppers: self.ctx.peppers.clone(),
             authenticator: self.ctx.authenticator.clone(),
+            public_url: self.ctx.settings.server.public_url.clone().into(),
+            allowed_endpoint_origins: self
+                .ctx
+                .settings
+                .discord
+                .allowed_endpoint_origins
+                .clone()
+                .into(),
         });
         health
             .with_state(self.state())

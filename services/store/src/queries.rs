@@ -36,7 +36,7 @@ macro_rules! impl_ports {
         }
         macro_rules! provider_cols {
             () => {
-                "id, ref, client_id, client_secret, scopes, created_at"
+                "id, ref, description, external_id, status, client_id, client_secret, scopes, policy, endpoint_origin, created_at, updated_at"
             };
         }
 
@@ -295,20 +295,67 @@ macro_rules! impl_ports {
         impl ProviderStore for $store {
             async fn insert_provider(&self, tenant: TenantId, p: &ProviderRecord) -> Result<(), StoreError> {
                 sqlx::query(
-                    "INSERT INTO providers (tenant_id, id, ref, client_id, client_secret, scopes, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                    "INSERT INTO providers (tenant_id, id, ref, description, external_id, status, client_id, client_secret, \
+                     scopes, policy, endpoint_origin, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 )
                 .bind(tenant.to_string())
                 .bind(p.slug.as_str())
                 .bind(p.id.to_string())
-                .bind(&p.client_id)
+                .bind(p.description.as_deref())
+                .bind(p.external_id.as_deref())
+                .bind(p.status.as_str())
+                .bind(p.client_id.as_str())
                 .bind(&p.client_secret)
                 .bind(p.scopes.join(" "))
+                .bind(rows::policy_json(p))
+                .bind(p.endpoint_origin.as_deref())
                 .bind(p.created_at.0)
+                .bind(p.updated_at.0)
                 .execute(&self.pool)
                 .await
                 .or_store("provider")?;
                 Ok(())
+            }
+
+            async fn update_provider(
+                &self,
+                tenant: TenantId,
+                p: &ProviderRecord,
+                expected_updated_at: UnixMillis,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE providers SET description = $4, external_id = $5, status = $6, client_id = $7, \
+                     client_secret = $8, scopes = $9, policy = $10, endpoint_origin = $11, updated_at = $12 \
+                     WHERE tenant_id = $1 AND ref = $2 AND updated_at = $3",
+                )
+                .bind(tenant.to_string())
+                .bind(p.id.to_string())
+                .bind(expected_updated_at.0)
+                .bind(p.description.as_deref())
+                .bind(p.external_id.as_deref())
+                .bind(p.status.as_str())
+                .bind(p.client_id.as_str())
+                .bind(&p.client_secret)
+                .bind(p.scopes.join(" "))
+                .bind(rows::policy_json(p))
+                .bind(p.endpoint_origin.as_deref())
+                .bind(p.updated_at.0)
+                .execute(&self.pool)
+                .await
+                .or_store("provider")?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn client_id_in_use(&self, client_id: &str, except: Option<latchkey_core::ProviderRef>) -> Result<bool, StoreError> {
+                // Cross-tenant by design (security.md P6).
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM providers WHERE client_id = $1 AND ref <> $2")
+                    .bind(client_id)
+                    .bind(except.map(|r| r.to_string()).unwrap_or_default())
+                    .fetch_one(&self.pool)
+                    .await
+                    .or_store("providers")?;
+                Ok(n > 0)
             }
 
             async fn get_provider(&self, tenant: TenantId, slug: &str) -> Result<Option<ProviderRecord>, StoreError> {

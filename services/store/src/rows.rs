@@ -4,7 +4,9 @@
 use latchkey_core::apikey::{KeyHash, KeyRole};
 use latchkey_core::crypto::{MasterKeyId, WrappedKey};
 use latchkey_core::ports::{ApiKeyRecord, AuthKeyRecord, TenantKeyRecord};
-use latchkey_core::provider::{ProviderRecord, ProviderSlug};
+use latchkey_core::provider::{
+    DiscordClientId, ProviderPolicy, ProviderRecord, ProviderSlug, ProviderStatus,
+};
 use latchkey_core::tenant::{Tenant, TenantName};
 use latchkey_core::time::UnixMillis;
 use latchkey_core::{ApiKeyId, ProviderRef, StoreError, TenantId};
@@ -144,25 +146,49 @@ pub(crate) struct ProviderRow {
     id: String,
     #[sqlx(rename = "ref")]
     reference: String,
+    description: Option<String>,
+    external_id: Option<String>,
+    status: String,
     client_id: String,
     client_secret: Vec<u8>,
     scopes: String,
+    policy: Option<String>,
+    endpoint_origin: Option<String>,
     created_at: i64,
+    updated_at: i64,
 }
 
 impl TryFrom<ProviderRow> for ProviderRecord {
     type Error = StoreError;
     fn try_from(r: ProviderRow) -> Result<Self, StoreError> {
+        let bad = |e: latchkey_core::CoreError| corrupt("providers", e.to_string());
         Ok(ProviderRecord {
             id: ProviderRef::parse(&r.reference)
                 .map_err(|e| corrupt("providers", e.to_string()))?,
-            slug: ProviderSlug::parse(&r.id).map_err(|e| corrupt("providers", e.to_string()))?,
-            client_id: r.client_id,
+            slug: ProviderSlug::parse(&r.id).map_err(bad)?,
+            description: r.description,
+            external_id: r.external_id,
+            status: ProviderStatus::parse(&r.status).map_err(bad)?,
+            client_id: DiscordClientId::parse(&r.client_id).map_err(bad)?,
             client_secret: r.client_secret,
             scopes: r.scopes.split_whitespace().map(str::to_owned).collect(),
+            policy: r
+                .policy
+                .map(|p| serde_json::from_str::<ProviderPolicy>(&p))
+                .transpose()
+                .map_err(|_| corrupt("providers", "policy is not valid JSON"))?,
+            endpoint_origin: r.endpoint_origin,
             created_at: UnixMillis(r.created_at),
+            updated_at: UnixMillis(r.updated_at),
         })
     }
+}
+
+/// A provider's policy as stored (JSON text).
+pub(crate) fn policy_json(p: &ProviderRecord) -> Option<String> {
+    p.policy
+        .as_ref()
+        .and_then(|p| serde_json::to_string(p).ok())
 }
 
 /// Converts a list of rows, failing on the first corrupt one.

@@ -7,7 +7,9 @@ mod support;
 
 use latchkey_core::apikey::{KeyRole, Peppers};
 use latchkey_core::crypto::{KeyMaterial, Keyring};
-use latchkey_core::provider::{self, NewProvider, ProviderSlug};
+use latchkey_core::provider::{
+    self, DiscordClientId, ProviderChanges, ProviderPolicy, ProviderSlug, ProviderStatus,
+};
 use latchkey_core::tenant::{self};
 use latchkey_core::time::UnixMillis;
 use latchkey_core::{ApiKeyId, StoreError, TenantId};
@@ -211,22 +213,84 @@ async fn providers(db: &TestDb) {
             .expose_secret(),
         "s3cret-value"
     );
-    let dup = provider::create_provider(
-        w.store.as_ref(),
-        &w.vault,
-        t,
-        NewProvider {
-            slug: ProviderSlug::parse("discord-prod").unwrap(),
-            client_id: "1".to_owned(),
-            client_secret: SecretString::from("x"),
-            scopes: vec![],
-        },
-    )
-    .await;
+    let slug = ProviderSlug::parse("discord-prod").unwrap();
+    let with = |client_id: &str| ProviderChanges {
+        client_id: Some(DiscordClientId::parse(client_id).unwrap()),
+        client_secret: Some(SecretString::from("x")),
+        ..ProviderChanges::default()
+    };
+    // The same slug twice in one tenant; the same client id anywhere.
+    let dup =
+        provider::create_provider(w.store.as_ref(), &w.vault, t, slug.clone(), with("42")).await;
     assert!(
         matches!(dup, Err(latchkey_core::CoreError::AlreadyExists(_))),
         "{dup:?}"
     );
+    let other = new_tenant(&w, "Bravo").await.tenant.id;
+    let reuse = provider::create_provider(
+        w.store.as_ref(),
+        &w.vault,
+        other,
+        slug.clone(),
+        with(p.client_id.as_str()),
+    )
+    .await;
+    assert!(
+        matches!(reuse, Err(latchkey_core::CoreError::ClientIdInUse)),
+        "{reuse:?}"
+    );
+
+    // Update: field by field, secret re-sealed, conditional on updated_at.
+    let changed = provider::update_provider(
+        w.store.as_ref(),
+        &w.vault,
+        t,
+        &slug,
+        ProviderChanges {
+            description: Some(Some("prod app".to_owned())),
+            client_secret: Some(SecretString::from("rotated-secret")),
+            status: Some(ProviderStatus::Inactive),
+            policy: Some(Some(ProviderPolicy {
+                required_guild_ids: vec!["290926798626357250".to_owned()],
+                ..Default::default()
+            })),
+            endpoint_origin: Some(Some("http://127.0.0.1:7300".to_owned())),
+            ..ProviderChanges::default()
+        },
+    )
+    .await
+    .unwrap();
+    let stored = w
+        .store
+        .get_provider(t, "discord-prod")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, changed);
+    assert_eq!(
+        (stored.description.as_deref(), stored.status),
+        (Some("prod app"), ProviderStatus::Inactive)
+    );
+    assert_eq!(
+        stored.policy.unwrap().required_guild_ids,
+        vec!["290926798626357250"]
+    );
+    assert_eq!(
+        provider::client_secret(&w.vault, t, &changed)
+            .await
+            .unwrap()
+            .expose_secret(),
+        "rotated-secret"
+    );
+    assert!(changed.updated_at > p.updated_at && changed.client_id == p.client_id);
+    assert!(
+        !w.store
+            .update_provider(t, &changed, p.updated_at)
+            .await
+            .unwrap(),
+        "a stale writer changes nothing"
+    );
+
     w.store.delete_provider(t, "discord-prod").await.unwrap();
     assert!(
         w.store
@@ -239,6 +303,13 @@ async fn providers(db: &TestDb) {
         w.store.delete_provider(t, "discord-prod").await,
         Err(StoreError::NotFound)
     ));
+    assert!(
+        !w.store
+            .client_id_in_use(p.client_id.as_str(), None)
+            .await
+            .unwrap(),
+        "the client id is free again"
+    );
 }
 
 /// Every read, update and delete done as tenant A on tenant B's rows sees nothing, or fails

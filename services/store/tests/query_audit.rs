@@ -26,6 +26,10 @@ const ALLOWED: &[(&str, &str)] = &[
         " FROM tenant_keys ORDER BY tenant_id, version",
         "start-up key check and rotation cover every tenant",
     ),
+    (
+        "FROM providers WHERE client_id = $1 AND ref <> $2",
+        "a Discord client id is registered once across tenants (P6)",
+    ),
 ];
 
 /// The string literals of the source, with `\`-newline continuations joined.

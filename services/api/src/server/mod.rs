@@ -126,6 +126,17 @@ impl From<CoreError> for ApiError {
             CoreError::Invalid { field, message } => {
                 Self::new(ErrorName::InvalidRequest, format!("{field}: {message}"))
             }
+            CoreError::ScopeNotAllowed(scope) => Self::new(
+                ErrorName::ScopeNotAllowed,
+                format!(
+                    "scope {:?} is reserved by Discord for approved apps",
+                    scope.chars().take(40).collect::<String>()
+                ),
+            ),
+            CoreError::ClientIdInUse => Self::new(
+                ErrorName::ClientIdInUse,
+                "this Discord client id is already registered; each Discord app can be registered once",
+            ),
             CoreError::Crypto(c) => match c {
                 CryptoError::UnknownMasterKey { .. } | CryptoError::Store(_) => {
                     Self::unavailable(&c)

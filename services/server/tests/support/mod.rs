@@ -280,6 +280,14 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app(database_url: Option<String>) -> TestApp {
+    spawn_app_with(database_url, |_| {}).await
+}
+
+/// As [`spawn_app`], with a chance to adjust the settings first.
+pub async fn spawn_app_with(
+    database_url: Option<String>,
+    tweak: impl FnOnce(&mut Settings),
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = Settings {
         data_dir: dir.path().join("data"),
@@ -295,6 +303,7 @@ pub async fn spawn_app(database_url: Option<String>) -> TestApp {
             vec![KeyMaterial::generate().to_base64().to_string().into()];
         settings.auth.peppers = vec![KeyMaterial::generate().to_base64().to_string().into()];
     }
+    tweak(&mut settings);
     if std::env::var("TEST_LOG").is_ok() {
         latchkey_server::telemetry::init_logging(&settings.log);
     }

@@ -8,7 +8,7 @@ use latchkey_core::TenantId;
 use latchkey_core::apikey::Peppers;
 use latchkey_core::crypto::{KeyMaterial, Keyring, Vault};
 use latchkey_core::ports::Store;
-use latchkey_core::provider::{self, NewProvider, ProviderSlug};
+use latchkey_core::provider::{self, DiscordClientId, ProviderChanges, ProviderSlug};
 use latchkey_core::tenant::{self, CreatedTenant, TenantName};
 use latchkey_store::{AnyStore, PoolOptions};
 use secrecy::SecretString;
@@ -290,15 +290,22 @@ pub async fn new_provider(
     slug: &str,
     secret: &str,
 ) -> provider::ProviderRecord {
+    // A distinct Discord client id per provider (they are unique across tenants).
+    static NEXT: std::sync::atomic::AtomicU64 =
+        std::sync::atomic::AtomicU64::new(1_100_000_000_000_000_000);
+    let client_id = NEXT
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        .to_string();
     provider::create_provider(
         w.store.as_ref(),
         &w.vault,
         t,
-        NewProvider {
-            slug: ProviderSlug::parse(slug).unwrap(),
-            client_id: "1234567890".to_owned(),
-            client_secret: SecretString::from(secret),
-            scopes: vec!["identify".to_owned(), "guilds".to_owned()],
+        ProviderSlug::parse(slug).unwrap(),
+        ProviderChanges {
+            client_id: Some(DiscordClientId::parse(&client_id).unwrap()),
+            client_secret: Some(SecretString::from(secret)),
+            scopes: Some(vec!["identify".to_owned(), "guilds".to_owned()]),
+            ..ProviderChanges::default()
         },
     )
     .await
