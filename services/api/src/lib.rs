@@ -9,6 +9,7 @@ pub mod api_keys;
 pub mod error;
 pub mod health;
 pub mod providers;
+pub mod settings;
 pub mod tenants;
 pub mod time;
 

@@ -7,6 +7,7 @@
 
 mod api_keys;
 mod providers;
+mod settings;
 mod tenants;
 
 use std::sync::Arc;
@@ -36,6 +37,10 @@ pub struct ControlPlane {
     pub public_url: Arc<str>,
     /// Origins a provider may use instead of discord.com (operator configuration).
     pub allowed_endpoint_origins: Arc<[String]>,
+    /// Whether tenants may set `unsafe_skip_verification` (operator configuration).
+    pub skip_allowed: bool,
+    /// What tenant-supplied URLs may be (operator configuration).
+    pub url_policy: latchkey_core::urls::UrlPolicy,
 }
 
 impl FromRef<ControlPlane> for Arc<Authenticator> {
@@ -100,4 +105,5 @@ pub fn routes() -> OpenApiRouter<ControlPlane> {
         .routes(routes!(api_keys::revoke))
         .routes(routes!(providers::create, providers::list))
         .routes(routes!(providers::get, providers::patch, providers::delete))
+        .routes(routes!(settings::get, settings::put))
 }

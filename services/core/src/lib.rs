@@ -12,8 +12,10 @@ pub mod ids;
 pub mod ports;
 pub mod provider;
 pub mod scopes;
+pub mod settings;
 pub mod tenant;
 pub mod time;
+pub mod urls;
 
 pub use error::{CoreError, StoreError};
 pub use ids::{ApiKeyId, IdError, ProviderRef, TenantId};

@@ -12,6 +12,7 @@ use crate::apikey::{KeyHash, KeyRole};
 use crate::crypto::{MasterKeyId, WrappedKey};
 use crate::error::StoreError;
 use crate::provider::ProviderRecord;
+use crate::settings::VerificationSettings;
 use crate::tenant::Tenant;
 use crate::time::UnixMillis;
 use crate::{ApiKeyId, TenantId};
@@ -189,9 +190,27 @@ pub trait ProviderStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
+/// A tenant's settings.
+#[async_trait]
+pub trait SettingsStore: Send + Sync {
+    /// The tenant's verification settings, if ever set.
+    async fn verification_settings(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Option<VerificationSettings>, StoreError>;
+    /// Stores the tenant's verification settings (insert or replace).
+    async fn put_verification_settings(
+        &self,
+        tenant: TenantId,
+        settings: &VerificationSettings,
+    ) -> Result<(), StoreError>;
+}
+
 /// Everything Latchkey stores, behind one handle.
 #[async_trait]
-pub trait Store: TenantStore + ApiKeyStore + TenantKeyStore + ProviderStore {
+pub trait Store:
+    TenantStore + ApiKeyStore + TenantKeyStore + ProviderStore + SettingsStore
+{
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.

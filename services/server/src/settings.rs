@@ -84,7 +84,7 @@ pub struct EncryptionSettings {
 }
 
 /// API-key hashing and the operator key.
-#[derive(Debug, Deserialize, Serialize, Default)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
     /// Base64 256-bit peppers; the first hashes new keys, all verify. Empty means the file.
@@ -95,6 +95,10 @@ pub struct AuthSettings {
     /// A platform operator key given by configuration (`lk_…`); when set, none is generated.
     #[serde(serialize_with = "redact_option")]
     pub operator_key: Option<SecretString>,
+    /// Whether tenants may set `unsafe_skip_verification` (development deployments).
+    pub allow_unsafe_skip_verification: bool,
+    /// Whether tenant URLs (verifier, next_uri origins) may be `http://` on loopback (tests).
+    pub allow_insecure_loopback_urls: bool,
 }
 
 /// Log output.
@@ -160,6 +164,18 @@ impl Default for DatabaseSettings {
             auto_migrate: None,
             max_connections: 10,
             acquire_timeout_secs: 5,
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            peppers: Vec::new(),
+            pepper_file: None,
+            operator_key: None,
+            allow_unsafe_skip_verification: true,
+            allow_insecure_loopback_urls: false,
         }
     }
 }

@@ -110,6 +110,10 @@ impl Application {
                 .allowed_endpoint_origins
                 .clone()
                 .into(),
+            skip_allowed: self.ctx.settings.auth.allow_unsafe_skip_verification,
+            url_policy: latchkey_core::urls::UrlPolicy {
+                allow_insecure_loopback: self.ctx.settings.auth.allow_insecure_loopback_urls,
+            },
         });
         health
             .with_state(self.state())

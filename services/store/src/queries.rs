@@ -13,10 +13,11 @@ macro_rules! impl_ports {
         use latchkey_core::apikey::KeyHash;
         use latchkey_core::crypto::{MasterKeyId, WrappedKey};
         use latchkey_core::ports::{
-            ApiKeyRecord, ApiKeyStore, AuthKeyRecord, OperatorKeyRecord, ProviderStore, Store,
+            ApiKeyRecord, ApiKeyStore, AuthKeyRecord, OperatorKeyRecord, ProviderStore, SettingsStore, Store,
             TenantKeyRecord, TenantKeyStore, TenantStore,
         };
         use latchkey_core::provider::ProviderRecord;
+        use latchkey_core::settings::VerificationSettings;
         use latchkey_core::tenant::Tenant;
         use latchkey_core::time::UnixMillis;
         use latchkey_core::{ApiKeyId, StoreError, TenantId};
@@ -386,6 +387,42 @@ macro_rules! impl_ports {
                     .await
                     .or_store("providers")?;
                 if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            }
+        }
+
+        #[async_trait]
+        impl SettingsStore for $store {
+            async fn verification_settings(&self, tenant: TenantId) -> Result<Option<VerificationSettings>, StoreError> {
+                sqlx::query_as::<_, rows::SettingsRow>(
+                    "SELECT verifier_url, unsafe_skip_verification, allowed_next_uri_origins, updated_at \
+                     FROM tenant_settings WHERE tenant_id = $1",
+                )
+                .bind(tenant.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .or_store("tenant_settings")?
+                .map(VerificationSettings::try_from)
+                .transpose()
+            }
+
+            async fn put_verification_settings(&self, tenant: TenantId, s: &VerificationSettings) -> Result<(), StoreError> {
+                let origins = serde_json::to_string(&s.allowed_next_uri_origins).unwrap_or_else(|_| "[]".to_owned());
+                sqlx::query(
+                    "INSERT INTO tenant_settings (tenant_id, verifier_url, unsafe_skip_verification, allowed_next_uri_origins, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (tenant_id) DO UPDATE SET verifier_url = excluded.verifier_url, \
+                     unsafe_skip_verification = excluded.unsafe_skip_verification, \
+                     allowed_next_uri_origins = excluded.allowed_next_uri_origins, updated_at = excluded.updated_at",
+                )
+                .bind(tenant.to_string())
+                .bind(s.verifier_url.as_deref())
+                .bind(s.unsafe_skip_verification)
+                .bind(origins)
+                .bind(s.updated_at.0)
+                .execute(&self.pool)
+                .await
+                .or_store("tenant_settings")?;
+                Ok(())
             }
         }
 

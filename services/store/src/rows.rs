@@ -7,6 +7,7 @@ use latchkey_core::ports::{ApiKeyRecord, AuthKeyRecord, TenantKeyRecord};
 use latchkey_core::provider::{
     DiscordClientId, ProviderPolicy, ProviderRecord, ProviderSlug, ProviderStatus,
 };
+use latchkey_core::settings::VerificationSettings;
 use latchkey_core::tenant::{Tenant, TenantName};
 use latchkey_core::time::UnixMillis;
 use latchkey_core::{ApiKeyId, ProviderRef, StoreError, TenantId};
@@ -189,6 +190,33 @@ pub(crate) fn policy_json(p: &ProviderRecord) -> Option<String> {
     p.policy
         .as_ref()
         .and_then(|p| serde_json::to_string(p).ok())
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SettingsRow {
+    verifier_url: Option<String>,
+    unsafe_skip_verification: bool,
+    allowed_next_uri_origins: String,
+    updated_at: i64,
+}
+
+impl TryFrom<SettingsRow> for VerificationSettings {
+    type Error = StoreError;
+    fn try_from(r: SettingsRow) -> Result<Self, StoreError> {
+        Ok(VerificationSettings {
+            verifier_url: r.verifier_url,
+            unsafe_skip_verification: r.unsafe_skip_verification,
+            allowed_next_uri_origins: serde_json::from_str(&r.allowed_next_uri_origins).map_err(
+                |_| {
+                    corrupt(
+                        "tenant_settings",
+                        "allowed_next_uri_origins is not a JSON list",
+                    )
+                },
+            )?,
+            updated_at: UnixMillis(r.updated_at),
+        })
+    }
 }
 
 /// Converts a list of rows, failing on the first corrupt one.

@@ -468,7 +468,47 @@ async fn schema_leads_with_tenant(db: &TestDb) {
     );
 }
 
+async fn settings(db: &TestDb) {
+    use latchkey_core::settings::VerificationSettings;
+    let w = world(db);
+    let a = new_tenant(&w, "Acme").await.tenant.id;
+    let b = new_tenant(&w, "Bravo").await.tenant.id;
+    assert_eq!(w.store.verification_settings(a).await.unwrap(), None);
+    let mut s = VerificationSettings {
+        verifier_url: Some("https://app.example.com/verify".to_owned()),
+        unsafe_skip_verification: false,
+        allowed_next_uri_origins: vec!["https://app.example.com".to_owned()],
+        updated_at: UnixMillis(5),
+    };
+    w.store.put_verification_settings(a, &s).await.unwrap();
+    assert_eq!(
+        w.store.verification_settings(a).await.unwrap(),
+        Some(s.clone())
+    );
+    s.verifier_url = None;
+    s.unsafe_skip_verification = true;
+    s.updated_at = UnixMillis(6);
+    w.store.put_verification_settings(a, &s).await.unwrap();
+    assert_eq!(
+        w.store.verification_settings(a).await.unwrap(),
+        Some(s),
+        "replaced, not duplicated"
+    );
+    assert_eq!(
+        w.store.verification_settings(b).await.unwrap(),
+        None,
+        "B sees nothing of A's"
+    );
+    w.store.delete_tenant(a).await.unwrap();
+    assert_eq!(
+        w.store.verification_settings(a).await.unwrap(),
+        None,
+        "deleted with the tenant"
+    );
+}
+
 on_both_stores! {
+    settings_crud => settings;
     tenants_crud => tenants;
     api_keys_crud => api_keys;
     tenant_keys_crud => tenant_keys;

@@ -14,7 +14,7 @@ use latchkey_store::{AnyStore, PoolOptions};
 use secrecy::SecretString;
 
 /// Every tenant-owned table (their keys lead with `tenant_id`).
-pub const TENANT_OWNED_TABLES: [&str; 8] = [
+pub const TENANT_OWNED_TABLES: [&str; 9] = [
     "tenant_keys",
     "providers",
     "tools",
@@ -23,6 +23,7 @@ pub const TENANT_OWNED_TABLES: [&str; 8] = [
     "flows",
     "grants",
     "audit_events",
+    "tenant_settings",
 ];
 
 /// The platform tables, which belong to no tenant.
