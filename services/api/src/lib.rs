@@ -6,6 +6,7 @@
 //! it depends on nothing else of Latchkey's, so the SDK stays light.
 
 pub mod api_keys;
+pub mod audit;
 pub mod error;
 pub mod health;
 pub mod providers;

@@ -24,9 +24,74 @@ pub fn rfc3339(unix_ms: i64) -> String {
     )
 }
 
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (UTC only) into milliseconds since the epoch.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || !s.ends_with('Z')
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| {
+        s.get(r)
+            .filter(|p| p.bytes().all(|c| c.is_ascii_digit()))?
+            .parse::<i64>()
+            .ok()
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let frac = &s[19..s.len() - 1];
+    let millis = match frac.strip_prefix('.') {
+        None if frac.is_empty() => 0,
+        Some(f) if !f.is_empty() && f.len() <= 9 && f.bytes().all(|c| c.is_ascii_digit()) => {
+            format!("{f:0<3}")[..3].parse::<i64>().ok()?
+        }
+        _ => return None,
+    };
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    // Howard Hinnant's days-from-civil.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let ms = ((days * 86_400 + hour * 3600 + min * 60 + sec) * 1000) + millis;
+    (rfc3339(ms) == format!("{}Z", &s[..19])).then_some(ms)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::rfc3339;
+    use super::{parse_rfc3339, rfc3339};
+
+    #[test]
+    fn parses_what_it_formats_and_nothing_else() {
+        for ms in [0, 1_746_100_800_000, 951_782_400_000, -1000] {
+            assert_eq!(parse_rfc3339(&rfc3339(ms)), Some(ms));
+        }
+        assert_eq!(
+            parse_rfc3339("2025-05-01T12:00:00.250Z"),
+            Some(1_746_100_800_250)
+        );
+        for bad in [
+            "2025-02-30T00:00:00Z",
+            "2025-05-01T12:00:00+02:00",
+            "2025-05-01 12:00:00Z",
+            "yesterday",
+            "2025-05-01T12:00:00.Z",
+            "",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn known_instants() {

@@ -62,6 +62,7 @@ async fn fixture() -> Fixture {
         &vault,
         &peppers,
         TenantName::parse("Acme").unwrap(),
+        &crate::actor(),
     )
     .await
     .unwrap();
@@ -73,7 +74,10 @@ async fn fixture() -> Fixture {
         .await
         .unwrap();
     let (tool_rec, tool) = peppers.mint_tenant_key(KeyRole::Tool, Some(tool_id), "tool");
-    store.insert_api_key(t.tenant.id, &tool_rec).await.unwrap();
+    store
+        .insert_api_key(t.tenant.id, &tool_rec, &crate::audit_event())
+        .await
+        .unwrap();
     let operator = tenant::bootstrap_operator_key(store.as_ref(), &peppers)
         .await
         .unwrap()
@@ -203,7 +207,7 @@ async fn every_bad_key_gets_the_same_401() {
         .unwrap()
         .id();
     f.store
-        .revoke_api_key(f.tenant, app_id, UnixMillis::now())
+        .revoke_api_key(f.tenant, app_id, UnixMillis::now(), &crate::audit_event())
         .await
         .unwrap();
     let revoked = f.app_key.clone();
@@ -253,4 +257,15 @@ async fn a_key_in_the_query_string_is_refused() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("invalid_request") && !body.contains(&f.admin));
+}
+
+fn audit_event() -> latchkey_core::audit::AuditEvent {
+    latchkey_core::audit::AuditEvent::success(&actor(), "test.write", None)
+}
+
+fn actor() -> latchkey_core::audit::Actor {
+    latchkey_core::audit::Actor {
+        id: "test".to_owned(),
+        request_id: None,
+    }
 }

@@ -11,6 +11,7 @@ use latchkey_api::server::{AdminKey, ApiError, JsonBody, PageQuery};
 use latchkey_api::time::rfc3339;
 use latchkey_api::{ErrorBody, ErrorName};
 use latchkey_core::apikey::KeyRole;
+use latchkey_core::audit::AuditEvent;
 use latchkey_core::ports::ApiKeyRecord;
 use latchkey_core::tenant::Label;
 use latchkey_core::time::UnixMillis;
@@ -75,7 +76,11 @@ pub(crate) async fn create(
     };
     let (rec, whole) = cp.peppers.mint_tenant_key(role, None, name.as_str());
     cp.store
-        .insert_api_key(caller.tenant, &rec)
+        .insert_api_key(
+            caller.tenant,
+            &rec,
+            &AuditEvent::success(&crate::actor(&caller), "api_key.create", rec.id.to_string()),
+        )
         .await
         .map_err(CoreError::from)?;
     tracing::info!(key_id = %rec.id, role = role.as_str(), "API key created");
@@ -152,7 +157,12 @@ pub(crate) async fn revoke(
     let id = ApiKeyId::parse(&id).map_err(|_| not_found())?;
     match cp
         .store
-        .revoke_api_key(caller.tenant, id, UnixMillis::now())
+        .revoke_api_key(
+            caller.tenant,
+            id,
+            UnixMillis::now(),
+            &AuditEvent::success(&crate::actor(&caller), "api_key.revoke", id.to_string()),
+        )
         .await
     {
         Ok(()) => {

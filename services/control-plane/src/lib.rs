@@ -6,6 +6,7 @@
 //! router and the OpenAPI paths.
 
 mod api_keys;
+mod audit;
 mod providers;
 mod settings;
 mod tenants;
@@ -46,6 +47,22 @@ pub struct ControlPlane {
 impl FromRef<ControlPlane> for Arc<Authenticator> {
     fn from_ref(s: &ControlPlane) -> Self {
         s.authenticator.clone()
+    }
+}
+
+/// The audit actor for a tenant key, with the current request id.
+pub(crate) fn actor(p: &latchkey_core::auth::TenantPrincipal) -> latchkey_core::audit::Actor {
+    latchkey_core::audit::Actor {
+        id: p.key_id.to_string(),
+        request_id: Some(latchkey_api::server::current_request_id()),
+    }
+}
+
+/// The audit actor for the platform operator.
+pub(crate) fn operator_actor(key: latchkey_core::ApiKeyId) -> latchkey_core::audit::Actor {
+    latchkey_core::audit::Actor {
+        id: format!("operator:{key}"),
+        request_id: Some(latchkey_api::server::current_request_id()),
     }
 }
 
@@ -106,4 +123,5 @@ pub fn routes() -> OpenApiRouter<ControlPlane> {
         .routes(routes!(providers::create, providers::list))
         .routes(routes!(providers::get, providers::patch, providers::delete))
         .routes(routes!(settings::get, settings::put))
+        .routes(routes!(audit::list))
 }

@@ -10,6 +10,7 @@ use latchkey_api::providers::{
 use latchkey_api::server::{AdminKey, ApiError, JsonBody, PageQuery};
 use latchkey_api::time::rfc3339;
 use latchkey_api::{ErrorBody, ErrorName};
+use latchkey_core::audit::AuditEvent;
 use latchkey_core::provider::{
     self, DiscordClientId, ProviderChanges, ProviderPolicy, ProviderRecord, ProviderSlug,
     ProviderStatus,
@@ -211,8 +212,15 @@ pub(crate) async fn create(
 ) -> Result<Json<ProviderResponse>, ApiError> {
     let id = ProviderSlug::parse(req.id.as_deref().ok_or_else(|| bad("id: is required"))?)?;
     let changes = changes(&cp, req, true)?;
-    let rec =
-        provider::create_provider(cp.store.as_ref(), &cp.vault, caller.tenant, id, changes).await?;
+    let rec = provider::create_provider(
+        cp.store.as_ref(),
+        &cp.vault,
+        caller.tenant,
+        id,
+        changes,
+        &crate::actor(&caller),
+    )
+    .await?;
     tracing::info!(provider = %rec.id, "provider created");
     Ok(Json(response(&cp, caller.tenant, &rec).await?))
 }
@@ -316,8 +324,15 @@ pub(crate) async fn patch(
         return Err(bad("id: a provider cannot be renamed"));
     }
     let changes = changes(&cp, req, false)?;
-    let rec = provider::update_provider(cp.store.as_ref(), &cp.vault, caller.tenant, &id, changes)
-        .await?;
+    let rec = provider::update_provider(
+        cp.store.as_ref(),
+        &cp.vault,
+        caller.tenant,
+        &id,
+        changes,
+        &crate::actor(&caller),
+    )
+    .await?;
     tracing::info!(provider = %rec.id, "provider changed");
     Ok(Json(response(&cp, caller.tenant, &rec).await?))
 }
@@ -345,7 +360,19 @@ pub(crate) async fn delete(
     let id = slug(&id)?;
     let rec = load(&cp, caller.tenant, &id).await?;
     let body = response(&cp, caller.tenant, &rec).await?;
-    match cp.store.delete_provider(caller.tenant, id.as_str()).await {
+    match cp
+        .store
+        .delete_provider(
+            caller.tenant,
+            id.as_str(),
+            &AuditEvent::success(
+                &crate::actor(&caller),
+                "provider.delete",
+                rec.id.to_string(),
+            ),
+        )
+        .await
+    {
         Ok(()) => {}
         Err(latchkey_core::StoreError::NotFound) => return Err(not_found()),
         Err(other) => return Err(CoreError::from(other).into()),

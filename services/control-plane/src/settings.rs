@@ -6,6 +6,7 @@ use axum::extract::State;
 use latchkey_api::server::{AdminKey, ApiError, JsonBody};
 use latchkey_api::settings::{VerificationSettingsRequest, VerificationSettingsResponse};
 use latchkey_api::{ErrorBody, ErrorName};
+use latchkey_core::audit::AuditEvent;
 use latchkey_core::settings::VerificationSettings;
 use latchkey_core::time::UnixMillis;
 use latchkey_core::{CoreError, TenantId, urls};
@@ -112,7 +113,15 @@ pub(crate) async fn put(
     }
     next.updated_at = UnixMillis::now();
     cp.store
-        .put_verification_settings(caller.tenant, &next)
+        .put_verification_settings(
+            caller.tenant,
+            &next,
+            &AuditEvent::success(
+                &crate::actor(&caller),
+                "settings.session_verification.update",
+                None,
+            ),
+        )
         .await
         .map_err(CoreError::from)?;
     if next.unsafe_skip_verification {

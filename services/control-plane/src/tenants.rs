@@ -50,11 +50,18 @@ fn path_id(raw: &str) -> Result<TenantId, ApiError> {
 )]
 pub(crate) async fn create(
     State(cp): State<ControlPlane>,
-    OperatorKey(_): OperatorKey,
+    OperatorKey(operator): OperatorKey,
     JsonBody(req): JsonBody<CreateTenantRequest>,
 ) -> Result<(StatusCode, Json<CreatedTenantResponse>), ApiError> {
     let name = TenantName::parse(&req.name)?;
-    let created = tenant::create_tenant(cp.store.as_ref(), &cp.vault, &cp.peppers, name).await?;
+    let created = tenant::create_tenant(
+        cp.store.as_ref(),
+        &cp.vault,
+        &cp.peppers,
+        name,
+        &crate::operator_actor(operator),
+    )
+    .await?;
     tracing::info!(tenant_id = %created.tenant.id, "tenant created");
     let t = response(&created.tenant);
     Ok((

@@ -5,6 +5,7 @@
 //! It depends on no web, gRPC or SQL framework; `make check-deps` keeps it that way.
 
 pub mod apikey;
+pub mod audit;
 pub mod auth;
 pub mod crypto;
 pub mod error;

@@ -9,6 +9,7 @@
 use async_trait::async_trait;
 
 use crate::apikey::{KeyHash, KeyRole};
+use crate::audit::{AuditEvent, AuditFilter};
 use crate::crypto::{MasterKeyId, WrappedKey};
 use crate::error::StoreError;
 use crate::provider::ProviderRecord;
@@ -88,6 +89,7 @@ pub trait TenantStore: Send + Sync {
         tenant: &Tenant,
         data_key: &TenantKeyRecord,
         api_keys: &[ApiKeyRecord],
+        audit: &AuditEvent,
     ) -> Result<(), StoreError>;
     /// One tenant.
     async fn get_tenant(&self, id: TenantId) -> Result<Option<Tenant>, StoreError>;
@@ -101,7 +103,12 @@ pub trait TenantStore: Send + Sync {
 #[async_trait]
 pub trait ApiKeyStore: Send + Sync {
     /// Stores a new tenant key.
-    async fn insert_api_key(&self, tenant: TenantId, key: &ApiKeyRecord) -> Result<(), StoreError>;
+    async fn insert_api_key(
+        &self,
+        tenant: TenantId,
+        key: &ApiKeyRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
     /// One of the tenant's keys.
     async fn get_api_key(
         &self,
@@ -116,6 +123,7 @@ pub trait ApiKeyStore: Send + Sync {
         tenant: TenantId,
         id: ApiKeyId,
         at: UnixMillis,
+        audit: &AuditEvent,
     ) -> Result<(), StoreError>;
     /// Cross-tenant by design: authentication looks a presented key up by its id, in both the
     /// tenant and the operator key tables.
@@ -164,6 +172,7 @@ pub trait ProviderStore: Send + Sync {
         &self,
         tenant: TenantId,
         provider: &ProviderRecord,
+        audit: &AuditEvent,
     ) -> Result<(), StoreError>;
     /// One provider by its tenant-chosen slug.
     async fn get_provider(
@@ -179,9 +188,15 @@ pub trait ProviderStore: Send + Sync {
         tenant: TenantId,
         provider: &ProviderRecord,
         expected_updated_at: UnixMillis,
+        audit: &AuditEvent,
     ) -> Result<bool, StoreError>;
     /// Deletes one provider. `NotFound` if absent.
-    async fn delete_provider(&self, tenant: TenantId, slug: &str) -> Result<(), StoreError>;
+    async fn delete_provider(
+        &self,
+        tenant: TenantId,
+        slug: &str,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
     /// Cross-tenant by design (P6): whether any provider other than `except` uses `client_id`.
     async fn client_id_in_use(
         &self,
@@ -203,13 +218,25 @@ pub trait SettingsStore: Send + Sync {
         &self,
         tenant: TenantId,
         settings: &VerificationSettings,
+        audit: &AuditEvent,
     ) -> Result<(), StoreError>;
+}
+
+/// Audit events (written by the audited operations themselves, in their transactions).
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// The tenant's events matching `filter`, oldest first.
+    async fn list_audit_events(
+        &self,
+        tenant: TenantId,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
 }
 
 /// Everything Latchkey stores, behind one handle.
 #[async_trait]
 pub trait Store:
-    TenantStore + ApiKeyStore + TenantKeyStore + ProviderStore + SettingsStore
+    TenantStore + ApiKeyStore + TenantKeyStore + ProviderStore + SettingsStore + AuditStore
 {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;

@@ -6,6 +6,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{Actor, AuditEvent};
 use crate::crypto::{Aad, Vault};
 use crate::error::CoreError;
 use crate::ports::Store;
@@ -353,6 +354,7 @@ pub async fn create_provider(
     tenant: TenantId,
     slug: ProviderSlug,
     changes: ProviderChanges,
+    actor: &Actor,
 ) -> Result<ProviderRecord, CoreError> {
     check_text(&changes)?;
     let client_id = changes
@@ -385,7 +387,13 @@ pub async fn create_provider(
         created_at: now,
         updated_at: now,
     };
-    store.insert_provider(tenant, &rec).await?;
+    store
+        .insert_provider(
+            tenant,
+            &rec,
+            &AuditEvent::success(actor, "provider.create", rec.id.to_string()),
+        )
+        .await?;
     Ok(rec)
 }
 
@@ -397,6 +405,7 @@ pub async fn update_provider(
     tenant: TenantId,
     slug: &ProviderSlug,
     changes: ProviderChanges,
+    actor: &Actor,
 ) -> Result<ProviderRecord, CoreError> {
     check_text(&changes)?;
     if let Some(s) = &changes.client_secret {
@@ -447,7 +456,12 @@ pub async fn update_provider(
         }
         next.updated_at = UnixMillis(UnixMillis::now().0.max(current.updated_at.0 + 1));
         if store
-            .update_provider(tenant, &next, current.updated_at)
+            .update_provider(
+                tenant,
+                &next,
+                current.updated_at,
+                &AuditEvent::success(actor, "provider.update", next.id.to_string()),
+            )
             .await?
         {
             return Ok(next);

@@ -5,6 +5,7 @@ use secrecy::SecretString;
 
 use crate::TenantId;
 use crate::apikey::{KeyRole, Peppers};
+use crate::audit::{Actor, AuditEvent};
 use crate::crypto::Vault;
 use crate::error::CoreError;
 use crate::ports::Store;
@@ -86,6 +87,7 @@ pub async fn create_tenant(
     vault: &Vault,
     peppers: &Peppers,
     name: TenantName,
+    actor: &Actor,
 ) -> Result<CreatedTenant, CoreError> {
     let tenant = Tenant {
         id: TenantId::generate(),
@@ -98,7 +100,12 @@ pub async fn create_tenant(
     let (app, app_key) =
         peppers.mint_tenant_key(KeyRole::App, None, "app (created with the tenant)");
     store
-        .create_tenant(&tenant, &data_key, &[admin, app])
+        .create_tenant(
+            &tenant,
+            &data_key,
+            &[admin, app],
+            &AuditEvent::success(actor, "tenant.create", tenant.id.to_string()),
+        )
         .await?;
     Ok(CreatedTenant {
         tenant,

@@ -173,7 +173,7 @@ async fn run(command: Command, settings: Settings) -> ExitCode {
         Command::Tenant(TenantCommand::Create { name, json }) => {
             with_context(settings, Migrations::AsConfigured, |ctx| async move {
                 let name = TenantName::parse(&name).map_err(|e| e.to_string())?;
-                let t = tenant::create_tenant(ctx.store.as_ref(), &ctx.vault, &ctx.peppers, name)
+                let t = tenant::create_tenant(ctx.store.as_ref(), &ctx.vault, &ctx.peppers, name, &latchkey_core::audit::Actor::cli())
                     .await
                     .map_err(|e| e.to_string())?;
                 if json {

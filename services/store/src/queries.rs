@@ -11,9 +11,10 @@ macro_rules! impl_ports {
     ($store:ty) => {
         use async_trait::async_trait;
         use latchkey_core::apikey::KeyHash;
+        use latchkey_core::audit::{AuditEvent, AuditFilter};
         use latchkey_core::crypto::{MasterKeyId, WrappedKey};
         use latchkey_core::ports::{
-            ApiKeyRecord, ApiKeyStore, AuthKeyRecord, OperatorKeyRecord, ProviderStore, SettingsStore, Store,
+            ApiKeyRecord, ApiKeyStore, AuditStore, AuthKeyRecord, OperatorKeyRecord, ProviderStore, SettingsStore, Store,
             TenantKeyRecord, TenantKeyStore, TenantStore,
         };
         use latchkey_core::provider::ProviderRecord;
@@ -48,6 +49,7 @@ macro_rules! impl_ports {
                 tenant: &Tenant,
                 data_key: &TenantKeyRecord,
                 api_keys: &[ApiKeyRecord],
+                audit: &AuditEvent,
             ) -> Result<(), StoreError> {
                 let mut tx = self.pool.begin().await.or_store("tenant")?;
                 sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
@@ -72,6 +74,7 @@ macro_rules! impl_ports {
                 for key in api_keys {
                     insert_api_key(&mut *tx, tenant.id, key).await?;
                 }
+                insert_audit(&mut *tx, tenant.id, audit).await?;
                 tx.commit().await.or_store("tenant")
             }
 
@@ -104,6 +107,28 @@ macro_rules! impl_ports {
             }
         }
 
+        async fn insert_audit<'e, E>(exec: E, tenant: TenantId, e: &AuditEvent) -> Result<(), StoreError>
+        where
+            E: sqlx::Executor<'e, Database = <$store as crate::Dialect>::Db>,
+        {
+            sqlx::query(
+                "INSERT INTO audit_events (tenant_id, id, at, actor, action, target, outcome, request_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(tenant.to_string())
+            .bind(&e.id)
+            .bind(e.at.0)
+            .bind(&e.actor)
+            .bind(&e.action)
+            .bind(e.target.as_deref())
+            .bind(&e.outcome)
+            .bind(e.request_id.as_deref())
+            .execute(exec)
+            .await
+            .or_store("audit event")?;
+            Ok(())
+        }
+
         async fn insert_api_key<'e, E>(exec: E, tenant: TenantId, key: &ApiKeyRecord) -> Result<(), StoreError>
         where
             E: sqlx::Executor<'e, Database = <$store as crate::Dialect>::Db>,
@@ -130,8 +155,11 @@ macro_rules! impl_ports {
 
         #[async_trait]
         impl ApiKeyStore for $store {
-            async fn insert_api_key(&self, tenant: TenantId, key: &ApiKeyRecord) -> Result<(), StoreError> {
-                insert_api_key(&self.pool, tenant, key).await
+            async fn insert_api_key(&self, tenant: TenantId, key: &ApiKeyRecord, audit: &AuditEvent) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await.or_store("api key")?;
+                insert_api_key(&mut *tx, tenant, key).await?;
+                insert_audit(&mut *tx, tenant, audit).await?;
+                tx.commit().await.or_store("api key")
             }
 
             async fn get_api_key(&self, tenant: TenantId, id: ApiKeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
@@ -154,17 +182,22 @@ macro_rules! impl_ports {
                 rows::all(rows)
             }
 
-            async fn revoke_api_key(&self, tenant: TenantId, id: ApiKeyId, at: UnixMillis) -> Result<(), StoreError> {
+            async fn revoke_api_key(&self, tenant: TenantId, id: ApiKeyId, at: UnixMillis, audit: &AuditEvent) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await.or_store("api_keys")?;
                 let done = sqlx::query(
                     "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
                 )
                 .bind(tenant.to_string())
                 .bind(id.to_string())
                 .bind(at.0)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .or_store("api_keys")?;
-                if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                insert_audit(&mut *tx, tenant, audit).await?;
+                tx.commit().await.or_store("api_keys")
             }
 
             async fn find_key_for_auth(&self, id: ApiKeyId) -> Result<Option<AuthKeyRecord>, StoreError> {
@@ -294,7 +327,8 @@ macro_rules! impl_ports {
 
         #[async_trait]
         impl ProviderStore for $store {
-            async fn insert_provider(&self, tenant: TenantId, p: &ProviderRecord) -> Result<(), StoreError> {
+            async fn insert_provider(&self, tenant: TenantId, p: &ProviderRecord, audit: &AuditEvent) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await.or_store("provider")?;
                 sqlx::query(
                     "INSERT INTO providers (tenant_id, id, ref, description, external_id, status, client_id, client_secret, \
                      scopes, policy, endpoint_origin, created_at, updated_at) \
@@ -313,10 +347,11 @@ macro_rules! impl_ports {
                 .bind(p.endpoint_origin.as_deref())
                 .bind(p.created_at.0)
                 .bind(p.updated_at.0)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .or_store("provider")?;
-                Ok(())
+                insert_audit(&mut *tx, tenant, audit).await?;
+                tx.commit().await.or_store("provider")
             }
 
             async fn update_provider(
@@ -324,7 +359,9 @@ macro_rules! impl_ports {
                 tenant: TenantId,
                 p: &ProviderRecord,
                 expected_updated_at: UnixMillis,
+                audit: &AuditEvent,
             ) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await.or_store("provider")?;
                 let done = sqlx::query(
                     "UPDATE providers SET description = $4, external_id = $5, status = $6, client_id = $7, \
                      client_secret = $8, scopes = $9, policy = $10, endpoint_origin = $11, updated_at = $12 \
@@ -342,10 +379,15 @@ macro_rules! impl_ports {
                 .bind(rows::policy_json(p))
                 .bind(p.endpoint_origin.as_deref())
                 .bind(p.updated_at.0)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .or_store("provider")?;
-                Ok(done.rows_affected() == 1)
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                insert_audit(&mut *tx, tenant, audit).await?;
+                tx.commit().await.or_store("provider")?;
+                Ok(true)
             }
 
             async fn client_id_in_use(&self, client_id: &str, except: Option<latchkey_core::ProviderRef>) -> Result<bool, StoreError> {
@@ -379,14 +421,19 @@ macro_rules! impl_ports {
                 rows::all(rows)
             }
 
-            async fn delete_provider(&self, tenant: TenantId, slug: &str) -> Result<(), StoreError> {
+            async fn delete_provider(&self, tenant: TenantId, slug: &str, audit: &AuditEvent) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await.or_store("providers")?;
                 let done = sqlx::query("DELETE FROM providers WHERE tenant_id = $1 AND id = $2")
                     .bind(tenant.to_string())
                     .bind(slug)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .or_store("providers")?;
-                if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                insert_audit(&mut *tx, tenant, audit).await?;
+                tx.commit().await.or_store("providers")
             }
         }
 
@@ -405,8 +452,9 @@ macro_rules! impl_ports {
                 .transpose()
             }
 
-            async fn put_verification_settings(&self, tenant: TenantId, s: &VerificationSettings) -> Result<(), StoreError> {
+            async fn put_verification_settings(&self, tenant: TenantId, s: &VerificationSettings, audit: &AuditEvent) -> Result<(), StoreError> {
                 let origins = serde_json::to_string(&s.allowed_next_uri_origins).unwrap_or_else(|_| "[]".to_owned());
+                let mut tx = self.pool.begin().await.or_store("tenant_settings")?;
                 sqlx::query(
                     "INSERT INTO tenant_settings (tenant_id, verifier_url, unsafe_skip_verification, allowed_next_uri_origins, updated_at) \
                      VALUES ($1, $2, $3, $4, $5) \
@@ -419,10 +467,29 @@ macro_rules! impl_ports {
                 .bind(s.unsafe_skip_verification)
                 .bind(origins)
                 .bind(s.updated_at.0)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .or_store("tenant_settings")?;
-                Ok(())
+                insert_audit(&mut *tx, tenant, audit).await?;
+                tx.commit().await.or_store("tenant_settings")
+            }
+        }
+
+        #[async_trait]
+        impl AuditStore for $store {
+            async fn list_audit_events(&self, tenant: TenantId, f: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
+                let rows = sqlx::query_as::<_, rows::AuditRow>(
+                    "SELECT id, at, actor, action, target, outcome, request_id FROM audit_events \
+                     WHERE tenant_id = $1 AND ($2 IS NULL OR action = $2) AND at >= $3 AND at < $4 ORDER BY at, id",
+                )
+                .bind(tenant.to_string())
+                .bind(f.action.as_deref())
+                .bind(f.since.map_or(i64::MIN, |t| t.0))
+                .bind(f.until.map_or(i64::MAX, |t| t.0))
+                .fetch_all(&self.pool)
+                .await
+                .or_store("audit_events")?;
+                Ok(rows.into_iter().map(AuditEvent::from).collect())
             }
         }
 

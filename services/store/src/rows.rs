@@ -2,6 +2,7 @@
 //! types. A row that does not decode is reported as corrupt, never guessed at.
 
 use latchkey_core::apikey::{KeyHash, KeyRole};
+use latchkey_core::audit::AuditEvent;
 use latchkey_core::crypto::{MasterKeyId, WrappedKey};
 use latchkey_core::ports::{ApiKeyRecord, AuthKeyRecord, TenantKeyRecord};
 use latchkey_core::provider::{
@@ -216,6 +217,31 @@ impl TryFrom<SettingsRow> for VerificationSettings {
             )?,
             updated_at: UnixMillis(r.updated_at),
         })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditRow {
+    id: String,
+    at: i64,
+    actor: String,
+    action: String,
+    target: Option<String>,
+    outcome: String,
+    request_id: Option<String>,
+}
+
+impl From<AuditRow> for AuditEvent {
+    fn from(r: AuditRow) -> Self {
+        AuditEvent {
+            id: r.id,
+            at: UnixMillis(r.at),
+            actor: r.actor,
+            action: r.action,
+            target: r.target,
+            outcome: r.outcome,
+            request_id: r.request_id,
+        }
     }
 }
 

@@ -67,13 +67,18 @@ async fn api_keys(db: &TestDb) {
     let (rec, whole) = w
         .peppers
         .mint_tenant_key(KeyRole::App, None, "second app key");
-    w.store.insert_api_key(t, &rec).await.unwrap();
+    w.store
+        .insert_api_key(t, &rec, &support::audit_event())
+        .await
+        .unwrap();
     assert_eq!(
         w.store.get_api_key(t, rec.id).await.unwrap(),
         Some(rec.clone())
     );
     assert!(matches!(
-        w.store.insert_api_key(t, &rec).await,
+        w.store
+            .insert_api_key(t, &rec, &support::audit_event())
+            .await,
         Err(StoreError::Conflict(_))
     ));
 
@@ -113,7 +118,7 @@ async fn api_keys(db: &TestDb) {
     );
 
     w.store
-        .revoke_api_key(t, rec.id, UnixMillis(7))
+        .revoke_api_key(t, rec.id, UnixMillis(7), &support::audit_event())
         .await
         .unwrap();
     assert_eq!(
@@ -126,7 +131,9 @@ async fn api_keys(db: &TestDb) {
         Some(UnixMillis(7))
     );
     assert!(matches!(
-        w.store.revoke_api_key(t, rec.id, UnixMillis(8)).await,
+        w.store
+            .revoke_api_key(t, rec.id, UnixMillis(8), &support::audit_event())
+            .await,
         Err(StoreError::NotFound)
     ));
     assert!(
@@ -220,8 +227,15 @@ async fn providers(db: &TestDb) {
         ..ProviderChanges::default()
     };
     // The same slug twice in one tenant; the same client id anywhere.
-    let dup =
-        provider::create_provider(w.store.as_ref(), &w.vault, t, slug.clone(), with("42")).await;
+    let dup = provider::create_provider(
+        w.store.as_ref(),
+        &w.vault,
+        t,
+        slug.clone(),
+        with("42"),
+        &support::actor(),
+    )
+    .await;
     assert!(
         matches!(dup, Err(latchkey_core::CoreError::AlreadyExists(_))),
         "{dup:?}"
@@ -233,6 +247,7 @@ async fn providers(db: &TestDb) {
         other,
         slug.clone(),
         with(p.client_id.as_str()),
+        &support::actor(),
     )
     .await;
     assert!(
@@ -257,6 +272,7 @@ async fn providers(db: &TestDb) {
             endpoint_origin: Some(Some("http://127.0.0.1:7300".to_owned())),
             ..ProviderChanges::default()
         },
+        &support::actor(),
     )
     .await
     .unwrap();
@@ -285,13 +301,16 @@ async fn providers(db: &TestDb) {
     assert!(changed.updated_at > p.updated_at && changed.client_id == p.client_id);
     assert!(
         !w.store
-            .update_provider(t, &changed, p.updated_at)
+            .update_provider(t, &changed, p.updated_at, &support::audit_event())
             .await
             .unwrap(),
         "a stale writer changes nothing"
     );
 
-    w.store.delete_provider(t, "discord-prod").await.unwrap();
+    w.store
+        .delete_provider(t, "discord-prod", &support::audit_event())
+        .await
+        .unwrap();
     assert!(
         w.store
             .get_provider(t, "discord-prod")
@@ -300,7 +319,9 @@ async fn providers(db: &TestDb) {
             .is_none()
     );
     assert!(matches!(
-        w.store.delete_provider(t, "discord-prod").await,
+        w.store
+            .delete_provider(t, "discord-prod", &support::audit_event())
+            .await,
         Err(StoreError::NotFound)
     ));
     assert!(
@@ -336,7 +357,9 @@ async fn isolation(db: &TestDb) {
             .all(|k| k.id != b_admin)
     );
     assert!(matches!(
-        w.store.revoke_api_key(a, b_admin, UnixMillis::now()).await,
+        w.store
+            .revoke_api_key(a, b_admin, UnixMillis::now(), &support::audit_event())
+            .await,
         Err(StoreError::NotFound)
     ));
     assert!(
@@ -358,9 +381,14 @@ async fn isolation(db: &TestDb) {
             .id,
         a_provider.id
     );
-    w.store.delete_provider(a, "shared-slug").await.unwrap();
+    w.store
+        .delete_provider(a, "shared-slug", &support::audit_event())
+        .await
+        .unwrap();
     assert!(matches!(
-        w.store.delete_provider(a, "shared-slug").await,
+        w.store
+            .delete_provider(a, "shared-slug", &support::audit_event())
+            .await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(
@@ -480,7 +508,10 @@ async fn settings(db: &TestDb) {
         allowed_next_uri_origins: vec!["https://app.example.com".to_owned()],
         updated_at: UnixMillis(5),
     };
-    w.store.put_verification_settings(a, &s).await.unwrap();
+    w.store
+        .put_verification_settings(a, &s, &support::audit_event())
+        .await
+        .unwrap();
     assert_eq!(
         w.store.verification_settings(a).await.unwrap(),
         Some(s.clone())
@@ -488,7 +519,10 @@ async fn settings(db: &TestDb) {
     s.verifier_url = None;
     s.unsafe_skip_verification = true;
     s.updated_at = UnixMillis(6);
-    w.store.put_verification_settings(a, &s).await.unwrap();
+    w.store
+        .put_verification_settings(a, &s, &support::audit_event())
+        .await
+        .unwrap();
     assert_eq!(
         w.store.verification_settings(a).await.unwrap(),
         Some(s),
@@ -507,7 +541,121 @@ async fn settings(db: &TestDb) {
     );
 }
 
+async fn audit_is_written_with_the_change(db: &TestDb) {
+    use latchkey_core::audit::{AuditEvent, AuditFilter};
+    let w = world(db);
+    let a = new_tenant(&w, "Acme").await.tenant.id;
+    let b = new_tenant(&w, "Bravo").await.tenant.id;
+    let actor = support::actor();
+    let p = new_provider(&w, a, "p1", "secret-value-1").await;
+    let (key, _) = w.peppers.mint_tenant_key(KeyRole::App, None, "k");
+    w.store
+        .insert_api_key(
+            a,
+            &key,
+            &AuditEvent::success(&actor, "api_key.create", key.id.to_string()),
+        )
+        .await
+        .unwrap();
+    // Failed writes leave no event behind.
+    assert!(
+        w.store
+            .insert_api_key(
+                a,
+                &key,
+                &AuditEvent::success(&actor, "api_key.create", key.id.to_string())
+            )
+            .await
+            .is_err()
+    );
+    assert!(
+        w.store
+            .delete_provider(
+                a,
+                "nope",
+                &AuditEvent::success(&actor, "provider.delete", None)
+            )
+            .await
+            .is_err()
+    );
+    assert!(
+        !w.store
+            .update_provider(
+                a,
+                &p,
+                UnixMillis(1),
+                &AuditEvent::success(&actor, "provider.update", None)
+            )
+            .await
+            .unwrap()
+    );
+    let all = w
+        .store
+        .list_audit_events(a, &AuditFilter::default())
+        .await
+        .unwrap();
+    let actions: Vec<&str> = all.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        vec!["tenant.create", "provider.create", "api_key.create"],
+        "{all:?}"
+    );
+    assert!(all.windows(2).all(|w| w[0].at <= w[1].at), "oldest first");
+    assert!(all.iter().all(|e| e.outcome == "success"));
+    let only = w
+        .store
+        .list_audit_events(
+            a,
+            &AuditFilter {
+                action: Some("provider.create".to_owned()),
+                ..AuditFilter::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (only.len(), only[0].target.as_deref()),
+        (1, Some(p.id.to_string().as_str()))
+    );
+    let first = all[0].at;
+    let later = w
+        .store
+        .list_audit_events(
+            a,
+            &AuditFilter {
+                since: Some(UnixMillis(first.0 + 1)),
+                ..AuditFilter::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(later.iter().all(|e| e.at.0 > first.0));
+    let none = w
+        .store
+        .list_audit_events(
+            a,
+            &AuditFilter {
+                until: Some(first),
+                ..AuditFilter::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "until is exclusive");
+    let theirs = w
+        .store
+        .list_audit_events(b, &AuditFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        theirs.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        vec!["tenant.create"],
+        "B sees only its own"
+    );
+}
+
 on_both_stores! {
+    audit_events => audit_is_written_with_the_change;
     settings_crud => settings;
     tenants_crud => tenants;
     api_keys_crud => api_keys;

@@ -121,8 +121,11 @@ impl PageQuery {
             .unwrap_or(usize::MAX)
             .min(all.len());
         let end = start.saturating_add(self.limit as usize).min(all.len());
-        let items = all[start..end].to_vec();
-        (items.clone(), items.len() as u64, all.len() as u64)
+        (
+            all[start..end].to_vec(),
+            (end - start) as u64,
+            all.len() as u64,
+        )
     }
 }
 

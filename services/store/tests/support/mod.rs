@@ -280,6 +280,7 @@ pub async fn new_tenant(w: &World, name: &str) -> CreatedTenant {
         &w.vault,
         &w.peppers,
         TenantName::parse(name).unwrap(),
+        &actor(),
     )
     .await
     .unwrap()
@@ -308,6 +309,7 @@ pub async fn new_provider(
             scopes: Some(vec!["identify".to_owned(), "guilds".to_owned()]),
             ..ProviderChanges::default()
         },
+        &actor(),
     )
     .await
     .unwrap()
@@ -356,4 +358,17 @@ impl TestDb {
 /// Whether `needle` occurs anywhere in `haystack`.
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// An audit event for store calls made directly by tests.
+pub fn audit_event() -> latchkey_core::audit::AuditEvent {
+    latchkey_core::audit::AuditEvent::success(&actor(), "test.write", None)
+}
+
+/// The actor of use cases run directly by tests.
+pub fn actor() -> latchkey_core::audit::Actor {
+    latchkey_core::audit::Actor {
+        id: "test".to_owned(),
+        request_id: None,
+    }
 }

@@ -1,0 +1,106 @@
+//! `/v1/admin/audit_events`: the tenant's audit log (admin key), filtered by action and time.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::Uri;
+use latchkey_api::audit::{AuditEventPage, AuditEventResponse};
+use latchkey_api::server::{AdminKey, ApiError, PageQuery};
+use latchkey_api::time::{parse_rfc3339, rfc3339};
+use latchkey_api::{ErrorBody, ErrorName};
+use latchkey_core::CoreError;
+use latchkey_core::audit::AuditFilter;
+use latchkey_core::time::UnixMillis;
+
+use crate::ControlPlane;
+
+fn filter(uri: &Uri) -> Result<AuditFilter, ApiError> {
+    let mut f = AuditFilter::default();
+    let mut seen = std::collections::HashSet::new();
+    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
+        if !matches!(k.as_ref(), "action" | "since" | "until") {
+            continue;
+        }
+        if !seen.insert(k.to_string()) {
+            return Err(ApiError::new(
+                ErrorName::InvalidRequest,
+                format!("query parameter `{k}` given twice"),
+            ));
+        }
+        let time = || {
+            parse_rfc3339(&v).map(UnixMillis).ok_or_else(|| {
+                ApiError::new(
+                    ErrorName::InvalidRequest,
+                    format!("`{k}` must be an RFC 3339 UTC time, e.g. 2025-05-01T12:00:00Z"),
+                )
+            })
+        };
+        match k.as_ref() {
+            "action" if v.len() <= 100 => f.action = Some(v.into_owned()),
+            "action" => {
+                return Err(ApiError::new(
+                    ErrorName::InvalidRequest,
+                    "`action` is too long",
+                ));
+            }
+            "since" => f.since = Some(time()?),
+            _ => f.until = Some(time()?),
+        }
+    }
+    Ok(f)
+}
+
+/// List audit events.
+///
+/// What happened in the caller's tenant, oldest first: who (key id), what (`action`), on
+/// which object (`target`), and with which request. Filter with `action`, `since` (inclusive)
+/// and `until` (exclusive), RFC 3339 times. Events never contain a secret. Requires an admin key.
+#[utoipa::path(
+    get, path = "/v1/admin/audit_events", tag = "admin",
+    operation_id = "admin_audit_events_list",
+    security(("admin_key" = [])),
+    params(
+        ("action" = Option<String>, Query, description = "Only this action, e.g. `provider.create`"),
+        ("since" = Option<String>, Query, description = "RFC 3339; events at or after"),
+        ("until" = Option<String>, Query, description = "RFC 3339; events before"),
+        ("limit" = Option<u32>, Query, description = "Page size, 1–100"),
+        ("offset" = Option<u64>, Query, description = "Items to skip"),
+    ),
+    responses(
+        (status = 200, description = "A page of events", body = AuditEventPage),
+        (status = 400, description = "Bad filter or paging parameters", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Not an admin key", body = ErrorBody),
+    )
+)]
+pub(crate) async fn list(
+    State(cp): State<ControlPlane>,
+    AdminKey(caller): AdminKey,
+    page: PageQuery,
+    uri: Uri,
+) -> Result<Json<AuditEventPage>, ApiError> {
+    let f = filter(&uri)?;
+    let all: Vec<AuditEventResponse> = cp
+        .store
+        .list_audit_events(caller.tenant, &f)
+        .await
+        .map_err(CoreError::from)?
+        .into_iter()
+        .map(|e| AuditEventResponse {
+            id: e.id,
+            at: rfc3339(e.at.0),
+            actor: e.actor,
+            action: e.action,
+            target: e.target,
+            outcome: e.outcome,
+            request_id: e.request_id,
+        })
+        .collect();
+    let (items, page_count, total_count) = page.slice(&all);
+    Ok(Json(AuditEventPage {
+        items,
+        limit: page.limit,
+        offset: page.offset,
+        page_count,
+        total_count,
+    }))
+}
