@@ -257,6 +257,14 @@ async fn a_key_in_the_query_string_is_refused() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("invalid_request") && !body.contains(&f.admin));
+    // Also when the parameter name is percent-encoded.
+    let (encoded, _, _) = call(
+        &f.app,
+        &format!("/admin?api%5Fkey={}", f.admin),
+        Some(&f.admin),
+    )
+    .await;
+    assert_eq!(encoded, StatusCode::BAD_REQUEST);
 }
 
 fn audit_event() -> latchkey_core::audit::AuditEvent {

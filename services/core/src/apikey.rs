@@ -107,6 +107,9 @@ impl PresentedKey {
         let rest = raw
             .strip_prefix(WIRE_PREFIX)
             .ok_or(KeyParseError::ForeignPrefix)?;
+        if !raw.is_ascii() {
+            return Err(KeyParseError::Malformed);
+        }
         if raw.len() != WIRE_LEN {
             return Err(KeyParseError::Malformed);
         }
@@ -332,6 +335,11 @@ mod tests {
             (
                 "lk_".to_owned() + &"a".repeat(10_000),
                 KeyParseError::TooLong,
+            ),
+            // 83 bytes, with a two-byte character where the id ends: no panic on a char boundary.
+            (
+                format!("lk_{}é{}", "a".repeat(35), "a".repeat(43)),
+                KeyParseError::Malformed,
             ),
         ];
         for (input, want) in cases {

@@ -146,7 +146,9 @@ impl Authenticator {
                     .is_some_and(|r| r.tenant.is_some() && r.revoked_at.is_none())
                 {
                     // At most one write per key per cache period.
-                    store.touch_api_key(id, UnixMillis::now()).await?;
+                    if let Err(e) = store.touch_api_key(id, UnixMillis::now()).await {
+                        tracing::warn!(key_id = %id, error = %e, "could not record the key's last use");
+                    }
                 }
                 Ok::<_, crate::StoreError>(rec)
             })

@@ -192,7 +192,7 @@ pub fn check_scopes(scopes: &[String]) -> Result<(), CoreError> {
     }
     for (i, s) in scopes.iter().enumerate() {
         if scopes[..i].contains(s) {
-            return Err(invalid("scopes", format!("{s:?} is listed twice")));
+            return Err(invalid("scopes", format!("{:?} is listed twice", short(s))));
         }
         match classify(s) {
             ScopeClass::Allowed => {}

@@ -25,7 +25,7 @@ fn invalid(field: &'static str, message: &str) -> CoreError {
 
 fn is_loopback(host: &Host<&str>) -> bool {
     match host {
-        Host::Domain(d) => *d == "localhost",
+        Host::Domain(d) => *d == "localhost" || d.ends_with(".localhost"),
         Host::Ipv4(ip) => ip.is_loopback(),
         Host::Ipv6(ip) => ip.is_loopback(),
     }
@@ -61,6 +61,9 @@ fn check_common(field: &'static str, raw: &str, policy: UrlPolicy) -> Result<Url
     match host {
         Host::Domain(d) => {
             let dev_loopback = loopback && policy.allow_insecure_loopback;
+            if loopback && !dev_loopback {
+                return Err(invalid(field, "must not name a loopback host"));
+            }
             if d.ends_with('.') || !(d.contains('.') || dev_loopback) {
                 return Err(invalid(
                     field,
@@ -130,6 +133,7 @@ mod tests {
             "https://169.254.169.254/v",
             "https://[::1]/v",
             "https://localhost/v",
+            "https://foo.localhost/v",
             "https://app.example.com/v#frag",
             "https://app.example.com./v",
             "https:\\\\evil.example",

@@ -40,7 +40,8 @@ impl Default for BreakerConfig {
 struct Inner {
     invalid: VecDeque<Instant>,
     open_until: Option<Instant>,
-    probing: bool,
+    /// When the one half-open probe was let through, if one is out.
+    probe_started: Option<Instant>,
     warned: bool,
 }
 
@@ -66,18 +67,28 @@ impl Breaker {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Whether a call may go out now. While open: no. After `open_for`: one probe at a time.
+    /// Whether a call may go out now. While open: no. After `open_for`: one probe at a time;
+    /// a probe that is never resolved (its caller gave up) is replaced after another `open_for`.
+    /// Call this immediately before sending, and resolve the call with `record_*`.
     pub fn check(&self) -> Result<(), DiscordError> {
+        let now = Instant::now();
         let mut g = self.lock();
-        match g.open_until {
-            None => Ok(()),
-            Some(until) if Instant::now() < until => Err(DiscordError::BreakerOpen),
-            Some(_) if g.probing => Err(DiscordError::BreakerOpen),
-            Some(_) => {
-                g.probing = true;
+        match (g.open_until, g.probe_started) {
+            (None, _) => Ok(()),
+            (Some(until), _) if now < until => Err(DiscordError::BreakerOpen),
+            (Some(_), Some(started)) if now.duration_since(started) < self.config.open_for => {
+                Err(DiscordError::BreakerOpen)
+            }
+            (Some(_), _) => {
+                g.probe_started = Some(now);
                 Ok(())
             }
         }
+    }
+
+    fn reopen(&self, g: &mut Inner, now: Instant) {
+        g.open_until = Some(now + self.config.open_for);
+        g.probe_started = None;
     }
 
     /// Records a 401, 403 or non-shared 429.
@@ -101,22 +112,29 @@ impl Breaker {
                 "many invalid Discord responses"
             );
         }
-        if g.probing || n >= self.config.trip_at {
-            if g.open_until.is_none() || g.probing {
+        if g.probe_started.is_some() || n >= self.config.trip_at {
+            if g.open_until.is_none() || g.probe_started.is_some() {
                 tracing::error!(
                     invalid = n,
                     "Discord invalid-request breaker open; calls fail fast"
                 );
             }
-            g.open_until = Some(now + self.config.open_for);
-            g.probing = false;
+            self.reopen(&mut g, now);
+        }
+    }
+
+    /// Records a call that got no answer (network error, timeout): a half-open probe failed.
+    pub fn record_failure(&self) {
+        let mut g = self.lock();
+        if g.probe_started.is_some() {
+            self.reopen(&mut g, Instant::now());
         }
     }
 
     /// Records an answer that was not invalid; closes a half-open breaker.
     pub fn record_ok(&self) {
         let mut g = self.lock();
-        if g.probing {
+        if g.probe_started.is_some() {
             tracing::info!("Discord invalid-request breaker closed");
             *g = Inner::default();
         }
@@ -125,8 +143,7 @@ impl Breaker {
     /// Opens the breaker at once (Discord says the egress is blocked).
     pub fn trip(&self) {
         let mut g = self.lock();
-        g.open_until = Some(Instant::now() + self.config.open_for);
-        g.probing = false;
+        self.reopen(&mut g, Instant::now());
     }
 
     /// Invalid answers currently in the window.

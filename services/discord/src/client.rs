@@ -212,8 +212,9 @@ impl DiscordClient {
             .await
     }
 
-    /// Exchanges an authorization code (with its PKCE verifier) for tokens. Retried once on
-    /// network errors and 5xx only (codes are single use; rule 24).
+    /// Exchanges an authorization code (with its PKCE verifier) for tokens. Retried once, and only
+    /// when the request surely did not reach Discord or Discord answered 5xx (codes are single
+    /// use; rule 24).
     pub async fn exchange_code(
         &self,
         app: &DiscordApp,
@@ -229,7 +230,7 @@ impl DiscordClient {
                 verifier.secret().expose_secret().to_owned(),
             ),
         ];
-        self.token_grant(app, form).await
+        self.token_grant(app, form, Retry::OnceIfUnsent).await
     }
 
     /// Refreshes: returns the rotated pair. The caller must persist the new refresh token before
@@ -243,14 +244,15 @@ impl DiscordClient {
             ("grant_type", "refresh_token".to_owned()),
             ("refresh_token", refresh_token.expose_secret().to_owned()),
         ];
-        self.token_grant(app, form).await
+        self.token_grant(app, form, Retry::Once).await
     }
 
-    /// A grant on the token endpoint, retried once on network errors and 5xx (rule 24).
+    /// A grant on the token endpoint with the given retry rule (rule 24).
     async fn token_grant(
         &self,
         app: &DiscordApp,
         form: Vec<(&'static str, String)>,
+        retry: Retry,
     ) -> Result<TokenSet, DiscordError> {
         let answer = self
             .token_call(
@@ -258,7 +260,7 @@ impl DiscordClient {
                 app.endpoints.token.clone(),
                 "POST /oauth2/token",
                 form,
-                Retry::Once,
+                retry,
             )
             .await?;
         self.token_set(&answer)

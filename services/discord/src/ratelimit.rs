@@ -26,6 +26,10 @@ struct Inner {
     recent: HashMap<u64, VecDeque<Instant>>,
 }
 
+/// Past this many identities, entries that no longer matter are dropped (tokens rotate on every
+/// refresh, so identities come and go).
+const PRUNE_AT: usize = 4096;
+
 /// Discord's global limit: 50 requests per second per identity (§7.3).
 pub const GLOBAL_PER_SECOND: usize = 50;
 
@@ -80,6 +84,10 @@ impl RateLimiter {
                 .max(Duration::from_millis(1)));
         }
         sent.push_back(now);
+        if g.recent.len() > PRUNE_AT {
+            g.recent
+                .retain(|_, d| d.back().is_some_and(|t| now.duration_since(*t) < second));
+        }
         Ok(())
     }
 
@@ -135,6 +143,11 @@ impl RateLimiter {
                 reset_at,
             },
         );
+        if g.buckets.len() > PRUNE_AT {
+            let now = Instant::now();
+            g.buckets.retain(|_, b| b.reset_at > now);
+            g.global_until.retain(|_, until| *until > now);
+        }
     }
 
     /// Pauses the identity after a 429 (globally when the limit hit was global).

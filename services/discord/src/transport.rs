@@ -46,8 +46,12 @@ impl Default for RetryConfig {
 pub(crate) enum Retry {
     /// Up to `max_attempts` on network errors, timeouts and 5xx (idempotent calls).
     Idempotent,
-    /// One retry on network errors, timeouts and 5xx (code exchange and refresh, rule 24).
+    /// One retry on network errors, timeouts and 5xx (refresh: a lost response is retried once
+    /// under the caller's lock; `invalid_grant` then means re-authorization, rule 24).
     Once,
+    /// One retry, only when the request surely did not reach Discord (connection failure) or
+    /// Discord answered 5xx: the code exchange, whose code is single use (rule 24).
+    OnceIfUnsent,
 }
 
 /// A prepared call.
@@ -82,7 +86,12 @@ pub(crate) struct Transport {
 
 enum Outcome {
     Done(Answer),
-    RetryAfter(Duration, DiscordError),
+    /// Retry after the delay. `unsent_or_5xx` says whether a single-use request may be retried.
+    RetryAfter {
+        delay: Duration,
+        error: DiscordError,
+        unsent_or_5xx: bool,
+    },
     Fail(DiscordError),
 }
 
@@ -90,13 +99,12 @@ impl Transport {
     pub(crate) async fn execute(&self, call: Call) -> Result<Answer, DiscordError> {
         let max_attempts = match call.retry {
             Retry::Idempotent => self.retry.max_attempts.max(1),
-            Retry::Once => 2,
+            Retry::Once | Retry::OnceIfUnsent => 2,
         };
         let mut waited = Duration::ZERO;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            self.breaker.check()?;
             let wait = self.limiter.wait_before(call.identity, call.route);
             if !wait.is_zero() {
                 if waited + wait > self.retry.max_rate_limit_wait {
@@ -118,23 +126,31 @@ impl Transport {
                 waited += wait;
                 tokio::time::sleep(wait).await;
             }
+            // Checked right before sending, so a half-open probe is always resolved below.
+            self.breaker.check()?;
             match self.attempt(&call, attempt).await {
                 Outcome::Done(a) => return Ok(a),
                 Outcome::Fail(e) => return Err(e),
-                Outcome::RetryAfter(delay, err) => {
-                    let rate_limited = matches!(err, DiscordError::RateLimited { .. });
+                Outcome::RetryAfter {
+                    delay,
+                    error,
+                    unsent_or_5xx,
+                } => {
+                    let rate_limited = matches!(error, DiscordError::RateLimited { .. });
+                    let may_retry =
+                        rate_limited || call.retry != Retry::OnceIfUnsent || unsent_or_5xx;
                     let out_of_budget = if rate_limited {
                         waited + delay > self.retry.max_rate_limit_wait
                     } else {
                         attempt >= max_attempts
                     };
-                    if out_of_budget {
-                        return Err(err);
+                    if out_of_budget || !may_retry {
+                        return Err(error);
                     }
                     if rate_limited {
                         waited += delay;
                     }
-                    tracing::debug!(route = call.route, attempt, delay_ms = delay.as_millis() as u64, error = %err, "retrying Discord call");
+                    tracing::debug!(route = call.route, attempt, delay_ms = delay.as_millis() as u64, error = %error, "retrying Discord call");
                     tokio::time::sleep(delay).await;
                 }
             }
@@ -164,35 +180,25 @@ impl Transport {
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
-                let kind = if e.is_timeout() {
-                    "timeout"
-                } else if e.is_connect() {
-                    "connection failed"
+                self.breaker.record_failure();
+                let (kind, unsent) = if e.is_connect() {
+                    ("connection failed", true)
+                } else if e.is_timeout() {
+                    ("timeout", false)
                 } else {
-                    "request failed"
+                    ("request failed", false)
                 };
-                return Outcome::RetryAfter(
-                    self.backoff(attempt_no),
-                    DiscordError::Transient(kind.to_owned()),
-                );
+                return Outcome::RetryAfter {
+                    delay: self.backoff(attempt_no),
+                    error: DiscordError::Transient(kind.to_owned()),
+                    unsent_or_5xx: unsent,
+                };
             }
         };
         let status = resp.status();
         let headers = resp.headers().clone();
-        let json = headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| {
-                ct.trim_start()
-                    .to_ascii_lowercase()
-                    .starts_with("application/json")
-            });
-        let body = match read_capped(resp, self.max_body_bytes).await {
-            Ok(b) => b,
-            Err(e @ DiscordError::InvalidResponse(_)) => return Outcome::Fail(e),
-            Err(e) => return Outcome::RetryAfter(self.backoff(attempt_no), e),
-        };
-        self.limiter.observe(call.identity, call.route, &headers);
+        // Resolve the breaker from the status before the body is read, so nothing can leave a
+        // half-open probe unresolved.
         let scope_shared = headers
             .get("x-ratelimit-scope")
             .and_then(|v| v.to_str().ok())
@@ -204,6 +210,26 @@ impl Transport {
         } else {
             self.breaker.record_ok();
         }
+        self.limiter.observe(call.identity, call.route, &headers);
+        let json = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| {
+                ct.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/json")
+            });
+        let body = match read_capped(resp, self.max_body_bytes).await {
+            Ok(b) => b,
+            Err(e @ DiscordError::InvalidResponse(_)) => return Outcome::Fail(e),
+            Err(e) => {
+                return Outcome::RetryAfter {
+                    delay: self.backoff(attempt_no),
+                    error: e,
+                    unsent_or_5xx: false,
+                };
+            }
+        };
         if is_ban(status, json, &body) {
             self.breaker.trip();
             tracing::error!(
@@ -217,19 +243,21 @@ impl Transport {
             let (retry_after, global) = retry_after(&headers, json, &body);
             self.limiter
                 .pause(call.identity, call.route, retry_after, global);
-            return Outcome::RetryAfter(
-                retry_after,
-                DiscordError::RateLimited {
+            return Outcome::RetryAfter {
+                delay: retry_after,
+                error: DiscordError::RateLimited {
                     retry_after,
                     global,
                 },
-            );
+                unsent_or_5xx: true,
+            };
         }
         if status.is_server_error() {
-            return Outcome::RetryAfter(
-                self.backoff(attempt_no),
-                DiscordError::Transient(format!("Discord answered {}", status.as_u16())),
-            );
+            return Outcome::RetryAfter {
+                delay: self.backoff(attempt_no),
+                error: DiscordError::Transient(format!("Discord answered {}", status.as_u16())),
+                unsent_or_5xx: true,
+            };
         }
         Outcome::Done(Answer { status, body, json })
     }
@@ -296,7 +324,7 @@ fn is_ban(status: StatusCode, json: bool, body: &[u8]) -> bool {
         return false;
     }
     if !json {
-        return String::from_utf8_lossy(body).contains("1015");
+        return String::from_utf8_lossy(body).contains("error code: 1015");
     }
     match serde_json::from_slice::<RestErrorBody>(body) {
         Ok(b) => {

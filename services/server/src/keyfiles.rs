@@ -118,8 +118,14 @@ impl KeyList {
                     })
                 } else {
                     let key = KeyMaterial::generate();
-                    self.write(std::slice::from_ref(&key), true)?;
-                    Ok((vec![key], KeyOrigin::Generated(self.file.clone())))
+                    match self.write(std::slice::from_ref(&key), true) {
+                        Ok(()) => Ok((vec![key], KeyOrigin::Generated(self.file.clone()))),
+                        // Another process generated it first: use that one.
+                        Err(_) if self.file.exists() => {
+                            Ok((self.read()?, KeyOrigin::File(self.file.clone())))
+                        }
+                        Err(e) => Err(e),
+                    }
                 }
             }
             Err(e) => Err(self.io(e)),
@@ -167,23 +173,31 @@ impl KeyList {
             body.push_str(&k.to_base64());
             body.push('\n');
         }
-        let tmp = self.file.with_extension("tmp");
+        // A temporary name of this process's own, so concurrent writers never share it.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let tmp = self
+            .file
+            .with_extension(format!("{}.{nanos}.tmp", std::process::id()));
         let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
+        opts.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
         let mut f = opts.open(&tmp).map_err(|e| self.io(e))?;
         f.write_all(body.as_bytes())
             .and_then(|()| f.sync_all())
             .map_err(|e| self.io(e))?;
-        if create_new && self.file.exists() {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(self.io(std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                "already exists",
-            )));
-        }
-        std::fs::rename(&tmp, &self.file).map_err(|e| self.io(e))
+        let placed = if create_new {
+            // A hard link fails if the file exists: of two processes generating a first key at
+            // once, exactly one wins and the other reads the winner's key.
+            std::fs::hard_link(&tmp, &self.file)
+        } else {
+            std::fs::rename(&tmp, &self.file)
+        };
+        let _ = std::fs::remove_file(&tmp);
+        placed.map_err(|e| self.io(e))
     }
 
     fn io(&self, e: std::io::Error) -> KeyFileError {
@@ -251,6 +265,44 @@ mod tests {
         let (again, origin) = l.load(&[], true, true).unwrap();
         assert_eq!(origin, KeyOrigin::File(l.file.clone()));
         assert_eq!(again[0].fingerprint(), keys[0].fingerprint());
+    }
+
+    #[test]
+    fn concurrent_first_starts_agree_on_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = list(dir.path());
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let l = l.clone();
+                std::thread::spawn(move || {
+                    l.load(&[], true, false).unwrap().0[0]
+                        .fingerprint()
+                        .to_owned()
+                })
+            })
+            .collect();
+        let prints: std::collections::HashSet<String> =
+            handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(
+            prints.len(),
+            1,
+            "every process ends up with the one key in the file"
+        );
+        assert_eq!(
+            l.read().unwrap()[0].fingerprint(),
+            prints.iter().next().unwrap()
+        );
+        let leftovers = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "tmp")
+            })
+            .count();
+        assert_eq!(leftovers, 0, "no temporary files left behind");
     }
 
     #[test]

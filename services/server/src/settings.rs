@@ -84,7 +84,7 @@ pub struct EncryptionSettings {
 }
 
 /// API-key hashing and the operator key.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
     /// Base64 256-bit peppers; the first hashes new keys, all verify. Empty means the file.
@@ -95,8 +95,9 @@ pub struct AuthSettings {
     /// A platform operator key given by configuration (`lk_…`); when set, none is generated.
     #[serde(serialize_with = "redact_option")]
     pub operator_key: Option<SecretString>,
-    /// Whether tenants may set `unsafe_skip_verification` (development deployments).
-    pub allow_unsafe_skip_verification: bool,
+    /// Whether tenants may set `unsafe_skip_verification` (development only). Unset: allowed on
+    /// the embedded SQLite default, forbidden on PostgreSQL.
+    pub allow_unsafe_skip_verification: Option<bool>,
     /// Whether tenant URLs (verifier, next_uri origins) may be `http://` on loopback (tests).
     pub allow_insecure_loopback_urls: bool,
 }
@@ -164,18 +165,6 @@ impl Default for DatabaseSettings {
             auto_migrate: None,
             max_connections: 10,
             acquire_timeout_secs: 5,
-        }
-    }
-}
-
-impl Default for AuthSettings {
-    fn default() -> Self {
-        Self {
-            peppers: Vec::new(),
-            pepper_file: None,
-            operator_key: None,
-            allow_unsafe_skip_verification: true,
-            allow_insecure_loopback_urls: false,
         }
     }
 }
@@ -321,6 +310,14 @@ impl Settings {
         self.database_url().starts_with("sqlite:")
     }
 
+    /// Whether tenants may turn verification off (development only; closed on PostgreSQL unless
+    /// the operator says otherwise).
+    pub fn skip_verification_allowed(&self) -> bool {
+        self.auth
+            .allow_unsafe_skip_verification
+            .unwrap_or_else(|| self.is_sqlite())
+    }
+
     /// Whether to migrate at start.
     pub fn auto_migrate(&self) -> bool {
         self.database
@@ -341,12 +338,36 @@ impl Settings {
                 toml::Value::Boolean(self.auto_migrate()),
             );
         }
+        if let Some(toml::Value::Table(auth)) = effective.get_mut("auth") {
+            auth.insert(
+                "allow_unsafe_skip_verification".to_owned(),
+                toml::Value::Boolean(self.skip_verification_allowed()),
+            );
+        }
         toml::to_string_pretty(&effective).unwrap_or_default()
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:[REDACTED]@host/db`.
+/// `postgres://user:secret@host/db` → `postgres://user:[REDACTED]@host/db`; a `password=`
+/// query parameter is redacted too.
 pub fn redact_password(url: &str) -> String {
+    let url = redact_userinfo_password(url);
+    match url.split_once('?') {
+        Some((base, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=[REDACTED]"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", query.join("&"))
+        }
+        None => url,
+    }
+}
+
+fn redact_userinfo_password(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
         return url.to_owned();
     };
@@ -445,6 +466,10 @@ mod tests {
         assert_eq!(
             redact_password("sqlite://./a:b@c.db"),
             "sqlite://./a:b@c.db"
+        );
+        assert_eq!(
+            redact_password("postgres://u@h/db?sslmode=require&password=hunter2"),
+            "postgres://u@h/db?sslmode=require&password=[REDACTED]"
         );
     }
 }

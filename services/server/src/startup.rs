@@ -110,7 +110,7 @@ impl Application {
                 .allowed_endpoint_origins
                 .clone()
                 .into(),
-            skip_allowed: self.ctx.settings.auth.allow_unsafe_skip_verification,
+            skip_allowed: self.ctx.settings.skip_verification_allowed(),
             url_policy: latchkey_core::urls::UrlPolicy {
                 allow_insecure_loopback: self.ctx.settings.auth.allow_insecure_loopback_urls,
             },

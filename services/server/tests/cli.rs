@@ -51,6 +51,11 @@ fn config_check_prints_effective_settings_with_secrets_redacted() {
         run.stdout.contains("auto_migrate = false"),
         "PostgreSQL does not auto-migrate by default"
     );
+    assert!(
+        run.stdout
+            .contains("allow_unsafe_skip_verification = false"),
+        "PostgreSQL deployments forbid skipping verification unless the operator allows it"
+    );
 }
 
 #[test]

@@ -165,7 +165,7 @@ async fn defaults_partial_updates_and_url_rules() {
 #[tokio::test]
 async fn the_operator_can_forbid_skipping_and_allow_loopback_urls() {
     let app = spawn_app_with(None, |s| {
-        s.auth.allow_unsafe_skip_verification = false;
+        s.auth.allow_unsafe_skip_verification = Some(false);
         s.auth.allow_insecure_loopback_urls = true;
     })
     .await;

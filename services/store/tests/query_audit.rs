@@ -8,10 +8,10 @@ mod support;
 
 const SOURCE: &str = include_str!("../src/queries.rs");
 
-/// Cross-tenant statements, each with why it may be.
+/// Cross-tenant statements — the whole statement, exactly — each with why it may be.
 const ALLOWED: &[(&str, &str)] = &[
     (
-        "FROM api_keys WHERE id = $1",
+        "SELECT id, tenant_id, role, tool_id, pepper_id, key_hash, revoked_at FROM api_keys WHERE id = $1 UNION ALL SELECT id, NULL, 'operator', NULL, pepper_id, key_hash, revoked_at FROM operator_keys WHERE id = $1",
         "authentication looks a presented key up by its globally unique id",
     ),
     (
@@ -27,10 +27,40 @@ const ALLOWED: &[(&str, &str)] = &[
         "start-up key check and rotation cover every tenant",
     ),
     (
-        "FROM providers WHERE client_id = $1 AND ref <> $2",
+        "SELECT COUNT(*) FROM providers WHERE client_id = $1 AND ref <> $2",
         "a Discord client id is registered once across tenants (P6)",
     ),
 ];
+
+/// Statements in `src` that touch a tenant-owned table without binding `tenant_id`, and the
+/// allow-list entries that matched nothing.
+fn audit(src: &str) -> (Vec<String>, Vec<&'static str>) {
+    let mut used = std::collections::HashSet::new();
+    let mut unscoped = Vec::new();
+    for stmt in literals(src)
+        .into_iter()
+        .filter(|l| support::TENANT_OWNED_TABLES.iter().any(|t| touches(l, t)))
+    {
+        if let Some((allowed, _why)) = ALLOWED.iter().find(|(a, _)| *a == stmt) {
+            used.insert(*allowed);
+            continue;
+        }
+        let scoped = if stmt.trim_start().starts_with("INSERT") {
+            stmt.contains("(tenant_id,")
+        } else {
+            stmt.contains("WHERE tenant_id = $")
+        };
+        if !scoped {
+            unscoped.push(stmt);
+        }
+    }
+    let stale = ALLOWED
+        .iter()
+        .map(|(a, _)| *a)
+        .filter(|a| !used.contains(a))
+        .collect();
+    (unscoped, stale)
+}
 
 /// The string literals of the source, with `\`-newline continuations joined.
 fn literals(src: &str) -> Vec<String> {
@@ -66,41 +96,30 @@ fn touches(stmt: &str, table: &str) -> bool {
 
 #[test]
 fn every_statement_on_a_tenant_owned_table_is_scoped() {
-    let lits = literals(SOURCE);
-    let statements: Vec<&String> = lits
+    let count = literals(SOURCE)
         .iter()
         .filter(|l| support::TENANT_OWNED_TABLES.iter().any(|t| touches(l, t)))
-        .collect();
+        .count();
+    assert!(count >= 15, "the audit found the statements: {count}");
+    let (unscoped, stale) = audit(SOURCE);
     assert!(
-        statements.len() >= 15,
-        "the audit found the statements: {statements:#?}"
+        unscoped.is_empty(),
+        "statements on tenant-owned tables without a tenant_id predicate: {unscoped:#?}"
     );
-    let mut used = std::collections::HashSet::new();
-    for stmt in statements {
-        if let Some((fragment, _why)) = ALLOWED.iter().find(|(f, _)| stmt.contains(f)) {
-            used.insert(*fragment);
-            continue;
-        }
-        let scoped = if stmt.trim_start().starts_with("INSERT") {
-            stmt.contains("(tenant_id,")
-        } else {
-            stmt.contains("WHERE tenant_id = $")
-        };
-        assert!(
-            scoped,
-            "statement on a tenant-owned table without a tenant_id predicate:\n{stmt}"
-        );
-    }
-    for (fragment, _) in ALLOWED {
-        assert!(
-            used.contains(fragment),
-            "allow-list entry no longer matches any statement: {fragment}"
-        );
-    }
+    assert!(
+        stale.is_empty(),
+        "allow-list entries that no longer match a statement: {stale:#?}"
+    );
 }
 
 #[test]
-fn the_audit_catches_an_unscoped_statement() {
-    let bad = literals("sqlx::query(\"SELECT id FROM providers WHERE id = $1\")");
-    assert!(touches(&bad[0], "providers") && !bad[0].contains("WHERE tenant_id = $"));
+fn the_audit_catches_unscoped_statements_and_near_misses_of_the_allow_list() {
+    let bad = r#"
+        sqlx::query("SELECT id FROM providers WHERE id = $1");
+        sqlx::query("INSERT INTO api_keys (id, role) VALUES ($1, $2)");
+        sqlx::query("DELETE FROM api_keys WHERE id = $1");
+        sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1 OR 1 = 1");
+    "#;
+    let (unscoped, _) = audit(bad);
+    assert_eq!(unscoped.len(), 4, "{unscoped:#?}");
 }

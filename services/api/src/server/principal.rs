@@ -28,13 +28,11 @@ pub fn bearer_value(header: &str) -> &str {
 
 fn key_in_query(parts: &Parts) -> bool {
     parts.uri.query().is_some_and(|q| {
-        q.split('&').any(|pair| {
-            let name = pair
-                .split('=')
-                .next()
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            matches!(name.as_str(), "api_key" | "apikey" | "key" | "access_token")
+        form_urlencoded::parse(q.as_bytes()).any(|(name, _)| {
+            matches!(
+                name.to_ascii_lowercase().as_str(),
+                "api_key" | "apikey" | "key" | "access_token"
+            )
         })
     })
 }

@@ -80,6 +80,20 @@ impl Vault {
 
     /// A fresh data key (version 1) for a new tenant, wrapped under the primary master key.
     pub fn new_tenant_key(&self, tenant: TenantId) -> TenantKeyRecord {
+        // The key file may have gained a newer primary key (`latchkey keys rotate` in another
+        // process): new data keys are wrapped under the newest key.
+        if let Some(source) = &self.source {
+            match source.load() {
+                Ok(ring) => {
+                    if let Ok(mut g) = self.keyring.write() {
+                        *g = Arc::new(ring);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not re-read master keys; wrapping with the loaded ones")
+                }
+            }
+        }
         let mut dk = Zeroizing::new([0u8; 32]);
         rand::RngCore::fill_bytes(&mut OsRng, dk.as_mut());
         let wrapped = self.keyring().wrap(tenant, 1, &dk);

@@ -51,7 +51,10 @@ pub async fn request_context(
 ) -> Response {
     let id = accept_request_id(req.headers().get(REQUEST_ID_HEADER)).unwrap_or_else(new_request_id);
     let route = matched.map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
-    let method = req.method().as_str().to_owned();
+    let method = match req.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m.to_owned(),
+        _ => "other".to_owned(),
+    };
     let span = tracing::info_span!(
         "request",
         http.method = %method,
