@@ -130,6 +130,41 @@ async fn nonce_uniqueness(db: &TestDb) {
     assert_eq!(&*w.vault.open(t, aad, &two).await.unwrap(), b"same value");
 }
 
+async fn aad_binds_table_row_and_column(db: &TestDb) {
+    use latchkey_core::crypto::Aad;
+    let w = world(db);
+    let t = new_tenant(&w, "Acme").await.tenant.id;
+    let here = Aad {
+        table: "providers",
+        row: "prv_1",
+        column: "client_secret",
+    };
+    let sealed = w.vault.seal(t, here, b"value").await.unwrap();
+    assert_eq!(&*w.vault.open(t, here, &sealed).await.unwrap(), b"value");
+    for elsewhere in [
+        Aad {
+            table: "grants",
+            ..here
+        },
+        Aad {
+            row: "prv_2",
+            ..here
+        },
+        Aad {
+            column: "access_token",
+            ..here
+        },
+    ] {
+        assert!(
+            matches!(
+                w.vault.open(t, elsewhere, &sealed).await,
+                Err(CryptoError::Tampered)
+            ),
+            "{elsewhere:?}"
+        );
+    }
+}
+
 async fn unknown_master_key_refused(db: &TestDb) {
     let w = world(db);
     new_tenant(&w, "Acme").await;
@@ -291,6 +326,7 @@ on_both_stores! {
     barrier_integrity => integrity;
     barrier_move => moved;
     barrier_nonce_uniqueness => nonce_uniqueness;
+    barrier_aad_binding => aad_binds_table_row_and_column;
     refuses_unknown_master_key => unknown_master_key_refused;
     rotation_while_reading => rotation_under_reads;
 }
