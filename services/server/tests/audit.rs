@@ -4,7 +4,7 @@
 
 mod support;
 
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{TestApp, spawn_app};
 
@@ -15,16 +15,8 @@ async fn call(
     key: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value, String) {
-    let mut req = Client::new()
-        .request(method, format!("{}{path}", app.api))
-        .header("authorization", key);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status();
-    let request_id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
-    (status, r.json().await.unwrap_or(Value::Null), request_id)
+    let r = support::request(app, method, path, Some(key), body.as_ref()).await;
+    (r.status, r.body, r.request_id)
 }
 
 #[tokio::test]

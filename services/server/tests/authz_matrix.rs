@@ -7,7 +7,7 @@
 
 mod support;
 
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{TestApp, spawn_app};
 
@@ -26,15 +26,8 @@ async fn send(
     key: Option<&str>,
     body: Option<&Value>,
 ) -> (StatusCode, Value) {
-    let mut req = Client::new().request(method.clone(), format!("{}{path}", app.api));
-    if let Some(k) = key {
-        req = req.header("authorization", k);
-    }
-    if let Some(b) = body {
-        req = req.json(b);
-    }
-    let r = req.send().await.unwrap();
-    (r.status(), r.json().await.unwrap_or(Value::Null))
+    let r = support::request(app, method.clone(), path, key, body).await;
+    (r.status, r.body)
 }
 
 async fn tenant(app: &TestApp, name: &str, client_id: &str) -> Tenant {

@@ -17,17 +17,8 @@ async fn call(
     key: Option<&str>,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut req = Client::new().request(method, format!("{}{path}", app.api));
-    if let Some(k) = key {
-        req = req.header("authorization", k);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    let r = support::request(app, method, path, key, body.as_ref()).await;
+    (r.status, r.body)
 }
 
 async fn new_tenant(app: &TestApp, name: &str) -> Value {

@@ -5,7 +5,7 @@
 
 mod support;
 
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{TestApp, spawn_app_with};
 
@@ -19,20 +19,8 @@ async fn call(
     key: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value, String) {
-    let mut req = Client::new()
-        .request(method, format!("{}{path}", app.api))
-        .header("authorization", key);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::Null),
-        text,
-    )
+    let r = support::request(app, method, path, Some(key), body.as_ref()).await;
+    (r.status, r.body, r.raw)
 }
 
 async fn app() -> TestApp {

@@ -17,14 +17,8 @@ async fn call(
     key: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut req = Client::new()
-        .request(method, format!("{}{PATH}", app.api))
-        .header("authorization", key);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    (r.status(), r.json().await.unwrap_or(Value::Null))
+    let r = support::request(app, method, PATH, Some(key), body.as_ref()).await;
+    (r.status, r.body)
 }
 
 async fn admin(app: &TestApp, name: &str) -> String {

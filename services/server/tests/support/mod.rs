@@ -334,3 +334,42 @@ impl TestApp {
         self.task.await.unwrap().unwrap();
     }
 }
+
+/// What a JSON API call answered.
+pub struct Reply {
+    pub status: ::reqwest::StatusCode,
+    pub body: serde_json::Value,
+    pub raw: String,
+    pub request_id: String,
+}
+
+/// Calls the API listener with an optional key and JSON body.
+pub async fn request(
+    app: &TestApp,
+    method: ::reqwest::Method,
+    path: &str,
+    key: Option<&str>,
+    body: Option<&serde_json::Value>,
+) -> Reply {
+    let mut req = ::reqwest::Client::new().request(method, format!("{}{path}", app.api));
+    if let Some(k) = key {
+        req = req.header("authorization", k);
+    }
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status();
+    let request_id = r
+        .headers()
+        .get("x-request-id")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let raw = r.text().await.unwrap();
+    Reply {
+        status,
+        body: serde_json::from_str(&raw).unwrap_or(serde_json::Value::Null),
+        raw,
+        request_id,
+    }
+}
