@@ -134,6 +134,9 @@ pub trait ApiKeyStore: Send + Sync {
     async fn touch_api_key(&self, id: ApiKeyId, at: UnixMillis) -> Result<(), StoreError>;
     /// Stores a platform operator key.
     async fn insert_operator_key(&self, key: &OperatorKeyRecord) -> Result<(), StoreError>;
+    /// Stores the first platform operator key, once: false (and nothing stored) if another
+    /// process already did.
+    async fn insert_first_operator_key(&self, key: &OperatorKeyRecord) -> Result<bool, StoreError>;
     /// How many operator keys are stored, revoked ones included.
     async fn count_operator_keys(&self) -> Result<u64, StoreError>;
 }

@@ -123,8 +123,11 @@ pub async fn bootstrap_operator_key(
         return Ok(None);
     }
     let (rec, whole) = peppers.mint_operator_key();
-    store.insert_operator_key(&rec).await?;
-    Ok(Some(whole))
+    // Atomic: of several processes starting together, exactly one creates (and prints) a key.
+    Ok(store
+        .insert_first_operator_key(&rec)
+        .await?
+        .then_some(whole))
 }
 
 #[cfg(test)]

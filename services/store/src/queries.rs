@@ -259,6 +259,31 @@ macro_rules! impl_ports {
                 Ok(())
             }
 
+            async fn insert_first_operator_key(&self, key: &OperatorKeyRecord) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await.or_store("operator key")?;
+                let marked = sqlx::query("INSERT INTO platform_bootstrap (name, created_at) VALUES ('operator_key', $1)")
+                    .bind(key.created_at.0)
+                    .execute(&mut *tx)
+                    .await;
+                match marked {
+                    Ok(_) => {}
+                    Err(sqlx::Error::Database(db)) if db.is_unique_violation() => return Ok(false),
+                    Err(e) => return Err(crate::error::map(e, "operator key")),
+                }
+                sqlx::query(
+                    "INSERT INTO operator_keys (id, pepper_id, key_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, NULL)",
+                )
+                .bind(key.id.to_string())
+                .bind(&key.hash.pepper_id)
+                .bind(key.hash.mac.as_slice())
+                .bind(key.created_at.0)
+                .execute(&mut *tx)
+                .await
+                .or_store("operator key")?;
+                tx.commit().await.or_store("operator key")?;
+                Ok(true)
+            }
+
             async fn count_operator_keys(&self) -> Result<u64, StoreError> {
                 let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM operator_keys")
                     .fetch_one(&self.pool)

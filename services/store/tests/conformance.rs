@@ -654,7 +654,37 @@ async fn audit_is_written_with_the_change(db: &TestDb) {
     );
 }
 
+async fn operator_key_bootstrap_is_atomic(db: &TestDb) {
+    let w = std::sync::Arc::new(world(db));
+    let racers: Vec<_> = (0..6)
+        .map(|_| {
+            let w = w.clone();
+            tokio::spawn(async move {
+                tenant::bootstrap_operator_key(w.store.as_ref(), &w.peppers)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for r in racers {
+        created += usize::from(r.await.unwrap().is_some());
+    }
+    assert_eq!(
+        created, 1,
+        "exactly one of the racing starts creates (and prints) a key"
+    );
+    assert_eq!(w.store.count_operator_keys().await.unwrap(), 1);
+    assert!(
+        tenant::bootstrap_operator_key(w.store.as_ref(), &w.peppers)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 on_both_stores! {
+    operator_key_bootstrap => operator_key_bootstrap_is_atomic;
     audit_events => audit_is_written_with_the_change;
     settings_crud => settings;
     tenants_crud => tenants;

@@ -27,7 +27,7 @@ pub const TENANT_OWNED_TABLES: [&str; 9] = [
 ];
 
 /// The platform tables, which belong to no tenant.
-pub const PLATFORM_TABLES: [&str; 2] = ["tenants", "operator_keys"];
+pub const PLATFORM_TABLES: [&str; 3] = ["tenants", "operator_keys", "platform_bootstrap"];
 
 pub struct TestDb {
     pub store: AnyStore,
