@@ -44,17 +44,5 @@ pub struct CreatedApiKeyResponse {
     pub secret: String,
 }
 
-/// A page of API keys.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-pub struct ApiKeyPage {
-    /// The keys of this page.
-    pub items: Vec<ApiKeyResponse>,
-    /// The page size asked for (at most 100).
-    pub limit: u32,
-    /// How many items were skipped.
-    pub offset: u64,
-    /// Items in this page.
-    pub page_count: u64,
-    /// Items in all pages.
-    pub total_count: u64,
-}
+/// A page of `ApiKeyResponse`.
+pub type ApiKeyPage = crate::Page<ApiKeyResponse>;

@@ -24,17 +24,5 @@ pub struct AuditEventResponse {
     pub request_id: Option<String>,
 }
 
-/// A page of audit events.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-pub struct AuditEventPage {
-    /// The events of this page, oldest first.
-    pub items: Vec<AuditEventResponse>,
-    /// The page size asked for (at most 100).
-    pub limit: u32,
-    /// How many items were skipped.
-    pub offset: u64,
-    /// Items in this page.
-    pub page_count: u64,
-    /// Items in all pages.
-    pub total_count: u64,
-}
+/// A page of `AuditEventResponse`.
+pub type AuditEventPage = crate::Page<AuditEventResponse>;

@@ -9,6 +9,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod error;
 pub mod health;
+pub mod page;
 pub mod providers;
 pub mod settings;
 pub mod tenants;
@@ -19,3 +20,4 @@ pub mod server;
 
 pub use error::{ErrorBody, ErrorName};
 pub use health::HealthResponse;
+pub use page::Page;

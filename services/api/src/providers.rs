@@ -171,17 +171,5 @@ pub struct ProviderResponse {
     pub endpoint_origin: Option<String>,
 }
 
-/// A page of providers.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-pub struct ProviderPage {
-    /// The providers of this page.
-    pub items: Vec<ProviderResponse>,
-    /// The page size asked for (at most 100).
-    pub limit: u32,
-    /// How many items were skipped.
-    pub offset: u64,
-    /// Items in this page.
-    pub page_count: u64,
-    /// Items in all pages.
-    pub total_count: u64,
-}
+/// A page of `ProviderResponse`.
+pub type ProviderPage = crate::Page<ProviderResponse>;

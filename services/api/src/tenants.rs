@@ -36,17 +36,5 @@ pub struct CreatedTenantResponse {
     pub app_key: String,
 }
 
-/// A page of tenants.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-pub struct TenantPage {
-    /// The tenants of this page.
-    pub items: Vec<TenantResponse>,
-    /// The page size asked for (at most 100).
-    pub limit: u32,
-    /// How many items were skipped.
-    pub offset: u64,
-    /// Items in this page.
-    pub page_count: u64,
-    /// Items in all pages.
-    pub total_count: u64,
-}
+/// A page of `TenantResponse`.
+pub type TenantPage = crate::Page<TenantResponse>;

@@ -103,7 +103,7 @@ pub(crate) async fn create(
     security(("admin_key" = [])),
     params(("limit" = Option<u32>, Query, description = "Page size, 1–100"), ("offset" = Option<u64>, Query, description = "Items to skip")),
     responses(
-        (status = 200, description = "A page of keys", body = ApiKeyPage),
+        (status = 200, description = "A page of keys", body = latchkey_api::Page<ApiKeyResponse>),
         (status = 400, description = "Bad paging parameters", body = ErrorBody),
         (status = 401, description = "No valid key", body = ErrorBody),
         (status = 403, description = "Not an admin key", body = ErrorBody),
@@ -122,14 +122,7 @@ pub(crate) async fn list(
         .iter()
         .map(response)
         .collect();
-    let (items, page_count, total_count) = page.slice(&all);
-    Ok(Json(ApiKeyPage {
-        items,
-        limit: page.limit,
-        offset: page.offset,
-        page_count,
-        total_count,
-    }))
+    Ok(Json(page.page(&all)))
 }
 
 /// Revoke an API key.

@@ -66,7 +66,7 @@ fn filter(uri: &Uri) -> Result<AuditFilter, ApiError> {
         ("offset" = Option<u64>, Query, description = "Items to skip"),
     ),
     responses(
-        (status = 200, description = "A page of events", body = AuditEventPage),
+        (status = 200, description = "A page of events", body = latchkey_api::Page<AuditEventResponse>),
         (status = 400, description = "Bad filter or paging parameters", body = ErrorBody),
         (status = 401, description = "No valid key", body = ErrorBody),
         (status = 403, description = "Not an admin key", body = ErrorBody),
@@ -95,12 +95,5 @@ pub(crate) async fn list(
             request_id: e.request_id,
         })
         .collect();
-    let (items, page_count, total_count) = page.slice(&all);
-    Ok(Json(AuditEventPage {
-        items,
-        limit: page.limit,
-        offset: page.offset,
-        page_count,
-        total_count,
-    }))
+    Ok(Json(page.page(&all)))
 }

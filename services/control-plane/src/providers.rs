@@ -235,7 +235,7 @@ pub(crate) async fn create(
     security(("admin_key" = [])),
     params(("limit" = Option<u32>, Query, description = "Page size, 1–100"), ("offset" = Option<u64>, Query, description = "Items to skip")),
     responses(
-        (status = 200, description = "A page of providers", body = ProviderPage),
+        (status = 200, description = "A page of providers", body = latchkey_api::Page<ProviderResponse>),
         (status = 400, description = "Bad paging parameters", body = ErrorBody),
         (status = 401, description = "No valid key", body = ErrorBody),
         (status = 403, description = "Not an admin key", body = ErrorBody),

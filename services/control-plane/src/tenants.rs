@@ -86,7 +86,7 @@ pub(crate) async fn create(
     security(("operator_key" = [])),
     params(("limit" = Option<u32>, Query, description = "Page size, 1–100"), ("offset" = Option<u64>, Query, description = "Items to skip")),
     responses(
-        (status = 200, description = "A page of tenants", body = TenantPage),
+        (status = 200, description = "A page of tenants", body = latchkey_api::Page<TenantResponse>),
         (status = 400, description = "Bad paging parameters", body = ErrorBody),
         (status = 401, description = "No valid key", body = ErrorBody),
         (status = 403, description = "Not the operator key", body = ErrorBody),
@@ -105,14 +105,7 @@ pub(crate) async fn list(
         .iter()
         .map(response)
         .collect();
-    let (items, page_count, total_count) = page.slice(&all);
-    Ok(Json(TenantPage {
-        items,
-        limit: page.limit,
-        offset: page.offset,
-        page_count,
-        total_count,
-    }))
+    Ok(Json(page.page(&all)))
 }
 
 /// Get a tenant.

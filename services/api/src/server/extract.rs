@@ -115,6 +115,18 @@ impl PageQuery {
         })
     }
 
+    /// The page of `all` this query asks for.
+    pub fn page<T: Clone + utoipa::ToSchema>(&self, all: &[T]) -> crate::Page<T> {
+        let (items, page_count, total_count) = self.slice(all);
+        crate::Page {
+            items,
+            limit: self.limit,
+            offset: self.offset,
+            page_count,
+            total_count,
+        }
+    }
+
     /// The slice of `all` this page covers, with the page numbers.
     pub fn slice<T: Clone>(&self, all: &[T]) -> (Vec<T>, u64, u64) {
         let start = usize::try_from(self.offset)
