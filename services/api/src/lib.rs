@@ -14,6 +14,7 @@ pub mod providers;
 pub mod settings;
 pub mod tenants;
 pub mod time;
+pub mod tools;
 
 #[cfg(feature = "server")]
 pub mod server;

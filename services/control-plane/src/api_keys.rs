@@ -20,7 +20,7 @@ use secrecy::ExposeSecret;
 
 use crate::ControlPlane;
 
-fn response(k: &ApiKeyRecord) -> ApiKeyResponse {
+pub(crate) fn response(k: &ApiKeyRecord) -> ApiKeyResponse {
     ApiKeyResponse {
         id: k.id.to_string(),
         name: k.name.clone(),

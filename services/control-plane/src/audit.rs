@@ -14,39 +14,29 @@ use latchkey_core::time::UnixMillis;
 use crate::ControlPlane;
 
 fn filter(uri: &Uri) -> Result<AuditFilter, ApiError> {
-    let mut f = AuditFilter::default();
-    let mut seen = std::collections::HashSet::new();
-    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
-        if !matches!(k.as_ref(), "action" | "since" | "until") {
-            continue;
-        }
-        if !seen.insert(k.to_string()) {
-            return Err(ApiError::new(
-                ErrorName::InvalidRequest,
-                format!("query parameter `{k}` given twice"),
-            ));
-        }
-        let time = || {
+    let [action, since, until] = crate::query::params(uri, [&["action"], &["since"], &["until"]])?;
+    let time = |k: &str, v: Option<String>| {
+        v.map(|v| {
             parse_rfc3339(&v).map(UnixMillis).ok_or_else(|| {
                 ApiError::new(
                     ErrorName::InvalidRequest,
                     format!("`{k}` must be an RFC 3339 UTC time, e.g. 2025-05-01T12:00:00Z"),
                 )
             })
-        };
-        match k.as_ref() {
-            "action" if v.len() <= 100 => f.action = Some(v.into_owned()),
-            "action" => {
-                return Err(ApiError::new(
-                    ErrorName::InvalidRequest,
-                    "`action` is too long",
-                ));
-            }
-            "since" => f.since = Some(time()?),
-            _ => f.until = Some(time()?),
-        }
+        })
+        .transpose()
+    };
+    if action.as_ref().is_some_and(|a| a.len() > 100) {
+        return Err(ApiError::new(
+            ErrorName::InvalidRequest,
+            "`action` is too long",
+        ));
     }
-    Ok(f)
+    Ok(AuditFilter {
+        action,
+        since: time("since", since)?,
+        until: time("until", until)?,
+    })
 }
 
 /// List audit events.

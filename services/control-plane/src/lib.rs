@@ -1,15 +1,20 @@
-//! `latchkey-control-plane` holds the admin use cases and their REST transport: today the
-//! platform tenant routes (`/v1/platform/tenants`, operator key) and a tenant's API keys
-//! (`/v1/admin/api_keys`, admin key). Handlers are thin: parse into domain types, call the
+//! `latchkey-control-plane` holds the admin use cases and their REST transport: platform
+//! tenants (`/v1/platform/tenants`, operator key); a tenant's API keys, providers, tools,
+//! verification settings, users' connections and audit log (`/v1/admin/*`, admin key); and the
+//! tool catalogue apps read (`/v1/tools`, app key). Handlers are thin: parse into domain types, call the
 //! use case, map the result. Every operation is documented through `utoipa` with a summary,
 //! a description, a tag and the key role it requires; `routes()` hands the server both the
 //! router and the OpenAPI paths.
 
 mod api_keys;
 mod audit;
+mod catalog;
+mod connections;
 mod providers;
+mod query;
 mod settings;
 mod tenants;
+mod tools;
 
 use std::sync::Arc;
 
@@ -38,6 +43,8 @@ pub struct ControlPlane {
     pub public_url: Arc<str>,
     /// Origins a provider may use instead of discord.com (operator configuration).
     pub allowed_endpoint_origins: Arc<[String]>,
+    /// Revokes grants at Discord (connection, provider and tenant deletion).
+    pub revoker: Arc<dyn latchkey_core::ports::DiscordRevoker>,
     /// Whether tenants may set `unsafe_skip_verification` (operator configuration).
     pub skip_allowed: bool,
     /// What tenant-supplied URLs may be (operator configuration).
@@ -108,6 +115,7 @@ impl Modify for KeyRoles {
     tags(
         (name = "platform", description = "Tenant management by the platform operator."),
         (name = "admin", description = "A tenant's control plane."),
+        (name = "tools", description = "The tenant's tool catalogue, as apps see it."),
         (name = "health", description = "Liveness for clients."),
     )
 )]
@@ -124,4 +132,11 @@ pub fn routes() -> OpenApiRouter<ControlPlane> {
         .routes(routes!(providers::get, providers::patch, providers::delete))
         .routes(routes!(settings::get, settings::put))
         .routes(routes!(audit::list))
+        .routes(routes!(tools::create, tools::list))
+        .routes(routes!(tools::get, tools::patch, tools::delete))
+        .routes(routes!(tools::create_key))
+        .routes(routes!(catalog::list))
+        .routes(routes!(catalog::get))
+        .routes(routes!(connections::list))
+        .routes(routes!(connections::delete))
 }

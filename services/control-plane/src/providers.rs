@@ -10,7 +10,6 @@ use latchkey_api::providers::{
 use latchkey_api::server::{AdminKey, ApiError, JsonBody, PageQuery};
 use latchkey_api::time::rfc3339;
 use latchkey_api::{ErrorBody, ErrorName};
-use latchkey_core::audit::AuditEvent;
 use latchkey_core::provider::{
     self, DiscordClientId, ProviderChanges, ProviderPolicy, ProviderRecord, ProviderSlug,
     ProviderStatus,
@@ -339,7 +338,10 @@ pub(crate) async fn patch(
 
 /// Delete a provider.
 ///
-/// Deletes the provider and answers with it as it was. Requires an admin key.
+/// Revokes every grant made through the provider at Discord, then deletes the provider with
+/// its grants and authorizations, and answers with it as it was. If Discord cannot be reached
+/// nothing is deleted and the answer is 502 `upstream_unavailable`: try again. Requires an
+/// admin key.
 #[utoipa::path(
     delete, path = "/v1/admin/auth_providers/{id}", tag = "admin",
     operation_id = "admin_auth_providers_delete",
@@ -350,6 +352,7 @@ pub(crate) async fn patch(
         (status = 401, description = "No valid key", body = ErrorBody),
         (status = 403, description = "Not an admin key", body = ErrorBody),
         (status = 404, description = "No such provider", body = ErrorBody),
+        (status = 502, description = "Discord could not be reached; nothing was deleted", body = ErrorBody),
     )
 )]
 pub(crate) async fn delete(
@@ -360,23 +363,21 @@ pub(crate) async fn delete(
     let id = slug(&id)?;
     let rec = load(&cp, caller.tenant, &id).await?;
     let body = response(&cp, caller.tenant, &rec).await?;
-    match cp
-        .store
-        .delete_provider(
-            caller.tenant,
-            id.as_str(),
-            &AuditEvent::success(
-                &crate::actor(&caller),
-                "provider.delete",
-                rec.id.to_string(),
-            ),
-        )
-        .await
-    {
-        Ok(()) => {}
-        Err(latchkey_core::StoreError::NotFound) => return Err(not_found()),
-        Err(other) => return Err(CoreError::from(other).into()),
-    }
-    tracing::info!(provider = %rec.id, "provider deleted");
+    latchkey_core::connections::delete_provider(
+        cp.store.as_ref(),
+        &cp.vault,
+        cp.revoker.as_ref(),
+        caller.tenant,
+        &id,
+        &crate::actor(&caller),
+    )
+    .await
+    .map_err(|e| {
+        if let CoreError::NotFound(_) | CoreError::Store(latchkey_core::StoreError::NotFound) = e {
+            not_found()
+        } else {
+            e.into()
+        }
+    })?;
     Ok(Json(body))
 }

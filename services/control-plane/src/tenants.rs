@@ -141,9 +141,11 @@ pub(crate) async fn get(
 
 /// Delete a tenant.
 ///
-/// Deletes the tenant and everything it owns — keys, providers, tools, grants, audit events —
-/// and destroys its data keys, so anything left in backups cannot be decrypted with the live
-/// keys. Requires the platform operator key.
+/// Revokes every grant of the tenant at Discord, then deletes the tenant and everything it
+/// owns — keys, providers, tools, grants, audit events — and destroys its data keys, so
+/// anything left in backups cannot be decrypted with the live keys. If Discord cannot be
+/// reached nothing is deleted and the answer is 502 `upstream_unavailable`: try again.
+/// Requires the platform operator key.
 #[utoipa::path(
     operation_id = "platform_tenants_delete",
     delete, path = "/v1/platform/tenants/{id}", tag = "platform",
@@ -154,6 +156,7 @@ pub(crate) async fn get(
         (status = 401, description = "No valid key", body = ErrorBody),
         (status = 403, description = "Not the operator key", body = ErrorBody),
         (status = 404, description = "No such tenant", body = ErrorBody),
+        (status = 502, description = "Discord could not be reached; nothing was deleted", body = ErrorBody),
     )
 )]
 pub(crate) async fn delete(
@@ -162,15 +165,19 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id)?;
-    cp.store.delete_tenant(id).await.map_err(|e| match e {
-        latchkey_core::StoreError::NotFound => not_found(),
-        other @ (latchkey_core::StoreError::Conflict(_)
-        | latchkey_core::StoreError::Unavailable(_)
-        | latchkey_core::StoreError::Corrupt { .. }) => {
-            ApiError::from(latchkey_core::CoreError::from(other))
+    latchkey_core::connections::delete_tenant(
+        cp.store.as_ref(),
+        &cp.vault,
+        cp.revoker.as_ref(),
+        id,
+    )
+    .await
+    .map_err(|e| {
+        if let latchkey_core::CoreError::NotFound(_) = e {
+            not_found()
+        } else {
+            e.into()
         }
     })?;
-    cp.vault.forget_tenant(id).await;
-    tracing::info!(tenant_id = %id, "tenant deleted");
     Ok(StatusCode::NO_CONTENT)
 }

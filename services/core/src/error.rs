@@ -45,9 +45,21 @@ pub enum CoreError {
     /// A scope that Discord reserves for approved apps (security.md P21).
     #[error("scope {0:?} is not allowed for this provider")]
     ScopeNotAllowed(String),
+    /// Provider resolution found no instance (arcade-compat §7).
+    #[error("no provider matches")]
+    UnknownProvider,
+    /// Several active instances share the requested provider id.
+    #[error("several providers match")]
+    AmbiguousProvider,
+    /// The resolved provider instance is inactive.
+    #[error("the provider is inactive")]
+    ProviderInactive,
     /// The Discord client id is already registered by a provider (of any tenant; P6).
     #[error("this Discord client id is already registered")]
     ClientIdInUse,
+    /// Discord could not be reached or refused a call Latchkey needed (no secret in it).
+    #[error("Discord: {0}")]
+    Upstream(String),
     /// Encryption or decryption failed; nothing is released.
     #[error(transparent)]
     Crypto(#[from] CryptoError),

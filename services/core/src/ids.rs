@@ -1,4 +1,4 @@
-//! Prefixed, time-sortable identifiers (`tnt_…`, `key_…`, `prv_…`).
+//! Prefixed, time-sortable identifiers (`tnt_…`, `key_…`, `prv_…`, `tool_…`, `grt_…`).
 //!
 //! Each id is a UUIDv7 written as its prefix, an underscore and 32 lowercase hex digits. There is
 //! exactly one spelling: upper case, hyphens, braces, `urn:uuid:` and a wrong or missing prefix
@@ -109,6 +109,16 @@ prefixed_id!(
     /// A provider's globally unique internal id, used in its Discord callback path.
     ProviderRef,
     "prv"
+);
+prefixed_id!(
+    /// A registered tool's internal id (tool keys are bound to it).
+    ToolId,
+    "tool"
+);
+prefixed_id!(
+    /// A grant (a user's connection): one user's Discord authorization through one provider.
+    GrantId,
+    "grt"
 );
 
 #[cfg(test)]

@@ -7,16 +7,23 @@
 pub mod apikey;
 pub mod audit;
 pub mod auth;
+pub mod authorization;
+pub mod catalog;
+pub mod connections;
 pub mod crypto;
 pub mod error;
+pub mod grant;
 pub mod ids;
 pub mod ports;
 pub mod provider;
+pub mod resolve;
 pub mod scopes;
 pub mod settings;
 pub mod tenant;
 pub mod time;
+pub mod tool;
 pub mod urls;
+pub mod user;
 
 pub use error::{CoreError, StoreError};
-pub use ids::{ApiKeyId, IdError, ProviderRef, TenantId};
+pub use ids::{ApiKeyId, GrantId, IdError, ProviderRef, TenantId, ToolId};

@@ -10,13 +10,16 @@ use async_trait::async_trait;
 
 use crate::apikey::{KeyHash, KeyRole};
 use crate::audit::{AuditEvent, AuditFilter};
+use crate::authorization::AuthorizationStatus;
 use crate::crypto::{MasterKeyId, WrappedKey};
 use crate::error::StoreError;
+use crate::grant::GrantRecord;
 use crate::provider::ProviderRecord;
 use crate::settings::VerificationSettings;
 use crate::tenant::Tenant;
 use crate::time::UnixMillis;
-use crate::{ApiKeyId, TenantId};
+use crate::tool::{ToolName, ToolRecord};
+use crate::{ApiKeyId, GrantId, ProviderRef, TenantId, ToolId};
 
 /// A tenant's data key of one version, wrapped by a master key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,6 +180,12 @@ pub trait ProviderStore: Send + Sync {
         provider: &ProviderRecord,
         audit: &AuditEvent,
     ) -> Result<(), StoreError>;
+    /// One provider by its internal id (the callback path; a grant's provider).
+    async fn get_provider_by_ref(
+        &self,
+        tenant: TenantId,
+        id: ProviderRef,
+    ) -> Result<Option<ProviderRecord>, StoreError>;
     /// One provider by its tenant-chosen slug.
     async fn get_provider(
         &self,
@@ -186,6 +195,8 @@ pub trait ProviderStore: Send + Sync {
     /// The tenant's providers, oldest first.
     async fn list_providers(&self, tenant: TenantId) -> Result<Vec<ProviderRecord>, StoreError>;
     /// Replaces a provider's mutable fields if it still has `expected_updated_at`; true if written.
+    /// In the same transaction: a changed client id turns the provider's active grants
+    /// `reauth_required` (security.md B13), and `inactive` fails its open authorizations.
     async fn update_provider(
         &self,
         tenant: TenantId,
@@ -193,7 +204,7 @@ pub trait ProviderStore: Send + Sync {
         expected_updated_at: UnixMillis,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError>;
-    /// Deletes one provider. `NotFound` if absent.
+    /// Deletes one provider with its grants and authorizations. `NotFound` if absent.
     async fn delete_provider(
         &self,
         tenant: TenantId,
@@ -206,6 +217,119 @@ pub trait ProviderStore: Send + Sync {
         client_id: &str,
         except: Option<crate::ProviderRef>,
     ) -> Result<bool, StoreError>;
+}
+
+/// A tenant's registered tools.
+#[async_trait]
+pub trait ToolStore: Send + Sync {
+    /// Stores a new tool with its first tool key; `Conflict` when the name is taken.
+    async fn insert_tool(
+        &self,
+        tenant: TenantId,
+        tool: &ToolRecord,
+        key: &ApiKeyRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+    /// One tool by name.
+    async fn get_tool(
+        &self,
+        tenant: TenantId,
+        name: &ToolName,
+    ) -> Result<Option<ToolRecord>, StoreError>;
+    /// One tool by id (a tool key's binding).
+    async fn get_tool_by_id(
+        &self,
+        tenant: TenantId,
+        id: ToolId,
+    ) -> Result<Option<ToolRecord>, StoreError>;
+    /// The tenant's tools, by name.
+    async fn list_tools(&self, tenant: TenantId) -> Result<Vec<ToolRecord>, StoreError>;
+    /// Replaces a tool's mutable fields if it still has `expected_updated_at`; true if written.
+    async fn update_tool(
+        &self,
+        tenant: TenantId,
+        tool: &ToolRecord,
+        expected_updated_at: UnixMillis,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
+    /// Deletes a tool and its tool keys. `NotFound` if absent.
+    async fn delete_tool(
+        &self,
+        tenant: TenantId,
+        name: &ToolName,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+}
+
+/// Which grants to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GrantFilter {
+    /// Only this user's (byte-exact).
+    pub user_id: Option<String>,
+    /// Only grants made through this provider.
+    pub provider: Option<ProviderRef>,
+}
+
+/// Grants (users' connections) and what the control plane reads of authorizations.
+#[async_trait]
+pub trait GrantStore: Send + Sync {
+    /// Stores a new grant.
+    async fn insert_grant(
+        &self,
+        tenant: TenantId,
+        grant: &GrantRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+    /// One grant.
+    async fn get_grant(
+        &self,
+        tenant: TenantId,
+        id: GrantId,
+    ) -> Result<Option<GrantRecord>, StoreError>;
+    /// The tenant's grants that are not revoked, oldest first.
+    async fn list_grants(
+        &self,
+        tenant: TenantId,
+        filter: &GrantFilter,
+    ) -> Result<Vec<GrantRecord>, StoreError>;
+    /// The user's active grant through a provider.
+    async fn active_grant(
+        &self,
+        tenant: TenantId,
+        user_id: &str,
+        provider: ProviderRef,
+    ) -> Result<Option<GrantRecord>, StoreError>;
+    /// Deletes one grant. `NotFound` if absent.
+    async fn delete_grant(
+        &self,
+        tenant: TenantId,
+        id: GrantId,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+    /// The user's authorizations through a provider, summed up: `Pending` when one is open
+    /// (not started or pending, not expired), else the newest one's status; `None` if none.
+    async fn authorization_summary(
+        &self,
+        tenant: TenantId,
+        user_id: &str,
+        provider: ProviderRef,
+        now: UnixMillis,
+    ) -> Result<Option<AuthorizationStatus>, StoreError>;
+}
+
+/// Revocation of a grant's tokens at Discord (implemented over `latchkey-discord`).
+#[async_trait]
+pub trait DiscordRevoker: Send + Sync {
+    /// Revokes `token` for the app `client_id` (Discord then revokes every token of that user
+    /// for the app). `endpoint_origin` replaces discord.com when the provider has one. The
+    /// error is a sentence without any secret in it.
+    async fn revoke(
+        &self,
+        client_id: &str,
+        client_secret: &secrecy::SecretString,
+        endpoint_origin: Option<&str>,
+        token: &secrecy::SecretString,
+    ) -> Result<(), String>;
 }
 
 /// A tenant's settings.
@@ -239,7 +363,14 @@ pub trait AuditStore: Send + Sync {
 /// Everything Latchkey stores, behind one handle.
 #[async_trait]
 pub trait Store:
-    TenantStore + ApiKeyStore + TenantKeyStore + ProviderStore + SettingsStore + AuditStore
+    TenantStore
+    + ApiKeyStore
+    + TenantKeyStore
+    + ProviderStore
+    + ToolStore
+    + GrantStore
+    + SettingsStore
+    + AuditStore
 {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;

@@ -184,34 +184,39 @@ impl ProviderPolicy {
 /// Validates a provider's scopes against the catalogue: unknown → 400 naming it; approval-only
 /// → `ScopeNotAllowed`; `guilds.join` needs the app's bot token; duplicates refused.
 pub fn check_scopes(scopes: &[String]) -> Result<(), CoreError> {
+    check_scopes_in("scopes", scopes)
+}
+
+/// [`check_scopes`] for a field with another name (a tool's `requirement.scopes`).
+pub fn check_scopes_in(field: &'static str, scopes: &[String]) -> Result<(), CoreError> {
     if scopes.is_empty() {
         return Err(invalid(
-            "scopes",
+            field,
             "at least one scope is required (identify is always requested)",
         ));
     }
     for (i, s) in scopes.iter().enumerate() {
         if scopes[..i].contains(s) {
-            return Err(invalid("scopes", format!("{:?} is listed twice", short(s))));
+            return Err(invalid(field, format!("{:?} is listed twice", short(s))));
         }
         match classify(s) {
             ScopeClass::Allowed => {}
             ScopeClass::NeedsBot => {
                 return Err(invalid(
-                    "scopes",
+                    field,
                     "guilds.join adds users to guilds with the app's bot token, which Latchkey does not store yet; remove it",
                 ));
             }
             ScopeClass::NotUsed => {
                 return Err(invalid(
-                    "scopes",
+                    field,
                     format!("{s:?} is a Discord scope Latchkey does not support"),
                 ));
             }
             ScopeClass::Blocked => return Err(CoreError::ScopeNotAllowed(s.clone())),
             ScopeClass::Unknown => {
                 return Err(invalid(
-                    "scopes",
+                    field,
                     format!("{:?} is not a Discord scope", short(s)),
                 ));
             }

@@ -43,6 +43,9 @@ pub enum StartupError {
     /// The first operator key could not be created.
     #[error("could not create the platform operator key: {0}")]
     OperatorKeyBootstrap(latchkey_core::CoreError),
+    /// The Discord client could not be built.
+    #[error("could not set up the Discord client: {0}")]
+    Discord(latchkey_discord::DiscordError),
     /// A listener could not be bound.
     #[error("cannot listen on {addr}: {message}")]
     Bind {

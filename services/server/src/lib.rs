@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod context;
+pub mod discord;
 pub mod keyfiles;
 pub mod routes;
 pub mod settings;

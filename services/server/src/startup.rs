@@ -29,6 +29,7 @@ pub struct Application {
     api: TcpListener,
     ops: TcpListener,
     metrics: Arc<Metrics>,
+    revoker: Arc<dyn latchkey_core::ports::DiscordRevoker>,
     new_operator_key: Option<SecretString>,
 }
 
@@ -53,11 +54,15 @@ impl Application {
         };
         let api = bind(ctx.settings.server.api_addr).await?;
         let ops = bind(ctx.settings.server.ops_addr).await?;
+        let discord =
+            latchkey_discord::DiscordClient::new(latchkey_discord::ClientConfig::default())
+                .map_err(StartupError::Discord)?;
         Ok(Self {
             ctx,
             api,
             ops,
             metrics: Arc::new(Metrics::new()),
+            revoker: Arc::new(crate::discord::Revoker(discord)),
             new_operator_key,
         })
     }
@@ -102,6 +107,7 @@ impl Application {
             vault: self.ctx.vault.clone(),
             peppers: self.ctx.peppers.clone(),
             authenticator: self.ctx.authenticator.clone(),
+            revoker: self.revoker.clone(),
             public_url: self.ctx.settings.server.public_url.clone().into(),
             allowed_endpoint_origins: self
                 .ctx

@@ -12,6 +12,7 @@ mod postgres;
 mod queries;
 mod rows;
 mod sqlite;
+mod tool_queries;
 
 use std::sync::Arc;
 use std::time::Duration;

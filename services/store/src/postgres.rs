@@ -50,3 +50,4 @@ impl PgStore {
 }
 
 crate::queries::impl_ports!(PgStore);
+crate::tool_queries::impl_more_ports!(PgStore);

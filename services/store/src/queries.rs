@@ -387,6 +387,21 @@ macro_rules! impl_ports {
                 audit: &AuditEvent,
             ) -> Result<bool, StoreError> {
                 let mut tx = self.pool.begin().await.or_store("provider")?;
+                // A new client id is another Discord app: the old app's grants cannot be
+                // refreshed through it (security.md B13). Rolled back with the rest when the
+                // conditional provider write below finds the row changed.
+                sqlx::query(
+                    "UPDATE grants SET status = 'reauth_required', updated_at = $4 \
+                     WHERE tenant_id = $1 AND provider_ref = $2 AND status = 'active' \
+                     AND EXISTS (SELECT 1 FROM providers WHERE tenant_id = $1 AND ref = $2 AND client_id <> $3)",
+                )
+                .bind(tenant.to_string())
+                .bind(p.id.to_string())
+                .bind(p.client_id.as_str())
+                .bind(p.updated_at.0)
+                .execute(&mut *tx)
+                .await
+                .or_store("grants")?;
                 let done = sqlx::query(
                     "UPDATE providers SET description = $4, external_id = $5, status = $6, client_id = $7, \
                      client_secret = $8, scopes = $9, policy = $10, endpoint_origin = $11, updated_at = $12 \
@@ -410,6 +425,18 @@ macro_rules! impl_ports {
                 if done.rows_affected() != 1 {
                     return Ok(false);
                 }
+                if p.status == latchkey_core::provider::ProviderStatus::Inactive {
+                    sqlx::query(
+                        "UPDATE authorizations SET status = 'failed', failure_reason = 'provider_inactive', updated_at = $3 \
+                         WHERE tenant_id = $1 AND provider_ref = $2 AND status IN ('not_started', 'pending')",
+                    )
+                    .bind(tenant.to_string())
+                    .bind(p.id.to_string())
+                    .bind(p.updated_at.0)
+                    .execute(&mut *tx)
+                    .await
+                    .or_store("authorizations")?;
+                }
                 insert_audit(&mut *tx, tenant, audit).await?;
                 tx.commit().await.or_store("provider")?;
                 Ok(true)
@@ -424,6 +451,17 @@ macro_rules! impl_ports {
                     .await
                     .or_store("providers")?;
                 Ok(n > 0)
+            }
+
+            async fn get_provider_by_ref(&self, tenant: TenantId, id: latchkey_core::ProviderRef) -> Result<Option<ProviderRecord>, StoreError> {
+                sqlx::query_as::<_, ProviderRow>(concat!("SELECT ", provider_cols!(), " FROM providers WHERE tenant_id = $1 AND ref = $2"))
+                .bind(tenant.to_string())
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .or_store("providers")?
+                .map(ProviderRecord::try_from)
+                .transpose()
             }
 
             async fn get_provider(&self, tenant: TenantId, slug: &str) -> Result<Option<ProviderRecord>, StoreError> {

@@ -4,6 +4,7 @@
 use latchkey_core::apikey::{KeyHash, KeyRole};
 use latchkey_core::audit::AuditEvent;
 use latchkey_core::crypto::{MasterKeyId, WrappedKey};
+use latchkey_core::grant::{GrantRecord, GrantStatus};
 use latchkey_core::ports::{ApiKeyRecord, AuthKeyRecord, TenantKeyRecord};
 use latchkey_core::provider::{
     DiscordClientId, ProviderPolicy, ProviderRecord, ProviderSlug, ProviderStatus,
@@ -11,7 +12,8 @@ use latchkey_core::provider::{
 use latchkey_core::settings::VerificationSettings;
 use latchkey_core::tenant::{Tenant, TenantName};
 use latchkey_core::time::UnixMillis;
-use latchkey_core::{ApiKeyId, ProviderRef, StoreError, TenantId};
+use latchkey_core::tool::{ToolName, ToolRecord, ToolRequirement, ToolVersion};
+use latchkey_core::{ApiKeyId, GrantId, ProviderRef, StoreError, TenantId, ToolId};
 
 fn corrupt(table: &'static str, detail: impl Into<String>) -> StoreError {
     StoreError::Corrupt {
@@ -173,7 +175,7 @@ impl TryFrom<ProviderRow> for ProviderRecord {
             status: ProviderStatus::parse(&r.status).map_err(bad)?,
             client_id: DiscordClientId::parse(&r.client_id).map_err(bad)?,
             client_secret: r.client_secret,
-            scopes: r.scopes.split_whitespace().map(str::to_owned).collect(),
+            scopes: scope_list(&r.scopes),
             policy: r
                 .policy
                 .map(|p| serde_json::from_str::<ProviderPolicy>(&p))
@@ -243,6 +245,87 @@ impl From<AuditRow> for AuditEvent {
             request_id: r.request_id,
         }
     }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ToolRow {
+    id: String,
+    name: String,
+    version: String,
+    description: Option<String>,
+    provider_instance: Option<String>,
+    scopes: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<ToolRow> for ToolRecord {
+    type Error = StoreError;
+    fn try_from(r: ToolRow) -> Result<Self, StoreError> {
+        let bad = |e: latchkey_core::CoreError| corrupt("tools", e.to_string());
+        Ok(ToolRecord {
+            id: ToolId::parse(&r.id).map_err(|e| corrupt("tools", e.to_string()))?,
+            name: ToolName::parse(&r.name).map_err(bad)?,
+            version: ToolVersion::parse(&r.version).map_err(bad)?,
+            description: r.description,
+            requirement: ToolRequirement {
+                instance: r
+                    .provider_instance
+                    .as_deref()
+                    .map(ProviderSlug::parse)
+                    .transpose()
+                    .map_err(bad)?,
+                scopes: scope_list(&r.scopes),
+            },
+            created_at: UnixMillis(r.created_at),
+            updated_at: UnixMillis(r.updated_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct GrantRow {
+    id: String,
+    user_id: String,
+    provider_ref: String,
+    discord_user_id: String,
+    user_info: Vec<u8>,
+    scopes: String,
+    access_token: Vec<u8>,
+    refresh_token: Option<Vec<u8>>,
+    expires_at: i64,
+    generation: i64,
+    status: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<GrantRow> for GrantRecord {
+    type Error = StoreError;
+    fn try_from(r: GrantRow) -> Result<Self, StoreError> {
+        Ok(GrantRecord {
+            id: GrantId::parse(&r.id).map_err(|e| corrupt("grants", e.to_string()))?,
+            user_id: r.user_id,
+            provider: ProviderRef::parse(&r.provider_ref)
+                .map_err(|e| corrupt("grants", e.to_string()))?,
+            discord_user_id: r.discord_user_id,
+            user_info: r.user_info,
+            scopes: scope_list(&r.scopes),
+            access_token: r.access_token,
+            refresh_token: r.refresh_token,
+            expires_at: UnixMillis(r.expires_at),
+            generation: r.generation,
+            status: GrantStatus::parse(&r.status)
+                .ok_or_else(|| corrupt("grants", "unknown status"))?,
+            created_at: UnixMillis(r.created_at),
+            updated_at: UnixMillis(r.updated_at),
+        })
+    }
+}
+
+/// A space-separated scope column as a list.
+pub(crate) fn scope_list(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_owned).collect()
 }
 
 /// Converts a list of rows, failing on the first corrupt one.

@@ -64,3 +64,4 @@ impl SqliteStore {
 }
 
 crate::queries::impl_ports!(SqliteStore);
+crate::tool_queries::impl_more_ports!(SqliteStore);

@@ -6,7 +6,10 @@
 
 mod support;
 
-const SOURCE: &str = include_str!("../src/queries.rs");
+const SOURCE: &str = concat!(
+    include_str!("../src/queries.rs"),
+    include_str!("../src/tool_queries.rs")
+);
 
 /// Cross-tenant statements — the whole statement, exactly — each with why it may be.
 const ALLOWED: &[(&str, &str)] = &[

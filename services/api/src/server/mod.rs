@@ -133,10 +133,29 @@ impl From<CoreError> for ApiError {
                     scope.chars().take(40).collect::<String>()
                 ),
             ),
+            CoreError::UnknownProvider => Self::new(
+                ErrorName::UnknownProvider,
+                "no provider of this tenant matches; check the provider id",
+            ),
+            CoreError::AmbiguousProvider => Self::new(
+                ErrorName::AmbiguousProvider,
+                "several active providers match provider_id; name one by its id",
+            ),
+            CoreError::ProviderInactive => Self::new(
+                ErrorName::ProviderInactive,
+                "the provider is inactive; activate it or choose another",
+            ),
             CoreError::ClientIdInUse => Self::new(
                 ErrorName::ClientIdInUse,
                 "this Discord client id is already registered; each Discord app can be registered once",
             ),
+            CoreError::Upstream(why) => {
+                tracing::warn!(error = %why, "Discord call failed");
+                Self::new(
+                    ErrorName::UpstreamUnavailable,
+                    "Discord could not be reached or refused the call; nothing was changed, try again",
+                )
+            }
             CoreError::Crypto(c) => match c {
                 CryptoError::UnknownMasterKey { .. } | CryptoError::Store(_) => {
                     Self::unavailable(&c)

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod sim;
+
 use latchkey_core::crypto::KeyMaterial;
 use latchkey_server::{Application, Settings};
 
@@ -272,6 +274,9 @@ fn uuid_like() -> String {
 pub struct TestApp {
     pub api: String,
     pub ops: String,
+    /// The running app's store and vault (to seed grants, which only a Discord flow makes).
+    pub store: std::sync::Arc<dyn latchkey_core::ports::Store>,
+    pub vault: std::sync::Arc<latchkey_core::crypto::Vault>,
     /// The operator key created at start (shown once).
     pub operator_key: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -314,12 +319,16 @@ pub async fn spawn_app_with(
         .unwrap_or_default();
     let api = format!("http://{}", app.api_addr());
     let ops = format!("http://{}", app.ops_addr());
+    let store = app.context().store.clone();
+    let vault = app.context().vault.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until_stopped(async move {
         let _ = rx.await;
     }));
     TestApp {
         api,
+        store,
+        vault,
         operator_key,
         ops,
         stop: Some(tx),
@@ -372,4 +381,62 @@ pub async fn request(
         raw,
         request_id,
     }
+}
+
+/// Stores an active grant for `user_id` through the tenant's provider `slug`, as a completed
+/// Discord flow would (tokens sealed by the app's vault). Returns its id.
+pub async fn seed_grant(
+    app: &TestApp,
+    tenant: &str,
+    slug: &str,
+    user_id: &str,
+    scopes: &[&str],
+    tokens: (&str, Option<&str>),
+    discord_user: serde_json::Value,
+) -> String {
+    use latchkey_core::grant::{self, GrantRecord, GrantSecrets, GrantStatus};
+    let tenant = latchkey_core::TenantId::parse(tenant).unwrap();
+    let provider = app.store.get_provider(tenant, slug).await.unwrap().unwrap();
+    let id = latchkey_core::GrantId::generate();
+    let (user_info, access_token, refresh_token) = grant::seal(
+        &app.vault,
+        tenant,
+        id,
+        &GrantSecrets {
+            user_info: discord_user.clone(),
+            access_token: tokens.0.into(),
+            refresh_token: tokens.1.map(Into::into),
+        },
+    )
+    .await
+    .unwrap();
+    let now = latchkey_core::time::UnixMillis::now();
+    let g = GrantRecord {
+        id,
+        user_id: user_id.to_owned(),
+        provider: provider.id,
+        discord_user_id: discord_user["id"].as_str().unwrap_or("1").to_owned(),
+        user_info,
+        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        access_token,
+        refresh_token,
+        expires_at: latchkey_core::time::UnixMillis(now.0 + 3_600_000),
+        generation: 0,
+        status: GrantStatus::Active,
+        created_at: now,
+        updated_at: now,
+    };
+    let actor = latchkey_core::audit::Actor {
+        id: "test".to_owned(),
+        request_id: None,
+    };
+    app.store
+        .insert_grant(
+            tenant,
+            &g,
+            &latchkey_core::audit::AuditEvent::success(&actor, "grant.create", id.to_string()),
+        )
+        .await
+        .unwrap();
+    id.to_string()
 }

@@ -1,0 +1,237 @@
+//! The statements of the tool and grant ports, written once for both dialects like
+//! `queries.rs` (whose transaction helpers they share) and instantiated by `impl_more_ports!`
+//! in a child module of each dialect. Every statement binds `tenant_id`.
+
+macro_rules! impl_more_ports {
+    ($store:ty) => {
+        mod more_ports {
+            use super::*;
+            use latchkey_core::authorization::AuthorizationStatus;
+            use latchkey_core::grant::GrantRecord;
+            use latchkey_core::ports::{GrantFilter, GrantStore, ToolStore};
+            use latchkey_core::tool::{ToolName, ToolRecord};
+            use latchkey_core::{GrantId, ProviderRef, ToolId};
+
+            use crate::rows::{GrantRow, ToolRow};
+
+            macro_rules! tool_cols {
+                () => {
+                    "id, name, version, description, provider_instance, scopes, created_at, updated_at"
+                };
+            }
+            macro_rules! grant_cols {
+                () => {
+                    "id, user_id, provider_ref, discord_user_id, user_info, scopes, access_token, refresh_token, \
+                     expires_at, generation, status, created_at, updated_at"
+                };
+            }
+
+            #[async_trait]
+            impl ToolStore for $store {
+                async fn insert_tool(&self, tenant: TenantId, t: &ToolRecord, key: &ApiKeyRecord, audit: &AuditEvent) -> Result<(), StoreError> {
+                    let mut tx = self.pool.begin().await.or_store("tool")?;
+                    sqlx::query(
+                        "INSERT INTO tools (tenant_id, id, name, version, description, provider, provider_instance, scopes, \
+                         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'discord', $6, $7, $8, $9)",
+                    )
+                    .bind(tenant.to_string())
+                    .bind(t.id.to_string())
+                    .bind(t.name.qualified())
+                    .bind(t.version.as_str())
+                    .bind(t.description.as_deref())
+                    .bind(t.requirement.instance.as_ref().map(|s| s.as_str()))
+                    .bind(t.requirement.scopes.join(" "))
+                    .bind(t.created_at.0)
+                    .bind(t.updated_at.0)
+                    .execute(&mut *tx)
+                    .await
+                    .or_store("tool")?;
+                    insert_api_key(&mut *tx, tenant, key).await?;
+                    insert_audit(&mut *tx, tenant, audit).await?;
+                    tx.commit().await.or_store("tool")
+                }
+
+                async fn get_tool(&self, tenant: TenantId, name: &ToolName) -> Result<Option<ToolRecord>, StoreError> {
+                    sqlx::query_as::<_, ToolRow>(concat!("SELECT ", tool_cols!(), " FROM tools WHERE tenant_id = $1 AND name = $2"))
+                        .bind(tenant.to_string())
+                        .bind(name.qualified())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .or_store("tools")?
+                        .map(ToolRecord::try_from)
+                        .transpose()
+                }
+
+                async fn get_tool_by_id(&self, tenant: TenantId, id: ToolId) -> Result<Option<ToolRecord>, StoreError> {
+                    sqlx::query_as::<_, ToolRow>(concat!("SELECT ", tool_cols!(), " FROM tools WHERE tenant_id = $1 AND id = $2"))
+                        .bind(tenant.to_string())
+                        .bind(id.to_string())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .or_store("tools")?
+                        .map(ToolRecord::try_from)
+                        .transpose()
+                }
+
+                async fn list_tools(&self, tenant: TenantId) -> Result<Vec<ToolRecord>, StoreError> {
+                    let rows = sqlx::query_as::<_, ToolRow>(concat!("SELECT ", tool_cols!(), " FROM tools WHERE tenant_id = $1 ORDER BY name"))
+                        .bind(tenant.to_string())
+                        .fetch_all(&self.pool)
+                        .await
+                        .or_store("tools")?;
+                    rows::all(rows)
+                }
+
+                async fn update_tool(&self, tenant: TenantId, t: &ToolRecord, expected_updated_at: UnixMillis, audit: &AuditEvent) -> Result<bool, StoreError> {
+                    let mut tx = self.pool.begin().await.or_store("tool")?;
+                    let done = sqlx::query(
+                        "UPDATE tools SET version = $4, description = $5, provider_instance = $6, scopes = $7, updated_at = $8 \
+                         WHERE tenant_id = $1 AND id = $2 AND updated_at = $3",
+                    )
+                    .bind(tenant.to_string())
+                    .bind(t.id.to_string())
+                    .bind(expected_updated_at.0)
+                    .bind(t.version.as_str())
+                    .bind(t.description.as_deref())
+                    .bind(t.requirement.instance.as_ref().map(|s| s.as_str()))
+                    .bind(t.requirement.scopes.join(" "))
+                    .bind(t.updated_at.0)
+                    .execute(&mut *tx)
+                    .await
+                    .or_store("tool")?;
+                    if done.rows_affected() != 1 {
+                        return Ok(false);
+                    }
+                    insert_audit(&mut *tx, tenant, audit).await?;
+                    tx.commit().await.or_store("tool")?;
+                    Ok(true)
+                }
+
+                async fn delete_tool(&self, tenant: TenantId, name: &ToolName, audit: &AuditEvent) -> Result<(), StoreError> {
+                    let mut tx = self.pool.begin().await.or_store("tools")?;
+                    // Tool keys go with the tool (composite foreign key, ON DELETE CASCADE).
+                    let done = sqlx::query("DELETE FROM tools WHERE tenant_id = $1 AND name = $2")
+                        .bind(tenant.to_string())
+                        .bind(name.qualified())
+                        .execute(&mut *tx)
+                        .await
+                        .or_store("tools")?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    insert_audit(&mut *tx, tenant, audit).await?;
+                    tx.commit().await.or_store("tools")
+                }
+            }
+
+            #[async_trait]
+            impl GrantStore for $store {
+                async fn insert_grant(&self, tenant: TenantId, g: &GrantRecord, audit: &AuditEvent) -> Result<(), StoreError> {
+                    let mut tx = self.pool.begin().await.or_store("grant")?;
+                    sqlx::query(
+                        "INSERT INTO grants (tenant_id, id, user_id, provider_ref, discord_user_id, user_info, scopes, \
+                         access_token, refresh_token, expires_at, generation, status, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                    )
+                    .bind(tenant.to_string())
+                    .bind(g.id.to_string())
+                    .bind(&g.user_id)
+                    .bind(g.provider.to_string())
+                    .bind(&g.discord_user_id)
+                    .bind(&g.user_info)
+                    .bind(g.scopes.join(" "))
+                    .bind(&g.access_token)
+                    .bind(g.refresh_token.as_deref())
+                    .bind(g.expires_at.0)
+                    .bind(g.generation)
+                    .bind(g.status.as_str())
+                    .bind(g.created_at.0)
+                    .bind(g.updated_at.0)
+                    .execute(&mut *tx)
+                    .await
+                    .or_store("grant")?;
+                    insert_audit(&mut *tx, tenant, audit).await?;
+                    tx.commit().await.or_store("grant")
+                }
+
+                async fn get_grant(&self, tenant: TenantId, id: GrantId) -> Result<Option<GrantRecord>, StoreError> {
+                    sqlx::query_as::<_, GrantRow>(concat!("SELECT ", grant_cols!(), " FROM grants WHERE tenant_id = $1 AND id = $2"))
+                        .bind(tenant.to_string())
+                        .bind(id.to_string())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .or_store("grants")?
+                        .map(GrantRecord::try_from)
+                        .transpose()
+                }
+
+                async fn list_grants(&self, tenant: TenantId, f: &GrantFilter) -> Result<Vec<GrantRecord>, StoreError> {
+                    let rows = sqlx::query_as::<_, GrantRow>(concat!(
+                        "SELECT ", grant_cols!(), " FROM grants WHERE tenant_id = $1 AND status <> 'revoked' \
+                         AND ($2 IS NULL OR user_id = $2) AND ($3 IS NULL OR provider_ref = $3) ORDER BY created_at, id"
+                    ))
+                    .bind(tenant.to_string())
+                    .bind(f.user_id.as_deref())
+                    .bind(f.provider.map(|p| p.to_string()))
+                    .fetch_all(&self.pool)
+                    .await
+                    .or_store("grants")?;
+                    rows::all(rows)
+                }
+
+                async fn active_grant(&self, tenant: TenantId, user_id: &str, provider: ProviderRef) -> Result<Option<GrantRecord>, StoreError> {
+                    sqlx::query_as::<_, GrantRow>(concat!(
+                        "SELECT ", grant_cols!(), " FROM grants WHERE tenant_id = $1 AND user_id = $2 AND provider_ref = $3 AND status = 'active'"
+                    ))
+                    .bind(tenant.to_string())
+                    .bind(user_id)
+                    .bind(provider.to_string())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .or_store("grants")?
+                    .map(GrantRecord::try_from)
+                    .transpose()
+                }
+
+                async fn delete_grant(&self, tenant: TenantId, id: GrantId, audit: &AuditEvent) -> Result<(), StoreError> {
+                    let mut tx = self.pool.begin().await.or_store("grants")?;
+                    let done = sqlx::query("DELETE FROM grants WHERE tenant_id = $1 AND id = $2")
+                        .bind(tenant.to_string())
+                        .bind(id.to_string())
+                        .execute(&mut *tx)
+                        .await
+                        .or_store("grants")?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    insert_audit(&mut *tx, tenant, audit).await?;
+                    tx.commit().await.or_store("grants")
+                }
+
+                async fn authorization_summary(&self, tenant: TenantId, user_id: &str, provider: ProviderRef, now: UnixMillis) -> Result<Option<AuthorizationStatus>, StoreError> {
+                    let row: Option<(String,)> = sqlx::query_as(
+                        "SELECT status FROM authorizations WHERE tenant_id = $1 AND user_id = $2 AND provider_ref = $3 \
+                         AND (status IN ('completed', 'failed') OR expires_at > $4) \
+                         ORDER BY CASE WHEN status IN ('not_started', 'pending') THEN 0 ELSE 1 END, created_at DESC, id DESC LIMIT 1",
+                    )
+                    .bind(tenant.to_string())
+                    .bind(user_id)
+                    .bind(provider.to_string())
+                    .bind(now.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .or_store("authorizations")?;
+                    row.map(|(s,)| {
+                        AuthorizationStatus::parse(&s).ok_or(StoreError::Corrupt {
+                            table: "authorizations",
+                            detail: "unknown status".to_owned(),
+                        })
+                    })
+                    .transpose()
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use impl_more_ports;
