@@ -17,6 +17,8 @@ struct Tenant {
     app: String,
     provider: String,
     key_id: String,
+    tool: String,
+    connection: String,
 }
 
 async fn send(
@@ -59,12 +61,35 @@ async fn tenant(app: &TestApp, name: &str, client_id: &str) -> Tenant {
         Some(&json!({"name": "extra", "role": "app"})),
     )
     .await;
+    let tool = format!("T{name}.Probe");
+    let (s, _) = send(
+        app,
+        &Method::POST,
+        "/v1/admin/tools",
+        Some(&admin),
+        Some(&json!({"name": tool, "version": "1.0.0", "requirement": {"id": provider, "oauth2": {"scopes": ["identify"]}}})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let id = t["id"].as_str().unwrap().to_owned();
+    let connection = support::seed_grant(
+        app,
+        &id,
+        &provider,
+        "matrix-user",
+        &["identify"],
+        ("matrix-access", None),
+        json!({"id": "1"}),
+    )
+    .await;
     Tenant {
-        id: t["id"].as_str().unwrap().to_owned(),
+        id,
         admin,
         app: t["app_key"].as_str().unwrap().to_owned(),
         provider,
         key_id: k["id"].as_str().unwrap().to_owned(),
+        tool,
+        connection,
     }
 }
 
@@ -77,6 +102,8 @@ fn fill(path: &str, t: &Tenant) -> Option<String> {
             (p, "id") if p.ends_with("/auth_providers/") => t.provider.clone(),
             (p, "id") if p.ends_with("/api_keys/") => t.key_id.clone(),
             (p, "id") if p.ends_with("/tenants/") => t.id.clone(),
+            (p, "id") if p.ends_with("/user_connections/") => t.connection.clone(),
+            (p, "name") if p.ends_with("/tools/") => t.tool.clone(),
             _ => return None,
         };
         out.replace_range(start..=end, &value);
@@ -88,6 +115,9 @@ fn body_for(method: &Method, path: &str) -> Option<Value> {
     match (method.as_str(), path) {
         ("POST", p) if p.ends_with("/tenants") => Some(json!({"name": "Matrix tenant"})),
         ("POST", p) if p.ends_with("/api_keys") => Some(json!({"name": "matrix", "role": "app"})),
+        ("POST", p) if p.ends_with("/admin/tools") => Some(
+            json!({"name": "Matrix.New", "version": "1.0.0", "requirement": {"oauth2": {"scopes": ["identify"]}}}),
+        ),
         ("POST", p) if p.ends_with("/auth_providers") => Some(
             json!({"id": "matrix", "provider_id": "discord", "oauth2": {"client_id": "1300000000000000001", "client_secret": "matrix-secret-value"}}),
         ),
@@ -139,7 +169,18 @@ async fn every_operation_for_every_principal() {
                 assert_eq!(s, StatusCode::OK, "{at}");
                 continue;
             }
-            let platform = path.starts_with("/v1/platform/");
+            let role = item[method_name]["security"][0]
+                .as_object()
+                .and_then(|o| o.keys().next().cloned())
+                .unwrap_or_else(|| panic!("{at}: no security requirement"));
+            // The key of the right role in tenant A, and the keys of every other role.
+            let (right, wrong): (&str, Vec<&str>) = match role.as_str() {
+                "operator_key" => (&app.operator_key, vec![&a.admin, &a.app]),
+                "admin_key" => (&a.admin, vec![&app.operator_key, &a.app]),
+                "app_key" => (&a.app, vec![&app.operator_key, &a.admin]),
+                other => panic!("{at}: unknown role {other}"),
+            };
+            let platform = role == "operator_key";
             // No, revoked and foreign credentials: 401, whatever the route.
             for key in [None, Some(revoked.as_str()), Some(foreign.as_str())] {
                 let (s, v) = send(&app, &method, &on_b, key, body.as_ref()).await;
@@ -150,11 +191,6 @@ async fn every_operation_for_every_principal() {
                 );
             }
             // Wrong roles: 403.
-            let wrong: Vec<&str> = if platform {
-                vec![&a.admin, &a.app]
-            } else {
-                vec![&app.operator_key, &a.app]
-            };
             for key in wrong {
                 let (s, v) = send(&app, &method, &on_b, Some(key), body.as_ref()).await;
                 assert_eq!(
@@ -165,7 +201,7 @@ async fn every_operation_for_every_principal() {
             }
             // The right role on another tenant's object: exactly "not found".
             if !platform && has_id {
-                let (s, v) = send(&app, &method, &on_b, Some(&a.admin), body.as_ref()).await;
+                let (s, v) = send(&app, &method, &on_b, Some(right), body.as_ref()).await;
                 assert_eq!(
                     (s, v["name"].as_str()),
                     (StatusCode::NOT_FOUND, Some("not_found")),
@@ -175,7 +211,7 @@ async fn every_operation_for_every_principal() {
                     &app,
                     &method,
                     &format!("{}/does-not-exist", &on_b[..on_b.rfind('/').unwrap()]),
-                    Some(&a.admin),
+                    Some(right),
                     body.as_ref(),
                 )
                 .await;
@@ -190,7 +226,7 @@ async fn every_operation_for_every_principal() {
                         &app,
                         &method,
                         &fill(path, &a).unwrap(),
-                        Some(&a.admin),
+                        Some(right),
                         body.as_ref(),
                     )
                     .await;
@@ -200,7 +236,7 @@ async fn every_operation_for_every_principal() {
             checked += 1;
         }
     }
-    assert!(checked >= 13, "walked the operations: {checked}");
+    assert!(checked >= 23, "walked the operations: {checked}");
 
     // B's objects survived every attempt.
     let (s, p) = send(
@@ -231,6 +267,28 @@ async fn every_operation_for_every_principal() {
         .find(|k| k["id"] == b.key_id)
         .unwrap();
     assert!(key.get("revoked_at").is_none(), "B's key not revoked");
+    let (s, _) = send(
+        &app,
+        &Method::GET,
+        &format!("/v1/admin/tools/{}", b.tool),
+        Some(&b.admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "B's tool untouched");
+    let (_, conns) = send(
+        &app,
+        &Method::GET,
+        "/v1/admin/user_connections",
+        Some(&b.admin),
+        None,
+    )
+    .await;
+    assert_eq!(
+        conns["items"][0]["id"],
+        b.connection.as_str(),
+        "B's connection untouched"
+    );
     let (s, _) = send(
         &app,
         &Method::GET,

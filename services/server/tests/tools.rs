@@ -602,8 +602,8 @@ async fn bad_input_gets_a_named_error_and_writes_nothing() {
         let (s, e) = call(&app, Method::POST, "/v1/admin/tools", &t.admin, Some(body)).await;
         assert_eq!((s, e["name"].as_str()), (status, Some(name)), "{what}: {e}");
         assert!(
-            !e["message"].as_str().unwrap().contains("made.up\"x"),
-            "{what}"
+            e["message"].as_str().unwrap().len() < 300,
+            "{what}: the message never echoes an oversized value"
         );
     }
     let (_, tools) = call(&app, Method::GET, "/v1/admin/tools", &t.admin, None).await;

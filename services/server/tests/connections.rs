@@ -1,0 +1,372 @@
+//! `/v1/admin/user_connections` and the deletions that revoke at Discord, through a running
+//! server and the Discord simulator: Arcade's shape, both filter spellings, delete revoking
+//! first (the simulator saw the revocation and the token is dead), a changed client id turning
+//! grants `reauth_required`, provider and tenant deletion revoking every grant, and — while
+//! Discord fails — 502 with nothing deleted.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use support::sim::{self, Sim};
+use support::{TestApp, spawn_app_with};
+
+async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    key: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let r = support::request(app, method, path, Some(key), body.as_ref()).await;
+    (r.status, r.body)
+}
+
+struct World {
+    sim: Sim,
+    app: TestApp,
+    tenant: String,
+    admin: String,
+}
+
+async fn world(db: Option<String>) -> World {
+    let sim = Sim::start().await;
+    let origin = sim.origin();
+    let app = spawn_app_with(db, |s| s.discord.allowed_endpoint_origins = vec![origin]).await;
+    let (s, t) = call(
+        &app,
+        Method::POST,
+        "/v1/platform/tenants",
+        &app.operator_key,
+        Some(json!({"name": "Acme"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let admin = t["admin_key"].as_str().unwrap().to_owned();
+    let (s, p) = call(&app, Method::POST, "/v1/admin/auth_providers", &admin,
+        Some(json!({"id": "discord-prod", "description": "Discord prod app", "provider_id": "discord",
+                    "oauth2": {"client_id": sim::APP_ID, "client_secret": sim::SECRET},
+                    "scopes": ["guilds"], "endpoint_origin": sim.origin()}))).await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    World {
+        sim,
+        app,
+        tenant: t["id"].as_str().unwrap().to_owned(),
+        admin,
+    }
+}
+
+impl World {
+    /// A real grant from the simulator, stored for `user`.
+    async fn grant(&self, user: &str) -> (String, latchkey_discord::types::TokenSet) {
+        let t = self.sim.login(&["identify", "guilds"]).await;
+        let (access, refresh) = Sim::tokens(&t);
+        let id = support::seed_grant(
+            &self.app,
+            &self.tenant,
+            "discord-prod",
+            user,
+            &["identify", "guilds"],
+            (&access, refresh.as_deref()),
+            json!({"id": sim::USER, "username": "nelly"}),
+        )
+        .await;
+        (id, t)
+    }
+
+    async fn list(&self, query: &str) -> Value {
+        let (s, v) = call(
+            &self.app,
+            Method::GET,
+            &format!("/v1/admin/user_connections{query}"),
+            &self.admin,
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v
+    }
+
+    async fn fail_revocations(&self) {
+        let r = self.sim.http.post(format!("{}/__sim/faults", self.sim.origin()))
+            .json(&json!({"match": {"method": "POST", "path": "/api/oauth2/token/revoke"}, "trigger": {"count": null}, "action": {"kind": "status", "status": 503}}))
+            .send().await.unwrap();
+        assert!(r.status().is_success());
+    }
+
+    async fn heal(&self) {
+        let r = self
+            .sim
+            .http
+            .delete(format!("{}/__sim/faults", self.sim.origin()))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+}
+
+async fn list_delete_and_reauth(db: Option<String>) {
+    let w = world(db).await;
+    let (alice, alice_tokens) = w.grant("alice").await;
+    let (bob, _) = w.grant("bob").await;
+
+    let page = w.list("").await;
+    assert_eq!(
+        (
+            page["total_count"].as_u64(),
+            page["page_count"].as_u64(),
+            page["offset"].as_u64(),
+            page["limit"].as_u64()
+        ),
+        (Some(2), Some(2), Some(0), Some(100))
+    );
+    let first = &page["items"][0];
+    assert_eq!(
+        first,
+        &json!({
+        "id": alice, "connection_id": alice, "connection_status": "active",
+        "provider_id": "discord-prod", "provider_type": "oauth2", "provider_description": "Discord prod app",
+        "provider_user_info": {"id": sim::USER, "username": "nelly"},
+        "scopes": ["guilds", "identify"], "user_id": "alice"})
+    );
+    let raw = page.to_string();
+    let (access, refresh) = Sim::tokens(&alice_tokens);
+    assert!(
+        !raw.contains(&access) && !raw.contains(&refresh.unwrap()),
+        "tokens never listed"
+    );
+
+    for (q, n) in [
+        ("?user_id=alice", 1),
+        ("?user%5Bid%5D=bob", 1),
+        ("?user_id=ALICE", 0),
+        ("?provider_id=discord-prod", 2),
+        ("?provider%5Bid%5D=discord", 2),
+        ("?provider_id=nope", 0),
+        ("?provider_id=discord-prod&user_id=bob", 1),
+        ("?limit=1&offset=1", 2),
+    ] {
+        let v = w.list(q).await;
+        assert_eq!(v["total_count"], n, "{q}");
+    }
+    let v = w.list("?limit=1&offset=1").await;
+    assert_eq!(
+        (v["page_count"].as_u64(), v["items"][0]["user_id"].as_str()),
+        (Some(1), Some("bob"))
+    );
+    for bad in [
+        "?user_id=a&user%5Bid%5D=b",
+        "?provider_id=",
+        "?user_id=",
+        "?limit=abc",
+    ] {
+        let (s, e) = call(
+            &w.app,
+            Method::GET,
+            &format!("/v1/admin/user_connections{bad}"),
+            &w.admin,
+            None,
+        )
+        .await;
+        assert_eq!(
+            (s, e["name"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_request")),
+            "{bad}"
+        );
+    }
+
+    // Delete while Discord fails: 502, and the connection is kept.
+    w.fail_revocations().await;
+    let (s, e) = call(
+        &w.app,
+        Method::DELETE,
+        &format!("/v1/admin/user_connections/{alice}"),
+        &w.admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, e["name"].as_str()),
+        (StatusCode::BAD_GATEWAY, Some("upstream_unavailable"))
+    );
+    assert_eq!(
+        w.list("?user_id=alice").await["total_count"],
+        1,
+        "nothing deleted"
+    );
+    assert!(w.sim.token_alive(&alice_tokens).await);
+    w.heal().await;
+
+    // Delete: revoked at Discord first, then deleted.
+    let before = w.sim.requests("/api/oauth2/token/revoke").await.len();
+    let r = support::request(
+        &w.app,
+        Method::DELETE,
+        &format!("/v1/admin/user_connections/{alice}"),
+        Some(&w.admin),
+        None,
+    )
+    .await;
+    assert_eq!((r.status, r.raw.as_str()), (StatusCode::NO_CONTENT, ""));
+    assert!(
+        w.sim.requests("/api/oauth2/token/revoke").await.len() > before,
+        "Discord saw the revocation"
+    );
+    assert!(
+        !w.sim.token_alive(&alice_tokens).await,
+        "the token is dead at Discord"
+    );
+    assert_eq!(w.list("?user_id=alice").await["total_count"], 0);
+    let (s, _) = call(
+        &w.app,
+        Method::DELETE,
+        &format!("/v1/admin/user_connections/{alice}"),
+        &w.admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = call(
+        &w.app,
+        Method::DELETE,
+        "/v1/admin/user_connections/not-an-id",
+        &w.admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, audit) = call(
+        &w.app,
+        Method::GET,
+        "/v1/admin/audit_events?action=connection.delete",
+        &w.admin,
+        None,
+    )
+    .await;
+    assert_eq!(audit["items"][0]["target"], alice.as_str());
+
+    // A new client id is another Discord app: bob must authorize again.
+    let (s, _) = call(
+        &w.app,
+        Method::PATCH,
+        "/v1/admin/auth_providers/discord-prod",
+        &w.admin,
+        Some(json!({"oauth2": {"client_id": "1100000000000000042"}})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let v = w.list("?user_id=bob").await;
+    assert_eq!(
+        (
+            v["items"][0]["id"].as_str(),
+            v["items"][0]["connection_status"].as_str()
+        ),
+        (Some(bob.as_str()), Some("reauth_required"))
+    );
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn list_delete_and_reauth_on_sqlite() {
+    list_delete_and_reauth(None).await;
+}
+
+#[tokio::test]
+async fn list_delete_and_reauth_on_postgres() {
+    let Some(db) = support::PgDb::create().await else {
+        return;
+    };
+    list_delete_and_reauth(Some(db.url.clone())).await;
+    db.drop_now().await;
+}
+
+#[tokio::test]
+async fn provider_and_tenant_deletion_revoke_every_grant_first() {
+    let w = world(None).await;
+    let (_, a) = w.grant("alice").await;
+
+    // While Discord fails, neither the provider nor the tenant is deleted.
+    w.fail_revocations().await;
+    let (s, e) = call(
+        &w.app,
+        Method::DELETE,
+        "/v1/admin/auth_providers/discord-prod",
+        &w.admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, e["name"].as_str()),
+        (StatusCode::BAD_GATEWAY, Some("upstream_unavailable"))
+    );
+    let (s, e) = call(
+        &w.app,
+        Method::DELETE,
+        &format!("/v1/platform/tenants/{}", w.tenant),
+        &w.app.operator_key,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, e["name"].as_str()),
+        (StatusCode::BAD_GATEWAY, Some("upstream_unavailable"))
+    );
+    assert_eq!(w.list("").await["total_count"], 1, "nothing deleted");
+    w.heal().await;
+
+    // Provider delete: the grant is revoked at Discord, then the provider goes with its grants.
+    let (s, p) = call(
+        &w.app,
+        Method::DELETE,
+        "/v1/admin/auth_providers/discord-prod",
+        &w.admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, p["id"].as_str()),
+        (StatusCode::OK, Some("discord-prod"))
+    );
+    assert!(!w.sim.token_alive(&a).await, "revoked at Discord");
+    assert_eq!(w.list("").await["total_count"], 0);
+
+    // Tenant delete: every grant of every provider is revoked, then all data is gone.
+    let (s, _) = call(&w.app, Method::POST, "/v1/admin/auth_providers", &w.admin,
+        Some(json!({"id": "again", "provider_id": "discord", "oauth2": {"client_id": sim::APP_ID, "client_secret": sim::SECRET},
+                    "endpoint_origin": w.sim.origin()}))).await;
+    assert_eq!(s, StatusCode::OK);
+    let t = w.sim.login(&["identify"]).await;
+    let (access, refresh) = Sim::tokens(&t);
+    support::seed_grant(
+        &w.app,
+        &w.tenant,
+        "again",
+        "carol",
+        &["identify"],
+        (&access, refresh.as_deref()),
+        json!({"id": sim::USER}),
+    )
+    .await;
+    let (s, _) = call(
+        &w.app,
+        Method::DELETE,
+        &format!("/v1/platform/tenants/{}", w.tenant),
+        &w.app.operator_key,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert!(!w.sim.token_alive(&t).await, "revoked at Discord");
+    let (s, _) = call(
+        &w.app,
+        Method::GET,
+        &format!("/v1/platform/tenants/{}", w.tenant),
+        &w.app.operator_key,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    w.app.stop().await;
+}
