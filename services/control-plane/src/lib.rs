@@ -1,12 +1,15 @@
-//! `latchkey-control-plane` holds the admin use cases and their REST transport: today the
-//! platform tenant routes (`/v1/platform/tenants`, operator key) and a tenant's API keys
-//! (`/v1/admin/api_keys`, admin key). Handlers are thin: parse into domain types, call the
-//! use case, map the result. Every operation is documented through `utoipa` with a summary,
+//! `latchkey-control-plane` holds the admin use cases and their two transports: REST
+//! (`/v1/platform/tenants` with the operator key; `/v1/admin/*` — API keys, auth providers,
+//! session verification settings, audit events — with an admin key) and gRPC
+//! (`latchkey.v1.ControlPlane`, in [`grpc`]). Each resource module has one function per use
+//! case, called by both its REST handler and its gRPC method, so validation cannot diverge.
+//! Handlers are thin: parse into domain types, call the use case, map the result. Every operation is documented through `utoipa` with a summary,
 //! a description, a tag and the key role it requires; `routes()` hands the server both the
 //! router and the OpenAPI paths.
 
 mod api_keys;
 mod audit;
+pub mod grpc;
 mod providers;
 mod settings;
 mod tenants;

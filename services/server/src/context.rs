@@ -43,6 +43,9 @@ pub enum StartupError {
     /// The first operator key could not be created.
     #[error("could not create the platform operator key: {0}")]
     OperatorKeyBootstrap(latchkey_core::CoreError),
+    /// The gRPC services could not be built (a broken compiled-in descriptor set).
+    #[error("gRPC services: {0}")]
+    Grpc(String),
     /// A listener could not be bound.
     #[error("cannot listen on {addr}: {message}")]
     Bind {
