@@ -22,3 +22,6 @@ pub mod server;
 pub use error::{ErrorBody, ErrorName};
 pub use health::HealthResponse;
 pub use page::Page;
+
+#[cfg(feature = "grpc")]
+pub mod grpc;

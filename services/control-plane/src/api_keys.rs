@@ -12,6 +12,7 @@ use latchkey_api::time::rfc3339;
 use latchkey_api::{ErrorBody, ErrorName};
 use latchkey_core::apikey::KeyRole;
 use latchkey_core::audit::AuditEvent;
+use latchkey_core::auth::TenantPrincipal;
 use latchkey_core::ports::ApiKeyRecord;
 use latchkey_core::tenant::Label;
 use latchkey_core::time::UnixMillis;
@@ -36,6 +37,61 @@ fn not_found() -> ApiError {
     ApiError::new(ErrorName::NotFound, "API key not found")
 }
 
+/// Mints an `admin` or `app` key for the caller's tenant (REST `create`, gRPC `CreateApiKey`).
+pub(crate) async fn create_api_key(
+    cp: &ControlPlane,
+    caller: &TenantPrincipal,
+    req: CreateApiKeyRequest,
+) -> Result<CreatedApiKeyResponse, ApiError> {
+    let name = Label::parse("name", &req.name)?;
+    let role = match KeyRole::parse(&req.role) {
+        Some(r @ (KeyRole::Admin | KeyRole::App)) => r,
+        Some(KeyRole::Tool) => {
+            return Err(ApiError::new(
+                ErrorName::InvalidRequest,
+                "role: tool keys are issued when a tool is registered",
+            ));
+        }
+        Some(KeyRole::Operator) | None => {
+            return Err(ApiError::new(
+                ErrorName::InvalidRequest,
+                "role: must be \"admin\" or \"app\"",
+            ));
+        }
+    };
+    let (rec, whole) = cp.peppers.mint_tenant_key(role, None, name.as_str());
+    cp.store
+        .insert_api_key(
+            caller.tenant,
+            &rec,
+            &AuditEvent::success(&crate::actor(caller), "api_key.create", rec.id.to_string()),
+        )
+        .await
+        .map_err(CoreError::from)?;
+    tracing::info!(key_id = %rec.id, role = role.as_str(), "API key created");
+    Ok(CreatedApiKeyResponse {
+        key: response(&rec),
+        secret: whole.expose_secret().to_owned(),
+    })
+}
+
+/// A page of the caller's tenant's keys (REST `list`, gRPC `ListApiKeys`).
+pub(crate) async fn list_api_keys(
+    cp: &ControlPlane,
+    caller: &TenantPrincipal,
+    page: PageQuery,
+) -> Result<ApiKeyPage, ApiError> {
+    let all: Vec<ApiKeyResponse> = cp
+        .store
+        .list_api_keys(caller.tenant)
+        .await
+        .map_err(CoreError::from)?
+        .iter()
+        .map(response)
+        .collect();
+    Ok(page.page(&all))
+}
+
 /// Create an API key.
 ///
 /// Mints an `admin` or `app` key for the caller's tenant. The whole key (`lk_<id>_<secret>`)
@@ -58,39 +114,8 @@ pub(crate) async fn create(
     AdminKey(caller): AdminKey,
     JsonBody(req): JsonBody<CreateApiKeyRequest>,
 ) -> Result<(StatusCode, Json<CreatedApiKeyResponse>), ApiError> {
-    let name = Label::parse("name", &req.name)?;
-    let role = match KeyRole::parse(&req.role) {
-        Some(r @ (KeyRole::Admin | KeyRole::App)) => r,
-        Some(KeyRole::Tool) => {
-            return Err(ApiError::new(
-                ErrorName::InvalidRequest,
-                "role: tool keys are issued when a tool is registered",
-            ));
-        }
-        Some(KeyRole::Operator) | None => {
-            return Err(ApiError::new(
-                ErrorName::InvalidRequest,
-                "role: must be \"admin\" or \"app\"",
-            ));
-        }
-    };
-    let (rec, whole) = cp.peppers.mint_tenant_key(role, None, name.as_str());
-    cp.store
-        .insert_api_key(
-            caller.tenant,
-            &rec,
-            &AuditEvent::success(&crate::actor(&caller), "api_key.create", rec.id.to_string()),
-        )
-        .await
-        .map_err(CoreError::from)?;
-    tracing::info!(key_id = %rec.id, role = role.as_str(), "API key created");
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedApiKeyResponse {
-            key: response(&rec),
-            secret: whole.expose_secret().to_owned(),
-        }),
-    ))
+    let created = create_api_key(&cp, &caller, req).await?;
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// List API keys.
@@ -114,15 +139,7 @@ pub(crate) async fn list(
     AdminKey(caller): AdminKey,
     page: PageQuery,
 ) -> Result<Json<ApiKeyPage>, ApiError> {
-    let all: Vec<ApiKeyResponse> = cp
-        .store
-        .list_api_keys(caller.tenant)
-        .await
-        .map_err(CoreError::from)?
-        .iter()
-        .map(response)
-        .collect();
-    Ok(Json(page.page(&all)))
+    Ok(Json(list_api_keys(&cp, &caller, page).await?))
 }
 
 /// Revoke an API key.
@@ -147,20 +164,30 @@ pub(crate) async fn revoke(
     AdminKey(caller): AdminKey,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = ApiKeyId::parse(&id).map_err(|_| not_found())?;
+    revoke_api_key(&cp, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes one of the caller's tenant's keys (REST `revoke`, gRPC `RevokeApiKey`).
+pub(crate) async fn revoke_api_key(
+    cp: &ControlPlane,
+    caller: &TenantPrincipal,
+    id: &str,
+) -> Result<(), ApiError> {
+    let id = ApiKeyId::parse(id).map_err(|_| not_found())?;
     match cp
         .store
         .revoke_api_key(
             caller.tenant,
             id,
             UnixMillis::now(),
-            &AuditEvent::success(&crate::actor(&caller), "api_key.revoke", id.to_string()),
+            &AuditEvent::success(&crate::actor(caller), "api_key.revoke", id.to_string()),
         )
         .await
     {
         Ok(()) => {
             tracing::info!(key_id = %id, "API key revoked");
-            Ok(StatusCode::NO_CONTENT)
+            Ok(())
         }
         Err(StoreError::NotFound) => Err(not_found()),
         Err(other) => Err(CoreError::from(other).into()),

@@ -9,15 +9,27 @@ use latchkey_api::time::{parse_rfc3339, rfc3339};
 use latchkey_api::{ErrorBody, ErrorName};
 use latchkey_core::CoreError;
 use latchkey_core::audit::AuditFilter;
+use latchkey_core::auth::TenantPrincipal;
 use latchkey_core::time::UnixMillis;
 
 use crate::ControlPlane;
 
+/// The REST query's filter: `action`, `since`, `until`, each at most once.
 fn filter(uri: &Uri) -> Result<AuditFilter, ApiError> {
     let [action, since, until] = crate::query::params(uri, [&["action"], &["since"], &["until"]])?;
-    let time = |k: &str, v: Option<String>| {
+    audit_filter(action, since.as_deref(), until.as_deref())
+}
+
+/// Validates a filter (REST query and gRPC fields alike): `action` at most 100 bytes, `since`
+/// and `until` RFC 3339 UTC times.
+pub(crate) fn audit_filter(
+    action: Option<String>,
+    since: Option<&str>,
+    until: Option<&str>,
+) -> Result<AuditFilter, ApiError> {
+    let time = |k: &str, v: Option<&str>| {
         v.map(|v| {
-            parse_rfc3339(&v).map(UnixMillis).ok_or_else(|| {
+            parse_rfc3339(v).map(UnixMillis).ok_or_else(|| {
                 ApiError::new(
                     ErrorName::InvalidRequest,
                     format!("`{k}` must be an RFC 3339 UTC time, e.g. 2025-05-01T12:00:00Z"),
@@ -37,6 +49,32 @@ fn filter(uri: &Uri) -> Result<AuditFilter, ApiError> {
         since: time("since", since)?,
         until: time("until", until)?,
     })
+}
+
+/// A page of the tenant's audit events (REST `list`, gRPC `ListAuditEvents`).
+pub(crate) async fn list_audit_events(
+    cp: &ControlPlane,
+    caller: &TenantPrincipal,
+    filter: &AuditFilter,
+    page: PageQuery,
+) -> Result<AuditEventPage, ApiError> {
+    let all: Vec<AuditEventResponse> = cp
+        .store
+        .list_audit_events(caller.tenant, filter)
+        .await
+        .map_err(CoreError::from)?
+        .into_iter()
+        .map(|e| AuditEventResponse {
+            id: e.id,
+            at: rfc3339(e.at.0),
+            actor: e.actor,
+            action: e.action,
+            target: e.target,
+            outcome: e.outcome,
+            request_id: e.request_id,
+        })
+        .collect();
+    Ok(page.page(&all))
 }
 
 /// List audit events.
@@ -69,21 +107,5 @@ pub(crate) async fn list(
     uri: Uri,
 ) -> Result<Json<AuditEventPage>, ApiError> {
     let f = filter(&uri)?;
-    let all: Vec<AuditEventResponse> = cp
-        .store
-        .list_audit_events(caller.tenant, &f)
-        .await
-        .map_err(CoreError::from)?
-        .into_iter()
-        .map(|e| AuditEventResponse {
-            id: e.id,
-            at: rfc3339(e.at.0),
-            actor: e.actor,
-            action: e.action,
-            target: e.target,
-            outcome: e.outcome,
-            request_id: e.request_id,
-        })
-        .collect();
-    Ok(Json(page.page(&all)))
+    Ok(Json(list_audit_events(&cp, &caller, &f, page).await?))
 }

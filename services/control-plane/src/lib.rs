@@ -1,8 +1,11 @@
-//! `latchkey-control-plane` holds the admin use cases and their REST transport: platform
-//! tenants (`/v1/platform/tenants`, operator key); a tenant's API keys, providers, tools,
-//! verification settings, users' connections and audit log (`/v1/admin/*`, admin key); and the
-//! tool catalogue apps read (`/v1/tools`, app key). Handlers are thin: parse into domain types, call the
-//! use case, map the result. Every operation is documented through `utoipa` with a summary,
+//! `latchkey-control-plane` holds the admin use cases and their two transports. REST:
+//! platform tenants (`/v1/platform/tenants`, operator key); a tenant's API keys, providers,
+//! tools, verification settings, users' connections and audit log (`/v1/admin/*`, admin key);
+//! and the tool catalogue apps read (`/v1/tools`, app key). gRPC: `latchkey.v1.ControlPlane`
+//! (in [`grpc`]) for tenants, API keys, providers, settings and audit events. A resource module
+//! has one function per use case, called by its REST handler and its gRPC method alike, so
+//! validation cannot diverge. Handlers are thin: parse into domain types, call the use case,
+//! map the result. Every operation is documented through `utoipa` with a summary,
 //! a description, a tag and the key role it requires; `routes()` hands the server both the
 //! router and the OpenAPI paths.
 
@@ -10,6 +13,7 @@ mod api_keys;
 mod audit;
 mod catalog;
 mod connections;
+pub mod grpc;
 mod providers;
 mod query;
 mod settings;

@@ -10,6 +10,7 @@ use latchkey_api::providers::{
 use latchkey_api::server::{AdminKey, ApiError, JsonBody, PageQuery};
 use latchkey_api::time::rfc3339;
 use latchkey_api::{ErrorBody, ErrorName};
+use latchkey_core::auth::TenantPrincipal;
 use latchkey_core::provider::{
     self, DiscordClientId, ProviderChanges, ProviderPolicy, ProviderRecord, ProviderSlug,
     ProviderStatus,
@@ -187,6 +188,120 @@ async fn load(
         .ok_or_else(not_found)
 }
 
+/// Registers a provider (REST `create`, gRPC `CreateAuthProvider`).
+pub(crate) async fn create_auth_provider(
+    cp: &ControlPlane,
+    caller: &TenantPrincipal,
+    req: ProviderRequest,
+) -> Result<ProviderResponse, ApiError> {
+    let id = ProviderSlug::parse(req.id.as_deref().ok_or_else(|| bad("id: is required"))?)?;
+    let changes = changes(cp, req, true)?;
+    let rec = provider::create_provider(
+        cp.store.as_ref(),
+        &cp.vault,
+        caller.tenant,
+        id,
+        changes,
+        &crate::actor(caller),
+    )
+    .await?;
+    tracing::info!(provider = %rec.id, "provider created");
+    response(cp, caller.tenant, &rec).await
+}
+
+/// A page of the tenant's providers (REST `list`, gRPC `ListAuthProviders`).
+pub(crate) async fn list_auth_providers(
+    cp: &ControlPlane,
+    caller: &TenantPrincipal,
+    page: PageQuery,
+) -> Result<ProviderPage, ApiError> {
+    let all = cp
+        .store
+        .list_providers(caller.tenant)
+        .await
+        .map_err(CoreError::from)?;
+    let (records, page_count, total_count) = page.slice(&all);
+    let mut items = Vec::with_capacity(records.len());
+    for r in &records {
+        items.push(response(cp, caller.tenant, r).await?);
+    }
+    Ok(ProviderPage {
+        items,
+        limit: page.limit,
+        offset: page.offset,
+        page_count,
+        total_count,
+    })
+}
+
+/// One provider by id (REST `get`, gRPC `GetAuthProvider`).
+pub(crate) async fn get_auth_provider(
+    cp: &ControlPlane,
+    caller: &TenantPrincipal,
+    id: &str,
+) -> Result<ProviderResponse, ApiError> {
+    let rec = load(cp, caller.tenant, &slug(id)?).await?;
+    response(cp, caller.tenant, &rec).await
+}
+
+/// Merges changes into a provider (REST `patch`, gRPC `UpdateAuthProvider`). `req.id`, if
+/// given, must equal `id`.
+pub(crate) async fn update_auth_provider(
+    cp: &ControlPlane,
+    caller: &TenantPrincipal,
+    id: &str,
+    req: ProviderRequest,
+) -> Result<ProviderResponse, ApiError> {
+    let id = slug(id)?;
+    if req
+        .id
+        .as_deref()
+        .is_some_and(|body_id| body_id != id.as_str())
+    {
+        return Err(bad("id: a provider cannot be renamed"));
+    }
+    let changes = changes(cp, req, false)?;
+    let rec = provider::update_provider(
+        cp.store.as_ref(),
+        &cp.vault,
+        caller.tenant,
+        &id,
+        changes,
+        &crate::actor(caller),
+    )
+    .await?;
+    tracing::info!(provider = %rec.id, "provider changed");
+    response(cp, caller.tenant, &rec).await
+}
+
+/// Deletes a provider and answers with it as it was (REST `delete`, gRPC `DeleteAuthProvider`).
+pub(crate) async fn delete_auth_provider(
+    cp: &ControlPlane,
+    caller: &TenantPrincipal,
+    id: &str,
+) -> Result<ProviderResponse, ApiError> {
+    let id = slug(id)?;
+    let rec = load(cp, caller.tenant, &id).await?;
+    let body = response(cp, caller.tenant, &rec).await?;
+    latchkey_core::connections::delete_provider(
+        cp.store.as_ref(),
+        &cp.vault,
+        cp.revoker.as_ref(),
+        caller.tenant,
+        &id,
+        &crate::actor(caller),
+    )
+    .await
+    .map_err(|e| {
+        if let CoreError::NotFound(_) | CoreError::Store(latchkey_core::StoreError::NotFound) = e {
+            not_found()
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(body)
+}
+
 /// Create a provider.
 ///
 /// Registers one of the tenant's Discord applications. `oauth2.client_secret` is stored
@@ -209,19 +324,7 @@ pub(crate) async fn create(
     AdminKey(caller): AdminKey,
     JsonBody(req): JsonBody<ProviderRequest>,
 ) -> Result<Json<ProviderResponse>, ApiError> {
-    let id = ProviderSlug::parse(req.id.as_deref().ok_or_else(|| bad("id: is required"))?)?;
-    let changes = changes(&cp, req, true)?;
-    let rec = provider::create_provider(
-        cp.store.as_ref(),
-        &cp.vault,
-        caller.tenant,
-        id,
-        changes,
-        &crate::actor(&caller),
-    )
-    .await?;
-    tracing::info!(provider = %rec.id, "provider created");
-    Ok(Json(response(&cp, caller.tenant, &rec).await?))
+    Ok(Json(create_auth_provider(&cp, &caller, req).await?))
 }
 
 /// List providers.
@@ -245,23 +348,7 @@ pub(crate) async fn list(
     AdminKey(caller): AdminKey,
     page: PageQuery,
 ) -> Result<Json<ProviderPage>, ApiError> {
-    let all = cp
-        .store
-        .list_providers(caller.tenant)
-        .await
-        .map_err(CoreError::from)?;
-    let (records, page_count, total_count) = page.slice(&all);
-    let mut items = Vec::with_capacity(records.len());
-    for r in &records {
-        items.push(response(&cp, caller.tenant, r).await?);
-    }
-    Ok(Json(ProviderPage {
-        items,
-        limit: page.limit,
-        offset: page.offset,
-        page_count,
-        total_count,
-    }))
+    Ok(Json(list_auth_providers(&cp, &caller, page).await?))
 }
 
 /// Get a provider.
@@ -285,8 +372,7 @@ pub(crate) async fn get(
     AdminKey(caller): AdminKey,
     Path(id): Path<String>,
 ) -> Result<Json<ProviderResponse>, ApiError> {
-    let rec = load(&cp, caller.tenant, &slug(&id)?).await?;
-    Ok(Json(response(&cp, caller.tenant, &rec).await?))
+    Ok(Json(get_auth_provider(&cp, &caller, &id).await?))
 }
 
 /// Change a provider.
@@ -314,26 +400,7 @@ pub(crate) async fn patch(
     Path(id): Path<String>,
     JsonBody(req): JsonBody<ProviderRequest>,
 ) -> Result<Json<ProviderResponse>, ApiError> {
-    let id = slug(&id)?;
-    if req
-        .id
-        .as_deref()
-        .is_some_and(|body_id| body_id != id.as_str())
-    {
-        return Err(bad("id: a provider cannot be renamed"));
-    }
-    let changes = changes(&cp, req, false)?;
-    let rec = provider::update_provider(
-        cp.store.as_ref(),
-        &cp.vault,
-        caller.tenant,
-        &id,
-        changes,
-        &crate::actor(&caller),
-    )
-    .await?;
-    tracing::info!(provider = %rec.id, "provider changed");
-    Ok(Json(response(&cp, caller.tenant, &rec).await?))
+    Ok(Json(update_auth_provider(&cp, &caller, &id, req).await?))
 }
 
 /// Delete a provider.
@@ -360,24 +427,5 @@ pub(crate) async fn delete(
     AdminKey(caller): AdminKey,
     Path(id): Path<String>,
 ) -> Result<Json<ProviderResponse>, ApiError> {
-    let id = slug(&id)?;
-    let rec = load(&cp, caller.tenant, &id).await?;
-    let body = response(&cp, caller.tenant, &rec).await?;
-    latchkey_core::connections::delete_provider(
-        cp.store.as_ref(),
-        &cp.vault,
-        cp.revoker.as_ref(),
-        caller.tenant,
-        &id,
-        &crate::actor(&caller),
-    )
-    .await
-    .map_err(|e| {
-        if let CoreError::NotFound(_) | CoreError::Store(latchkey_core::StoreError::NotFound) = e {
-            not_found()
-        } else {
-            e.into()
-        }
-    })?;
-    Ok(Json(body))
+    Ok(Json(delete_auth_provider(&cp, &caller, &id).await?))
 }

@@ -7,6 +7,7 @@ use latchkey_api::server::{AdminKey, ApiError, JsonBody};
 use latchkey_api::settings::{VerificationSettingsRequest, VerificationSettingsResponse};
 use latchkey_api::{ErrorBody, ErrorName};
 use latchkey_core::audit::AuditEvent;
+use latchkey_core::auth::TenantPrincipal;
 use latchkey_core::settings::VerificationSettings;
 use latchkey_core::time::UnixMillis;
 use latchkey_core::{CoreError, TenantId, urls};
@@ -33,53 +34,23 @@ async fn current(cp: &ControlPlane, tenant: TenantId) -> Result<VerificationSett
         .unwrap_or_default())
 }
 
-/// Get verification settings.
-///
-/// How this tenant's users are verified after consenting at Discord: the verifier URL, or
-/// (development only) skipping verification; and which origins `next_uri` may name. With
-/// neither a verifier nor skipping, no new authorization can start. Requires an admin key.
-#[utoipa::path(
-    get, path = "/v1/admin/settings/session_verification", tag = "admin",
-    operation_id = "admin_settings_session_verification_get",
-    security(("admin_key" = [])),
-    responses(
-        (status = 200, description = "The settings", body = VerificationSettingsResponse),
-        (status = 401, description = "No valid key", body = ErrorBody),
-        (status = 403, description = "Not an admin key", body = ErrorBody),
-    )
-)]
-pub(crate) async fn get(
-    State(cp): State<ControlPlane>,
-    AdminKey(caller): AdminKey,
-) -> Result<Json<VerificationSettingsResponse>, ApiError> {
-    let s = current(&cp, caller.tenant).await?;
-    Ok(Json(response(&cp, s)))
+/// The tenant's verification settings (REST `get`, gRPC `GetSessionVerificationSettings`).
+pub(crate) async fn get_settings(
+    cp: &ControlPlane,
+    caller: &TenantPrincipal,
+) -> Result<VerificationSettingsResponse, ApiError> {
+    let s = current(cp, caller.tenant).await?;
+    Ok(response(cp, s))
 }
 
-/// Change verification settings.
-///
-/// A partial update: absent fields stay. `verifier_url` must be an absolute https URL without
-/// query, fragment or user information (`null` or `""` clears it); each allowed origin is
-/// `https://host[:port]`. Setting `unsafe_skip_verification` is refused with 403 when the
-/// operator forbids it. Requires an admin key.
-#[utoipa::path(
-    put, path = "/v1/admin/settings/session_verification", tag = "admin",
-    operation_id = "admin_settings_session_verification_put",
-    security(("admin_key" = [])),
-    request_body = VerificationSettingsRequest,
-    responses(
-        (status = 200, description = "The new settings", body = VerificationSettingsResponse),
-        (status = 400, description = "An invalid URL or origin", body = ErrorBody),
-        (status = 401, description = "No valid key", body = ErrorBody),
-        (status = 403, description = "Not an admin key, or skipping is forbidden by the operator", body = ErrorBody),
-    )
-)]
-pub(crate) async fn put(
-    State(cp): State<ControlPlane>,
-    AdminKey(caller): AdminKey,
-    JsonBody(req): JsonBody<VerificationSettingsRequest>,
-) -> Result<Json<VerificationSettingsResponse>, ApiError> {
-    let mut next = current(&cp, caller.tenant).await?;
+/// A partial update of the verification settings (REST `put`, gRPC
+/// `PutSessionVerificationSettings`).
+pub(crate) async fn put_settings(
+    cp: &ControlPlane,
+    caller: &TenantPrincipal,
+    req: VerificationSettingsRequest,
+) -> Result<VerificationSettingsResponse, ApiError> {
+    let mut next = current(cp, caller.tenant).await?;
     if let Some(url) = req.verifier_url {
         next.verifier_url = match url.as_deref() {
             None | Some("") => None,
@@ -117,7 +88,7 @@ pub(crate) async fn put(
             caller.tenant,
             &next,
             &AuditEvent::success(
-                &crate::actor(&caller),
+                &crate::actor(caller),
                 "settings.session_verification.update",
                 None,
             ),
@@ -127,5 +98,53 @@ pub(crate) async fn put(
     if next.unsafe_skip_verification {
         tracing::warn!(tenant_id = %caller.tenant, "verification is skipped for this tenant: development only, users are not verified");
     }
-    Ok(Json(response(&cp, next)))
+    Ok(response(cp, next))
+}
+
+/// Get verification settings.
+///
+/// How this tenant's users are verified after consenting at Discord: the verifier URL, or
+/// (development only) skipping verification; and which origins `next_uri` may name. With
+/// neither a verifier nor skipping, no new authorization can start. Requires an admin key.
+#[utoipa::path(
+    get, path = "/v1/admin/settings/session_verification", tag = "admin",
+    operation_id = "admin_settings_session_verification_get",
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "The settings", body = VerificationSettingsResponse),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Not an admin key", body = ErrorBody),
+    )
+)]
+pub(crate) async fn get(
+    State(cp): State<ControlPlane>,
+    AdminKey(caller): AdminKey,
+) -> Result<Json<VerificationSettingsResponse>, ApiError> {
+    Ok(Json(get_settings(&cp, &caller).await?))
+}
+
+/// Change verification settings.
+///
+/// A partial update: absent fields stay. `verifier_url` must be an absolute https URL without
+/// query, fragment or user information (`null` or `""` clears it); each allowed origin is
+/// `https://host[:port]`. Setting `unsafe_skip_verification` is refused with 403 when the
+/// operator forbids it. Requires an admin key.
+#[utoipa::path(
+    put, path = "/v1/admin/settings/session_verification", tag = "admin",
+    operation_id = "admin_settings_session_verification_put",
+    security(("admin_key" = [])),
+    request_body = VerificationSettingsRequest,
+    responses(
+        (status = 200, description = "The new settings", body = VerificationSettingsResponse),
+        (status = 400, description = "An invalid URL or origin", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Not an admin key, or skipping is forbidden by the operator", body = ErrorBody),
+    )
+)]
+pub(crate) async fn put(
+    State(cp): State<ControlPlane>,
+    AdminKey(caller): AdminKey,
+    JsonBody(req): JsonBody<VerificationSettingsRequest>,
+) -> Result<Json<VerificationSettingsResponse>, ApiError> {
+    Ok(Json(put_settings(&cp, &caller, req).await?))
 }

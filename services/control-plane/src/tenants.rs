@@ -9,8 +9,8 @@ use latchkey_api::tenants::{
 };
 use latchkey_api::time::rfc3339;
 use latchkey_api::{ErrorBody, ErrorName};
-use latchkey_core::TenantId;
 use latchkey_core::tenant::{self, Tenant, TenantName};
+use latchkey_core::{ApiKeyId, TenantId};
 use secrecy::ExposeSecret;
 
 use crate::ControlPlane;
@@ -30,6 +30,74 @@ fn not_found() -> ApiError {
 /// A tenant id from a path: anything that is not one answers like an unknown tenant.
 fn path_id(raw: &str) -> Result<TenantId, ApiError> {
     TenantId::parse(raw).map_err(|_| not_found())
+}
+
+/// Creates a tenant with its first keys (REST `create`, gRPC `CreateTenant`).
+pub(crate) async fn create_tenant(
+    cp: &ControlPlane,
+    operator: ApiKeyId,
+    req: CreateTenantRequest,
+) -> Result<CreatedTenantResponse, ApiError> {
+    let name = TenantName::parse(&req.name)?;
+    let created = tenant::create_tenant(
+        cp.store.as_ref(),
+        &cp.vault,
+        &cp.peppers,
+        name,
+        &crate::operator_actor(operator),
+    )
+    .await?;
+    tracing::info!(tenant_id = %created.tenant.id, "tenant created");
+    let t = response(&created.tenant);
+    Ok(CreatedTenantResponse {
+        id: t.id,
+        name: t.name,
+        created_at: t.created_at,
+        admin_key: created.admin_key.expose_secret().to_owned(),
+        app_key: created.app_key.expose_secret().to_owned(),
+    })
+}
+
+/// A page of every tenant (REST `list`, gRPC `ListTenants`).
+pub(crate) async fn list_tenants(
+    cp: &ControlPlane,
+    page: PageQuery,
+) -> Result<TenantPage, ApiError> {
+    let all: Vec<TenantResponse> = cp
+        .store
+        .list_tenants()
+        .await
+        .map_err(latchkey_core::CoreError::from)?
+        .iter()
+        .map(response)
+        .collect();
+    Ok(page.page(&all))
+}
+
+/// One tenant by id (REST `get`, gRPC `GetTenant`).
+pub(crate) async fn get_tenant(cp: &ControlPlane, id: &str) -> Result<TenantResponse, ApiError> {
+    let id = path_id(id)?;
+    let t = cp
+        .store
+        .get_tenant(id)
+        .await
+        .map_err(latchkey_core::CoreError::from)?
+        .ok_or_else(not_found)?;
+    Ok(response(&t))
+}
+
+/// Deletes a tenant, everything it owns and its data keys (REST `delete`, gRPC `DeleteTenant`).
+pub(crate) async fn delete_tenant(cp: &ControlPlane, id: &str) -> Result<(), ApiError> {
+    let id = path_id(id)?;
+    latchkey_core::connections::delete_tenant(cp.store.as_ref(), &cp.vault, cp.revoker.as_ref(), id)
+        .await
+        .map_err(|e| {
+            if let latchkey_core::CoreError::NotFound(_) = e {
+                not_found()
+            } else {
+                e.into()
+            }
+        })
 }
 
 /// Create a tenant.
@@ -53,26 +121,9 @@ pub(crate) async fn create(
     OperatorKey(operator): OperatorKey,
     JsonBody(req): JsonBody<CreateTenantRequest>,
 ) -> Result<(StatusCode, Json<CreatedTenantResponse>), ApiError> {
-    let name = TenantName::parse(&req.name)?;
-    let created = tenant::create_tenant(
-        cp.store.as_ref(),
-        &cp.vault,
-        &cp.peppers,
-        name,
-        &crate::operator_actor(operator),
-    )
-    .await?;
-    tracing::info!(tenant_id = %created.tenant.id, "tenant created");
-    let t = response(&created.tenant);
     Ok((
         StatusCode::CREATED,
-        Json(CreatedTenantResponse {
-            id: t.id,
-            name: t.name,
-            created_at: t.created_at,
-            admin_key: created.admin_key.expose_secret().to_owned(),
-            app_key: created.app_key.expose_secret().to_owned(),
-        }),
+        Json(create_tenant(&cp, operator, req).await?),
     ))
 }
 
@@ -97,15 +148,7 @@ pub(crate) async fn list(
     OperatorKey(_): OperatorKey,
     page: PageQuery,
 ) -> Result<Json<TenantPage>, ApiError> {
-    let all: Vec<TenantResponse> = cp
-        .store
-        .list_tenants()
-        .await
-        .map_err(latchkey_core::CoreError::from)?
-        .iter()
-        .map(response)
-        .collect();
-    Ok(Json(page.page(&all)))
+    Ok(Json(list_tenants(&cp, page).await?))
 }
 
 /// Get a tenant.
@@ -129,14 +172,7 @@ pub(crate) async fn get(
     OperatorKey(_): OperatorKey,
     Path(id): Path<String>,
 ) -> Result<Json<TenantResponse>, ApiError> {
-    let id = path_id(&id)?;
-    let t = cp
-        .store
-        .get_tenant(id)
-        .await
-        .map_err(latchkey_core::CoreError::from)?
-        .ok_or_else(not_found)?;
-    Ok(Json(response(&t)))
+    Ok(Json(get_tenant(&cp, &id).await?))
 }
 
 /// Delete a tenant.
@@ -164,20 +200,6 @@ pub(crate) async fn delete(
     OperatorKey(_): OperatorKey,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = path_id(&id)?;
-    latchkey_core::connections::delete_tenant(
-        cp.store.as_ref(),
-        &cp.vault,
-        cp.revoker.as_ref(),
-        id,
-    )
-    .await
-    .map_err(|e| {
-        if let latchkey_core::CoreError::NotFound(_) = e {
-            not_found()
-        } else {
-            e.into()
-        }
-    })?;
+    delete_tenant(&cp, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

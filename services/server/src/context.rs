@@ -46,6 +46,9 @@ pub enum StartupError {
     /// The Discord client could not be built.
     #[error("could not set up the Discord client: {0}")]
     Discord(latchkey_discord::DiscordError),
+    /// The gRPC services could not be built (a broken compiled-in descriptor set).
+    #[error("gRPC services: {0}")]
+    Grpc(String),
     /// A listener could not be bound.
     #[error("cannot listen on {addr}: {message}")]
     Bind {

@@ -31,6 +31,7 @@ pub struct Application {
     metrics: Arc<Metrics>,
     revoker: Arc<dyn latchkey_core::ports::DiscordRevoker>,
     new_operator_key: Option<SecretString>,
+    grpc: routes::grpc::Grpc,
 }
 
 impl Application {
@@ -52,18 +53,22 @@ impl Application {
                     message: e.to_string(),
                 })
         };
-        let api = bind(ctx.settings.server.api_addr).await?;
-        let ops = bind(ctx.settings.server.ops_addr).await?;
         let discord =
             latchkey_discord::DiscordClient::new(latchkey_discord::ClientConfig::default())
                 .map_err(StartupError::Discord)?;
+        let revoker: Arc<dyn latchkey_core::ports::DiscordRevoker> =
+            Arc::new(crate::discord::Revoker(discord));
+        let grpc = routes::grpc::build(control_plane_state(&ctx, &revoker)).await?;
+        let api = bind(ctx.settings.server.api_addr).await?;
+        let ops = bind(ctx.settings.server.ops_addr).await?;
         Ok(Self {
             ctx,
             api,
             ops,
             metrics: Arc::new(Metrics::new()),
-            revoker: Arc::new(crate::discord::Revoker(discord)),
+            revoker,
             new_operator_key,
+            grpc,
         })
     }
 
@@ -102,28 +107,11 @@ impl Application {
 
     fn api_router(&self) -> Router {
         let (health, control_plane, _) = api_parts();
-        let control_plane = control_plane.with_state(latchkey_control_plane::ControlPlane {
-            store: self.ctx.store.clone(),
-            vault: self.ctx.vault.clone(),
-            peppers: self.ctx.peppers.clone(),
-            authenticator: self.ctx.authenticator.clone(),
-            revoker: self.revoker.clone(),
-            public_url: self.ctx.settings.server.public_url.clone().into(),
-            allowed_endpoint_origins: self
-                .ctx
-                .settings
-                .discord
-                .allowed_endpoint_origins
-                .clone()
-                .into(),
-            skip_allowed: self.ctx.settings.skip_verification_allowed(),
-            url_policy: latchkey_core::urls::UrlPolicy {
-                allow_insecure_loopback: self.ctx.settings.auth.allow_insecure_loopback_urls,
-            },
-        });
+        let control_plane = control_plane.with_state(control_plane_state(&self.ctx, &self.revoker));
         health
             .with_state(self.state())
             .merge(control_plane)
+            .merge(self.grpc.router.clone())
             .fallback(routes::not_found)
             .method_not_allowed_fallback(routes::method_not_allowed)
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -169,6 +157,7 @@ impl Application {
         let ops = tokio::spawn(async move { ops.await });
         shutdown.await;
         tracing::info!("shutting down: draining in-flight requests");
+        routes::grpc::stopping(&self.grpc.health).await;
         let _ = tx.send(true);
         let drained = tokio::time::timeout(grace, async {
             let a = api.await;
@@ -194,6 +183,26 @@ impl Application {
         self.ctx.db.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// The control plane's state, shared by its REST routes and its gRPC service.
+fn control_plane_state(
+    ctx: &Context,
+    revoker: &Arc<dyn latchkey_core::ports::DiscordRevoker>,
+) -> latchkey_control_plane::ControlPlane {
+    latchkey_control_plane::ControlPlane {
+        store: ctx.store.clone(),
+        revoker: revoker.clone(),
+        vault: ctx.vault.clone(),
+        peppers: ctx.peppers.clone(),
+        authenticator: ctx.authenticator.clone(),
+        public_url: ctx.settings.server.public_url.clone().into(),
+        allowed_endpoint_origins: ctx.settings.discord.allowed_endpoint_origins.clone().into(),
+        skip_allowed: ctx.settings.skip_verification_allowed(),
+        url_policy: latchkey_core::urls::UrlPolicy {
+            allow_insecure_loopback: ctx.settings.auth.allow_insecure_loopback_urls,
+        },
     }
 }
 

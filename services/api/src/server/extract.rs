@@ -97,6 +97,12 @@ impl PageQuery {
             })?;
             *slot = Some(n);
         }
+        Self::new(limit, offset)
+    }
+
+    /// The page from already separated values (gRPC's `limit` and `offset` fields), with the
+    /// same rules: absent `limit` → 100, above 100 → 100, zero → 400; absent `offset` → 0.
+    pub fn new(limit: Option<u64>, offset: Option<u64>) -> Result<Self, ApiError> {
         if limit == Some(0) {
             return Err(ApiError::new(
                 ErrorName::InvalidRequest,

@@ -3,6 +3,8 @@
 //! principal extractors.
 
 mod extract;
+#[cfg(feature = "grpc")]
+pub mod grpc;
 mod principal;
 
 use std::borrow::Cow;
@@ -16,7 +18,9 @@ use latchkey_core::crypto::CryptoError;
 use latchkey_core::error::StoreError;
 
 pub use extract::{JsonBody, MAX_PAGE, PageQuery};
-pub use principal::{AdminKey, AppKey, OperatorKey, ToolKey, bearer_value};
+pub use principal::{
+    AdminKey, AppKey, OperatorKey, Presented, ToolKey, authenticate, bearer_value,
+};
 
 use crate::{ErrorBody, ErrorName};
 
@@ -92,6 +96,11 @@ impl ApiError {
     /// The error's name.
     pub fn name(&self) -> ErrorName {
         self.name
+    }
+
+    /// The human message (never a secret or an echoed request value).
+    pub fn message(&self) -> &str {
+        &self.message
     }
 }
 

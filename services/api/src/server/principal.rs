@@ -5,6 +5,9 @@
 //! surrounding whitespace ignored). Anything else, and any unknown, revoked or malformed key,
 //! gets the same 401 body with `WWW-Authenticate: Bearer`. A valid key of the wrong role gets 403.
 //! A key in the query string is refused with 400 before anything else.
+//!
+//! The check itself ([`authenticate`] and each principal's `from_principal`) is
+//! transport-neutral: the gRPC services call it with the `authorization` metadata.
 
 use std::sync::Arc;
 
@@ -37,29 +40,50 @@ fn key_in_query(parts: &Parts) -> bool {
     })
 }
 
-async fn authenticate<S>(parts: &Parts, state: &S) -> Result<Principal, ApiError>
-where
-    Arc<Authenticator>: FromRef<S>,
-{
-    if key_in_query(parts) {
-        tracing::warn!("API key sent in a query string; refused");
-        return Err(ApiError::new(
-            ErrorName::InvalidRequest,
-            "API keys must be sent in the Authorization header, never in a URL; treat this key as exposed and rotate it",
-        ));
+/// What a request presented as its credential: the `Authorization` header of a REST call or
+/// the `authorization` metadata of a gRPC call.
+#[derive(Debug, Clone, Copy)]
+pub enum Presented<'a> {
+    /// No header (or metadata entry) at all.
+    Missing,
+    /// A value that is not visible ASCII.
+    NotAscii,
+    /// The raw value: a key, or `Bearer <key>`.
+    Value(&'a str),
+}
+
+impl<'a> Presented<'a> {
+    /// From an HTTP header value (REST, or the raw headers of a gRPC call).
+    pub fn from_header(value: Option<&'a http::HeaderValue>) -> Self {
+        match value.map(http::HeaderValue::to_str) {
+            None => Self::Missing,
+            Some(Err(_)) => Self::NotAscii,
+            Some(Ok(v)) => Self::Value(v),
+        }
     }
-    let Some(raw) = parts.headers.get(http::header::AUTHORIZATION) else {
-        tracing::info!(reason = "no Authorization header", "authentication failed");
-        return Err(ApiError::unauthorized());
+}
+
+/// Authenticates a presented credential: the one transport-neutral check behind the REST
+/// extractors and the gRPC services. Every failure but an unreachable key store answers the
+/// same `unauthorized`; the reason is logged, never the key.
+pub async fn authenticate(
+    authenticator: &Authenticator,
+    presented: Presented<'_>,
+) -> Result<Principal, ApiError> {
+    let raw = match presented {
+        Presented::Value(v) => v,
+        Presented::Missing => {
+            tracing::info!(reason = "no Authorization header", "authentication failed");
+            return Err(ApiError::unauthorized());
+        }
+        Presented::NotAscii => {
+            tracing::info!(
+                reason = "non-ASCII Authorization header",
+                "authentication failed"
+            );
+            return Err(ApiError::unauthorized());
+        }
     };
-    let Ok(raw) = raw.to_str() else {
-        tracing::info!(
-            reason = "non-ASCII Authorization header",
-            "authentication failed"
-        );
-        return Err(ApiError::unauthorized());
-    };
-    let authenticator = Arc::<Authenticator>::from_ref(state);
     match authenticator.authenticate(bearer_value(raw)).await {
         Ok(p) => Ok(p),
         Err(AuthFailure::Unavailable(e)) => Err(ApiError::unavailable(&e)),
@@ -75,6 +99,25 @@ where
     }
 }
 
+async fn authenticate_parts<S>(parts: &Parts, state: &S) -> Result<Principal, ApiError>
+where
+    Arc<Authenticator>: FromRef<S>,
+{
+    if key_in_query(parts) {
+        tracing::warn!("API key sent in a query string; refused");
+        return Err(ApiError::new(
+            ErrorName::InvalidRequest,
+            "API keys must be sent in the Authorization header, never in a URL; treat this key as exposed and rotate it",
+        ));
+    }
+    let authenticator = Arc::<Authenticator>::from_ref(state);
+    authenticate(
+        &authenticator,
+        Presented::from_header(parts.headers.get(http::header::AUTHORIZATION)),
+    )
+    .await
+}
+
 fn forbidden(wanted: &str) -> ApiError {
     ApiError::new(
         ErrorName::Forbidden,
@@ -86,6 +129,16 @@ fn forbidden(wanted: &str) -> ApiError {
 #[derive(Debug, Clone)]
 pub struct OperatorKey(pub ApiKeyId);
 
+impl OperatorKey {
+    /// The role rule: only the operator key; any tenant key is `forbidden`.
+    pub fn from_principal(p: Principal) -> Result<Self, ApiError> {
+        match p {
+            Principal::Operator { key_id } => Ok(Self(key_id)),
+            Principal::Tenant(_) => Err(forbidden("operator")),
+        }
+    }
+}
+
 impl<S> FromRequestParts<S> for OperatorKey
 where
     Arc<Authenticator>: FromRef<S>,
@@ -94,10 +147,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match authenticate(parts, state).await? {
-            Principal::Operator { key_id } => Ok(Self(key_id)),
-            Principal::Tenant(_) => Err(forbidden("operator")),
-        }
+        Self::from_principal(authenticate_parts(parts, state).await?)
     }
 }
 
@@ -107,6 +157,20 @@ macro_rules! tenant_principal {
         #[derive(Debug, Clone)]
         pub struct $name(pub TenantPrincipal);
 
+        impl $name {
+            /// The role rule: a tenant key of exactly this role; anything else is `forbidden`.
+            /// Records the tenant on the request span.
+            pub fn from_principal(p: Principal) -> Result<Self, ApiError> {
+                match p {
+                    Principal::Tenant(p) if p.role == $role => {
+                        tracing::Span::current().record("tenant_id", tracing::field::display(p.tenant));
+                        Ok(Self(p))
+                    }
+                    Principal::Tenant(_) | Principal::Operator { .. } => Err(forbidden($article_role)),
+                }
+            }
+        }
+
         impl<S> FromRequestParts<S> for $name
         where
             Arc<Authenticator>: FromRef<S>,
@@ -115,13 +179,7 @@ macro_rules! tenant_principal {
             type Rejection = ApiError;
 
             async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-                match authenticate(parts, state).await? {
-                    Principal::Tenant(p) if p.role == $role => {
-                        tracing::Span::current().record("tenant_id", tracing::field::display(p.tenant));
-                        Ok(Self(p))
-                    }
-                    Principal::Tenant(_) | Principal::Operator { .. } => Err(forbidden($article_role)),
-                }
+                Self::from_principal(authenticate_parts(parts, state).await?)
             }
         }
     };

@@ -3,6 +3,8 @@
 //! are dropped afterwards (with `CI=true`, an unreachable PostgreSQL fails the test).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+pub mod grpc;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
