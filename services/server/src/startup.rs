@@ -106,11 +106,17 @@ impl Application {
     }
 
     fn api_router(&self) -> Router {
-        let (health, control_plane, _) = api_parts();
+        let (health, control_plane, doc) = api_parts();
         let control_plane = control_plane.with_state(control_plane_state(&self.ctx, &self.revoker));
+        let docs = Router::new()
+            .route("/docs", get(routes::docs::page))
+            .route("/docs/openapi.json", get(routes::docs::json))
+            .route("/docs/openapi.yaml", get(routes::docs::yaml))
+            .with_state(routes::docs::Docs::new(&doc));
         health
             .with_state(self.state())
             .merge(control_plane)
+            .merge(docs)
             .merge(self.grpc.router.clone())
             .fallback(routes::not_found)
             .method_not_allowed_fallback(routes::method_not_allowed)

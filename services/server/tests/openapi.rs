@@ -88,3 +88,54 @@ fn every_operation_is_documented_and_declares_its_key_role() {
     }
     assert!(count >= 8, "read the operations: {count}");
 }
+
+mod support;
+
+#[tokio::test]
+async fn docs_serves_a_browsable_reference_of_every_operation_and_the_document() {
+    let app = support::spawn_app(None).await;
+    let http = reqwest::Client::new();
+    let r = http.get(format!("{}/docs", app.api)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = r.text().await.unwrap();
+    let doc: serde_json::Value = serde_json::to_value(latchkey_server::startup::openapi()).unwrap();
+    let mut ops = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        assert!(html.contains(&format!("<code>{path}</code>")), "{path}");
+        for op in item.as_object().unwrap().values() {
+            let id = op["operationId"].as_str().unwrap();
+            assert!(html.contains(&format!("id=\"{id}\"")), "{id}");
+            ops += 1;
+        }
+    }
+    assert!(ops >= 25, "{ops} operations");
+    assert!(
+        !html.contains("<script"),
+        "no scripts, nothing fetched from elsewhere"
+    );
+    let yaml = http
+        .get(format!("{}/docs/openapi.yaml", app.api))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(yaml, include_str!("../../../openapi.yaml"));
+    let json: serde_json::Value = http
+        .get(format!("{}/docs/openapi.json", app.api))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(json, doc);
+    app.stop().await;
+}
