@@ -14,6 +14,9 @@ use support::TestApp;
 use support::grpc::*;
 use tonic::Code;
 
+/// `provider_id`, `user_id`, `limit`, and the REST query with the same values.
+type ConnectionFilterCase = (Option<String>, Option<String>, Option<u32>, String);
+
 async fn setup_and_check(app: &TestApp) {
     let op = app.operator_key.as_str();
     let t = rest_ok(
@@ -663,7 +666,7 @@ async fn tool_and_connection_errors(
     );
     // Connections: bad filters, paging, unknown ids.
     let long = "p".repeat(101);
-    let cases: Vec<(Option<String>, Option<String>, Option<u32>, String)> = vec![
+    let cases: Vec<ConnectionFilterCase> = vec![
         (Some(String::new()), None, None, "?provider_id=".into()),
         (
             Some(long.clone()),
