@@ -8,6 +8,7 @@ use axum::http::{StatusCode, Uri};
 use latchkey_api::server::{AdminKey, ApiError, PageQuery};
 use latchkey_api::tools::ConnectionResponse;
 use latchkey_api::{ErrorBody, ErrorName, Page};
+use latchkey_core::auth::TenantPrincipal;
 use latchkey_core::connections::{self, Connection};
 use latchkey_core::user::UserId;
 use latchkey_core::{CoreError, GrantId};
@@ -67,6 +68,20 @@ pub(crate) async fn list(
         &uri,
         [&["provider_id", "provider[id]"], &["user_id", "user[id]"]],
     )?;
+    Ok(Json(
+        list_user_connections(&cp, &caller, provider, user, page).await?,
+    ))
+}
+
+/// A page of the caller's tenant's connections, filtered by provider and user (REST `list`,
+/// gRPC `ListUserConnections`).
+pub(crate) async fn list_user_connections(
+    cp: &ControlPlane,
+    caller: &TenantPrincipal,
+    provider: Option<String>,
+    user: Option<String>,
+    page: PageQuery,
+) -> Result<Page<ConnectionResponse>, ApiError> {
     let user = user.map(|u| UserId::parse("user_id", &u)).transpose()?;
     if provider
         .as_ref()
@@ -86,7 +101,7 @@ pub(crate) async fn list(
     )
     .await?;
     let all: Vec<ConnectionResponse> = all.iter().map(response).collect();
-    Ok(Json(page.page(&all)))
+    Ok(page.page(&all))
 }
 
 /// Delete a user's connection.
@@ -112,14 +127,25 @@ pub(crate) async fn delete(
     AdminKey(caller): AdminKey,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = GrantId::parse(&id).map_err(|_| not_found())?;
+    delete_user_connection(&cp, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes a connection at Discord, then deletes it (REST `delete`, gRPC
+/// `DeleteUserConnection`).
+pub(crate) async fn delete_user_connection(
+    cp: &ControlPlane,
+    caller: &TenantPrincipal,
+    id: &str,
+) -> Result<(), ApiError> {
+    let id = GrantId::parse(id).map_err(|_| not_found())?;
     connections::delete(
         cp.store.as_ref(),
         &cp.vault,
         cp.revoker.as_ref(),
         caller.tenant,
         id,
-        &crate::actor(&caller),
+        &crate::actor(caller),
     )
     .await
     .map_err(|e| {
@@ -130,5 +156,5 @@ pub(crate) async fn delete(
         }
     })?;
     tracing::info!(connection = %id, "connection revoked and deleted");
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }

@@ -2,10 +2,10 @@
 //! platform tenants (`/v1/platform/tenants`, operator key); a tenant's API keys, providers,
 //! tools, verification settings, users' connections and audit log (`/v1/admin/*`, admin key);
 //! and the tool catalogue apps read (`/v1/tools`, app key). gRPC: `latchkey.v1.ControlPlane`
-//! (in [`grpc`]) for tenants, API keys, providers, settings and audit events. A resource module
-//! has one function per use case, called by its REST handler and its gRPC method alike, so
-//! validation cannot diverge. Handlers are thin: parse into domain types, call the use case,
-//! map the result. Every operation is documented through `utoipa` with a summary,
+//! (in [`grpc`]) for tenants, API keys, providers, settings, tools, connections and audit
+//! events. A resource module has one function per use case, called by its REST handler and its
+//! gRPC method alike, so validation cannot diverge. Handlers are thin: parse into domain types,
+//! call the use case, map the result. Every operation is documented through `utoipa` with a summary,
 //! a description, a tag and the key role it requires; `routes()` hands the server both the
 //! router and the OpenAPI paths.
 

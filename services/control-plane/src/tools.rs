@@ -14,6 +14,7 @@ use latchkey_api::tools::{
 };
 use latchkey_api::{ErrorBody, ErrorName, Page};
 use latchkey_core::audit::AuditEvent;
+use latchkey_core::auth::TenantPrincipal;
 use latchkey_core::provider::ProviderSlug;
 use latchkey_core::resolve::DISCORD;
 use latchkey_core::tool::{self, ToolChanges, ToolName, ToolRecord, ToolRequirement, ToolVersion};
@@ -135,6 +136,18 @@ pub(crate) async fn create(
     AdminKey(caller): AdminKey,
     JsonBody(req): JsonBody<ToolRequest>,
 ) -> Result<(StatusCode, Json<ToolWithKeyResponse>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(register_tool(&cp, &caller, req).await?),
+    ))
+}
+
+/// Registers a tool and issues its first key (REST `create`, gRPC `RegisterTool`).
+pub(crate) async fn register_tool(
+    cp: &ControlPlane,
+    caller: &TenantPrincipal,
+    req: ToolRequest,
+) -> Result<ToolWithKeyResponse, ApiError> {
     let name = ToolName::parse(
         req.name
             .as_deref()
@@ -147,17 +160,14 @@ pub(crate) async fn create(
         caller.tenant,
         name,
         changes,
-        &crate::actor(&caller),
+        &crate::actor(caller),
     )
     .await?;
     tracing::info!(tool = %reg.tool.id, key_id = %reg.key.id, "tool registered");
-    Ok((
-        StatusCode::CREATED,
-        Json(ToolWithKeyResponse {
-            tool: response(&reg.tool),
-            key: created_key(&reg.key, &reg.secret),
-        }),
-    ))
+    Ok(ToolWithKeyResponse {
+        tool: response(&reg.tool),
+        key: created_key(&reg.key, &reg.secret),
+    })
 }
 
 /// List tools.
@@ -181,6 +191,15 @@ pub(crate) async fn list(
     AdminKey(caller): AdminKey,
     page: PageQuery,
 ) -> Result<Json<Page<ToolResponse>>, ApiError> {
+    Ok(Json(list_tools(&cp, &caller, page).await?))
+}
+
+/// A page of the caller's tenant's tools (REST `list`, gRPC `ListTools`).
+pub(crate) async fn list_tools(
+    cp: &ControlPlane,
+    caller: &TenantPrincipal,
+    page: PageQuery,
+) -> Result<Page<ToolResponse>, ApiError> {
     let all: Vec<ToolResponse> = cp
         .store
         .list_tools(caller.tenant)
@@ -189,7 +208,7 @@ pub(crate) async fn list(
         .iter()
         .map(response)
         .collect();
-    Ok(Json(page.page(&all)))
+    Ok(page.page(&all))
 }
 
 /// Get a tool.
@@ -213,13 +232,22 @@ pub(crate) async fn get(
     AdminKey(caller): AdminKey,
     Path(name): Path<String>,
 ) -> Result<Json<ToolResponse>, ApiError> {
+    Ok(Json(get_tool(&cp, &caller, &name).await?))
+}
+
+/// One tool by its name (REST `get`, gRPC `GetTool`).
+pub(crate) async fn get_tool(
+    cp: &ControlPlane,
+    caller: &TenantPrincipal,
+    name: &str,
+) -> Result<ToolResponse, ApiError> {
     let t = cp
         .store
-        .get_tool(caller.tenant, &path_name(&name)?)
+        .get_tool(caller.tenant, &path_name(name)?)
         .await
         .map_err(CoreError::from)?
         .ok_or_else(not_found)?;
-    Ok(Json(response(&t)))
+    Ok(response(&t))
 }
 
 /// Change a tool.
@@ -247,7 +275,17 @@ pub(crate) async fn patch(
     Path(name): Path<String>,
     JsonBody(req): JsonBody<ToolRequest>,
 ) -> Result<Json<ToolResponse>, ApiError> {
-    let name = path_name(&name)?;
+    Ok(Json(update_tool(&cp, &caller, &name, req).await?))
+}
+
+/// Merges the given fields into a tool (REST `patch`, gRPC `UpdateTool`).
+pub(crate) async fn update_tool(
+    cp: &ControlPlane,
+    caller: &TenantPrincipal,
+    name: &str,
+    req: ToolRequest,
+) -> Result<ToolResponse, ApiError> {
+    let name = path_name(name)?;
     if req.name.as_deref().is_some_and(|n| n != name.qualified()) {
         return Err(bad("name: a tool cannot be renamed; register a new one"));
     }
@@ -256,12 +294,12 @@ pub(crate) async fn patch(
         caller.tenant,
         &name,
         changes(req)?,
-        &crate::actor(&caller),
+        &crate::actor(caller),
     )
     .await
     .map_err(or_not_found)?;
     tracing::info!(tool = %t.id, "tool changed");
-    Ok(Json(response(&t)))
+    Ok(response(&t))
 }
 
 /// Delete a tool.
@@ -285,7 +323,17 @@ pub(crate) async fn delete(
     AdminKey(caller): AdminKey,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let name = path_name(&name)?;
+    delete_tool(&cp, &caller, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a tool and its keys (REST `delete`, gRPC `DeleteTool`).
+pub(crate) async fn delete_tool(
+    cp: &ControlPlane,
+    caller: &TenantPrincipal,
+    name: &str,
+) -> Result<(), ApiError> {
+    let name = path_name(name)?;
     let t = cp
         .store
         .get_tool(caller.tenant, &name)
@@ -297,13 +345,13 @@ pub(crate) async fn delete(
         .delete_tool(
             caller.tenant,
             &name,
-            &AuditEvent::success(&crate::actor(&caller), "tool.delete", t.id.to_string()),
+            &AuditEvent::success(&crate::actor(caller), "tool.delete", t.id.to_string()),
         )
         .await
     {
         Ok(()) => {
             tracing::info!(tool = %t.id, "tool deleted");
-            Ok(StatusCode::NO_CONTENT)
+            Ok(())
         }
         Err(StoreError::NotFound) => Err(not_found()),
         Err(other) => Err(CoreError::from(other).into()),
@@ -332,16 +380,28 @@ pub(crate) async fn create_key(
     AdminKey(caller): AdminKey,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<CreatedApiKeyResponse>), ApiError> {
-    let name = path_name(&name)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(issue_tool_key(&cp, &caller, &name).await?),
+    ))
+}
+
+/// Issues another key for a tool (REST `create_key`, gRPC `IssueToolKey`).
+pub(crate) async fn issue_tool_key(
+    cp: &ControlPlane,
+    caller: &TenantPrincipal,
+    name: &str,
+) -> Result<CreatedApiKeyResponse, ApiError> {
+    let name = path_name(name)?;
     let (t, key, secret) = tool::issue_tool_key(
         cp.store.as_ref(),
         &cp.peppers,
         caller.tenant,
         &name,
-        &crate::actor(&caller),
+        &crate::actor(caller),
     )
     .await
     .map_err(or_not_found)?;
     tracing::info!(tool = %t.id, key_id = %key.id, "tool key issued");
-    Ok((StatusCode::CREATED, Json(created_key(&key, &secret))))
+    Ok(created_key(&key, &secret))
 }

@@ -1,6 +1,7 @@
 //! The gRPC control plane (`latchkey.v1.ControlPlane`) against its REST twin on the same
 //! running server: every RPC is driven through both transports and the answers compared —
-//! the same objects, read back across transports. Error parity is in `grpc_errors.rs`;
+//! the same objects, read back across transports (tools included; users' connections against
+//! the Discord simulator). Error parity is in `grpc_errors.rs`;
 //! reflection and health in `grpc_services.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -409,6 +410,341 @@ async fn parity(app: &TestApp) {
         .unwrap()
         .into_inner();
     assert_eq!(g.total_count, 0);
+
+    tools(app, &mut c, admin).await;
+}
+
+/// Tools: each operation over one transport, read back over the other.
+async fn tools(app: &TestApp, c: &mut Client, admin: &str) {
+    // Register over gRPC (pinned to `rest-app`), read over REST.
+    let reg = c
+        .register_tool(req(
+            Some(admin),
+            pb::RegisterToolRequest {
+                name: Some("Weather.Forecast".into()),
+                tool: Some(tool_input(
+                    "1.0.0",
+                    "Forecasts",
+                    Some("rest-app"),
+                    &["guilds"],
+                )),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let forecast = reg.tool.unwrap();
+    let key = reg.key.unwrap();
+    assert!(reg.secret.starts_with("lk_"));
+    assert_eq!(key.role, "tool");
+    assert_eq!(key.tool_id.as_deref(), Some(forecast.id.as_str()));
+    let r = rest_ok(
+        app,
+        Method::GET,
+        "/v1/admin/tools/Weather.Forecast",
+        admin,
+        None,
+    )
+    .await;
+    assert_eq!(tool_json(&forecast), r);
+    assert_eq!(r["requirement"]["id"], "rest-app");
+    assert_eq!(r["description"], "Forecasts");
+    let keys =
+        without_last_used(rest_ok(app, Method::GET, "/v1/admin/api_keys", admin, None).await);
+    assert!(keys["items"].as_array().unwrap().contains(&key_json(&key)));
+
+    // Register over REST (unpinned, no description), read over gRPC.
+    let r = rest_ok(
+        app,
+        Method::POST,
+        "/v1/admin/tools",
+        admin,
+        Some(json!({"name": "Weather.Alerts", "version": "2.0.0",
+            "requirement": {"oauth2": {"scopes": ["guilds"]}}})),
+    )
+    .await;
+    let g = c
+        .get_tool(req(
+            Some(admin),
+            pb::GetToolRequest {
+                name: "Weather.Alerts".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(tool_json(&g.tool.unwrap()), r["tool"]);
+
+    // The same pages.
+    for (limit, offset, query) in [(None, None, ""), (Some(1), Some(1), "?limit=1&offset=1")] {
+        let g = c
+            .list_tools(req(Some(admin), pb::ListToolsRequest { limit, offset }))
+            .await
+            .unwrap()
+            .into_inner();
+        let g = page_json(
+            g.items.iter().map(tool_json).collect(),
+            g.limit,
+            g.offset,
+            g.page_count,
+            g.total_count,
+        );
+        assert_eq!(
+            g,
+            rest_ok(
+                app,
+                Method::GET,
+                &format!("/v1/admin/tools{query}"),
+                admin,
+                None
+            )
+            .await,
+            "{query}"
+        );
+    }
+
+    // Update over gRPC: version changes, "" clears the description, the rest stays.
+    let u = c
+        .update_tool(req(
+            Some(admin),
+            pb::UpdateToolRequest {
+                name: "Weather.Forecast".into(),
+                tool: Some(pb::ToolInput {
+                    version: Some("1.1.0".into()),
+                    description: Some(String::new()),
+                    requirement: None,
+                }),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let r = rest_ok(
+        app,
+        Method::GET,
+        "/v1/admin/tools/Weather.Forecast",
+        admin,
+        None,
+    )
+    .await;
+    assert_eq!(tool_json(&u.tool.unwrap()), r);
+    assert_eq!(r["version"], "1.1.0");
+    assert!(r.get("description").is_none(), "{r}");
+    assert_eq!(r["requirement"]["id"], "rest-app", "absent = unchanged");
+    // An empty update changes nothing.
+    let u = c
+        .update_tool(req(
+            Some(admin),
+            pb::UpdateToolRequest {
+                name: "Weather.Forecast".into(),
+                tool: None,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut same = tool_json(&u.tool.unwrap());
+    let mut before = r.clone();
+    same.as_object_mut().unwrap().remove("updated_at");
+    before.as_object_mut().unwrap().remove("updated_at");
+    assert_eq!(same, before);
+    // Update over REST, read over gRPC.
+    let r = rest_ok(
+        app,
+        Method::PATCH,
+        "/v1/admin/tools/Weather.Alerts",
+        admin,
+        Some(json!({"description": "Alerts", "requirement": {"id": "rest-app", "oauth2": {"scopes": ["guilds"]}}})),
+    )
+    .await;
+    let g = c
+        .get_tool(req(
+            Some(admin),
+            pb::GetToolRequest {
+                name: "Weather.Alerts".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(tool_json(&g.tool.unwrap()), r);
+
+    // Issue a key over gRPC; REST lists it, bound to the tool.
+    let k = c
+        .issue_tool_key(req(
+            Some(admin),
+            pb::IssueToolKeyRequest {
+                name: "Weather.Forecast".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(k.secret.starts_with("lk_"));
+    let k = k.key.unwrap();
+    assert_eq!(k.tool_id.as_deref(), Some(forecast.id.as_str()));
+    let keys =
+        without_last_used(rest_ok(app, Method::GET, "/v1/admin/api_keys", admin, None).await);
+    assert!(keys["items"].as_array().unwrap().contains(&key_json(&k)));
+
+    // Delete over gRPC, gone over REST; and the other way round.
+    c.delete_tool(req(
+        Some(admin),
+        pb::DeleteToolRequest {
+            name: "Weather.Alerts".into(),
+        },
+    ))
+    .await
+    .unwrap();
+    let (s, _) = rest(
+        app,
+        Method::GET,
+        "/v1/admin/tools/Weather.Alerts",
+        Some(admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = rest(
+        app,
+        Method::DELETE,
+        "/v1/admin/tools/Weather.Forecast",
+        Some(admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let e = c
+        .get_tool(req(
+            Some(admin),
+            pb::GetToolRequest {
+                name: "Weather.Forecast".into(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::NotFound);
+    let keys = rest_ok(app, Method::GET, "/v1/admin/api_keys", admin, None).await;
+    assert!(
+        keys["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["role"] != "tool"),
+        "a deleted tool's keys go with it: {keys}"
+    );
+}
+
+/// Users' connections: grants seeded through the store (only a Discord flow makes them) are
+/// listed alike over both transports, and deleted over either (revoked at the simulator).
+async fn connections(db: Option<String>) {
+    let (sim, app, tenant, admin) = sim_world(db).await;
+    let admin = admin.as_str();
+    let mut c = client(&app).await;
+    let alice = sim_grant(&sim, &app, &tenant, "alice").await;
+    let bob = sim_grant(&sim, &app, &tenant, "bob").await;
+    for (provider_id, user_id, limit, offset, query) in [
+        (None, None, None, None, ""),
+        (
+            Some("discord-prod"),
+            None,
+            None,
+            None,
+            "?provider_id=discord-prod",
+        ),
+        (
+            Some("discord"),
+            Some("bob"),
+            None,
+            None,
+            "?provider_id=discord&user_id=bob",
+        ),
+        (Some("other"), None, None, None, "?provider_id=other"),
+        (None, None, Some(1), Some(1), "?limit=1&offset=1"),
+    ] {
+        let g = c
+            .list_user_connections(req(
+                Some(admin),
+                pb::ListUserConnectionsRequest {
+                    provider_id: provider_id.map(Into::into),
+                    user_id: user_id.map(Into::into),
+                    limit,
+                    offset,
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        let g = page_json(
+            g.items.iter().map(connection_json).collect(),
+            g.limit,
+            g.offset,
+            g.page_count,
+            g.total_count,
+        );
+        let r = rest_ok(
+            &app,
+            Method::GET,
+            &format!("/v1/admin/user_connections{query}"),
+            admin,
+            None,
+        )
+        .await;
+        assert_eq!(g, r, "{query}");
+    }
+    let all = rest_ok(&app, Method::GET, "/v1/admin/user_connections", admin, None).await;
+    assert_eq!(all["total_count"], 2);
+    assert_eq!(
+        all["items"][0]["provider_user_info"],
+        json!({"id": support::sim::USER, "username": "nelly"})
+    );
+
+    // Delete over gRPC, gone over REST; and the other way round.
+    c.delete_user_connection(req(
+        Some(admin),
+        pb::DeleteUserConnectionRequest { id: alice.clone() },
+    ))
+    .await
+    .unwrap();
+    let r = rest_ok(
+        &app,
+        Method::GET,
+        "/v1/admin/user_connections?user_id=alice",
+        admin,
+        None,
+    )
+    .await;
+    assert_eq!(r["total_count"], 0, "{r}");
+    let (s, _) = rest(
+        &app,
+        Method::DELETE,
+        &format!("/v1/admin/user_connections/{bob}"),
+        Some(admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let g = c
+        .list_user_connections(req(Some(admin), pb::ListUserConnectionsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(g.total_count, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn connections_match_their_rest_twins_on_sqlite() {
+    connections(None).await;
+}
+
+#[tokio::test]
+async fn connections_match_their_rest_twins_on_postgres() {
+    let Some(db) = support::PgDb::create().await else {
+        return;
+    };
+    connections(Some(db.url.clone())).await;
+    db.drop_now().await;
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! The same bad inputs through the gRPC control plane and its REST twin on one server: the
 //! same error name and message (the same `ApiError`), the gRPC code from the one mapping, and
 //! a request id on every failed call — for no key, a bad key, wrong-role keys, unknown ids, and
-//! invalid fields (names, roles, paging, provider scopes, duplicates, URLs, filters).
+//! invalid fields (names, roles, paging, provider scopes, duplicates, URLs, filters), for tools
+//! and users' connections too (Discord down included, against the simulator).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod support;
@@ -12,6 +13,9 @@ use serde_json::json;
 use support::TestApp;
 use support::grpc::*;
 use tonic::Code;
+
+/// `provider_id`, `user_id`, `limit`, and the REST query with the same values.
+type ConnectionFilterCase = (Option<String>, Option<String>, Option<u32>, String);
 
 async fn setup_and_check(app: &TestApp) {
     let op = app.operator_key.as_str();
@@ -38,6 +42,8 @@ async fn setup_and_check(app: &TestApp) {
     .await;
     let mut c = client(app).await;
     errors(app, &mut c, op, admin).await;
+    let app_key = t["app_key"].as_str().unwrap();
+    tool_and_connection_errors(app, &mut c, op, admin, app_key).await;
 }
 
 /// The same bad inputs through both transports: the same error name and message.
@@ -376,5 +382,392 @@ async fn every_rpc_fails_like_its_rest_twin_on_postgres() {
     let app = app(Some(db.url.clone())).await;
     setup_and_check(&app).await;
     app.stop().await;
+    db.drop_now().await;
+}
+
+/// Tools and users' connections: the same bad inputs through both transports.
+async fn tool_and_connection_errors(
+    app: &TestApp,
+    c: &mut Client,
+    op: &str,
+    admin: &str,
+    app_key: &str,
+) {
+    rest_ok(
+        app,
+        Method::POST,
+        "/v1/admin/tools",
+        admin,
+        Some(tool_body(
+            "Weather.Forecast",
+            "1.0.0",
+            "Forecasts",
+            None,
+            &["guilds"],
+        )),
+    )
+    .await;
+    let other_provider = {
+        let mut i = tool_input("1.0.0", "d", None, &["guilds"]);
+        i.requirement.as_mut().unwrap().provider_id = Some("github".into());
+        i
+    };
+    let mut other_body = tool_body("Weather.Other", "1.0.0", "d", None, &["guilds"]);
+    other_body["requirement"]["provider_id"] = json!("github");
+    let no_name_body =
+        json!({"version": "1.0.0", "requirement": {"oauth2": {"scopes": ["guilds"]}}});
+    let cases: Vec<(&str, Option<&str>, pb::ToolInput, serde_json::Value, Code)> = vec![
+        (
+            "bad tool name",
+            Some("not a tool"),
+            tool_input("1.0.0", "d", None, &["guilds"]),
+            tool_body("not a tool", "1.0.0", "d", None, &["guilds"]),
+            Code::InvalidArgument,
+        ),
+        (
+            "no tool name",
+            None,
+            tool_input("1.0.0", "d", None, &["guilds"]),
+            no_name_body,
+            Code::InvalidArgument,
+        ),
+        (
+            "bad version",
+            Some("Weather.Version"),
+            tool_input("one", "d", None, &["guilds"]),
+            tool_body("Weather.Version", "one", "d", None, &["guilds"]),
+            Code::InvalidArgument,
+        ),
+        (
+            "unknown provider in the requirement",
+            Some("Weather.Ghost"),
+            tool_input("1.0.0", "d", Some("ghost"), &["guilds"]),
+            tool_body("Weather.Ghost", "1.0.0", "d", Some("ghost"), &["guilds"]),
+            Code::InvalidArgument,
+        ),
+        (
+            "other provider",
+            Some("Weather.Other"),
+            other_provider,
+            other_body,
+            Code::InvalidArgument,
+        ),
+        (
+            "reserved scope",
+            Some("Weather.Rpc"),
+            tool_input("1.0.0", "d", None, &["rpc"]),
+            tool_body("Weather.Rpc", "1.0.0", "d", None, &["rpc"]),
+            Code::PermissionDenied,
+        ),
+        (
+            "scope outside the pinned provider",
+            Some("Weather.Email"),
+            tool_input("1.0.0", "d", Some("rest-app"), &["email"]),
+            tool_body("Weather.Email", "1.0.0", "d", Some("rest-app"), &["email"]),
+            Code::InvalidArgument,
+        ),
+        (
+            "name taken",
+            Some("Weather.Forecast"),
+            tool_input("1.0.0", "d", None, &["guilds"]),
+            tool_body("Weather.Forecast", "1.0.0", "d", None, &["guilds"]),
+            Code::FailedPrecondition,
+        ),
+    ];
+    for (what, name, input, body, code) in cases {
+        same_error(
+            what,
+            c.register_tool(req(
+                Some(admin),
+                pb::RegisterToolRequest {
+                    name: name.map(Into::into),
+                    tool: Some(input),
+                },
+            ))
+            .await,
+            rest(
+                app,
+                Method::POST,
+                "/v1/admin/tools",
+                Some(admin),
+                Some(body),
+            )
+            .await,
+            code,
+        );
+    }
+    same_error(
+        "update with a reserved scope",
+        c.update_tool(req(
+            Some(admin),
+            pb::UpdateToolRequest {
+                name: "Weather.Forecast".into(),
+                tool: Some(pb::ToolInput {
+                    requirement: tool_input("1.0.0", "d", None, &["rpc"]).requirement,
+                    ..Default::default()
+                }),
+            },
+        ))
+        .await,
+        rest(
+            app,
+            Method::PATCH,
+            "/v1/admin/tools/Weather.Forecast",
+            Some(admin),
+            Some(json!({"requirement": {"oauth2": {"scopes": ["rpc"]}}})),
+        )
+        .await,
+        Code::PermissionDenied,
+    );
+    // Unknown tools, and names that cannot be tools, are not found on every operation.
+    for name in ["Nope.Tool", "bad!name"] {
+        let path = format!("/v1/admin/tools/{name}");
+        same_error(
+            &format!("get {name}"),
+            c.get_tool(req(Some(admin), pb::GetToolRequest { name: name.into() }))
+                .await,
+            rest(app, Method::GET, &path, Some(admin), None).await,
+            Code::NotFound,
+        );
+        same_error(
+            &format!("update {name}"),
+            c.update_tool(req(
+                Some(admin),
+                pb::UpdateToolRequest {
+                    name: name.into(),
+                    tool: Some(pb::ToolInput {
+                        version: Some("2.0.0".into()),
+                        ..Default::default()
+                    }),
+                },
+            ))
+            .await,
+            rest(
+                app,
+                Method::PATCH,
+                &path,
+                Some(admin),
+                Some(json!({"version": "2.0.0"})),
+            )
+            .await,
+            Code::NotFound,
+        );
+        same_error(
+            &format!("delete {name}"),
+            c.delete_tool(req(
+                Some(admin),
+                pb::DeleteToolRequest { name: name.into() },
+            ))
+            .await,
+            rest(app, Method::DELETE, &path, Some(admin), None).await,
+            Code::NotFound,
+        );
+        same_error(
+            &format!("issue a key for {name}"),
+            c.issue_tool_key(req(
+                Some(admin),
+                pb::IssueToolKeyRequest { name: name.into() },
+            ))
+            .await,
+            rest(
+                app,
+                Method::POST,
+                &format!("{path}/keys"),
+                Some(admin),
+                None,
+            )
+            .await,
+            Code::NotFound,
+        );
+    }
+    same_error(
+        "tools limit 0",
+        c.list_tools(req(
+            Some(admin),
+            pb::ListToolsRequest {
+                limit: Some(0),
+                offset: None,
+            },
+        ))
+        .await,
+        rest(
+            app,
+            Method::GET,
+            "/v1/admin/tools?limit=0",
+            Some(admin),
+            None,
+        )
+        .await,
+        Code::InvalidArgument,
+    );
+    // Wrong-role keys.
+    same_error(
+        "app key on tools",
+        c.list_tools(req(Some(app_key), pb::ListToolsRequest::default()))
+            .await,
+        rest(app, Method::GET, "/v1/admin/tools", Some(app_key), None).await,
+        Code::PermissionDenied,
+    );
+    same_error(
+        "operator key registering a tool",
+        c.register_tool(req(
+            Some(op),
+            pb::RegisterToolRequest {
+                name: Some("Weather.Op".into()),
+                tool: Some(tool_input("1.0.0", "d", None, &["guilds"])),
+            },
+        ))
+        .await,
+        rest(
+            app,
+            Method::POST,
+            "/v1/admin/tools",
+            Some(op),
+            Some(tool_body("Weather.Op", "1.0.0", "d", None, &["guilds"])),
+        )
+        .await,
+        Code::PermissionDenied,
+    );
+    same_error(
+        "app key on connections",
+        c.list_user_connections(req(
+            Some(app_key),
+            pb::ListUserConnectionsRequest::default(),
+        ))
+        .await,
+        rest(
+            app,
+            Method::GET,
+            "/v1/admin/user_connections",
+            Some(app_key),
+            None,
+        )
+        .await,
+        Code::PermissionDenied,
+    );
+    same_error(
+        "no key deleting a connection",
+        c.delete_user_connection(req(
+            None,
+            pb::DeleteUserConnectionRequest {
+                id: "grt_nope".into(),
+            },
+        ))
+        .await,
+        rest(
+            app,
+            Method::DELETE,
+            "/v1/admin/user_connections/grt_nope",
+            None,
+            None,
+        )
+        .await,
+        Code::Unauthenticated,
+    );
+    // Connections: bad filters, paging, unknown ids.
+    let long = "p".repeat(101);
+    let cases: Vec<ConnectionFilterCase> = vec![
+        (Some(String::new()), None, None, "?provider_id=".into()),
+        (
+            Some(long.clone()),
+            None,
+            None,
+            format!("?provider_id={long}"),
+        ),
+        (
+            None,
+            Some("alice ".into()),
+            None,
+            "?user_id=alice%20".into(),
+        ),
+        (None, Some(String::new()), None, "?user_id=".into()),
+        (None, None, Some(0), "?limit=0".into()),
+    ];
+    for (provider_id, user_id, limit, query) in cases {
+        same_error(
+            &format!("connections {query}"),
+            c.list_user_connections(req(
+                Some(admin),
+                pb::ListUserConnectionsRequest {
+                    provider_id,
+                    user_id,
+                    limit,
+                    offset: None,
+                },
+            ))
+            .await,
+            rest(
+                app,
+                Method::GET,
+                &format!("/v1/admin/user_connections{query}"),
+                Some(admin),
+                None,
+            )
+            .await,
+            Code::InvalidArgument,
+        );
+    }
+    same_error(
+        "unknown connection",
+        c.delete_user_connection(req(
+            Some(admin),
+            pb::DeleteUserConnectionRequest {
+                id: "grt_nope".into(),
+            },
+        ))
+        .await,
+        rest(
+            app,
+            Method::DELETE,
+            "/v1/admin/user_connections/grt_nope",
+            Some(admin),
+            None,
+        )
+        .await,
+        Code::NotFound,
+    );
+}
+
+/// Discord down: deleting a connection fails alike on both transports (`upstream_unavailable`,
+/// `UNAVAILABLE`) and nothing is deleted.
+async fn connection_upstream_down(db: Option<String>) {
+    let (sim, app, tenant, admin) = sim_world(db).await;
+    let admin = admin.as_str();
+    let mut c = client(&app).await;
+    let id = sim_grant(&sim, &app, &tenant, "alice").await;
+    sim_fail_revocations(&sim).await;
+    same_error(
+        "Discord down",
+        c.delete_user_connection(req(
+            Some(admin),
+            pb::DeleteUserConnectionRequest { id: id.clone() },
+        ))
+        .await,
+        rest(
+            &app,
+            Method::DELETE,
+            &format!("/v1/admin/user_connections/{id}"),
+            Some(admin),
+            None,
+        )
+        .await,
+        Code::Unavailable,
+    );
+    let r = rest_ok(&app, Method::GET, "/v1/admin/user_connections", admin, None).await;
+    assert_eq!(r["total_count"], 1, "nothing deleted: {r}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn connection_delete_with_discord_down_fails_alike_on_sqlite() {
+    connection_upstream_down(None).await;
+}
+
+#[tokio::test]
+async fn connection_delete_with_discord_down_fails_alike_on_postgres() {
+    let Some(db) = support::PgDb::create().await else {
+        return;
+    };
+    connection_upstream_down(Some(db.url.clone())).await;
     db.drop_now().await;
 }

@@ -8,7 +8,7 @@ use latchkey_api::server::ApiError;
 use super::{auth, page};
 use crate::{ControlPlane, api_keys};
 
-fn key(k: ApiKeyResponse) -> pb::ApiKey {
+pub(super) fn key(k: ApiKeyResponse) -> pb::ApiKey {
     pb::ApiKey {
         id: k.id,
         name: k.name,

@@ -8,10 +8,12 @@
 mod api_keys;
 mod audit;
 mod auth;
+mod connections;
 mod providers;
 mod service;
 mod settings;
 mod tenants;
+mod tools;
 
 use latchkey_api::grpc::v1::control_plane_server::ControlPlaneServer;
 use latchkey_api::server::{ApiError, PageQuery};

@@ -5,7 +5,7 @@ use latchkey_api::grpc::v1 as pb;
 use latchkey_api::grpc::v1::control_plane_server::ControlPlane as Rpc;
 use tonic::{Request, Response, Status};
 
-use super::{api_keys, audit, providers, settings, tenants};
+use super::{api_keys, audit, connections, providers, settings, tenants, tools};
 use crate::ControlPlane;
 
 /// The control plane's gRPC service (the same [`ControlPlane`] state as the REST routes).
@@ -52,5 +52,13 @@ rpcs! {
     delete_auth_provider(DeleteAuthProviderRequest) -> DeleteAuthProviderResponse => providers::delete;
     get_session_verification_settings(GetSessionVerificationSettingsRequest) -> GetSessionVerificationSettingsResponse => settings::get;
     put_session_verification_settings(PutSessionVerificationSettingsRequest) -> PutSessionVerificationSettingsResponse => settings::put;
+    register_tool(RegisterToolRequest) -> RegisterToolResponse => tools::register;
+    list_tools(ListToolsRequest) -> ListToolsResponse => tools::list;
+    get_tool(GetToolRequest) -> GetToolResponse => tools::get;
+    update_tool(UpdateToolRequest) -> UpdateToolResponse => tools::update;
+    delete_tool(DeleteToolRequest) -> DeleteToolResponse => tools::delete;
+    issue_tool_key(IssueToolKeyRequest) -> IssueToolKeyResponse => tools::issue_key;
+    list_user_connections(ListUserConnectionsRequest) -> ListUserConnectionsResponse => connections::list;
+    delete_user_connection(DeleteUserConnectionRequest) -> DeleteUserConnectionResponse => connections::delete;
     list_audit_events(ListAuditEventsRequest) -> ListAuditEventsResponse => audit::list;
 }

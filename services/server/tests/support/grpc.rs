@@ -206,3 +206,112 @@ pub fn provider_body(id: &str, client_id: &str, scopes: &[&str]) -> Value {
     json!({"id": id, "description": "Discord prod app", "provider_id": "discord",
            "oauth2": {"client_id": client_id, "client_secret": SECRET}, "scopes": scopes})
 }
+
+pub fn tool_json(t: &pb::Tool) -> Value {
+    let r = t.requirement.as_ref().unwrap();
+    prune(json!({
+        "id": t.id, "name": t.name, "version": t.version, "description": opt(&t.description),
+        "requirement": {"provider_id": r.provider_id, "provider_type": r.provider_type,
+            "id": opt(&r.id), "oauth2": {"scopes": r.oauth2.as_ref().unwrap().scopes}},
+        "created_at": t.created_at, "updated_at": t.updated_at,
+    }))
+}
+
+/// A tool's fields; `pin` names the provider the requirement pins.
+pub fn tool_input(
+    version: &str,
+    description: &str,
+    pin: Option<&str>,
+    scopes: &[&str],
+) -> pb::ToolInput {
+    pb::ToolInput {
+        version: Some(version.to_owned()),
+        description: Some(description.to_owned()),
+        requirement: Some(pb::ToolRequirementInput {
+            provider_id: Some("discord".to_owned()),
+            id: pin.map(str::to_owned),
+            oauth2: Some(pb::RequirementOAuth2 {
+                scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            }),
+            ..Default::default()
+        }),
+    }
+}
+
+/// The REST body of the same tool as [`tool_input`].
+pub fn tool_body(
+    name: &str,
+    version: &str,
+    description: &str,
+    pin: Option<&str>,
+    scopes: &[&str],
+) -> Value {
+    prune(
+        json!({"name": name, "version": version, "description": description,
+        "requirement": {"provider_id": "discord", "id": pin, "oauth2": {"scopes": scopes}}}),
+    )
+}
+
+/// A connection as REST renders it (`provider_description` is `null` when absent, and
+/// `provider_user_info` is the object the message carries as JSON text).
+pub fn connection_json(c: &pb::UserConnection) -> Value {
+    json!({
+        "id": c.id, "connection_id": c.connection_id, "connection_status": c.connection_status,
+        "provider_id": c.provider_id, "provider_type": c.provider_type,
+        "provider_description": opt(&c.provider_description),
+        "provider_user_info": serde_json::from_str::<Value>(&c.provider_user_info).unwrap(),
+        "scopes": c.scopes, "user_id": c.user_id,
+    })
+}
+
+/// A server whose providers may use the Discord simulator, with a tenant and its provider
+/// `discord-prod` on the simulator: (simulator, app, tenant id, admin key).
+pub async fn sim_world(database_url: Option<String>) -> (super::sim::Sim, TestApp, String, String) {
+    use super::sim::{self, Sim};
+    let sim = Sim::start().await;
+    let origin = sim.origin();
+    let app = spawn_app_with(database_url, |s| {
+        s.server.public_url = "https://latchkey.example".to_owned();
+        s.discord.allowed_endpoint_origins = vec![origin];
+    })
+    .await;
+    let t = rest_ok(
+        &app,
+        Method::POST,
+        "/v1/platform/tenants",
+        &app.operator_key.clone(),
+        Some(json!({"name": "Acme"})),
+    )
+    .await;
+    let admin = t["admin_key"].as_str().unwrap().to_owned();
+    rest_ok(&app, Method::POST, "/v1/admin/auth_providers", &admin,
+        Some(json!({"id": "discord-prod", "description": "Discord prod app", "provider_id": "discord",
+                    "oauth2": {"client_id": sim::APP_ID, "client_secret": sim::SECRET},
+                    "scopes": ["guilds"], "endpoint_origin": sim.origin()}))).await;
+    let tenant = t["id"].as_str().unwrap().to_owned();
+    (sim, app, tenant, admin)
+}
+
+/// A real grant from the simulator, stored for `user` through `discord-prod`.
+pub async fn sim_grant(sim: &super::sim::Sim, app: &TestApp, tenant: &str, user: &str) -> String {
+    let t = sim.login(&["identify", "guilds"]).await;
+    let (access, refresh) = super::sim::Sim::tokens(&t);
+    super::seed_grant(
+        app,
+        tenant,
+        "discord-prod",
+        user,
+        &["identify", "guilds"],
+        (&access, refresh.as_deref()),
+        json!({"id": super::sim::USER, "username": "nelly"}),
+    )
+    .await
+}
+
+/// Makes the simulator answer 503 to every token revocation.
+pub async fn sim_fail_revocations(sim: &super::sim::Sim) {
+    let r = sim.http.post(format!("{}/__sim/faults", sim.origin()))
+        .json(&json!({"match": {"method": "POST", "path": "/api/oauth2/token/revoke"}, "trigger": {"count": null}, "action": {"kind": "status", "status": 503}}))
+        .send().await.unwrap();
+    assert!(r.status().is_success());
+}
