@@ -8,18 +8,7 @@ mod support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{TestApp, spawn_app_with};
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    key: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let r = support::request(app, method, path, Some(key), body.as_ref()).await;
-    (r.status, r.body)
-}
+use support::{TestApp, call, spawn_app_with};
 
 struct Tenant {
     id: String,

@@ -442,3 +442,15 @@ pub async fn seed_grant(
         .unwrap();
     id.to_string()
 }
+
+/// [`request`] with a key, answering the status and the JSON body.
+pub async fn call(
+    app: &TestApp,
+    method: ::reqwest::Method,
+    path: &str,
+    key: &str,
+    body: Option<serde_json::Value>,
+) -> (::reqwest::StatusCode, serde_json::Value) {
+    let r = request(app, method, path, Some(key), body.as_ref()).await;
+    (r.status, r.body)
+}
