@@ -40,13 +40,7 @@ pub(super) async fn list(
     let caller = auth::admin(cp, &req).await?;
     let r = req.into_inner();
     let p = api_keys::list_api_keys(cp, &caller, page(r.limit, r.offset)?).await?;
-    Ok(pb::ListApiKeysResponse {
-        items: p.items.into_iter().map(key).collect(),
-        limit: p.limit,
-        offset: p.offset,
-        page_count: p.page_count,
-        total_count: p.total_count,
-    })
+    Ok(page_response!(pb::ListApiKeysResponse, p, key))
 }
 
 pub(super) async fn revoke(

@@ -29,11 +29,5 @@ pub(super) async fn list(
     let page = page(r.limit, r.offset)?;
     let filter = audit::audit_filter(r.action, r.since.as_deref(), r.until.as_deref())?;
     let p = audit::list_audit_events(cp, &caller, &filter, page).await?;
-    Ok(pb::ListAuditEventsResponse {
-        items: p.items.into_iter().map(event).collect(),
-        limit: p.limit,
-        offset: p.offset,
-        page_count: p.page_count,
-        total_count: p.total_count,
-    })
+    Ok(page_response!(pb::ListAuditEventsResponse, p, event))
 }

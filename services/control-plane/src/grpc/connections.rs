@@ -31,13 +31,11 @@ pub(super) async fn list(
     let r = req.into_inner();
     let page = page(r.limit, r.offset)?;
     let p = connections::list_user_connections(cp, &caller, r.provider_id, r.user_id, page).await?;
-    Ok(pb::ListUserConnectionsResponse {
-        items: p.items.into_iter().map(connection).collect(),
-        limit: p.limit,
-        offset: p.offset,
-        page_count: p.page_count,
-        total_count: p.total_count,
-    })
+    Ok(page_response!(
+        pb::ListUserConnectionsResponse,
+        p,
+        connection
+    ))
 }
 
 pub(super) async fn delete(

@@ -5,6 +5,21 @@
 //! therefore cannot diverge between the transports; errors become `tonic::Status` through the
 //! one exhaustive mapping in `latchkey_api::server::grpc`.
 
+/// A REST page as a gRPC list response: the items converted by `$item`, the page numbers as
+/// they are.
+macro_rules! page_response {
+    ($response:path, $page:expr, $item:expr) => {{
+        let page = $page;
+        $response {
+            items: page.items.into_iter().map($item).collect(),
+            limit: page.limit,
+            offset: page.offset,
+            page_count: page.page_count,
+            total_count: page.total_count,
+        }
+    }};
+}
+
 mod api_keys;
 mod audit;
 mod auth;

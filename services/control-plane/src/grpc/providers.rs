@@ -109,13 +109,7 @@ pub(super) async fn list(
     let caller = auth::admin(cp, &req).await?;
     let r = req.into_inner();
     let p = providers::list_auth_providers(cp, &caller, page(r.limit, r.offset)?).await?;
-    Ok(pb::ListAuthProvidersResponse {
-        items: p.items.into_iter().map(provider).collect(),
-        limit: p.limit,
-        offset: p.offset,
-        page_count: p.page_count,
-        total_count: p.total_count,
-    })
+    Ok(page_response!(pb::ListAuthProvidersResponse, p, provider))
 }
 
 pub(super) async fn get(

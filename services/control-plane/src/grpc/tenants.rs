@@ -39,13 +39,7 @@ pub(super) async fn list(
     auth::operator(cp, &req).await?;
     let r = req.into_inner();
     let p = tenants::list_tenants(cp, page(r.limit, r.offset)?).await?;
-    Ok(pb::ListTenantsResponse {
-        items: p.items.into_iter().map(tenant).collect(),
-        limit: p.limit,
-        offset: p.offset,
-        page_count: p.page_count,
-        total_count: p.total_count,
-    })
+    Ok(page_response!(pb::ListTenantsResponse, p, tenant))
 }
 
 pub(super) async fn get(

@@ -72,13 +72,7 @@ pub(super) async fn list(
     let caller = auth::admin(cp, &req).await?;
     let r = req.into_inner();
     let p = tools::list_tools(cp, &caller, page(r.limit, r.offset)?).await?;
-    Ok(pb::ListToolsResponse {
-        items: p.items.into_iter().map(tool).collect(),
-        limit: p.limit,
-        offset: p.offset,
-        page_count: p.page_count,
-        total_count: p.total_count,
-    })
+    Ok(page_response!(pb::ListToolsResponse, p, tool))
 }
 
 pub(super) async fn get(
