@@ -9,6 +9,7 @@ use moka::future::Cache;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::apikey::{KeyCheck, KeyHash, KeyParseError, KeyRole, Peppers, PresentedKey};
+use crate::cache::Change;
 use crate::ports::{ApiKeyStore, AuthKeyRecord};
 use crate::time::UnixMillis;
 use crate::{ApiKeyId, TenantId};
@@ -89,6 +90,7 @@ impl Authenticator {
             cache: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(AUTH_CACHE_TTL)
+                .support_invalidation_closures()
                 .build(),
         })
     }
@@ -133,6 +135,28 @@ impl Authenticator {
                 }))
             }
             (KeyRole::Admin | KeyRole::App | KeyRole::Tool, None) => Err(AuthFailure::UnknownKey),
+        }
+    }
+
+    /// Drops cached key records that `change` makes stale: a revoked or re-hashed key, the
+    /// keys of a tenant whose tools (and tool keys) changed or that was deleted, or all.
+    pub async fn apply(&self, change: &Change) {
+        match change {
+            Change::Key(id) => self.cache.invalidate(id).await,
+            Change::Tools(t) | Change::Tenant(t) => {
+                let t = *t;
+                if self
+                    .cache
+                    .invalidate_entries_if(move |_, rec| {
+                        rec.as_ref().is_some_and(|r| r.tenant == Some(t))
+                    })
+                    .is_err()
+                {
+                    self.cache.invalidate_all();
+                }
+            }
+            Change::All => self.cache.invalidate_all(),
+            Change::Providers(_) => {}
         }
     }
 

@@ -8,6 +8,7 @@ pub mod apikey;
 pub mod audit;
 pub mod auth;
 pub mod authorization;
+pub mod cache;
 pub mod catalog;
 pub mod connections;
 pub mod crypto;

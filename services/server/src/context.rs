@@ -8,6 +8,7 @@ use std::time::Duration;
 use latchkey_core::StoreError;
 use latchkey_core::apikey::Peppers;
 use latchkey_core::auth::Authenticator;
+use latchkey_core::cache::{CACHE_TTL, CachedStore};
 use latchkey_core::crypto::{CryptoError, KeySource, Keyring, Vault};
 use latchkey_core::ports::Store;
 use latchkey_store::{AnyStore, OpenError, PoolOptions};
@@ -74,8 +75,10 @@ pub struct Context {
     pub settings: Arc<Settings>,
     /// The database handle (migrations, close).
     pub db: AnyStore,
-    /// The domain ports.
+    /// The domain ports, with providers and tools served from [`Context::cache`].
     pub store: Arc<dyn Store>,
+    /// The look-up cache in front of the store (invalidated by the store's change notices).
+    pub cache: Arc<CachedStore>,
     /// Encryption at rest.
     pub vault: Arc<Vault>,
     /// API-key hashing.
@@ -91,6 +94,23 @@ pub struct Context {
 }
 
 impl Context {
+    /// Applies the store's change notices to this process's caches until the store closes; on
+    /// PostgreSQL it also listens for every other replica's. Returns the tasks to stop.
+    pub fn follow_changes(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut rx = self.db.changes();
+        let cache = self.cache.clone();
+        let authenticator = self.authenticator.clone();
+        let apply = tokio::spawn(async move {
+            while let Some(change) = latchkey_store::next_change(&mut rx).await {
+                cache.apply(&change).await;
+                authenticator.apply(&change).await;
+            }
+        });
+        std::iter::once(apply)
+            .chain(self.db.listen_for_changes())
+            .collect()
+    }
+
     /// Opens and checks everything, or says exactly what is wrong.
     pub async fn open(settings: Settings, migrations: Migrations) -> Result<Self, StartupError> {
         let opts = PoolOptions {
@@ -107,7 +127,8 @@ impl Context {
             }
             Vec::new()
         };
-        let store = db.store();
+        let cache = Arc::new(CachedStore::new(db.store(), CACHE_TTL));
+        let store: Arc<dyn Store> = cache.clone();
         let has_data =
             !store.all_tenant_keys().await?.is_empty() || store.count_operator_keys().await? > 0;
         let may_generate = settings.is_sqlite();
@@ -172,6 +193,7 @@ impl Context {
             settings: Arc::new(settings),
             db,
             store,
+            cache,
             vault,
             peppers,
             authenticator,

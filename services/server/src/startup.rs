@@ -146,6 +146,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let followers = self.ctx.follow_changes();
         let api_app = self.api_router().map_request(routes::strip_org_project);
         let ops_app = self.ops_router();
         let grace = Duration::from_secs(self.ctx.settings.server.shutdown_grace_secs);
@@ -185,6 +186,9 @@ impl Application {
                 grace_secs = grace.as_secs(),
                 "grace period over; dropping unfinished requests"
             ),
+        }
+        for f in followers {
+            f.abort();
         }
         self.ctx.db.close().await;
         tracing::info!("stopped");

@@ -7,6 +7,7 @@
 //! cross-tenant statements (authentication by key id, data-key listing for start-up checks and
 //! rotation, platform tenant listing) are marked as such in `queries.rs`.
 
+mod changes;
 mod error;
 mod postgres;
 mod queries;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use latchkey_core::StoreError;
 use latchkey_core::ports::Store;
 
+pub use changes::next as next_change;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -108,6 +110,27 @@ impl AnyStore {
         }
     }
 
+    /// Change notices of this store's writes, and on PostgreSQL of every replica's once
+    /// [`AnyStore::listen_for_changes`] runs.
+    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<latchkey_core::cache::Change> {
+        match self {
+            Self::Sqlite(s) => s.notices.subscribe(),
+            Self::Postgres(s) => s.notices.subscribe(),
+        }
+    }
+
+    /// On PostgreSQL, starts listening for other replicas' change notices (ends when the pool
+    /// closes); on SQLite there are no other writers to hear, so nothing starts.
+    pub fn listen_for_changes(&self) -> Option<tokio::task::JoinHandle<()>> {
+        match self {
+            Self::Sqlite(_) => None,
+            Self::Postgres(s) => Some(tokio::spawn(changes::listen(
+                s.pool().clone(),
+                s.notices.clone(),
+            ))),
+        }
+    }
+
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
         match self {
@@ -129,6 +152,8 @@ pub fn migration_versions() -> (Vec<i64>, Vec<i64>) {
 pub(crate) trait Dialect {
     type Db: sqlx::Database;
     const NAME: &'static str;
+    /// The statement that announces a change inside a transaction, where the database can.
+    const NOTIFY: Option<&'static str>;
 }
 
 /// Migration versions the database has not applied yet.

@@ -12,11 +12,13 @@ pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres
 /// Latchkey's ports on PostgreSQL.
 pub struct PgStore {
     pool: PgPool,
+    pub(crate) notices: crate::changes::Notices,
 }
 
 impl crate::Dialect for PgStore {
     type Db = sqlx::Postgres;
     const NAME: &'static str = "postgres";
+    const NOTIFY: Option<&'static str> = Some("SELECT pg_notify('latchkey_changes', $1)");
 }
 
 impl PgStore {
@@ -35,7 +37,10 @@ impl PgStore {
                 sqlx::Error::Configuration(c) => OpenError::BadUrl(c.to_string()),
                 other => OpenError::Connect(other.to_string()),
             })?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            notices: crate::changes::Notices::new(),
+        })
     }
 
     /// The connection pool (tests read raw rows through it).

@@ -98,13 +98,33 @@ macro_rules! impl_ports {
 
             async fn delete_tenant(&self, id: TenantId) -> Result<(), StoreError> {
                 // Every tenant-owned table cascades from tenants, data keys included.
+                let change = latchkey_core::cache::Change::Tenant(id);
+                let mut tx = self.pool.begin().await.or_store("tenants")?;
                 let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
                     .bind(id.to_string())
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .or_store("tenants")?;
-                if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                announce_in_tx(&mut *tx, change).await?;
+                tx.commit().await.or_store("tenants")?;
+                self.notices.send(change);
+                Ok(())
             }
+        }
+
+        /// Announces `change` to other replicas inside the write's transaction (PostgreSQL's
+        /// NOTIFY is delivered on commit only); the caller announces it in-process after commit.
+        async fn announce_in_tx<'e, E>(exec: E, change: latchkey_core::cache::Change) -> Result<(), StoreError>
+        where
+            E: sqlx::Executor<'e, Database = <$store as crate::Dialect>::Db>,
+        {
+            if let Some(sql) = <$store as crate::Dialect>::NOTIFY {
+                sqlx::query(sql).bind(change.encode()).execute(exec).await.or_store("change notice")?;
+            }
+            Ok(())
         }
 
         async fn insert_audit<'e, E>(exec: E, tenant: TenantId, e: &AuditEvent) -> Result<(), StoreError>
@@ -197,7 +217,11 @@ macro_rules! impl_ports {
                     return Err(StoreError::NotFound);
                 }
                 insert_audit(&mut *tx, tenant, audit).await?;
-                tx.commit().await.or_store("api_keys")
+                let change = latchkey_core::cache::Change::Key(id);
+                announce_in_tx(&mut *tx, change).await?;
+                tx.commit().await.or_store("api_keys")?;
+                self.notices.send(change);
+                Ok(())
             }
 
             async fn find_key_for_auth(&self, id: ApiKeyId) -> Result<Option<AuthKeyRecord>, StoreError> {
@@ -230,6 +254,9 @@ macro_rules! impl_ports {
                         .await
                         .or_store("api_keys")?;
                 }
+                let change = latchkey_core::cache::Change::Key(id);
+                announce_in_tx(&self.pool, change).await?;
+                self.notices.send(change);
                 Ok(())
             }
 
@@ -376,7 +403,11 @@ macro_rules! impl_ports {
                 .await
                 .or_store("provider")?;
                 insert_audit(&mut *tx, tenant, audit).await?;
-                tx.commit().await.or_store("provider")
+                let change = latchkey_core::cache::Change::Providers(tenant);
+                announce_in_tx(&mut *tx, change).await?;
+                tx.commit().await.or_store("provider")?;
+                self.notices.send(change);
+                Ok(())
             }
 
             async fn update_provider(
@@ -438,7 +469,10 @@ macro_rules! impl_ports {
                     .or_store("authorizations")?;
                 }
                 insert_audit(&mut *tx, tenant, audit).await?;
+                let change = latchkey_core::cache::Change::Providers(tenant);
+                announce_in_tx(&mut *tx, change).await?;
                 tx.commit().await.or_store("provider")?;
+                self.notices.send(change);
                 Ok(true)
             }
 
@@ -496,7 +530,11 @@ macro_rules! impl_ports {
                     return Err(StoreError::NotFound);
                 }
                 insert_audit(&mut *tx, tenant, audit).await?;
-                tx.commit().await.or_store("providers")
+                let change = latchkey_core::cache::Change::Providers(tenant);
+                announce_in_tx(&mut *tx, change).await?;
+                tx.commit().await.or_store("providers")?;
+                self.notices.send(change);
+                Ok(())
             }
         }
 

@@ -15,11 +15,13 @@ pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite")
 /// Latchkey's ports on SQLite.
 pub struct SqliteStore {
     pool: SqlitePool,
+    pub(crate) notices: crate::changes::Notices,
 }
 
 impl crate::Dialect for SqliteStore {
     type Db = sqlx::Sqlite;
     const NAME: &'static str = "sqlite";
+    const NOTIFY: Option<&'static str> = None;
 }
 
 impl SqliteStore {
@@ -44,7 +46,10 @@ impl SqliteStore {
             .connect_with(connect)
             .await
             .map_err(|e| OpenError::Connect(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            notices: crate::changes::Notices::new(),
+        })
     }
 
     /// The connection pool (tests read raw rows through it).

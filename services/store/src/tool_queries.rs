@@ -26,6 +26,19 @@ macro_rules! impl_more_ports {
                 };
             }
 
+            /// Commits a write to the tenant's tools, announcing it to every replica's caches.
+            async fn commit_tools(
+                store: &$store,
+                mut tx: sqlx::Transaction<'_, <$store as crate::Dialect>::Db>,
+                tenant: TenantId,
+            ) -> Result<(), StoreError> {
+                let change = latchkey_core::cache::Change::Tools(tenant);
+                announce_in_tx(&mut *tx, change).await?;
+                tx.commit().await.or_store("tools")?;
+                store.notices.send(change);
+                Ok(())
+            }
+
             #[async_trait]
             impl ToolStore for $store {
                 async fn insert_tool(&self, tenant: TenantId, t: &ToolRecord, key: &ApiKeyRecord, audit: &AuditEvent) -> Result<(), StoreError> {
@@ -48,7 +61,7 @@ macro_rules! impl_more_ports {
                     .or_store("tool")?;
                     insert_api_key(&mut *tx, tenant, key).await?;
                     insert_audit(&mut *tx, tenant, audit).await?;
-                    tx.commit().await.or_store("tool")
+                    commit_tools(self, tx, tenant).await
                 }
 
                 async fn get_tool(&self, tenant: TenantId, name: &ToolName) -> Result<Option<ToolRecord>, StoreError> {
@@ -103,7 +116,7 @@ macro_rules! impl_more_ports {
                         return Ok(false);
                     }
                     insert_audit(&mut *tx, tenant, audit).await?;
-                    tx.commit().await.or_store("tool")?;
+                    commit_tools(self, tx, tenant).await?;
                     Ok(true)
                 }
 
@@ -120,7 +133,7 @@ macro_rules! impl_more_ports {
                         return Err(StoreError::NotFound);
                     }
                     insert_audit(&mut *tx, tenant, audit).await?;
-                    tx.commit().await.or_store("tools")
+                    commit_tools(self, tx, tenant).await
                 }
             }
 

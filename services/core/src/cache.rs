@@ -1,0 +1,534 @@
+//! Caches of the look-ups on every request's path — a tenant's providers and tools — as a
+//! decorator around the store ([`CachedStore`]), and the [`Change`] notices that invalidate
+//! them. Every store write that affects a cached look-up announces a `Change`: in-process at
+//! once, and on PostgreSQL through `NOTIFY` in the write's own transaction, so every replica
+//! drops its copy when (and only when) the write commits. Entries also expire after a TTL, the
+//! bound on staleness should a notice ever be lost; a listener that reconnects announces
+//! [`Change::All`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use moka::future::Cache;
+
+use crate::apikey::KeyHash;
+use crate::audit::{AuditEvent, AuditFilter};
+use crate::authorization::AuthorizationStatus;
+use crate::crypto::{MasterKeyId, WrappedKey};
+use crate::error::StoreError;
+use crate::grant::GrantRecord;
+use crate::ports::{
+    ApiKeyRecord, ApiKeyStore, AuditStore, AuthKeyRecord, GrantFilter, GrantStore,
+    OperatorKeyRecord, ProviderStore, SettingsStore, Store, TenantKeyRecord, TenantKeyStore,
+    TenantStore, ToolStore,
+};
+use crate::provider::ProviderRecord;
+use crate::settings::VerificationSettings;
+use crate::tenant::Tenant;
+use crate::time::UnixMillis;
+use crate::tool::{ToolName, ToolRecord};
+use crate::{ApiKeyId, GrantId, ProviderRef, TenantId, ToolId};
+
+/// What changed, as far as caches care. Carries ids only, never a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// A tenant's providers.
+    Providers(TenantId),
+    /// A tenant's tools (and the tool keys that go with them).
+    Tools(TenantId),
+    /// One API key (revoked or re-hashed).
+    Key(ApiKeyId),
+    /// A whole tenant (deleted).
+    Tenant(TenantId),
+    /// Notices may have been missed: drop everything.
+    All,
+}
+
+impl Change {
+    /// The notice's wire form (a `NOTIFY` payload).
+    pub fn encode(&self) -> String {
+        match self {
+            Self::Providers(t) => format!("providers {t}"),
+            Self::Tools(t) => format!("tools {t}"),
+            Self::Key(k) => format!("key {k}"),
+            Self::Tenant(t) => format!("tenant {t}"),
+            Self::All => "all".to_owned(),
+        }
+    }
+
+    /// Parses a notice; `None` for anything else.
+    pub fn decode(s: &str) -> Option<Self> {
+        let (kind, id) = s.split_once(' ').unwrap_or((s, ""));
+        match kind {
+            "providers" => TenantId::parse(id).ok().map(Self::Providers),
+            "tools" => TenantId::parse(id).ok().map(Self::Tools),
+            "key" => ApiKeyId::parse(id).ok().map(Self::Key),
+            "tenant" => TenantId::parse(id).ok().map(Self::Tenant),
+            "all" if id.is_empty() => Some(Self::All),
+            _ => None,
+        }
+    }
+
+    /// The tenant whose cached data the change touches, if it names one.
+    pub fn tenant(&self) -> Option<TenantId> {
+        match self {
+            Self::Providers(t) | Self::Tools(t) | Self::Tenant(t) => Some(*t),
+            Self::Key(_) | Self::All => None,
+        }
+    }
+}
+
+/// How long a cached look-up is trusted without a notice.
+pub const CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// Tenants whose providers and tools are kept, at most.
+pub const CACHE_TENANTS: u64 = 10_000;
+
+/// The store, with a tenant's providers and tools served from memory. Writes go through to the
+/// store and drop the tenant's entries before they return (read-your-writes); other replicas
+/// drop theirs on the store's [`Change`] notices, passed to [`CachedStore::apply`].
+pub struct CachedStore {
+    inner: Arc<dyn Store>,
+    providers: Cache<TenantId, Arc<Vec<ProviderRecord>>>,
+    tools: Cache<TenantId, Arc<Vec<ToolRecord>>>,
+}
+
+impl CachedStore {
+    /// Caches `inner`'s look-ups for `ttl`.
+    pub fn new(inner: Arc<dyn Store>, ttl: Duration) -> Self {
+        Self {
+            inner,
+            providers: tenant_cache(ttl),
+            tools: tenant_cache(ttl),
+        }
+    }
+
+    /// Drops what `change` makes stale.
+    pub async fn apply(&self, change: &Change) {
+        match change {
+            Change::Providers(t) => self.providers.invalidate(t).await,
+            Change::Tools(t) => self.tools.invalidate(t).await,
+            Change::Tenant(t) => {
+                self.providers.invalidate(t).await;
+                self.tools.invalidate(t).await;
+            }
+            Change::All => {
+                self.providers.invalidate_all();
+                self.tools.invalidate_all();
+            }
+            Change::Key(_) => {}
+        }
+    }
+
+    async fn providers(&self, tenant: TenantId) -> Result<Arc<Vec<ProviderRecord>>, StoreError> {
+        let inner = Arc::clone(&self.inner);
+        self.providers
+            .try_get_with(tenant, async move {
+                inner.list_providers(tenant).await.map(Arc::new)
+            })
+            .await
+            .map_err(unshare)
+    }
+
+    async fn tools(&self, tenant: TenantId) -> Result<Arc<Vec<ToolRecord>>, StoreError> {
+        let inner = Arc::clone(&self.inner);
+        self.tools
+            .try_get_with(tenant, async move {
+                inner.list_tools(tenant).await.map(Arc::new)
+            })
+            .await
+            .map_err(unshare)
+    }
+
+    /// Runs a write, then drops what it changed (also when it failed: it may have committed).
+    async fn write<T>(
+        &self,
+        change: Change,
+        result: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.apply(&change).await;
+        result
+    }
+}
+
+fn tenant_cache<V: Clone + Send + Sync + 'static>(ttl: Duration) -> Cache<TenantId, V> {
+    Cache::builder()
+        .max_capacity(CACHE_TENANTS)
+        .time_to_live(ttl)
+        .build()
+}
+
+/// A loader's error, shared by every caller that waited on the same load.
+fn unshare(e: Arc<StoreError>) -> StoreError {
+    match e.as_ref() {
+        StoreError::NotFound => StoreError::NotFound,
+        StoreError::Conflict(what) => StoreError::Conflict(what),
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        StoreError::Corrupt { table, detail } => StoreError::Corrupt {
+            table,
+            detail: detail.clone(),
+        },
+    }
+}
+
+#[async_trait]
+impl ProviderStore for CachedStore {
+    async fn insert_provider(
+        &self,
+        tenant: TenantId,
+        provider: &ProviderRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let r = self.inner.insert_provider(tenant, provider, audit).await;
+        self.write(Change::Providers(tenant), r).await
+    }
+    async fn get_provider_by_ref(
+        &self,
+        tenant: TenantId,
+        id: ProviderRef,
+    ) -> Result<Option<ProviderRecord>, StoreError> {
+        Ok(self
+            .providers(tenant)
+            .await?
+            .iter()
+            .find(|p| p.id == id)
+            .cloned())
+    }
+    async fn get_provider(
+        &self,
+        tenant: TenantId,
+        slug: &str,
+    ) -> Result<Option<ProviderRecord>, StoreError> {
+        Ok(self
+            .providers(tenant)
+            .await?
+            .iter()
+            .find(|p| p.slug.as_str() == slug)
+            .cloned())
+    }
+    async fn list_providers(&self, tenant: TenantId) -> Result<Vec<ProviderRecord>, StoreError> {
+        Ok(self.providers(tenant).await?.as_ref().clone())
+    }
+    async fn update_provider(
+        &self,
+        tenant: TenantId,
+        provider: &ProviderRecord,
+        expected_updated_at: UnixMillis,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let r = self
+            .inner
+            .update_provider(tenant, provider, expected_updated_at, audit)
+            .await;
+        self.write(Change::Providers(tenant), r).await
+    }
+    async fn delete_provider(
+        &self,
+        tenant: TenantId,
+        slug: &str,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let r = self.inner.delete_provider(tenant, slug, audit).await;
+        self.write(Change::Providers(tenant), r).await
+    }
+    async fn client_id_in_use(
+        &self,
+        client_id: &str,
+        except: Option<ProviderRef>,
+    ) -> Result<bool, StoreError> {
+        self.inner.client_id_in_use(client_id, except).await
+    }
+}
+
+#[async_trait]
+impl ToolStore for CachedStore {
+    async fn insert_tool(
+        &self,
+        tenant: TenantId,
+        tool: &ToolRecord,
+        key: &ApiKeyRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let r = self.inner.insert_tool(tenant, tool, key, audit).await;
+        self.write(Change::Tools(tenant), r).await
+    }
+    async fn get_tool(
+        &self,
+        tenant: TenantId,
+        name: &ToolName,
+    ) -> Result<Option<ToolRecord>, StoreError> {
+        Ok(self
+            .tools(tenant)
+            .await?
+            .iter()
+            .find(|t| &t.name == name)
+            .cloned())
+    }
+    async fn get_tool_by_id(
+        &self,
+        tenant: TenantId,
+        id: ToolId,
+    ) -> Result<Option<ToolRecord>, StoreError> {
+        Ok(self
+            .tools(tenant)
+            .await?
+            .iter()
+            .find(|t| t.id == id)
+            .cloned())
+    }
+    async fn list_tools(&self, tenant: TenantId) -> Result<Vec<ToolRecord>, StoreError> {
+        Ok(self.tools(tenant).await?.as_ref().clone())
+    }
+    async fn update_tool(
+        &self,
+        tenant: TenantId,
+        tool: &ToolRecord,
+        expected_updated_at: UnixMillis,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let r = self
+            .inner
+            .update_tool(tenant, tool, expected_updated_at, audit)
+            .await;
+        self.write(Change::Tools(tenant), r).await
+    }
+    async fn delete_tool(
+        &self,
+        tenant: TenantId,
+        name: &ToolName,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let r = self.inner.delete_tool(tenant, name, audit).await;
+        self.write(Change::Tools(tenant), r).await
+    }
+}
+
+#[async_trait]
+impl TenantStore for CachedStore {
+    async fn create_tenant(
+        &self,
+        tenant: &Tenant,
+        data_key: &TenantKeyRecord,
+        api_keys: &[ApiKeyRecord],
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .create_tenant(tenant, data_key, api_keys, audit)
+            .await
+    }
+    async fn get_tenant(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
+        self.inner.get_tenant(id).await
+    }
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        self.inner.list_tenants().await
+    }
+    async fn delete_tenant(&self, id: TenantId) -> Result<(), StoreError> {
+        let r = self.inner.delete_tenant(id).await;
+        self.write(Change::Tenant(id), r).await
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for CachedStore {
+    async fn insert_api_key(
+        &self,
+        tenant: TenantId,
+        key: &ApiKeyRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.inner.insert_api_key(tenant, key, audit).await
+    }
+    async fn get_api_key(
+        &self,
+        tenant: TenantId,
+        id: ApiKeyId,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        self.inner.get_api_key(tenant, id).await
+    }
+    async fn list_api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.inner.list_api_keys(tenant).await
+    }
+    async fn revoke_api_key(
+        &self,
+        tenant: TenantId,
+        id: ApiKeyId,
+        at: UnixMillis,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.inner.revoke_api_key(tenant, id, at, audit).await
+    }
+    async fn find_key_for_auth(&self, id: ApiKeyId) -> Result<Option<AuthKeyRecord>, StoreError> {
+        self.inner.find_key_for_auth(id).await
+    }
+    async fn update_key_hash(&self, id: ApiKeyId, hash: &KeyHash) -> Result<(), StoreError> {
+        self.inner.update_key_hash(id, hash).await
+    }
+    async fn touch_api_key(&self, id: ApiKeyId, at: UnixMillis) -> Result<(), StoreError> {
+        self.inner.touch_api_key(id, at).await
+    }
+    async fn insert_operator_key(&self, key: &OperatorKeyRecord) -> Result<(), StoreError> {
+        self.inner.insert_operator_key(key).await
+    }
+    async fn insert_first_operator_key(&self, key: &OperatorKeyRecord) -> Result<bool, StoreError> {
+        self.inner.insert_first_operator_key(key).await
+    }
+    async fn count_operator_keys(&self) -> Result<u64, StoreError> {
+        self.inner.count_operator_keys().await
+    }
+}
+
+#[async_trait]
+impl TenantKeyStore for CachedStore {
+    async fn tenant_key(
+        &self,
+        tenant: TenantId,
+        version: u32,
+    ) -> Result<Option<TenantKeyRecord>, StoreError> {
+        self.inner.tenant_key(tenant, version).await
+    }
+    async fn latest_tenant_key(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Option<TenantKeyRecord>, StoreError> {
+        self.inner.latest_tenant_key(tenant).await
+    }
+    async fn all_tenant_keys(&self) -> Result<Vec<(TenantId, TenantKeyRecord)>, StoreError> {
+        self.inner.all_tenant_keys().await
+    }
+    async fn rewrap_tenant_key(
+        &self,
+        tenant: TenantId,
+        version: u32,
+        old: &MasterKeyId,
+        new: &WrappedKey,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .rewrap_tenant_key(tenant, version, old, new)
+            .await
+    }
+}
+
+#[async_trait]
+impl GrantStore for CachedStore {
+    async fn insert_grant(
+        &self,
+        tenant: TenantId,
+        grant: &GrantRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.inner.insert_grant(tenant, grant, audit).await
+    }
+    async fn get_grant(
+        &self,
+        tenant: TenantId,
+        id: GrantId,
+    ) -> Result<Option<GrantRecord>, StoreError> {
+        self.inner.get_grant(tenant, id).await
+    }
+    async fn list_grants(
+        &self,
+        tenant: TenantId,
+        filter: &GrantFilter,
+    ) -> Result<Vec<GrantRecord>, StoreError> {
+        self.inner.list_grants(tenant, filter).await
+    }
+    async fn active_grant(
+        &self,
+        tenant: TenantId,
+        user_id: &str,
+        provider: ProviderRef,
+    ) -> Result<Option<GrantRecord>, StoreError> {
+        self.inner.active_grant(tenant, user_id, provider).await
+    }
+    async fn delete_grant(
+        &self,
+        tenant: TenantId,
+        id: GrantId,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.inner.delete_grant(tenant, id, audit).await
+    }
+    async fn authorization_summary(
+        &self,
+        tenant: TenantId,
+        user_id: &str,
+        provider: ProviderRef,
+        now: UnixMillis,
+    ) -> Result<Option<AuthorizationStatus>, StoreError> {
+        self.inner
+            .authorization_summary(tenant, user_id, provider, now)
+            .await
+    }
+}
+
+#[async_trait]
+impl SettingsStore for CachedStore {
+    async fn verification_settings(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Option<VerificationSettings>, StoreError> {
+        self.inner.verification_settings(tenant).await
+    }
+    async fn put_verification_settings(
+        &self,
+        tenant: TenantId,
+        settings: &VerificationSettings,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .put_verification_settings(tenant, settings, audit)
+            .await
+    }
+}
+
+#[async_trait]
+impl AuditStore for CachedStore {
+    async fn list_audit_events(
+        &self,
+        tenant: TenantId,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.inner.list_audit_events(tenant, filter).await
+    }
+}
+
+#[async_trait]
+impl Store for CachedStore {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_round_trip_and_refuse_anything_else() {
+        let t = TenantId::generate();
+        let k = ApiKeyId::generate();
+        for c in [
+            Change::Providers(t),
+            Change::Tools(t),
+            Change::Key(k),
+            Change::Tenant(t),
+            Change::All,
+        ] {
+            assert_eq!(Change::decode(&c.encode()), Some(c));
+        }
+        for bad in [
+            "",
+            "providers",
+            "providers x",
+            "key tnt_1",
+            "all x",
+            "nope tnt_1",
+        ] {
+            assert_eq!(Change::decode(bad), None, "{bad}");
+        }
+    }
+}
