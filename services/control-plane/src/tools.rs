@@ -68,7 +68,7 @@ fn requirement(r: RequirementRequest) -> Result<ToolRequirement, ApiError> {
         ));
     }
     let instance = match r.id.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some(id) => Some(
             ProviderSlug::parse(id)
                 .map_err(|_| bad("requirement.id: must be the id of one of your providers"))?,

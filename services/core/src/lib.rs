@@ -21,6 +21,7 @@ pub mod resolve;
 pub mod scopes;
 pub mod settings;
 pub mod tenant;
+pub mod text;
 pub mod time;
 pub mod tool;
 pub mod urls;

@@ -11,8 +11,8 @@ use crate::error::CoreError;
 use crate::ports::Store;
 use crate::time::UnixMillis;
 
-/// A human label (tenant names, key names): 1–200 characters, no control characters, no
-/// surrounding whitespace, kept byte-exact.
+/// A human label (tenant names, key names): 1–200 characters, no control or invisible
+/// characters ([`crate::text::is_hidden`]), no surrounding whitespace, kept byte-exact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Label(String);
 
@@ -29,8 +29,10 @@ impl Label {
         if s.chars().count() > 200 {
             return Err(invalid("must be at most 200 characters"));
         }
-        if s.chars().any(char::is_control) {
-            return Err(invalid("must not contain control characters"));
+        if s.chars().any(crate::text::is_hidden) {
+            return Err(invalid(
+                "must not contain control, bidirectional or zero-width characters",
+            ));
         }
         if s.trim() != s {
             return Err(invalid("must not start or end with whitespace"));

@@ -9,19 +9,12 @@ use crate::error::CoreError;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UserId(String);
 
-fn hidden(c: char) -> bool {
-    c.is_control()
-        || matches!(c,
-            '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}' | '\u{061C}' | '\u{FEFF}' | '\u{00AD}')
-}
-
 impl UserId {
     /// Validates a user id; `field` names it in the error.
     pub fn parse(field: &'static str, s: &str) -> Result<Self, CoreError> {
         let message = if s.is_empty() || s.len() > 256 {
             "must be 1-256 bytes"
-        } else if s.chars().any(hidden) {
+        } else if s.chars().any(crate::text::is_hidden) {
             "must not contain control, bidirectional or zero-width characters"
         } else if s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
             "must not start or end with whitespace"

@@ -121,6 +121,7 @@ impl Application {
             .fallback(routes::not_found)
             .method_not_allowed_fallback(routes::method_not_allowed)
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
+            .layer(axum::middleware::from_fn(routes::plain_bodies_only))
             .layer(axum::middleware::from_fn_with_state(
                 (self.metrics.clone(), Listener("api")),
                 routes::request_context,

@@ -21,41 +21,85 @@ where
 {
     type Rejection = ApiError;
 
-    #[allow(
-        clippy::wildcard_enum_match_arm,
-        reason = "JsonRejection is non_exhaustive"
-    )]
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Self(v)),
-            Err(rejection) => {
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::new(
+                ErrorName::UnsupportedMediaType,
+                "request bodies must be JSON (Content-Type: application/json)",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| {
                 tracing::debug!(reason = %rejection.body_text(), "request body refused");
-                Err(match rejection {
-                    JsonRejection::MissingJsonContentType(_) => ApiError::new(
-                        ErrorName::UnsupportedMediaType,
-                        "request bodies must be JSON (Content-Type: application/json)",
-                    ),
-                    JsonRejection::JsonSyntaxError(_) => ApiError::new(
-                        ErrorName::InvalidRequest,
-                        "the request body is not valid JSON",
-                    ),
-                    JsonRejection::JsonDataError(_) => ApiError::new(
-                        ErrorName::InvalidRequest,
-                        "the request body is missing a required field or has a field of the wrong type",
-                    ),
-                    other if other.status() == http::StatusCode::PAYLOAD_TOO_LARGE => {
-                        ApiError::new(
-                            ErrorName::PayloadTooLarge,
-                            "the request body is larger than 64 KiB",
-                        )
-                    }
-                    _ => ApiError::new(
+                if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+                    too_large()
+                } else {
+                    ApiError::new(
                         ErrorName::InvalidRequest,
                         "the request body could not be read",
-                    ),
-                })
-            }
+                    )
+                }
+            })?;
+        // serde_json skips unknown fields without checking their text: check it all here, so
+        // invalid UTF-8 anywhere in a body is refused (security.md S12).
+        if std::str::from_utf8(&bytes).is_err() {
+            return Err(ApiError::new(
+                ErrorName::InvalidRequest,
+                "the request body is not valid UTF-8",
+            ));
         }
+        axum::Json::<T>::from_bytes(&bytes)
+            .map(|axum::Json(v)| Self(v))
+            .map_err(json_rejection)
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        ErrorName::PayloadTooLarge,
+        "the request body is larger than 64 KiB",
+    )
+}
+
+/// `application/json` or `application/*+json`, as axum's own `Json` accepts.
+fn json_content_type(headers: &http::HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+#[allow(
+    clippy::wildcard_enum_match_arm,
+    reason = "JsonRejection is non_exhaustive"
+)]
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    tracing::debug!(reason = %rejection.body_text(), "request body refused");
+    match rejection {
+        JsonRejection::JsonSyntaxError(_) => ApiError::new(
+            ErrorName::InvalidRequest,
+            "the request body is not valid JSON",
+        ),
+        JsonRejection::JsonDataError(_) => ApiError::new(
+            ErrorName::InvalidRequest,
+            "the request body is missing a required field or has a field of the wrong type",
+        ),
+        other if other.status() == http::StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+        _ => ApiError::new(
+            ErrorName::InvalidRequest,
+            "the request body could not be read",
+        ),
     }
 }
 

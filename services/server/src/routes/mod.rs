@@ -90,6 +90,42 @@ pub async fn request_context(
     response
 }
 
+/// Refuses request bodies Latchkey does not read (security.md J4, J12): compressed bodies
+/// (`Content-Encoding` other than `identity`) and JSON in a charset other than UTF-8. Both 415.
+pub async fn plain_bodies_only(req: Request, next: Next) -> Response {
+    let encoded = req
+        .headers()
+        .get(http::header::CONTENT_ENCODING)
+        .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
+    if encoded {
+        return ApiError::new(
+            ErrorName::UnsupportedMediaType,
+            "compressed request bodies are not accepted",
+        )
+        .into_response();
+    }
+    let other_charset = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.split(';').skip(1).any(|param| {
+                param.split_once('=').is_some_and(|(k, v)| {
+                    k.trim().eq_ignore_ascii_case("charset")
+                        && !v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+                })
+            })
+        });
+    if other_charset {
+        return ApiError::new(
+            ErrorName::UnsupportedMediaType,
+            "request bodies must be UTF-8 JSON",
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
 /// 404 for unknown routes, in the error-body shape.
 pub async fn not_found() -> Response {
     ApiError::new(ErrorName::NotFound, "no such route").into_response()
