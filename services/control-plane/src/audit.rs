@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::Uri;
 use latchkey_api::audit::{AuditEventPage, AuditEventResponse};
-use latchkey_api::server::{AdminKey, ApiError, PageQuery};
+use latchkey_api::server::{AdminKey, ApiError, OperatorKey, PageQuery};
 use latchkey_api::time::{parse_rfc3339, rfc3339};
 use latchkey_api::{ErrorBody, ErrorName};
 use latchkey_core::CoreError;
@@ -58,11 +58,30 @@ pub(crate) async fn list_audit_events(
     filter: &AuditFilter,
     page: PageQuery,
 ) -> Result<AuditEventPage, ApiError> {
-    let all: Vec<AuditEventResponse> = cp
+    let events = cp
         .store
         .list_audit_events(caller.tenant, filter)
         .await
-        .map_err(CoreError::from)?
+        .map_err(CoreError::from)?;
+    Ok(page.page(&responses(events)))
+}
+
+/// A page of the platform audit log (REST `platform_list`, gRPC `ListPlatformAuditEvents`).
+pub(crate) async fn list_platform_audit_events(
+    cp: &ControlPlane,
+    filter: &AuditFilter,
+    page: PageQuery,
+) -> Result<AuditEventPage, ApiError> {
+    let events = cp
+        .store
+        .list_platform_audit_events(filter)
+        .await
+        .map_err(CoreError::from)?;
+    Ok(page.page(&responses(events)))
+}
+
+fn responses(events: Vec<latchkey_core::audit::AuditEvent>) -> Vec<AuditEventResponse> {
+    events
         .into_iter()
         .map(|e| AuditEventResponse {
             id: e.id,
@@ -73,8 +92,7 @@ pub(crate) async fn list_audit_events(
             outcome: e.outcome,
             request_id: e.request_id,
         })
-        .collect();
-    Ok(page.page(&all))
+        .collect()
 }
 
 /// List audit events.
@@ -108,4 +126,37 @@ pub(crate) async fn list(
 ) -> Result<Json<AuditEventPage>, ApiError> {
     let f = filter(&uri)?;
     Ok(Json(list_audit_events(&cp, &caller, &f, page).await?))
+}
+
+/// List platform audit events.
+///
+/// What the platform operator did, oldest first: tenant creation and deletion, by which key,
+/// with which request. The log outlives the tenants it names. Same filters as the tenant's
+/// audit log. Requires the platform operator key.
+#[utoipa::path(
+    get, path = "/v1/platform/audit_events", tag = "platform",
+    operation_id = "platform_audit_events_list",
+    security(("operator_key" = [])),
+    params(
+        ("action" = Option<String>, Query, description = "Only this action, e.g. `tenant.delete`"),
+        ("since" = Option<String>, Query, description = "RFC 3339; events at or after"),
+        ("until" = Option<String>, Query, description = "RFC 3339; events before"),
+        ("limit" = Option<u32>, Query, description = "Page size, 1–100"),
+        ("offset" = Option<u64>, Query, description = "Items to skip"),
+    ),
+    responses(
+        (status = 200, description = "A page of events", body = latchkey_api::Page<AuditEventResponse>),
+        (status = 400, description = "Bad filter or paging parameters", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Not the operator key", body = ErrorBody),
+    )
+)]
+pub(crate) async fn platform_list(
+    State(cp): State<ControlPlane>,
+    OperatorKey(_): OperatorKey,
+    page: PageQuery,
+    uri: Uri,
+) -> Result<Json<AuditEventPage>, ApiError> {
+    let f = filter(&uri)?;
+    Ok(Json(list_platform_audit_events(&cp, &f, page).await?))
 }

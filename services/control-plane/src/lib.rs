@@ -136,6 +136,7 @@ pub fn routes() -> OpenApiRouter<ControlPlane> {
         .routes(routes!(providers::get, providers::patch, providers::delete))
         .routes(routes!(settings::get, settings::put))
         .routes(routes!(audit::list))
+        .routes(routes!(audit::platform_list))
         .routes(routes!(tools::create, tools::list))
         .routes(routes!(tools::get, tools::patch, tools::delete))
         .routes(routes!(tools::create_key))

@@ -87,17 +87,27 @@ pub(crate) async fn get_tenant(cp: &ControlPlane, id: &str) -> Result<TenantResp
 }
 
 /// Deletes a tenant, everything it owns and its data keys (REST `delete`, gRPC `DeleteTenant`).
-pub(crate) async fn delete_tenant(cp: &ControlPlane, id: &str) -> Result<(), ApiError> {
+pub(crate) async fn delete_tenant(
+    cp: &ControlPlane,
+    operator: ApiKeyId,
+    id: &str,
+) -> Result<(), ApiError> {
     let id = path_id(id)?;
-    latchkey_core::connections::delete_tenant(cp.store.as_ref(), &cp.vault, cp.revoker.as_ref(), id)
-        .await
-        .map_err(|e| {
-            if let latchkey_core::CoreError::NotFound(_) = e {
-                not_found()
-            } else {
-                e.into()
-            }
-        })
+    latchkey_core::connections::delete_tenant(
+        cp.store.as_ref(),
+        &cp.vault,
+        cp.revoker.as_ref(),
+        id,
+        &crate::operator_actor(operator),
+    )
+    .await
+    .map_err(|e| {
+        if let latchkey_core::CoreError::NotFound(_) = e {
+            not_found()
+        } else {
+            e.into()
+        }
+    })
 }
 
 /// Create a tenant.
@@ -197,9 +207,9 @@ pub(crate) async fn get(
 )]
 pub(crate) async fn delete(
     State(cp): State<ControlPlane>,
-    OperatorKey(_): OperatorKey,
+    OperatorKey(operator): OperatorKey,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    delete_tenant(&cp, &id).await?;
+    delete_tenant(&cp, operator, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -323,9 +323,15 @@ impl TenantStore for CachedStore {
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
         self.inner.list_tenants().await
     }
-    async fn delete_tenant(&self, id: TenantId) -> Result<(), StoreError> {
-        let r = self.inner.delete_tenant(id).await;
+    async fn delete_tenant(&self, id: TenantId, audit: &AuditEvent) -> Result<(), StoreError> {
+        let r = self.inner.delete_tenant(id, audit).await;
         self.write(Change::Tenant(id), r).await
+    }
+    async fn list_platform_audit_events(
+        &self,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.inner.list_platform_audit_events(filter).await
     }
 }
 

@@ -156,19 +156,25 @@ pub async fn delete_provider(
 }
 
 /// Deletes a tenant: revokes every grant at Discord, then deletes all of its data and forgets
-/// its data keys.
+/// its data keys; the platform audit log records it.
 pub async fn delete_tenant(
     store: &dyn Store,
     vault: &Vault,
     revoker: &dyn DiscordRevoker,
     tenant: TenantId,
+    actor: &Actor,
 ) -> Result<(), CoreError> {
     if store.get_tenant(tenant).await?.is_none() {
         return Err(CoreError::NotFound("tenant"));
     }
     let providers = store.list_providers(tenant).await?;
     let revoked = revoke_all(store, vault, revoker, tenant, &providers).await?;
-    store.delete_tenant(tenant).await?;
+    store
+        .delete_tenant(
+            tenant,
+            &AuditEvent::success(actor, "tenant.delete", tenant.to_string()),
+        )
+        .await?;
     vault.forget_tenant(tenant).await;
     tracing::info!(tenant_id = %tenant, revoked, "tenant deleted");
     Ok(())

@@ -86,7 +86,8 @@ pub struct AuthKeyRecord {
 /// Tenants (platform scope).
 #[async_trait]
 pub trait TenantStore: Send + Sync {
-    /// Creates a tenant together with its first data key and initial API keys, atomically.
+    /// Creates a tenant together with its first data key and initial API keys, atomically;
+    /// `audit` goes to both the tenant's and the platform's audit log.
     async fn create_tenant(
         &self,
         tenant: &Tenant,
@@ -98,8 +99,14 @@ pub trait TenantStore: Send + Sync {
     async fn get_tenant(&self, id: TenantId) -> Result<Option<Tenant>, StoreError>;
     /// All tenants, oldest first (platform operator routes only).
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
-    /// Deletes a tenant and every row it owns, data keys included. `NotFound` if absent.
-    async fn delete_tenant(&self, id: TenantId) -> Result<(), StoreError>;
+    /// Deletes a tenant and every row it owns, data keys included, recording `audit` in the
+    /// platform audit log in the same transaction. `NotFound` if absent.
+    async fn delete_tenant(&self, id: TenantId, audit: &AuditEvent) -> Result<(), StoreError>;
+    /// The platform audit log (tenant creation and deletion) matching `filter`, oldest first.
+    async fn list_platform_audit_events(
+        &self,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
 }
 
 /// API keys: tenant keys and operator keys.

@@ -172,3 +172,106 @@ async fn every_write_is_audited_without_secrets() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_platform_log_records_tenant_creation_and_deletion_and_outlives_the_tenant() {
+    let app = spawn_app(None).await;
+    let op = app.operator_key.clone();
+    let op_id = format!(
+        "operator:{}",
+        op.split('_')
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("_")
+            .replacen("lk_", "", 1)
+    );
+    let (s, t, created_in) = call(
+        &app,
+        Method::POST,
+        "/v1/platform/tenants",
+        &op,
+        Some(json!({"name": "Acme"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let id = t["id"].as_str().unwrap().to_owned();
+    let admin = t["admin_key"].as_str().unwrap().to_owned();
+    let (_, own, _) = call(
+        &app,
+        Method::GET,
+        "/v1/admin/audit_events?action=tenant.create",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        own["total_count"], 1,
+        "the tenant's own log has its creation too"
+    );
+    let (s, _, deleted_in) = call(
+        &app,
+        Method::DELETE,
+        &format!("/v1/platform/tenants/{id}"),
+        &op,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+
+    let (s, log, _) = call(&app, Method::GET, "/v1/platform/audit_events", &op, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let events: Vec<(String, String, String, String)> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["actor"].as_str().unwrap().to_owned(),
+                e["target"].as_str().unwrap().to_owned(),
+                e["request_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            (
+                "tenant.create".to_owned(),
+                op_id.clone(),
+                id.clone(),
+                created_in
+            ),
+            ("tenant.delete".to_owned(), op_id, id.clone(), deleted_in),
+        ]
+    );
+    assert!(!log.to_string().contains(&admin), "no key in the log");
+    let (_, only, _) = call(
+        &app,
+        Method::GET,
+        "/v1/platform/audit_events?action=tenant.delete",
+        &op,
+        None,
+    )
+    .await;
+    assert_eq!(only["total_count"], 1);
+    // Only the operator reads it.
+    let (_, t2, _) = call(
+        &app,
+        Method::POST,
+        "/v1/platform/tenants",
+        &op,
+        Some(json!({"name": "Other"})),
+    )
+    .await;
+    let (s, _, _) = call(
+        &app,
+        Method::GET,
+        "/v1/platform/audit_events",
+        t2["admin_key"].as_str().unwrap(),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    app.stop().await;
+}

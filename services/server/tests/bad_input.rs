@@ -78,7 +78,12 @@ const LITERALS: &[&str] = &[
 ];
 
 /// A malformed-body case: what it is, the bytes, the headers, the status it must get.
-type BodyCase = (&'static str, Vec<u8>, Vec<(&'static str, &'static str)>, u16);
+type BodyCase = (
+    &'static str,
+    Vec<u8>,
+    Vec<(&'static str, &'static str)>,
+    u16,
+);
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
 

@@ -394,7 +394,11 @@ async fn postgres_needs_migrate_then_serves() {
     .await
     .unwrap();
     a.refused("latchkey migrate");
-    assert!(b.ok().stdout.contains("applied migrations [1, 2, 3, 4, 5]"));
+    assert!(
+        b.ok()
+            .stdout
+            .contains("applied migrations [1, 2, 3, 4, 5, 6]")
+    );
     assert!(c.ok().stdout.contains("up to date"));
     d.refused("encryption.master_keys");
     db.drop_now().await;

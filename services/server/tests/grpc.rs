@@ -411,6 +411,41 @@ async fn parity(app: &TestApp) {
         .into_inner();
     assert_eq!(g.total_count, 0);
 
+    // The platform audit log: same page over both transports, operator key only.
+    let g = c
+        .list_platform_audit_events(req(
+            Some(&app.operator_key),
+            pb::ListPlatformAuditEventsRequest::default(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let g = page_json(
+        g.items.iter().map(event_json).collect(),
+        g.limit,
+        g.offset,
+        g.page_count,
+        g.total_count,
+    );
+    let r = rest_ok(
+        app,
+        Method::GET,
+        "/v1/platform/audit_events",
+        &app.operator_key,
+        None,
+    )
+    .await;
+    assert_eq!(g, r);
+    assert!(r["total_count"].as_u64().unwrap() >= 1, "{r}");
+    let denied = c
+        .list_platform_audit_events(req(
+            Some(admin),
+            pb::ListPlatformAuditEventsRequest::default(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+
     tools(app, &mut c, admin).await;
 }
 

@@ -75,6 +75,7 @@ macro_rules! impl_ports {
                     insert_api_key(&mut *tx, tenant.id, key).await?;
                 }
                 insert_audit(&mut *tx, tenant.id, audit).await?;
+                insert_platform_audit(&mut *tx, audit).await?;
                 tx.commit().await.or_store("tenant")
             }
 
@@ -88,6 +89,21 @@ macro_rules! impl_ports {
                     .transpose()
             }
 
+            async fn list_platform_audit_events(&self, f: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
+                // Platform scope: operator routes only.
+                let rows = sqlx::query_as::<_, rows::AuditRow>(
+                    "SELECT id, at, actor, action, target, outcome, request_id FROM platform_audit_events \
+                     WHERE ($1 IS NULL OR action = $1) AND at >= $2 AND at < $3 ORDER BY at, id",
+                )
+                .bind(f.action.as_deref())
+                .bind(f.since.map_or(i64::MIN, |t| t.0))
+                .bind(f.until.map_or(i64::MAX, |t| t.0))
+                .fetch_all(&self.pool)
+                .await
+                .or_store("platform_audit_events")?;
+                Ok(rows.into_iter().map(AuditEvent::from).collect())
+            }
+
             async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
                 let rows = sqlx::query_as::<_, TenantRow>("SELECT id, name, created_at FROM tenants ORDER BY id")
                     .fetch_all(&self.pool)
@@ -96,7 +112,7 @@ macro_rules! impl_ports {
                 rows::all(rows)
             }
 
-            async fn delete_tenant(&self, id: TenantId) -> Result<(), StoreError> {
+            async fn delete_tenant(&self, id: TenantId, audit: &AuditEvent) -> Result<(), StoreError> {
                 // Every tenant-owned table cascades from tenants, data keys included.
                 let change = latchkey_core::cache::Change::Tenant(id);
                 let mut tx = self.pool.begin().await.or_store("tenants")?;
@@ -108,6 +124,7 @@ macro_rules! impl_ports {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
+                insert_platform_audit(&mut *tx, audit).await?;
                 announce_in_tx(&mut *tx, change).await?;
                 tx.commit().await.or_store("tenants")?;
                 self.notices.send(change);
@@ -146,6 +163,27 @@ macro_rules! impl_ports {
             .execute(exec)
             .await
             .or_store("audit event")?;
+            Ok(())
+        }
+
+        async fn insert_platform_audit<'e, E>(exec: E, e: &AuditEvent) -> Result<(), StoreError>
+        where
+            E: sqlx::Executor<'e, Database = <$store as crate::Dialect>::Db>,
+        {
+            sqlx::query(
+                "INSERT INTO platform_audit_events (id, at, actor, action, target, outcome, request_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&e.id)
+            .bind(e.at.0)
+            .bind(&e.actor)
+            .bind(&e.action)
+            .bind(e.target.as_deref())
+            .bind(&e.outcome)
+            .bind(e.request_id.as_deref())
+            .execute(exec)
+            .await
+            .or_store("platform audit event")?;
             Ok(())
         }
 

@@ -113,7 +113,7 @@ async fn notices(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(drain(&mut rx).await, [Change::Providers(t)]);
-    w.store.delete_tenant(t).await.unwrap();
+    w.store.delete_tenant(t, &audit_event()).await.unwrap();
     assert_eq!(drain(&mut rx).await, [Change::Tenant(t)]);
     assert!(
         w.store

@@ -14,7 +14,7 @@ use latchkey_core::tenant::{self};
 use latchkey_core::time::UnixMillis;
 use latchkey_core::{ApiKeyId, StoreError, TenantId};
 use secrecy::{ExposeSecret, SecretString};
-use support::{TestDb, new_provider, new_tenant, world};
+use support::{TestDb, audit_event, new_provider, new_tenant, world};
 
 fn key_id_of(whole: &SecretString) -> ApiKeyId {
     latchkey_core::apikey::PresentedKey::parse(whole.expose_secret())
@@ -47,10 +47,13 @@ async fn tenants(db: &TestDb) {
             .unwrap()
             .is_none()
     );
-    w.store.delete_tenant(b.tenant.id).await.unwrap();
+    w.store
+        .delete_tenant(b.tenant.id, &audit_event())
+        .await
+        .unwrap();
     assert!(w.store.get_tenant(b.tenant.id).await.unwrap().is_none());
     assert!(matches!(
-        w.store.delete_tenant(b.tenant.id).await,
+        w.store.delete_tenant(b.tenant.id, &audit_event()).await,
         Err(StoreError::NotFound)
     ));
 }
@@ -432,7 +435,7 @@ async fn delete_cascades(db: &TestDb) {
     let b = new_tenant(&w, "Bravo").await.tenant.id;
     new_provider(&w, a, "p1", "secret-a").await;
     new_provider(&w, b, "p1", "secret-b").await;
-    w.store.delete_tenant(a).await.unwrap();
+    w.store.delete_tenant(a, &audit_event()).await.unwrap();
     assert!(w.store.list_api_keys(a).await.unwrap().is_empty());
     assert!(w.store.list_providers(a).await.unwrap().is_empty());
     assert!(
@@ -533,7 +536,7 @@ async fn settings(db: &TestDb) {
         None,
         "B sees nothing of A's"
     );
-    w.store.delete_tenant(a).await.unwrap();
+    w.store.delete_tenant(a, &audit_event()).await.unwrap();
     assert_eq!(
         w.store.verification_settings(a).await.unwrap(),
         None,

@@ -61,4 +61,5 @@ rpcs! {
     list_user_connections(ListUserConnectionsRequest) -> ListUserConnectionsResponse => connections::list;
     delete_user_connection(DeleteUserConnectionRequest) -> DeleteUserConnectionResponse => connections::delete;
     list_audit_events(ListAuditEventsRequest) -> ListAuditEventsResponse => audit::list;
+    list_platform_audit_events(ListPlatformAuditEventsRequest) -> ListPlatformAuditEventsResponse => audit::platform_list;
 }

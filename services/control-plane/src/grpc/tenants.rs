@@ -57,7 +57,7 @@ pub(super) async fn delete(
     cp: &ControlPlane,
     req: tonic::Request<pb::DeleteTenantRequest>,
 ) -> Result<pb::DeleteTenantResponse, ApiError> {
-    auth::operator(cp, &req).await?;
-    tenants::delete_tenant(cp, &req.into_inner().id).await?;
+    let operator = auth::operator(cp, &req).await?;
+    tenants::delete_tenant(cp, operator, &req.into_inner().id).await?;
     Ok(pb::DeleteTenantResponse {})
 }

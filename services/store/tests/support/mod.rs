@@ -27,7 +27,12 @@ pub const TENANT_OWNED_TABLES: [&str; 9] = [
 ];
 
 /// The platform tables, which belong to no tenant.
-pub const PLATFORM_TABLES: [&str; 3] = ["tenants", "operator_keys", "platform_bootstrap"];
+pub const PLATFORM_TABLES: [&str; 4] = [
+    "tenants",
+    "operator_keys",
+    "platform_bootstrap",
+    "platform_audit_events",
+];
 
 pub struct TestDb {
     pub store: AnyStore,
