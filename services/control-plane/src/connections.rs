@@ -106,20 +106,20 @@ pub(crate) async fn list_user_connections(
 
 /// Delete a user's connection.
 ///
-/// Revokes the grant at Discord (Discord then revokes every token of that user for the app),
-/// then deletes it. If Discord cannot be reached the grant is kept and the answer is 502
-/// `upstream_unavailable`: try again. Answers 204 with no body. Requires an admin key.
+/// Deletes the grant at once and revokes it at Discord (Discord then revokes every token of
+/// that user for the app): the revocation is owed in the same transaction, tried right away,
+/// and while Discord fails retried in the background until Discord confirms (audited as
+/// `connection.revoked`). Answers 204 with no body. Requires an admin key.
 #[utoipa::path(
     operation_id = "admin_user_connections_delete",
     delete, path = "/v1/admin/user_connections/{id}", tag = "admin",
     security(("admin_key" = [])),
     params(("id" = String, Path, description = "Connection id (`grt_…`)")),
     responses(
-        (status = 204, description = "Revoked at Discord and deleted"),
+        (status = 204, description = "Deleted; the revocation at Discord is done or owed"),
         (status = 401, description = "No valid key", body = ErrorBody),
         (status = 403, description = "Not an admin key", body = ErrorBody),
         (status = 404, description = "No such connection", body = ErrorBody),
-        (status = 502, description = "Discord could not be reached; nothing was deleted", body = ErrorBody),
     )
 )]
 pub(crate) async fn delete(

@@ -405,10 +405,10 @@ pub(crate) async fn patch(
 
 /// Delete a provider.
 ///
-/// Revokes every grant made through the provider at Discord, then deletes the provider with
-/// its grants and authorizations, and answers with it as it was. If Discord cannot be reached
-/// nothing is deleted and the answer is 502 `upstream_unavailable`: try again. Requires an
-/// admin key.
+/// Deletes the provider with its grants and authorizations at once, and answers with it as it
+/// was. Each grant's revocation at Discord is owed in the same transaction and tried right
+/// away; while Discord fails it is retried in the background until Discord confirms. Requires
+/// an admin key.
 #[utoipa::path(
     delete, path = "/v1/admin/auth_providers/{id}", tag = "admin",
     operation_id = "admin_auth_providers_delete",
@@ -419,7 +419,6 @@ pub(crate) async fn patch(
         (status = 401, description = "No valid key", body = ErrorBody),
         (status = 403, description = "Not an admin key", body = ErrorBody),
         (status = 404, description = "No such provider", body = ErrorBody),
-        (status = 502, description = "Discord could not be reached; nothing was deleted", body = ErrorBody),
     )
 )]
 pub(crate) async fn delete(

@@ -20,10 +20,11 @@ use crate::error::StoreError;
 use crate::grant::GrantRecord;
 use crate::ports::{
     ApiKeyRecord, ApiKeyStore, AuditStore, AuthKeyRecord, GrantFilter, GrantStore,
-    OperatorKeyRecord, ProviderStore, SettingsStore, Store, TenantKeyRecord, TenantKeyStore,
-    TenantStore, ToolStore,
+    OperatorKeyRecord, ProviderStore, RevocationStore, SettingsStore, Store, TenantKeyRecord,
+    TenantKeyStore, TenantStore, ToolStore,
 };
 use crate::provider::ProviderRecord;
+use crate::revocation::RevocationRecord;
 use crate::settings::VerificationSettings;
 use crate::tenant::Tenant;
 use crate::time::UnixMillis;
@@ -227,9 +228,13 @@ impl ProviderStore for CachedStore {
         &self,
         tenant: TenantId,
         slug: &str,
+        revocations: &[RevocationRecord],
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let r = self.inner.delete_provider(tenant, slug, audit).await;
+        let r = self
+            .inner
+            .delete_provider(tenant, slug, revocations, audit)
+            .await;
         self.write(Change::Providers(tenant), r).await
     }
     async fn client_id_in_use(
@@ -451,9 +456,10 @@ impl GrantStore for CachedStore {
         &self,
         tenant: TenantId,
         id: GrantId,
+        revocation: Option<&RevocationRecord>,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        self.inner.delete_grant(tenant, id, audit).await
+        self.inner.delete_grant(tenant, id, revocation, audit).await
     }
     async fn authorization_summary(
         &self,
@@ -464,6 +470,44 @@ impl GrantStore for CachedStore {
     ) -> Result<Option<AuthorizationStatus>, StoreError> {
         self.inner
             .authorization_summary(tenant, user_id, provider, now)
+            .await
+    }
+}
+
+#[async_trait]
+impl RevocationStore for CachedStore {
+    async fn list_revocations(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Vec<RevocationRecord>, StoreError> {
+        self.inner.list_revocations(tenant).await
+    }
+    async fn claim_revocations(
+        &self,
+        now: UnixMillis,
+        lease_until: UnixMillis,
+        limit: u32,
+    ) -> Result<Vec<(TenantId, RevocationRecord)>, StoreError> {
+        self.inner.claim_revocations(now, lease_until, limit).await
+    }
+    async fn finish_revocation(
+        &self,
+        tenant: TenantId,
+        id: &str,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.inner.finish_revocation(tenant, id, audit).await
+    }
+    async fn reschedule_revocation(
+        &self,
+        tenant: TenantId,
+        id: &str,
+        attempts: u32,
+        next_attempt_at: UnixMillis,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .reschedule_revocation(tenant, id, attempts, next_attempt_at, error)
             .await
     }
 }

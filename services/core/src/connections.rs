@@ -1,8 +1,9 @@
 //! Users' connections (grants) as the control plane manages them: listing with the Arcade
-//! filters, and removal that revokes at Discord *before* deleting, for one grant, for every
-//! grant of a provider (provider delete) and for a whole tenant (tenant delete). When Discord
-//! cannot be reached, nothing is deleted and the caller is told to try again — a grant is never
-//! forgotten while its tokens still work at Discord.
+//! filters, and removal. A connection, or a provider with its grants, is deleted at once while
+//! the revocation at Discord is owed in the same transaction ([`crate::revocation`]) and tried
+//! until Discord confirms. A tenant is deleted only once Discord has confirmed every
+//! revocation, since its data keys go with it. A grant is never forgotten while its tokens may
+//! still work at Discord.
 
 use crate::audit::{Actor, AuditEvent};
 use crate::crypto::Vault;
@@ -11,6 +12,7 @@ use crate::grant::{self, GrantRecord};
 use crate::ports::{DiscordRevoker, GrantFilter, Store};
 use crate::provider::{self, ProviderRecord, ProviderSlug};
 use crate::resolve::DISCORD;
+use crate::revocation::{self, RevocationRecord};
 use crate::{GrantId, TenantId};
 
 /// A connection as the admin API shows it.
@@ -59,30 +61,11 @@ pub async fn list(
     Ok(out)
 }
 
-/// Revokes one grant's tokens at Discord.
-async fn revoke_at_discord(
-    vault: &Vault,
-    revoker: &dyn DiscordRevoker,
-    tenant: TenantId,
-    provider: &ProviderRecord,
-    g: &GrantRecord,
-) -> Result<(), CoreError> {
-    let token = grant::revocation_token(vault, tenant, g).await?;
-    let secret = provider::client_secret(vault, tenant, provider).await?;
-    revoker
-        .revoke(
-            provider.client_id.as_str(),
-            &secret,
-            provider.endpoint_origin.as_deref(),
-            &token,
-        )
-        .await
-        .map_err(CoreError::Upstream)
-}
-
-/// Revokes every grant of `providers` at Discord; fails on the first that Discord refuses,
-/// having revoked the ones before it (revoking again later is harmless).
-async fn revoke_all(
+/// Revokes every grant of `providers` at Discord, and every revocation the tenant still owes;
+/// fails on the first that Discord refuses, having revoked the ones before it (revoking again
+/// later is harmless). For tenant deletion, which cannot leave obligations behind: the
+/// tenant's data keys, which seal them, are destroyed with it.
+async fn revoke_everything(
     store: &dyn Store,
     vault: &Vault,
     revoker: &dyn DiscordRevoker,
@@ -96,14 +79,48 @@ async fn revoke_all(
             provider: Some(p.id),
         };
         for g in store.list_grants(tenant, &filter).await? {
-            revoke_at_discord(vault, revoker, tenant, p, &g).await?;
+            let token = grant::revocation_token(vault, tenant, &g).await?;
+            let secret = provider::client_secret(vault, tenant, p).await?;
+            revoker
+                .revoke(
+                    p.client_id.as_str(),
+                    &secret,
+                    p.endpoint_origin.as_deref(),
+                    &token,
+                )
+                .await
+                .map_err(CoreError::Upstream)?;
             n += 1;
         }
+    }
+    for r in store.list_revocations(tenant).await? {
+        if !revocation::attempt_now(store, vault, revoker, tenant, &r).await? {
+            return Err(CoreError::Upstream(
+                "an owed revocation is still refused".to_owned(),
+            ));
+        }
+        n += 1;
     }
     Ok(n)
 }
 
-/// Deletes one connection: revokes it at Discord, then deletes it (audited).
+/// Tries owed revocations at once; what fails stays owed and is retried in the background.
+async fn try_now(
+    store: &dyn Store,
+    vault: &Vault,
+    revoker: &dyn DiscordRevoker,
+    tenant: TenantId,
+    owed: &[RevocationRecord],
+) {
+    for r in owed {
+        if let Err(e) = revocation::attempt_now(store, vault, revoker, tenant, r).await {
+            tracing::error!(revocation = %r.id, error = %e, "could not try a revocation; it stays owed");
+        }
+    }
+}
+
+/// Deletes one connection at once, owing its revocation at Discord in the same transaction,
+/// and tries that revocation right away (retried in the background while Discord fails).
 pub async fn delete(
     store: &dyn Store,
     vault: &Vault,
@@ -116,21 +133,25 @@ pub async fn delete(
         .get_grant(tenant, id)
         .await?
         .ok_or(CoreError::NotFound("connection"))?;
-    if let Some(p) = store.get_provider_by_ref(tenant, g.provider).await? {
-        revoke_at_discord(vault, revoker, tenant, &p, &g).await?;
-    }
+    let owed = match store.get_provider_by_ref(tenant, g.provider).await? {
+        Some(p) => Some(revocation::obligation(vault, tenant, &p, &g).await?),
+        None => None,
+    };
     store
         .delete_grant(
             tenant,
             id,
+            owed.as_ref(),
             &AuditEvent::success(actor, "connection.delete", id.to_string()),
         )
         .await?;
+    try_now(store, vault, revoker, tenant, owed.as_slice()).await;
     Ok(())
 }
 
-/// Deletes a provider: revokes each of its grants at Discord, then deletes it with its grants
-/// and authorizations (audited). Returns the provider as it was.
+/// Deletes a provider with its grants and authorizations (audited), owing a revocation for
+/// each grant in the same transaction, and tries them right away. Returns the provider as it
+/// was.
 pub async fn delete_provider(
     store: &dyn Store,
     vault: &Vault,
@@ -139,24 +160,46 @@ pub async fn delete_provider(
     slug: &ProviderSlug,
     actor: &Actor,
 ) -> Result<ProviderRecord, CoreError> {
-    let p = store
-        .get_provider(tenant, slug.as_str())
-        .await?
-        .ok_or(CoreError::NotFound("provider"))?;
-    let revoked = revoke_all(store, vault, revoker, tenant, std::slice::from_ref(&p)).await?;
-    store
-        .delete_provider(
-            tenant,
-            slug.as_str(),
-            &AuditEvent::success(actor, "provider.delete", p.id.to_string()),
-        )
-        .await?;
-    tracing::info!(provider = %p.id, revoked, "provider deleted");
-    Ok(p)
+    for _ in 0..3 {
+        let p = store
+            .get_provider(tenant, slug.as_str())
+            .await?
+            .ok_or(CoreError::NotFound("provider"))?;
+        let filter = GrantFilter {
+            user_id: None,
+            provider: Some(p.id),
+        };
+        let mut owed = Vec::new();
+        for g in store.list_grants(tenant, &filter).await? {
+            owed.push(revocation::obligation(vault, tenant, &p, &g).await?);
+        }
+        match store
+            .delete_provider(
+                tenant,
+                slug.as_str(),
+                &owed,
+                &AuditEvent::success(actor, "provider.delete", p.id.to_string()),
+            )
+            .await
+        {
+            Ok(()) => {
+                try_now(store, vault, revoker, tenant, &owed).await;
+                tracing::info!(provider = %p.id, grants = owed.len(), "provider deleted");
+                return Ok(p);
+            }
+            // A grant was made or removed meanwhile: look again.
+            Err(crate::StoreError::Conflict(_)) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(CoreError::Store(crate::StoreError::Unavailable(
+        "the provider's grants kept changing; try again".to_owned(),
+    )))
 }
 
-/// Deletes a tenant: revokes every grant at Discord, then deletes all of its data and forgets
-/// its data keys; the platform audit log records it.
+/// Deletes a tenant: revokes every grant and every owed revocation at Discord, then deletes
+/// all of its data and forgets its data keys; the platform audit log records it. While Discord
+/// refuses, nothing is deleted (the keys that seal what is owed would be destroyed).
 pub async fn delete_tenant(
     store: &dyn Store,
     vault: &Vault,
@@ -168,7 +211,7 @@ pub async fn delete_tenant(
         return Err(CoreError::NotFound("tenant"));
     }
     let providers = store.list_providers(tenant).await?;
-    let revoked = revoke_all(store, vault, revoker, tenant, &providers).await?;
+    let revoked = revoke_everything(store, vault, revoker, tenant, &providers).await?;
     store
         .delete_tenant(
             tenant,

@@ -18,6 +18,7 @@ pub mod ids;
 pub mod ports;
 pub mod provider;
 pub mod resolve;
+pub mod revocation;
 pub mod scopes;
 pub mod settings;
 pub mod tenant;

@@ -15,6 +15,7 @@ use crate::crypto::{MasterKeyId, WrappedKey};
 use crate::error::StoreError;
 use crate::grant::GrantRecord;
 use crate::provider::ProviderRecord;
+use crate::revocation::RevocationRecord;
 use crate::settings::VerificationSettings;
 use crate::tenant::Tenant;
 use crate::time::UnixMillis;
@@ -211,11 +212,14 @@ pub trait ProviderStore: Send + Sync {
         expected_updated_at: UnixMillis,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError>;
-    /// Deletes one provider with its grants and authorizations. `NotFound` if absent.
+    /// Deletes one provider with its grants and authorizations, recording `revocations` (one
+    /// per grant that is not revoked) in the same transaction. `NotFound` if absent;
+    /// `Conflict` if the provider's grants are not exactly the ones given (they changed).
     async fn delete_provider(
         &self,
         tenant: TenantId,
         slug: &str,
+        revocations: &[RevocationRecord],
         audit: &AuditEvent,
     ) -> Result<(), StoreError>;
     /// Cross-tenant by design (P6): whether any provider other than `except` uses `client_id`.
@@ -306,11 +310,13 @@ pub trait GrantStore: Send + Sync {
         user_id: &str,
         provider: ProviderRef,
     ) -> Result<Option<GrantRecord>, StoreError>;
-    /// Deletes one grant. `NotFound` if absent.
+    /// Deletes one grant, recording the `revocation` it still needs in the same transaction.
+    /// `NotFound` if absent.
     async fn delete_grant(
         &self,
         tenant: TenantId,
         id: GrantId,
+        revocation: Option<&RevocationRecord>,
         audit: &AuditEvent,
     ) -> Result<(), StoreError>;
     /// The user's authorizations through a provider, summed up: `Pending` when one is open
@@ -322,6 +328,38 @@ pub trait GrantStore: Send + Sync {
         provider: ProviderRef,
         now: UnixMillis,
     ) -> Result<Option<AuthorizationStatus>, StoreError>;
+}
+
+/// Revocations owed to Discord (see [`crate::revocation`]).
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
+    /// The tenant's owed revocations, oldest first.
+    async fn list_revocations(&self, tenant: TenantId)
+    -> Result<Vec<RevocationRecord>, StoreError>;
+    /// Cross-tenant by design (the background task): leases up to `limit` obligations due at
+    /// `now` until `lease_until`, so that no other replica tries them meanwhile.
+    async fn claim_revocations(
+        &self,
+        now: UnixMillis,
+        lease_until: UnixMillis,
+        limit: u32,
+    ) -> Result<Vec<(TenantId, RevocationRecord)>, StoreError>;
+    /// Removes a revocation Discord confirmed, with its audit event.
+    async fn finish_revocation(
+        &self,
+        tenant: TenantId,
+        id: &str,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+    /// Records a failed attempt and when to try again.
+    async fn reschedule_revocation(
+        &self,
+        tenant: TenantId,
+        id: &str,
+        attempts: u32,
+        next_attempt_at: UnixMillis,
+        error: &str,
+    ) -> Result<(), StoreError>;
 }
 
 /// Revocation of a grant's tokens at Discord (implemented over `latchkey-discord`).
@@ -376,6 +414,7 @@ pub trait Store:
     + ProviderStore
     + ToolStore
     + GrantStore
+    + RevocationStore
     + SettingsStore
     + AuditStore
 {

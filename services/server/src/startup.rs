@@ -141,13 +141,43 @@ impl Application {
             .with_state(self.state())
     }
 
+    /// Every second, works off the revocations at Discord that are owed and due (on every
+    /// replica; claims lease rows, so no two replicas try one at once).
+    fn work_off_revocations(&self) -> tokio::task::JoinHandle<()> {
+        let store = self.ctx.store.clone();
+        let vault = self.ctx.vault.clone();
+        let revoker = self.revoker.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match latchkey_core::revocation::run_due(
+                    store.as_ref(),
+                    &vault,
+                    revoker.as_ref(),
+                    100,
+                )
+                .await
+                {
+                    Ok((0, 0)) => {}
+                    Ok((revoked, owed)) => {
+                        tracing::info!(revoked, owed, "worked off owed revocations")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not work off owed revocations"),
+                }
+            }
+        })
+    }
+
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
     /// (bounded by `server.shutdown_grace_secs`), and closes the database.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let followers = self.ctx.follow_changes();
+        let mut followers = self.ctx.follow_changes();
+        followers.push(self.work_off_revocations());
         let api_app = self.api_router().map_request(routes::strip_org_project);
         let ops_app = self.ops_router();
         let grace = Duration::from_secs(self.ctx.settings.server.shutdown_grace_secs);

@@ -1,8 +1,9 @@
 //! `/v1/admin/user_connections` and the deletions that revoke at Discord, through a running
-//! server and the Discord simulator: Arcade's shape, both filter spellings, delete revoking
-//! first (the simulator saw the revocation and the token is dead), a changed client id turning
-//! grants `reauth_required`, provider and tenant deletion revoking every grant, and — while
-//! Discord fails — 502 with nothing deleted.
+//! server and the Discord simulator: Arcade's shape, both filter spellings; a connection or a
+//! provider deleted at once while its revocation is owed and retried until Discord confirms
+//! (the simulator saw it, the token is dead, the audit log says so); a changed client id
+//! turning grants `reauth_required`; a tenant deleted only once Discord confirmed everything
+//! (502 and nothing deleted while it fails).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod support;
@@ -82,6 +83,22 @@ impl World {
             .json(&json!({"match": {"method": "POST", "path": "/api/oauth2/token/revoke"}, "trigger": {"count": null}, "action": {"kind": "status", "status": 503}}))
             .send().await.unwrap();
         assert!(r.status().is_success());
+    }
+
+    /// How many revocations the tenant still owes Discord.
+    async fn owed(&self) -> usize {
+        let t = latchkey_core::TenantId::parse(&self.tenant).unwrap();
+        self.app.store.list_revocations(t).await.unwrap().len()
+    }
+
+    /// Waits (at most 20 s: the first retries come after 1, 2 and 4 s) until Discord has
+    /// confirmed every owed revocation.
+    async fn until_nothing_owed(&self) {
+        let start = std::time::Instant::now();
+        while self.owed().await > 0 {
+            assert!(start.elapsed().as_secs() < 20, "revocations still owed");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     async fn heal(&self) {
@@ -166,30 +183,9 @@ async fn list_delete_and_reauth(db: Option<String>) {
         );
     }
 
-    // Delete while Discord fails: 502, and the connection is kept.
+    // Delete while Discord fails: deleted at once, the revocation owed and retried until
+    // Discord confirms (the token stays alive meanwhile, and dies after).
     w.fail_revocations().await;
-    let (s, e) = call(
-        &w.app,
-        Method::DELETE,
-        &format!("/v1/admin/user_connections/{alice}"),
-        &w.admin,
-        None,
-    )
-    .await;
-    assert_eq!(
-        (s, e["name"].as_str()),
-        (StatusCode::BAD_GATEWAY, Some("upstream_unavailable"))
-    );
-    assert_eq!(
-        w.list("?user_id=alice").await["total_count"],
-        1,
-        "nothing deleted"
-    );
-    assert!(w.sim.token_alive(&alice_tokens).await);
-    w.heal().await;
-
-    // Delete: revoked at Discord first, then deleted.
-    let before = w.sim.requests("/api/oauth2/token/revoke").await.len();
     let r = support::request(
         &w.app,
         Method::DELETE,
@@ -199,6 +195,16 @@ async fn list_delete_and_reauth(db: Option<String>) {
     )
     .await;
     assert_eq!((r.status, r.raw.as_str()), (StatusCode::NO_CONTENT, ""));
+    assert_eq!(
+        w.list("?user_id=alice").await["total_count"],
+        0,
+        "deleted at once"
+    );
+    assert_eq!(w.owed().await, 1, "the revocation is owed");
+    assert!(w.sim.token_alive(&alice_tokens).await);
+    let before = w.sim.requests("/api/oauth2/token/revoke").await.len();
+    w.heal().await;
+    w.until_nothing_owed().await;
     assert!(
         w.sim.requests("/api/oauth2/token/revoke").await.len() > before,
         "Discord saw the revocation"
@@ -207,7 +213,21 @@ async fn list_delete_and_reauth(db: Option<String>) {
         !w.sim.token_alive(&alice_tokens).await,
         "the token is dead at Discord"
     );
-    assert_eq!(w.list("?user_id=alice").await["total_count"], 0);
+    let (_, revoked) = call(
+        &w.app,
+        Method::GET,
+        "/v1/admin/audit_events?action=connection.revoked",
+        &w.admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            revoked["items"][0]["target"].as_str(),
+            revoked["items"][0]["actor"].as_str()
+        ),
+        (Some(alice.as_str()), Some("system"))
+    );
     let (s, _) = call(
         &w.app,
         Method::DELETE,
@@ -272,24 +292,12 @@ async fn list_delete_and_reauth_on_postgres() {
 }
 
 #[tokio::test]
-async fn provider_and_tenant_deletion_revoke_every_grant_first() {
+async fn provider_deletion_owes_revocations_and_tenant_deletion_needs_them_done() {
     let w = world(None).await;
     let (_, a) = w.grant("alice").await;
 
-    // While Discord fails, neither the provider nor the tenant is deleted.
+    // While Discord fails, the tenant is not deleted (its keys seal what would be owed)...
     w.fail_revocations().await;
-    let (s, e) = call(
-        &w.app,
-        Method::DELETE,
-        "/v1/admin/auth_providers/discord-prod",
-        &w.admin,
-        None,
-    )
-    .await;
-    assert_eq!(
-        (s, e["name"].as_str()),
-        (StatusCode::BAD_GATEWAY, Some("upstream_unavailable"))
-    );
     let (s, e) = call(
         &w.app,
         Method::DELETE,
@@ -303,9 +311,8 @@ async fn provider_and_tenant_deletion_revoke_every_grant_first() {
         (StatusCode::BAD_GATEWAY, Some("upstream_unavailable"))
     );
     assert_eq!(w.list("").await["total_count"], 1, "nothing deleted");
-    w.heal().await;
 
-    // Provider delete: the grant is revoked at Discord, then the provider goes with its grants.
+    // ...but the provider is, with its grants, owing their revocations.
     let (s, p) = call(
         &w.app,
         Method::DELETE,
@@ -318,8 +325,12 @@ async fn provider_and_tenant_deletion_revoke_every_grant_first() {
         (s, p["id"].as_str()),
         (StatusCode::OK, Some("discord-prod"))
     );
-    assert!(!w.sim.token_alive(&a).await, "revoked at Discord");
     assert_eq!(w.list("").await["total_count"], 0);
+    assert_eq!(w.owed().await, 1);
+    assert!(w.sim.token_alive(&a).await);
+    w.heal().await;
+    w.until_nothing_owed().await;
+    assert!(!w.sim.token_alive(&a).await, "revoked at Discord");
 
     // Tenant delete: every grant of every provider is revoked, then all data is gone.
     let (s, _) = call(&w.app, Method::POST, "/v1/admin/auth_providers", &w.admin,

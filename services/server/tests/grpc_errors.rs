@@ -734,37 +734,47 @@ async fn connection_upstream_down(db: Option<String>) {
     let (sim, app, tenant, admin) = sim_world(db).await;
     let admin = admin.as_str();
     let mut c = client(&app).await;
-    let id = sim_grant(&sim, &app, &tenant, "alice").await;
+    let alice = sim_grant(&sim, &app, &tenant, "alice").await;
+    let bob = sim_grant(&sim, &app, &tenant, "bob").await;
     sim_fail_revocations(&sim).await;
-    same_error(
-        "Discord down",
-        c.delete_user_connection(req(
-            Some(admin),
-            pb::DeleteUserConnectionRequest { id: id.clone() },
-        ))
-        .await,
-        rest(
-            &app,
-            Method::DELETE,
-            &format!("/v1/admin/user_connections/{id}"),
-            Some(admin),
-            None,
-        )
-        .await,
-        Code::Unavailable,
-    );
+    // Both transports delete at once and owe the revocation alike.
+    c.delete_user_connection(req(
+        Some(admin),
+        pb::DeleteUserConnectionRequest { id: alice },
+    ))
+    .await
+    .unwrap();
+    let r = rest(
+        &app,
+        Method::DELETE,
+        &format!("/v1/admin/user_connections/{bob}"),
+        Some(admin),
+        None,
+    )
+    .await;
+    assert_eq!(r.0, reqwest::StatusCode::NO_CONTENT);
     let r = rest_ok(&app, Method::GET, "/v1/admin/user_connections", admin, None).await;
-    assert_eq!(r["total_count"], 1, "nothing deleted: {r}");
+    assert_eq!(r["total_count"], 0, "deleted at once: {r}");
+    let owed = app
+        .store
+        .list_revocations(latchkey_core::TenantId::parse(&tenant).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(owed.len(), 2, "both revocations owed");
+    assert!(
+        owed.iter()
+            .all(|o| o.attempts == 1 && o.last_error.is_some())
+    );
     app.stop().await;
 }
 
 #[tokio::test]
-async fn connection_delete_with_discord_down_fails_alike_on_sqlite() {
+async fn connection_delete_with_discord_down_owes_the_revocation_alike_on_sqlite() {
     connection_upstream_down(None).await;
 }
 
 #[tokio::test]
-async fn connection_delete_with_discord_down_fails_alike_on_postgres() {
+async fn connection_delete_with_discord_down_owes_the_revocation_alike_on_postgres() {
     let Some(db) = support::PgDb::create().await else {
         return;
     };

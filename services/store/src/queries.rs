@@ -187,6 +187,35 @@ macro_rules! impl_ports {
             Ok(())
         }
 
+        async fn insert_revocation<'e, E>(
+            exec: E,
+            tenant: TenantId,
+            r: &latchkey_core::revocation::RevocationRecord,
+        ) -> Result<(), StoreError>
+        where
+            E: sqlx::Executor<'e, Database = <$store as crate::Dialect>::Db>,
+        {
+            sqlx::query(
+                "INSERT INTO pending_revocations (tenant_id, id, grant_id, client_id, client_secret, endpoint_origin, \
+                 token, attempts, next_attempt_at, last_error, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(tenant.to_string())
+            .bind(&r.id)
+            .bind(&r.grant_id)
+            .bind(&r.client_id)
+            .bind(&r.client_secret)
+            .bind(r.endpoint_origin.as_deref())
+            .bind(&r.token)
+            .bind(i64::from(r.attempts))
+            .bind(r.next_attempt_at.0)
+            .bind(r.last_error.as_deref())
+            .bind(r.created_at.0)
+            .execute(exec)
+            .await
+            .or_store("revocation")?;
+            Ok(())
+        }
+
         async fn insert_api_key<'e, E>(exec: E, tenant: TenantId, key: &ApiKeyRecord) -> Result<(), StoreError>
         where
             E: sqlx::Executor<'e, Database = <$store as crate::Dialect>::Db>,
@@ -556,8 +585,30 @@ macro_rules! impl_ports {
                 rows::all(rows)
             }
 
-            async fn delete_provider(&self, tenant: TenantId, slug: &str, audit: &AuditEvent) -> Result<(), StoreError> {
+            async fn delete_provider(
+                &self,
+                tenant: TenantId,
+                slug: &str,
+                revocations: &[latchkey_core::revocation::RevocationRecord],
+                audit: &AuditEvent,
+            ) -> Result<(), StoreError> {
                 let mut tx = self.pool.begin().await.or_store("providers")?;
+                // The grants cascade with the provider: each must have its revocation owed.
+                let (grants,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM grants WHERE tenant_id = $1 AND status <> 'revoked' \
+                     AND provider_ref = (SELECT ref FROM providers WHERE tenant_id = $1 AND id = $2)",
+                )
+                .bind(tenant.to_string())
+                .bind(slug)
+                .fetch_one(&mut *tx)
+                .await
+                .or_store("grants")?;
+                if usize::try_from(grants).ok() != Some(revocations.len()) {
+                    return Err(StoreError::Conflict("the provider's grants changed"));
+                }
+                for r in revocations {
+                    insert_revocation(&mut *tx, tenant, r).await?;
+                }
                 let done = sqlx::query("DELETE FROM providers WHERE tenant_id = $1 AND id = $2")
                     .bind(tenant.to_string())
                     .bind(slug)

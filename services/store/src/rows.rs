@@ -9,6 +9,7 @@ use latchkey_core::ports::{ApiKeyRecord, AuthKeyRecord, TenantKeyRecord};
 use latchkey_core::provider::{
     DiscordClientId, ProviderPolicy, ProviderRecord, ProviderSlug, ProviderStatus,
 };
+use latchkey_core::revocation::RevocationRecord;
 use latchkey_core::settings::VerificationSettings;
 use latchkey_core::tenant::{Tenant, TenantName};
 use latchkey_core::time::UnixMillis;
@@ -320,6 +321,42 @@ impl TryFrom<GrantRow> for GrantRecord {
             created_at: UnixMillis(r.created_at),
             updated_at: UnixMillis(r.updated_at),
         })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RevocationRow {
+    tenant_id: String,
+    id: String,
+    grant_id: String,
+    client_id: String,
+    client_secret: Vec<u8>,
+    endpoint_origin: Option<String>,
+    token: Vec<u8>,
+    attempts: i64,
+    next_attempt_at: i64,
+    last_error: Option<String>,
+    created_at: i64,
+}
+
+impl RevocationRow {
+    pub(crate) fn into_record(self) -> Result<(TenantId, RevocationRecord), StoreError> {
+        Ok((
+            tenant_id("pending_revocations", &self.tenant_id)?,
+            RevocationRecord {
+                id: self.id,
+                grant_id: self.grant_id,
+                client_id: self.client_id,
+                client_secret: self.client_secret,
+                endpoint_origin: self.endpoint_origin,
+                token: self.token,
+                attempts: u32::try_from(self.attempts)
+                    .map_err(|_| corrupt("pending_revocations", "attempts out of range"))?,
+                next_attempt_at: UnixMillis(self.next_attempt_at),
+                last_error: self.last_error,
+                created_at: UnixMillis(self.created_at),
+            },
+        ))
     }
 }
 

@@ -8,11 +8,12 @@ macro_rules! impl_more_ports {
             use super::*;
             use latchkey_core::authorization::AuthorizationStatus;
             use latchkey_core::grant::GrantRecord;
-            use latchkey_core::ports::{GrantFilter, GrantStore, ToolStore};
+            use latchkey_core::ports::{GrantFilter, GrantStore, RevocationStore, ToolStore};
+            use latchkey_core::revocation::RevocationRecord;
             use latchkey_core::tool::{ToolName, ToolRecord};
             use latchkey_core::{GrantId, ProviderRef, ToolId};
 
-            use crate::rows::{GrantRow, ToolRow};
+            use crate::rows::{GrantRow, RevocationRow, ToolRow};
 
             macro_rules! tool_cols {
                 () => {
@@ -137,6 +138,71 @@ macro_rules! impl_more_ports {
                 }
             }
 
+            macro_rules! revocation_cols {
+                () => {
+                    "tenant_id, id, grant_id, client_id, client_secret, endpoint_origin, token, attempts, next_attempt_at, \
+                     last_error, created_at"
+                };
+            }
+
+            #[async_trait]
+            impl RevocationStore for $store {
+                async fn list_revocations(&self, tenant: TenantId) -> Result<Vec<RevocationRecord>, StoreError> {
+                    let rows = sqlx::query_as::<_, RevocationRow>(concat!(
+                        "SELECT ", revocation_cols!(), " FROM pending_revocations WHERE tenant_id = $1 ORDER BY created_at, id"
+                    ))
+                    .bind(tenant.to_string())
+                    .fetch_all(&self.pool)
+                    .await
+                    .or_store("pending_revocations")?;
+                    rows.into_iter().map(|r| r.into_record().map(|(_, r)| r)).collect()
+                }
+
+                async fn claim_revocations(&self, now: UnixMillis, lease_until: UnixMillis, limit: u32) -> Result<Vec<(TenantId, RevocationRecord)>, StoreError> {
+                    // Cross-tenant by design (the background task). The outer condition is
+                    // checked again on the locked row, so two replicas never claim one row.
+                    let rows = sqlx::query_as::<_, RevocationRow>(concat!(
+                        "UPDATE pending_revocations SET next_attempt_at = $2 WHERE next_attempt_at <= $1 AND id IN \
+                         (SELECT id FROM pending_revocations WHERE next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $3) \
+                         RETURNING ", revocation_cols!()
+                    ))
+                    .bind(now.0)
+                    .bind(lease_until.0)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .or_store("pending_revocations")?;
+                    rows.into_iter().map(RevocationRow::into_record).collect()
+                }
+
+                async fn finish_revocation(&self, tenant: TenantId, id: &str, audit: &AuditEvent) -> Result<(), StoreError> {
+                    let mut tx = self.pool.begin().await.or_store("pending_revocations")?;
+                    sqlx::query("DELETE FROM pending_revocations WHERE tenant_id = $1 AND id = $2")
+                        .bind(tenant.to_string())
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .or_store("pending_revocations")?;
+                    insert_audit(&mut *tx, tenant, audit).await?;
+                    tx.commit().await.or_store("pending_revocations")
+                }
+
+                async fn reschedule_revocation(&self, tenant: TenantId, id: &str, attempts: u32, next_attempt_at: UnixMillis, error: &str) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "UPDATE pending_revocations SET attempts = $3, next_attempt_at = $4, last_error = $5 WHERE tenant_id = $1 AND id = $2",
+                    )
+                    .bind(tenant.to_string())
+                    .bind(id)
+                    .bind(i64::from(attempts))
+                    .bind(next_attempt_at.0)
+                    .bind(error.chars().take(500).collect::<String>())
+                    .execute(&self.pool)
+                    .await
+                    .or_store("pending_revocations")?;
+                    Ok(())
+                }
+            }
+
             #[async_trait]
             impl GrantStore for $store {
                 async fn insert_grant(&self, tenant: TenantId, g: &GrantRecord, audit: &AuditEvent) -> Result<(), StoreError> {
@@ -206,7 +272,7 @@ macro_rules! impl_more_ports {
                     .transpose()
                 }
 
-                async fn delete_grant(&self, tenant: TenantId, id: GrantId, audit: &AuditEvent) -> Result<(), StoreError> {
+                async fn delete_grant(&self, tenant: TenantId, id: GrantId, revocation: Option<&RevocationRecord>, audit: &AuditEvent) -> Result<(), StoreError> {
                     let mut tx = self.pool.begin().await.or_store("grants")?;
                     let done = sqlx::query("DELETE FROM grants WHERE tenant_id = $1 AND id = $2")
                         .bind(tenant.to_string())
@@ -216,6 +282,9 @@ macro_rules! impl_more_ports {
                         .or_store("grants")?;
                     if done.rows_affected() == 0 {
                         return Err(StoreError::NotFound);
+                    }
+                    if let Some(r) = revocation {
+                        insert_revocation(&mut *tx, tenant, r).await?;
                     }
                     insert_audit(&mut *tx, tenant, audit).await?;
                     tx.commit().await.or_store("grants")

@@ -109,7 +109,7 @@ async fn notices(db: &TestDb) {
     assert_eq!(drain(&mut rx).await, [Change::Key(admin)]);
 
     w.store
-        .delete_provider(t, "discord-prod", &audit_event())
+        .delete_provider(t, "discord-prod", &[], &audit_event())
         .await
         .unwrap();
     assert_eq!(drain(&mut rx).await, [Change::Providers(t)]);

@@ -311,7 +311,7 @@ async fn providers(db: &TestDb) {
     );
 
     w.store
-        .delete_provider(t, "discord-prod", &support::audit_event())
+        .delete_provider(t, "discord-prod", &[], &support::audit_event())
         .await
         .unwrap();
     assert!(
@@ -323,7 +323,7 @@ async fn providers(db: &TestDb) {
     );
     assert!(matches!(
         w.store
-            .delete_provider(t, "discord-prod", &support::audit_event())
+            .delete_provider(t, "discord-prod", &[], &support::audit_event())
             .await,
         Err(StoreError::NotFound)
     ));
@@ -385,12 +385,12 @@ async fn isolation(db: &TestDb) {
         a_provider.id
     );
     w.store
-        .delete_provider(a, "shared-slug", &support::audit_event())
+        .delete_provider(a, "shared-slug", &[], &support::audit_event())
         .await
         .unwrap();
     assert!(matches!(
         w.store
-            .delete_provider(a, "shared-slug", &support::audit_event())
+            .delete_provider(a, "shared-slug", &[], &support::audit_event())
             .await,
         Err(StoreError::NotFound)
     ));
@@ -576,6 +576,7 @@ async fn audit_is_written_with_the_change(db: &TestDb) {
             .delete_provider(
                 a,
                 "nope",
+                &[],
                 &AuditEvent::success(&actor, "provider.delete", None)
             )
             .await

@@ -30,6 +30,10 @@ const ALLOWED: &[(&str, &str)] = &[
         "start-up key check and rotation cover every tenant",
     ),
     (
+        "UPDATE pending_revocations SET next_attempt_at = $2 WHERE next_attempt_at <= $1 AND id IN (SELECT id FROM pending_revocations WHERE next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $3) RETURNING ",
+        "the background task works off owed revocations of every tenant",
+    ),
+    (
         "SELECT COUNT(*) FROM providers WHERE client_id = $1 AND ref <> $2",
         "a Discord client id is registered once across tenants (P6)",
     ),

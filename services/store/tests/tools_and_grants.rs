@@ -13,6 +13,7 @@ use latchkey_core::ports::GrantFilter;
 use latchkey_core::provider::{
     self, DiscordClientId, ProviderChanges, ProviderSlug, ProviderStatus,
 };
+use latchkey_core::revocation;
 use latchkey_core::time::UnixMillis;
 use latchkey_core::tool::{self, ToolChanges, ToolName, ToolRequirement, ToolVersion};
 use latchkey_core::{GrantId, StoreError, TenantId};
@@ -356,7 +357,9 @@ async fn grants(db: &TestDb) {
     assert!(w.store.get_grant(a, b_alice.id).await.unwrap().is_none());
     assert!(w.store.get_grant(b, alice.id).await.unwrap().is_none());
     assert!(matches!(
-        w.store.delete_grant(b, alice.id, &audit_event()).await,
+        w.store
+            .delete_grant(b, alice.id, None, &audit_event())
+            .await,
         Err(StoreError::NotFound)
     ));
     assert!(
@@ -432,19 +435,88 @@ async fn grants(db: &TestDb) {
 
     // Delete, then the provider's deletion takes the rest of its grants.
     w.store
-        .delete_grant(a, bob.id, &audit_event())
+        .delete_grant(a, bob.id, None, &audit_event())
         .await
         .unwrap();
     assert!(matches!(
-        w.store.delete_grant(a, bob.id, &audit_event()).await,
+        w.store.delete_grant(a, bob.id, None, &audit_event()).await,
         Err(StoreError::NotFound)
     ));
+    // Deleting the provider owes a revocation for each grant it takes with it: without one,
+    // nothing is deleted.
+    let p = w
+        .store
+        .get_provider(a, "discord-prod")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        w.store
+            .delete_provider(a, "discord-prod", &[], &audit_event())
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(w.store.get_grant(a, alice.id).await.unwrap().is_some());
+    let alice_now = w.store.get_grant(a, alice.id).await.unwrap().unwrap();
+    let owed = revocation::obligation(&w.vault, a, &p, &alice_now)
+        .await
+        .unwrap();
     w.store
-        .delete_provider(a, "discord-prod", &audit_event())
+        .delete_provider(
+            a,
+            "discord-prod",
+            std::slice::from_ref(&owed),
+            &audit_event(),
+        )
         .await
         .unwrap();
     assert!(w.store.get_grant(a, alice.id).await.unwrap().is_none());
     assert!(w.store.get_grant(b, b_alice.id).await.unwrap().is_some());
+    assert_eq!(
+        w.store.list_revocations(a).await.unwrap(),
+        std::slice::from_ref(&owed)
+    );
+    assert!(w.store.list_revocations(b).await.unwrap().is_empty());
+    for raw in db.raw_values("pending_revocations").await {
+        for plain in [b"refresh-token-alice-1".as_slice(), b"secret-a"] {
+            assert!(
+                !support::contains(&raw, plain),
+                "plaintext in pending_revocations"
+            );
+        }
+    }
+
+    // Claims lease rows: a second claim in the lease finds nothing.
+    let now = UnixMillis(owed.next_attempt_at.0 + 1);
+    let lease = UnixMillis(now.0 + 30_000);
+    let claimed = w.store.claim_revocations(now, lease, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        (claimed[0].0, claimed[0].1.id.as_str()),
+        (a, owed.id.as_str())
+    );
+    assert!(
+        w.store
+            .claim_revocations(now, lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
+    w.store
+        .reschedule_revocation(a, &owed.id, 1, UnixMillis(0), "Discord said no")
+        .await
+        .unwrap();
+    let again = w.store.claim_revocations(now, lease, 10).await.unwrap();
+    assert_eq!(
+        (again[0].1.attempts, again[0].1.last_error.as_deref()),
+        (1, Some("Discord said no"))
+    );
+    w.store
+        .finish_revocation(a, &owed.id, &audit_event())
+        .await
+        .unwrap();
+    assert!(w.store.list_revocations(a).await.unwrap().is_empty());
 }
 
 async fn authorizations(db: &TestDb) {

@@ -14,7 +14,7 @@ use latchkey_store::{AnyStore, PoolOptions};
 use secrecy::SecretString;
 
 /// Every tenant-owned table (their keys lead with `tenant_id`).
-pub const TENANT_OWNED_TABLES: [&str; 9] = [
+pub const TENANT_OWNED_TABLES: [&str; 10] = [
     "tenant_keys",
     "providers",
     "tools",
@@ -24,6 +24,7 @@ pub const TENANT_OWNED_TABLES: [&str; 9] = [
     "grants",
     "audit_events",
     "tenant_settings",
+    "pending_revocations",
 ];
 
 /// The platform tables, which belong to no tenant.
