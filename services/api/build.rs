@@ -18,6 +18,7 @@ fn grpc() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(out.join("latchkey_v1_descriptor.bin"), fds.encode_to_vec())?;
     tonic_prost_build::configure()
+        .codec_path("crate::grpc::codec::LatchkeyCodec")
         .build_server(true)
         .build_client(cfg!(feature = "grpc-client"))
         .compile_fds(fds)?;

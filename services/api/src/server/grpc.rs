@@ -13,8 +13,7 @@ use super::principal::Presented;
 use super::{ApiError, REQUEST_ID_HEADER, current_request_id};
 use crate::ErrorName;
 
-/// The metadata key that carries the stable error name on a failed call.
-pub const ERROR_NAME_METADATA: &str = "latchkey-error-name";
+pub use crate::grpc::ERROR_NAME_METADATA;
 
 /// The gRPC code an error name is sent with.
 pub fn code(name: ErrorName) -> Code {
@@ -57,6 +56,9 @@ impl From<ApiError> for Status {
 
 /// The credential a gRPC call presented in its `authorization` metadata.
 pub fn presented(metadata: &MetadataMap) -> Presented<'_> {
+    if metadata.get_all("authorization").iter().nth(1).is_some() {
+        return Presented::Several;
+    }
     match metadata.get("authorization").map(|v| v.to_str()) {
         None => Presented::Missing,
         Some(Err(_)) => Presented::NotAscii,

@@ -48,12 +48,24 @@ pub enum Presented<'a> {
     Missing,
     /// A value that is not visible ASCII.
     NotAscii,
+    /// More than one value: which one counts would be a guess (security.md G10, H).
+    Several,
     /// The raw value: a key, or `Bearer <key>`.
     Value(&'a str),
 }
 
 impl<'a> Presented<'a> {
-    /// From an HTTP header value (REST, or the raw headers of a gRPC call).
+    /// From the `Authorization` headers of a request.
+    pub fn from_headers(headers: &'a http::HeaderMap) -> Self {
+        let mut all = headers.get_all(http::header::AUTHORIZATION).iter();
+        match (all.next(), all.next()) {
+            (Some(_), Some(_)) => Self::Several,
+            (first, None) => Self::from_header(first),
+            (None, Some(_)) => Self::Missing,
+        }
+    }
+
+    /// From one HTTP header value.
     pub fn from_header(value: Option<&'a http::HeaderValue>) -> Self {
         match value.map(http::HeaderValue::to_str) {
             None => Self::Missing,
@@ -79,6 +91,13 @@ pub async fn authenticate(
         Presented::NotAscii => {
             tracing::info!(
                 reason = "non-ASCII Authorization header",
+                "authentication failed"
+            );
+            return Err(ApiError::unauthorized());
+        }
+        Presented::Several => {
+            tracing::info!(
+                reason = "several Authorization headers",
                 "authentication failed"
             );
             return Err(ApiError::unauthorized());
@@ -111,11 +130,7 @@ where
         ));
     }
     let authenticator = Arc::<Authenticator>::from_ref(state);
-    authenticate(
-        &authenticator,
-        Presented::from_header(parts.headers.get(http::header::AUTHORIZATION)),
-    )
-    .await
+    authenticate(&authenticator, Presented::from_headers(&parts.headers)).await
 }
 
 fn forbidden(wanted: &str) -> ApiError {

@@ -46,8 +46,35 @@ pub async fn build(cp: latchkey_control_plane::ControlPlane) -> Result<Grpc, Sta
     let router = route(router, latchkey_control_plane::grpc::server(cp));
     let router = route(router, health_service.max_decoding_message_size(BODY_LIMIT));
     let router = route(router, v1.max_decoding_message_size(BODY_LIMIT));
-    let router = route(router, v1alpha.max_decoding_message_size(BODY_LIMIT));
+    let router = route(router, v1alpha.max_decoding_message_size(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(grpc_only));
     Ok(Grpc { router, health })
+}
+
+/// A gRPC path reached without `application/grpc` (HTTP/1.1, gRPC-web, JSON) is not a gRPC
+/// call: it gets the REST answer, 415 in the error-body shape (security.md G18).
+async fn grpc_only(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let grpc = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct == "application/grpc"
+                || ct.starts_with("application/grpc+")
+                || ct.starts_with("application/grpc;")
+        });
+    if grpc {
+        next.run(req).await
+    } else {
+        latchkey_api::server::ApiError::new(
+            latchkey_api::ErrorName::UnsupportedMediaType,
+            "gRPC methods need Content-Type: application/grpc (HTTP/2)",
+        )
+        .into_response()
+    }
 }
 
 /// Marks the control plane NOT_SERVING (at the start of a graceful shutdown).
