@@ -141,6 +141,7 @@ pub(crate) async fn delete_user_connection(
     let id = GrantId::parse(id).map_err(|_| not_found())?;
     connections::delete(
         cp.store.as_ref(),
+        cp.fresh.as_ref(),
         &cp.vault,
         cp.revoker.as_ref(),
         caller.tenant,

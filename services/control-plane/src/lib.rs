@@ -35,8 +35,11 @@ use utoipa_axum::routes;
 /// What the control plane's handlers share.
 #[derive(Clone)]
 pub struct ControlPlane {
-    /// The store.
+    /// The store, with providers and tools served from the look-up cache.
     pub store: Arc<dyn Store>,
+    /// The same store without the cache, for the reads that decide what a deletion must
+    /// revoke (a cached provider list may lag another replica's write by a notice).
+    pub fresh: Arc<dyn Store>,
     /// Encryption at rest.
     pub vault: Arc<Vault>,
     /// API-key hashing.

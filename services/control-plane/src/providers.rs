@@ -285,6 +285,7 @@ pub(crate) async fn delete_auth_provider(
     let body = response(cp, caller.tenant, &rec).await?;
     latchkey_core::connections::delete_provider(
         cp.store.as_ref(),
+        cp.fresh.as_ref(),
         &cp.vault,
         cp.revoker.as_ref(),
         caller.tenant,

@@ -95,6 +95,7 @@ pub(crate) async fn delete_tenant(
     let id = path_id(id)?;
     latchkey_core::connections::delete_tenant(
         cp.store.as_ref(),
+        cp.fresh.as_ref(),
         &cp.vault,
         cp.revoker.as_ref(),
         id,

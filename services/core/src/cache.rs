@@ -93,6 +93,10 @@ pub struct CachedStore {
     inner: Arc<dyn Store>,
     providers: Cache<TenantId, Arc<Vec<ProviderRecord>>>,
     tools: Cache<TenantId, Arc<Vec<ToolRecord>>>,
+    /// Bumped by every [`CachedStore::apply`] before it invalidates: a load that saw another
+    /// value when it started drops what it inserted, so a load racing a write never leaves
+    /// the old value cached.
+    epoch: std::sync::atomic::AtomicU64,
 }
 
 impl CachedStore {
@@ -102,11 +106,13 @@ impl CachedStore {
             inner,
             providers: tenant_cache(ttl),
             tools: tenant_cache(ttl),
+            epoch: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     /// Drops what `change` makes stale.
     pub async fn apply(&self, change: &Change) {
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         match change {
             Change::Providers(t) => self.providers.invalidate(t).await,
             Change::Tools(t) => self.tools.invalidate(t).await,
@@ -124,22 +130,39 @@ impl CachedStore {
 
     async fn providers(&self, tenant: TenantId) -> Result<Arc<Vec<ProviderRecord>>, StoreError> {
         let inner = Arc::clone(&self.inner);
-        self.providers
-            .try_get_with(tenant, async move {
-                inner.list_providers(tenant).await.map(Arc::new)
-            })
-            .await
-            .map_err(unshare)
+        self.load(&self.providers, tenant, async move {
+            inner.list_providers(tenant).await
+        })
+        .await
     }
 
     async fn tools(&self, tenant: TenantId) -> Result<Arc<Vec<ToolRecord>>, StoreError> {
         let inner = Arc::clone(&self.inner);
-        self.tools
-            .try_get_with(tenant, async move {
-                inner.list_tools(tenant).await.map(Arc::new)
-            })
-            .await
-            .map_err(unshare)
+        self.load(&self.tools, tenant, async move {
+            inner.list_tools(tenant).await
+        })
+        .await
+    }
+
+    /// A tenant's cached list, or a fresh one (cached unless a change arrived meanwhile).
+    async fn load<V: Clone + Send + Sync + 'static>(
+        &self,
+        cache: &Cache<TenantId, Arc<Vec<V>>>,
+        tenant: TenantId,
+        fetch: impl std::future::Future<Output = Result<Vec<V>, StoreError>>,
+    ) -> Result<Arc<Vec<V>>, StoreError> {
+        use std::sync::atomic::Ordering;
+        if let Some(hit) = cache.get(&tenant).await {
+            return Ok(hit);
+        }
+        let started = self.epoch.load(Ordering::SeqCst);
+        let fresh = Arc::new(fetch.await?);
+        cache.insert(tenant, Arc::clone(&fresh)).await;
+        if self.epoch.load(Ordering::SeqCst) != started {
+            // A change may have been applied between the read and the insert.
+            cache.invalidate(&tenant).await;
+        }
+        Ok(fresh)
     }
 
     /// Runs a write, then drops what it changed (also when it failed: it may have committed).
@@ -158,19 +181,6 @@ fn tenant_cache<V: Clone + Send + Sync + 'static>(ttl: Duration) -> Cache<Tenant
         .max_capacity(CACHE_TENANTS)
         .time_to_live(ttl)
         .build()
-}
-
-/// A loader's error, shared by every caller that waited on the same load.
-fn unshare(e: Arc<StoreError>) -> StoreError {
-    match e.as_ref() {
-        StoreError::NotFound => StoreError::NotFound,
-        StoreError::Conflict(what) => StoreError::Conflict(what),
-        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
-        StoreError::Corrupt { table, detail } => StoreError::Corrupt {
-            table,
-            detail: detail.clone(),
-        },
-    }
 }
 
 #[async_trait]
@@ -328,8 +338,13 @@ impl TenantStore for CachedStore {
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
         self.inner.list_tenants().await
     }
-    async fn delete_tenant(&self, id: TenantId, audit: &AuditEvent) -> Result<(), StoreError> {
-        let r = self.inner.delete_tenant(id, audit).await;
+    async fn delete_tenant(
+        &self,
+        id: TenantId,
+        revoked: &[GrantId],
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let r = self.inner.delete_tenant(id, revoked, audit).await;
         self.write(Change::Tenant(id), r).await
     }
     async fn list_platform_audit_events(

@@ -71,8 +71,8 @@ async fn revoke_everything(
     revoker: &dyn DiscordRevoker,
     tenant: TenantId,
     providers: &[ProviderRecord],
-) -> Result<usize, CoreError> {
-    let mut n = 0;
+) -> Result<Vec<GrantId>, CoreError> {
+    let mut revoked = Vec::new();
     for p in providers {
         let filter = GrantFilter {
             user_id: None,
@@ -90,7 +90,7 @@ async fn revoke_everything(
                 )
                 .await
                 .map_err(CoreError::Upstream)?;
-            n += 1;
+            revoked.push(g.id);
         }
     }
     for r in store.list_revocations(tenant).await? {
@@ -99,12 +99,13 @@ async fn revoke_everything(
                 "an owed revocation is still refused".to_owned(),
             ));
         }
-        n += 1;
     }
-    Ok(n)
+    Ok(revoked)
 }
 
-/// Tries owed revocations at once; what fails stays owed and is retried in the background.
+/// Tries up to [`revocation::BATCH`] owed revocations at once, stopping at the first Discord
+/// refuses (it is down); the rest stay owed and are worked off in the background, so a
+/// request never waits on more than a few calls to Discord.
 async fn try_now(
     store: &dyn Store,
     vault: &Vault,
@@ -112,9 +113,14 @@ async fn try_now(
     tenant: TenantId,
     owed: &[RevocationRecord],
 ) {
-    for r in owed {
-        if let Err(e) = revocation::attempt_now(store, vault, revoker, tenant, r).await {
-            tracing::error!(revocation = %r.id, error = %e, "could not try a revocation; it stays owed");
+    for r in owed.iter().take(revocation::BATCH as usize) {
+        match revocation::attempt_now(store, vault, revoker, tenant, r).await {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                tracing::error!(revocation = %r.id, error = %e, "could not try a revocation; it stays owed");
+                break;
+            }
         }
     }
 }
@@ -123,6 +129,7 @@ async fn try_now(
 /// and tries that revocation right away (retried in the background while Discord fails).
 pub async fn delete(
     store: &dyn Store,
+    fresh: &dyn Store,
     vault: &Vault,
     revoker: &dyn DiscordRevoker,
     tenant: TenantId,
@@ -133,19 +140,25 @@ pub async fn delete(
         .get_grant(tenant, id)
         .await?
         .ok_or(CoreError::NotFound("connection"))?;
-    let owed = match store.get_provider_by_ref(tenant, g.provider).await? {
-        Some(p) => Some(revocation::obligation(vault, tenant, &p, &g).await?),
-        None => None,
-    };
+    // A grant cannot outlive its provider (foreign key), so the provider is there; read it
+    // past the cache, which may lag another replica's write.
+    let p = fresh
+        .get_provider_by_ref(tenant, g.provider)
+        .await?
+        .ok_or(CoreError::Store(crate::StoreError::Corrupt {
+            table: "grants",
+            detail: "a grant without its provider".to_owned(),
+        }))?;
+    let owed = revocation::obligation(vault, tenant, &p, &g).await?;
     store
         .delete_grant(
             tenant,
             id,
-            owed.as_ref(),
+            Some(&owed),
             &AuditEvent::success(actor, "connection.delete", id.to_string()),
         )
         .await?;
-    try_now(store, vault, revoker, tenant, owed.as_slice()).await;
+    try_now(store, vault, revoker, tenant, std::slice::from_ref(&owed)).await;
     Ok(())
 }
 
@@ -154,6 +167,7 @@ pub async fn delete(
 /// was.
 pub async fn delete_provider(
     store: &dyn Store,
+    fresh: &dyn Store,
     vault: &Vault,
     revoker: &dyn DiscordRevoker,
     tenant: TenantId,
@@ -161,7 +175,7 @@ pub async fn delete_provider(
     actor: &Actor,
 ) -> Result<ProviderRecord, CoreError> {
     for _ in 0..3 {
-        let p = store
+        let p = fresh
             .get_provider(tenant, slug.as_str())
             .await?
             .ok_or(CoreError::NotFound("provider"))?;
@@ -202,6 +216,7 @@ pub async fn delete_provider(
 /// refuses, nothing is deleted (the keys that seal what is owed would be destroyed).
 pub async fn delete_tenant(
     store: &dyn Store,
+    fresh: &dyn Store,
     vault: &Vault,
     revoker: &dyn DiscordRevoker,
     tenant: TenantId,
@@ -210,15 +225,28 @@ pub async fn delete_tenant(
     if store.get_tenant(tenant).await?.is_none() {
         return Err(CoreError::NotFound("tenant"));
     }
-    let providers = store.list_providers(tenant).await?;
-    let revoked = revoke_everything(store, vault, revoker, tenant, &providers).await?;
-    store
-        .delete_tenant(
-            tenant,
-            &AuditEvent::success(actor, "tenant.delete", tenant.to_string()),
-        )
-        .await?;
-    vault.forget_tenant(tenant).await;
-    tracing::info!(tenant_id = %tenant, revoked, "tenant deleted");
-    Ok(())
+    for _ in 0..3 {
+        let providers = fresh.list_providers(tenant).await?;
+        let revoked = revoke_everything(store, vault, revoker, tenant, &providers).await?;
+        match store
+            .delete_tenant(
+                tenant,
+                &revoked,
+                &AuditEvent::success(actor, "tenant.delete", tenant.to_string()),
+            )
+            .await
+        {
+            Ok(()) => {
+                vault.forget_tenant(tenant).await;
+                tracing::info!(tenant_id = %tenant, revoked = revoked.len(), "tenant deleted");
+                return Ok(());
+            }
+            // A grant or an owed revocation appeared meanwhile: revoke again.
+            Err(crate::StoreError::Conflict(_)) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(CoreError::Store(crate::StoreError::Unavailable(
+        "the tenant's grants kept changing; try again".to_owned(),
+    )))
 }

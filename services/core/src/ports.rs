@@ -101,8 +101,14 @@ pub trait TenantStore: Send + Sync {
     /// All tenants, oldest first (platform operator routes only).
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
     /// Deletes a tenant and every row it owns, data keys included, recording `audit` in the
-    /// platform audit log in the same transaction. `NotFound` if absent.
-    async fn delete_tenant(&self, id: TenantId, audit: &AuditEvent) -> Result<(), StoreError>;
+    /// platform audit log in the same transaction — only if it owes no revocation and its
+    /// grants are exactly `revoked` (else `Conflict`: they changed). `NotFound` if absent.
+    async fn delete_tenant(
+        &self,
+        id: TenantId,
+        revoked: &[GrantId],
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
     /// The platform audit log (tenant creation and deletion) matching `filter`, oldest first.
     async fn list_platform_audit_events(
         &self,

@@ -43,8 +43,17 @@ pub struct RevocationRecord {
     pub created_at: UnixMillis,
 }
 
-/// How long a claimed or freshly recorded obligation is left to the replica working on it.
-pub const LEASE: Duration = Duration::from_secs(30);
+/// How long a claimed or freshly recorded obligation is left to the replica working on it: long
+/// enough for a batch of [`BATCH`] attempts, each bounded by the Discord client's timeouts.
+pub const LEASE: Duration = Duration::from_secs(600);
+
+/// Obligations one replica claims at a time.
+pub const BATCH: u32 = 10;
+
+/// Attempts after which an obligation is abandoned — about half a day of retries — and
+/// recorded in the audit log as `connection.revoke_abandoned` (so that, for instance, a
+/// tenant whose Discord app was deleted can still be deleted).
+pub const MAX_ATTEMPTS: u32 = 24;
 
 /// The wait after the `attempts`-th failure: 1 s, doubling, at most an hour.
 pub fn backoff(attempts: u32) -> Duration {
@@ -109,7 +118,10 @@ async fn open(
 }
 
 /// Tries one obligation: revoked → removed (audited as `connection.revoked` by `system`);
-/// refused → rescheduled after [`backoff`]. True if Discord confirmed.
+/// refused → rescheduled after [`backoff`], or after [`MAX_ATTEMPTS`] removed and audited as
+/// `connection.revoke_abandoned`. True if Discord confirmed. When the tenant still has a
+/// provider for the same Discord app, its current client secret is used (the secret may have
+/// been rotated since the obligation was recorded).
 pub async fn attempt_now(
     store: &dyn Store,
     vault: &Vault,
@@ -117,18 +129,32 @@ pub async fn attempt_now(
     tenant: TenantId,
     r: &RevocationRecord,
 ) -> Result<bool, CoreError> {
-    let secret = open(vault, tenant, r, "client_secret", &r.client_secret).await?;
+    let live = store
+        .list_providers(tenant)
+        .await?
+        .into_iter()
+        .find(|p| p.client_id.as_str() == r.client_id);
+    let (secret, origin) = match &live {
+        Some(p) => (
+            provider::client_secret(vault, tenant, p).await?,
+            p.endpoint_origin.clone(),
+        ),
+        None => (
+            open(vault, tenant, r, "client_secret", &r.client_secret).await?,
+            r.endpoint_origin.clone(),
+        ),
+    };
     let token = open(vault, tenant, r, "token", &r.token).await?;
     let attempts = r.attempts.saturating_add(1);
+    let system = Actor {
+        id: "system".to_owned(),
+        request_id: None,
+    };
     match revoker
-        .revoke(&r.client_id, &secret, r.endpoint_origin.as_deref(), &token)
+        .revoke(&r.client_id, &secret, origin.as_deref(), &token)
         .await
     {
         Ok(()) => {
-            let system = Actor {
-                id: "system".to_owned(),
-                request_id: None,
-            };
             store
                 .finish_revocation(
                     tenant,
@@ -137,6 +163,21 @@ pub async fn attempt_now(
                 )
                 .await?;
             Ok(true)
+        }
+        Err(why) if attempts >= MAX_ATTEMPTS => {
+            tracing::error!(revocation = %r.id, attempts, error = %why, "giving up a revocation at Discord");
+            store
+                .finish_revocation(
+                    tenant,
+                    &r.id,
+                    &AuditEvent::success(
+                        &system,
+                        "connection.revoke_abandoned",
+                        r.grant_id.clone(),
+                    ),
+                )
+                .await?;
+            Ok(false)
         }
         Err(why) => {
             tracing::warn!(revocation = %r.id, attempts, error = %why, "revocation at Discord failed; will retry");
@@ -154,10 +195,9 @@ pub async fn run_due(
     store: &dyn Store,
     vault: &Vault,
     revoker: &dyn DiscordRevoker,
-    limit: u32,
 ) -> Result<(usize, usize), CoreError> {
     let claimed = store
-        .claim_revocations(UnixMillis::now(), later(LEASE), limit)
+        .claim_revocations(UnixMillis::now(), later(LEASE), BATCH)
         .await?;
     let (mut done, mut owed) = (0, 0);
     for (tenant, r) in claimed {
@@ -165,9 +205,19 @@ pub async fn run_due(
             Ok(true) => done += 1,
             Ok(false) => owed += 1,
             Err(e) => {
-                // A row that cannot be opened is kept (and retried after the lease): never
-                // dropped silently.
+                // A row that cannot be opened is kept and retried with backoff (never dropped
+                // silently); the failure is recorded on it.
                 tracing::error!(revocation = %r.id, error = %e, "could not work off a revocation");
+                let attempts = r.attempts.saturating_add(1);
+                store
+                    .reschedule_revocation(
+                        tenant,
+                        &r.id,
+                        attempts,
+                        later(backoff(attempts)),
+                        "Latchkey could not open the owed revocation",
+                    )
+                    .await?;
                 owed += 1;
             }
         }

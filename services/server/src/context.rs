@@ -100,10 +100,15 @@ impl Context {
         let mut rx = self.db.changes();
         let cache = self.cache.clone();
         let authenticator = self.authenticator.clone();
+        let vault = self.vault.clone();
         let apply = tokio::spawn(async move {
             while let Some(change) = latchkey_store::next_change(&mut rx).await {
                 cache.apply(&change).await;
                 authenticator.apply(&change).await;
+                // A deleted tenant's data keys leave every replica's memory at once (§6.4).
+                if let latchkey_core::cache::Change::Tenant(t) = change {
+                    vault.forget_tenant(t).await;
+                }
             }
         });
         std::iter::once(apply)

@@ -152,13 +152,8 @@ impl Application {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                match latchkey_core::revocation::run_due(
-                    store.as_ref(),
-                    &vault,
-                    revoker.as_ref(),
-                    100,
-                )
-                .await
+                match latchkey_core::revocation::run_due(store.as_ref(), &vault, revoker.as_ref())
+                    .await
                 {
                     Ok((0, 0)) => {}
                     Ok((revoked, owed)) => {
@@ -234,6 +229,7 @@ fn control_plane_state(
 ) -> latchkey_control_plane::ControlPlane {
     latchkey_control_plane::ControlPlane {
         store: ctx.store.clone(),
+        fresh: ctx.db.store(),
         revoker: revoker.clone(),
         vault: ctx.vault.clone(),
         peppers: ctx.peppers.clone(),

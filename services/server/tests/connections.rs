@@ -370,3 +370,82 @@ async fn provider_deletion_owes_revocations_and_tenant_deletion_needs_them_done(
     assert_eq!(s, StatusCode::NOT_FOUND);
     w.app.stop().await;
 }
+
+#[tokio::test]
+async fn owed_revocations_block_tenant_deletion_until_confirmed_or_abandoned() {
+    let w = world(None).await;
+    let (alice, a) = w.grant("alice").await;
+    w.fail_revocations().await;
+    let (s, _) = call(
+        &w.app,
+        Method::DELETE,
+        &format!("/v1/admin/user_connections/{alice}"),
+        &w.admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(w.owed().await, 1);
+
+    // The tenant's keys seal what is owed: while it is owed, the tenant stays.
+    let (s, e) = call(
+        &w.app,
+        Method::DELETE,
+        &format!("/v1/platform/tenants/{}", w.tenant),
+        &w.app.operator_key,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, e["name"].as_str()),
+        (StatusCode::BAD_GATEWAY, Some("upstream_unavailable"))
+    );
+    assert_eq!(w.owed().await, 1, "still owed");
+
+    // An obligation Discord keeps refusing is given up after its last attempt, and says so.
+    let t = latchkey_core::TenantId::parse(&w.tenant).unwrap();
+    let owed = w.app.store.list_revocations(t).await.unwrap();
+    w.app
+        .store
+        .reschedule_revocation(
+            t,
+            &owed[0].id,
+            latchkey_core::revocation::MAX_ATTEMPTS - 1,
+            latchkey_core::time::UnixMillis(0),
+            "refused",
+        )
+        .await
+        .unwrap();
+    w.until_nothing_owed().await;
+    let (_, audit) = call(
+        &w.app,
+        Method::GET,
+        "/v1/admin/audit_events?action=connection.revoke_abandoned",
+        &w.admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            audit["items"][0]["target"].as_str(),
+            audit["items"][0]["actor"].as_str()
+        ),
+        (Some(alice.as_str()), Some("system"))
+    );
+    assert!(
+        w.sim.token_alive(&a).await,
+        "never confirmed: recorded, not pretended"
+    );
+
+    // Nothing owed and no grants: the tenant can go, even while Discord fails.
+    let (s, _) = call(
+        &w.app,
+        Method::DELETE,
+        &format!("/v1/platform/tenants/{}", w.tenant),
+        &w.app.operator_key,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    w.app.stop().await;
+}

@@ -58,10 +58,12 @@ pub(crate) async fn listen(pool: sqlx::PgPool, notices: Notices) {
                                 Some(c) => notices.send(c),
                                 None => tracing::warn!("ignored a malformed change notice"),
                             },
-                            // The connection was lost and is re-established on the next call.
+                            // The connection was lost: listen again on a new one, which
+                            // announces `All` once it is listening (not before, or loads in
+                            // between could cache what a missed notice changed).
                             Ok(None) => {
-                                tracing::warn!("change listener reconnecting; dropping caches");
-                                notices.send(Change::All);
+                                tracing::warn!("change listener lost its connection; reconnecting");
+                                break;
                             }
                             Err(sqlx::Error::PoolClosed) => return,
                             Err(e) => {

@@ -112,10 +112,33 @@ macro_rules! impl_ports {
                 rows::all(rows)
             }
 
-            async fn delete_tenant(&self, id: TenantId, audit: &AuditEvent) -> Result<(), StoreError> {
+            async fn delete_tenant(&self, id: TenantId, revoked: &[latchkey_core::GrantId], audit: &AuditEvent) -> Result<(), StoreError> {
                 // Every tenant-owned table cascades from tenants, data keys included.
                 let change = latchkey_core::cache::Change::Tenant(id);
                 let mut tx = self.pool.begin().await.or_store("tenants")?;
+                // Lock the tenant (on PostgreSQL; SQLite has one writer), then check that
+                // nothing is owed and that its grants are exactly the ones revoked.
+                if <$store as crate::Dialect>::NAME == "postgres" {
+                    sqlx::query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE")
+                        .bind(id.to_string())
+                        .execute(&mut *tx)
+                        .await
+                        .or_store("tenants")?;
+                }
+                let (owed,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM pending_revocations WHERE tenant_id = $1")
+                    .bind(id.to_string())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .or_store("pending_revocations")?;
+                let grants: Vec<(String,)> = sqlx::query_as("SELECT id FROM grants WHERE tenant_id = $1 AND status <> 'revoked'")
+                    .bind(id.to_string())
+                    .fetch_all(&mut *tx)
+                    .await
+                    .or_store("grants")?;
+                let revoked: Vec<String> = revoked.iter().map(ToString::to_string).collect();
+                if owed > 0 || !same_ids(grants, revoked.iter().map(String::as_str)) {
+                    return Err(StoreError::Conflict("the tenant's grants changed"));
+                }
                 let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
                     .bind(id.to_string())
                     .execute(&mut *tx)
@@ -130,6 +153,15 @@ macro_rules! impl_ports {
                 self.notices.send(change);
                 Ok(())
             }
+        }
+
+        /// Whether the ids of `rows` are exactly `expected` (as sets).
+        fn same_ids<'a>(rows: Vec<(String,)>, expected: impl Iterator<Item = &'a str>) -> bool {
+            let mut have: Vec<String> = rows.into_iter().map(|(id,)| id).collect();
+            let mut want: Vec<&str> = expected.collect();
+            have.sort();
+            want.sort_unstable();
+            have.len() == want.len() && have.iter().zip(&want).all(|(h, w)| h == w)
         }
 
         /// Announces `change` to other replicas inside the write's transaction (PostgreSQL's
@@ -593,17 +625,32 @@ macro_rules! impl_ports {
                 audit: &AuditEvent,
             ) -> Result<(), StoreError> {
                 let mut tx = self.pool.begin().await.or_store("providers")?;
-                // The grants cascade with the provider: each must have its revocation owed.
-                let (grants,): (i64,) = sqlx::query_as(
-                    "SELECT COUNT(*) FROM grants WHERE tenant_id = $1 AND status <> 'revoked' \
-                     AND provider_ref = (SELECT ref FROM providers WHERE tenant_id = $1 AND id = $2)",
-                )
+                // Lock the provider (on PostgreSQL; SQLite has one writer), so no grant is made
+                // through it until the transaction ends...
+                let locked: Option<(String,)> = sqlx::query_as(if <$store as crate::Dialect>::NAME == "postgres" {
+                    "SELECT ref FROM providers WHERE tenant_id = $1 AND id = $2 FOR UPDATE"
+                } else {
+                    "SELECT ref FROM providers WHERE tenant_id = $1 AND id = $2"
+                })
                 .bind(tenant.to_string())
                 .bind(slug)
-                .fetch_one(&mut *tx)
+                .fetch_optional(&mut *tx)
+                .await
+                .or_store("providers")?;
+                let Some((reference,)) = locked else {
+                    return Err(StoreError::NotFound);
+                };
+                // ...then check that exactly its grants have their revocation owed: they
+                // cascade with it.
+                let grants: Vec<(String,)> = sqlx::query_as(
+                    "SELECT id FROM grants WHERE tenant_id = $1 AND provider_ref = $2 AND status <> 'revoked'",
+                )
+                .bind(tenant.to_string())
+                .bind(&reference)
+                .fetch_all(&mut *tx)
                 .await
                 .or_store("grants")?;
-                if usize::try_from(grants).ok() != Some(revocations.len()) {
+                if !same_ids(grants, revocations.iter().map(|r| r.grant_id.as_str())) {
                     return Err(StoreError::Conflict("the provider's grants changed"));
                 }
                 for r in revocations {

@@ -177,12 +177,16 @@ macro_rules! impl_more_ports {
 
                 async fn finish_revocation(&self, tenant: TenantId, id: &str, audit: &AuditEvent) -> Result<(), StoreError> {
                     let mut tx = self.pool.begin().await.or_store("pending_revocations")?;
-                    sqlx::query("DELETE FROM pending_revocations WHERE tenant_id = $1 AND id = $2")
+                    let done = sqlx::query("DELETE FROM pending_revocations WHERE tenant_id = $1 AND id = $2")
                         .bind(tenant.to_string())
                         .bind(id)
                         .execute(&mut *tx)
                         .await
                         .or_store("pending_revocations")?;
+                    // Another replica finished it first (its lease ran out): audited once.
+                    if done.rows_affected() == 0 {
+                        return Ok(());
+                    }
                     insert_audit(&mut *tx, tenant, audit).await?;
                     tx.commit().await.or_store("pending_revocations")
                 }

@@ -113,7 +113,7 @@ async fn notices(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(drain(&mut rx).await, [Change::Providers(t)]);
-    w.store.delete_tenant(t, &audit_event()).await.unwrap();
+    w.store.delete_tenant(t, &[], &audit_event()).await.unwrap();
     assert_eq!(drain(&mut rx).await, [Change::Tenant(t)]);
     assert!(
         w.store
@@ -237,20 +237,27 @@ async fn another_replica_hears(db: &TestDb) {
     replica.apply(&Change::Providers(t)).await;
     assert_eq!(replica.list_providers(t).await.unwrap().len(), 1);
 
-    // A write that rolls back is never heard.
-    let p = w
-        .store
-        .get_provider(t, "discord-prod")
+    // A notice inside a transaction that rolls back is never heard; committed, it is.
+    let AnyStore::Postgres(pg) = &db.store else {
+        unreachable!("a PostgreSQL database")
+    };
+    let notice = Change::Tools(t).encode();
+    let mut tx = pg.pool().begin().await.unwrap();
+    sqlx::query("SELECT pg_notify('latchkey_changes', $1)")
+        .bind(&notice)
+        .execute(&mut *tx)
         .await
-        .unwrap()
         .unwrap();
-    assert!(
-        !w.store
-            .update_provider(t, &p, UnixMillis(1), &audit_event())
-            .await
-            .unwrap()
-    );
-    assert_eq!(heard(&mut rx).await, None);
+    tx.rollback().await.unwrap();
+    assert_eq!(heard(&mut rx).await, None, "rolled back, never heard");
+    let mut tx = pg.pool().begin().await.unwrap();
+    sqlx::query("SELECT pg_notify('latchkey_changes', $1)")
+        .bind(&notice)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(heard(&mut rx).await, Some(Change::Tools(t)));
     listener.abort();
     other.close().await;
 }

@@ -48,12 +48,14 @@ async fn tenants(db: &TestDb) {
             .is_none()
     );
     w.store
-        .delete_tenant(b.tenant.id, &audit_event())
+        .delete_tenant(b.tenant.id, &[], &audit_event())
         .await
         .unwrap();
     assert!(w.store.get_tenant(b.tenant.id).await.unwrap().is_none());
     assert!(matches!(
-        w.store.delete_tenant(b.tenant.id, &audit_event()).await,
+        w.store
+            .delete_tenant(b.tenant.id, &[], &audit_event())
+            .await,
         Err(StoreError::NotFound)
     ));
 }
@@ -435,7 +437,7 @@ async fn delete_cascades(db: &TestDb) {
     let b = new_tenant(&w, "Bravo").await.tenant.id;
     new_provider(&w, a, "p1", "secret-a").await;
     new_provider(&w, b, "p1", "secret-b").await;
-    w.store.delete_tenant(a, &audit_event()).await.unwrap();
+    w.store.delete_tenant(a, &[], &audit_event()).await.unwrap();
     assert!(w.store.list_api_keys(a).await.unwrap().is_empty());
     assert!(w.store.list_providers(a).await.unwrap().is_empty());
     assert!(
@@ -536,7 +538,7 @@ async fn settings(db: &TestDb) {
         None,
         "B sees nothing of A's"
     );
-    w.store.delete_tenant(a, &audit_event()).await.unwrap();
+    w.store.delete_tenant(a, &[], &audit_event()).await.unwrap();
     assert_eq!(
         w.store.verification_settings(a).await.unwrap(),
         None,

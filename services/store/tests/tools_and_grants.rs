@@ -512,11 +512,48 @@ async fn grants(db: &TestDb) {
         (again[0].1.attempts, again[0].1.last_error.as_deref()),
         (1, Some("Discord said no"))
     );
+    // A tenant that owes a revocation, or whose grants are not the ones revoked, is not
+    // deleted.
+    assert!(matches!(
+        w.store.delete_tenant(a, &[], &audit_event()).await,
+        Err(StoreError::Conflict(_))
+    ));
     w.store
         .finish_revocation(a, &owed.id, &audit_event())
         .await
         .unwrap();
     assert!(w.store.list_revocations(a).await.unwrap().is_empty());
+    // Finishing twice (another replica's lease ran out) audits once.
+    let before = w
+        .store
+        .list_audit_events(a, &Default::default())
+        .await
+        .unwrap()
+        .len();
+    w.store
+        .finish_revocation(a, &owed.id, &audit_event())
+        .await
+        .unwrap();
+    assert_eq!(
+        w.store
+            .list_audit_events(a, &Default::default())
+            .await
+            .unwrap()
+            .len(),
+        before
+    );
+    let test = w.store.get_provider(a, "discord-test").await.unwrap();
+    assert!(test.is_some());
+    let carol = seed(&w, a, "discord-test", "carol", &["identify"], "token-carol").await;
+    assert!(matches!(
+        w.store.delete_tenant(a, &[], &audit_event()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    w.store
+        .delete_tenant(a, &[carol.id], &audit_event())
+        .await
+        .unwrap();
+    assert!(w.store.get_tenant(a).await.unwrap().is_none());
 }
 
 async fn authorizations(db: &TestDb) {

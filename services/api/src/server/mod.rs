@@ -162,7 +162,7 @@ impl From<CoreError> for ApiError {
                 tracing::warn!(error = %why, "Discord call failed");
                 Self::new(
                     ErrorName::UpstreamUnavailable,
-                    "Discord could not be reached or refused the call; nothing was changed, try again",
+                    "Discord could not be reached or refused the call; try again",
                 )
             }
             CoreError::Crypto(c) => match c {

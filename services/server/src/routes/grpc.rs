@@ -66,6 +66,19 @@ async fn grpc_only(
                 || ct.starts_with("application/grpc+")
                 || ct.starts_with("application/grpc;")
         });
+    let compressed = req
+        .headers()
+        .get("grpc-encoding")
+        .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
+    if grpc && compressed {
+        // Compressed messages are not accepted (security.md G14): the caller's mistake,
+        // INVALID_ARGUMENT, rather than tonic's UNIMPLEMENTED.
+        return tonic::Status::from(latchkey_api::server::ApiError::new(
+            latchkey_api::ErrorName::UnsupportedMediaType,
+            "compressed gRPC messages are not accepted",
+        ))
+        .into_http::<axum::body::Body>();
+    }
     if grpc {
         next.run(req).await
     } else {
