@@ -449,3 +449,52 @@ async fn owed_revocations_block_tenant_deletion_until_confirmed_or_abandoned() {
     assert_eq!(s, StatusCode::NO_CONTENT);
     w.app.stop().await;
 }
+
+#[tokio::test]
+async fn an_owed_revocation_uses_the_apps_current_secret_after_a_rotation() {
+    let w = world(None).await;
+    let (alice, a) = w.grant("alice").await;
+    w.fail_revocations().await;
+    let (s, _) = call(
+        &w.app,
+        Method::DELETE,
+        &format!("/v1/admin/user_connections/{alice}"),
+        &w.admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(w.owed().await, 1);
+
+    // The tenant rotates the app's secret at Discord and in Latchkey while the revocation is
+    // owed (sealed with the old secret, which Discord now refuses).
+    let rotated = "rotated-secret-0123456789";
+    let r = w
+        .sim
+        .http
+        .post(format!("{}/__sim/fixtures", w.sim.origin()))
+        .json(
+            &json!({"apps": [{"id": sim::APP_ID, "name": "Acme Agent", "secret": rotated,
+                                "redirect_uris": [sim::REDIRECT], "public_client": false}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let (s, _) = call(
+        &w.app,
+        Method::PATCH,
+        "/v1/admin/auth_providers/discord-prod",
+        &w.admin,
+        Some(json!({"oauth2": {"client_secret": rotated}})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    w.heal().await;
+    w.until_nothing_owed().await;
+    assert!(
+        !w.sim.token_alive(&a).await,
+        "revoked with the current secret"
+    );
+    w.app.stop().await;
+}
