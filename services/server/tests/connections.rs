@@ -85,6 +85,23 @@ impl World {
         assert!(r.status().is_success());
     }
 
+    /// A real grant, deleted while Discord refuses revocations: its revocation is owed.
+    async fn owed_grant(&self, user: &str) -> (String, latchkey_discord::types::TokenSet) {
+        let (id, tokens) = self.grant(user).await;
+        self.fail_revocations().await;
+        let (s, _) = call(
+            &self.app,
+            Method::DELETE,
+            &format!("/v1/admin/user_connections/{id}"),
+            &self.admin,
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        assert_eq!(self.owed().await, 1);
+        (id, tokens)
+    }
+
     /// How many revocations the tenant still owes Discord.
     async fn owed(&self) -> usize {
         let t = latchkey_core::TenantId::parse(&self.tenant).unwrap();
@@ -374,18 +391,7 @@ async fn provider_deletion_owes_revocations_and_tenant_deletion_needs_them_done(
 #[tokio::test]
 async fn owed_revocations_block_tenant_deletion_until_confirmed_or_abandoned() {
     let w = world(None).await;
-    let (alice, a) = w.grant("alice").await;
-    w.fail_revocations().await;
-    let (s, _) = call(
-        &w.app,
-        Method::DELETE,
-        &format!("/v1/admin/user_connections/{alice}"),
-        &w.admin,
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::NO_CONTENT);
-    assert_eq!(w.owed().await, 1);
+    let (alice, a) = w.owed_grant("alice").await;
 
     // The tenant's keys seal what is owed: while it is owed, the tenant stays.
     let (s, e) = call(
@@ -453,18 +459,7 @@ async fn owed_revocations_block_tenant_deletion_until_confirmed_or_abandoned() {
 #[tokio::test]
 async fn an_owed_revocation_uses_the_apps_current_secret_after_a_rotation() {
     let w = world(None).await;
-    let (alice, a) = w.grant("alice").await;
-    w.fail_revocations().await;
-    let (s, _) = call(
-        &w.app,
-        Method::DELETE,
-        &format!("/v1/admin/user_connections/{alice}"),
-        &w.admin,
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::NO_CONTENT);
-    assert_eq!(w.owed().await, 1);
+    let (_, a) = w.owed_grant("alice").await;
 
     // The tenant rotates the app's secret at Discord and in Latchkey while the revocation is
     // owed (sealed with the old secret, which Discord now refuses).
