@@ -7,6 +7,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod auth;
 pub mod error;
 pub mod health;
 pub mod page;

@@ -217,6 +217,15 @@ impl Peppers {
         }
     }
 
+    /// A key for another purpose (e.g. the interstitial's CSRF MAC), derived from the newest
+    /// pepper, so that every replica with the same configuration derives the same key.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        Self::mac(
+            &self.keys[0],
+            &SecretString::from(format!("latchkey derive: {purpose}")),
+        )
+    }
+
     /// The hash of a key under the newest pepper.
     pub fn hash(&self, whole: &SecretString) -> KeyHash {
         let k = &self.keys[0];

@@ -14,14 +14,14 @@ use moka::future::Cache;
 
 use crate::apikey::KeyHash;
 use crate::audit::{AuditEvent, AuditFilter};
-use crate::authorization::AuthorizationStatus;
+use crate::authorization::{AuthorizationRecord, AuthorizationStatus, Finish, FlowRecord, Phase};
 use crate::crypto::{MasterKeyId, WrappedKey};
 use crate::error::StoreError;
 use crate::grant::GrantRecord;
 use crate::ports::{
-    ApiKeyRecord, ApiKeyStore, AuditStore, AuthKeyRecord, GrantFilter, GrantStore,
-    OperatorKeyRecord, ProviderStore, RevocationStore, SettingsStore, Store, TenantKeyRecord,
-    TenantKeyStore, TenantStore, ToolStore,
+    ApiKeyRecord, ApiKeyStore, AuditStore, AuthKeyRecord, AuthorizationStore, FoundFlow,
+    GrantFilter, GrantStore, OperatorKeyRecord, ProviderStore, RevocationStore, SettingsStore,
+    Store, TenantKeyRecord, TenantKeyStore, TenantStore, ToolStore,
 };
 use crate::provider::ProviderRecord;
 use crate::revocation::RevocationRecord;
@@ -29,7 +29,7 @@ use crate::settings::VerificationSettings;
 use crate::tenant::Tenant;
 use crate::time::UnixMillis;
 use crate::tool::{ToolName, ToolRecord};
-use crate::{ApiKeyId, GrantId, ProviderRef, TenantId, ToolId};
+use crate::{ApiKeyId, AuthorizationId, GrantId, ProviderRef, TenantId, ToolId};
 
 /// What changed, as far as caches care. Carries ids only, never a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +42,8 @@ pub enum Change {
     Key(ApiKeyId),
     /// A whole tenant (deleted).
     Tenant(TenantId),
+    /// One authorization's status (its long-poll waiters wake).
+    Authorization(TenantId, AuthorizationId),
     /// Notices may have been missed: drop everything.
     All,
 }
@@ -54,6 +56,7 @@ impl Change {
             Self::Tools(t) => format!("tools {t}"),
             Self::Key(k) => format!("key {k}"),
             Self::Tenant(t) => format!("tenant {t}"),
+            Self::Authorization(t, a) => format!("authorization {t} {a}"),
             Self::All => "all".to_owned(),
         }
     }
@@ -66,6 +69,13 @@ impl Change {
             "tools" => TenantId::parse(id).ok().map(Self::Tools),
             "key" => ApiKeyId::parse(id).ok().map(Self::Key),
             "tenant" => TenantId::parse(id).ok().map(Self::Tenant),
+            "authorization" => {
+                let (t, a) = id.split_once(' ')?;
+                Some(Self::Authorization(
+                    TenantId::parse(t).ok()?,
+                    AuthorizationId::parse(a).ok()?,
+                ))
+            }
             "all" if id.is_empty() => Some(Self::All),
             _ => None,
         }
@@ -75,7 +85,7 @@ impl Change {
     pub fn tenant(&self) -> Option<TenantId> {
         match self {
             Self::Providers(t) | Self::Tools(t) | Self::Tenant(t) => Some(*t),
-            Self::Key(_) | Self::All => None,
+            Self::Key(_) | Self::All | Self::Authorization(..) => None,
         }
     }
 }
@@ -112,6 +122,9 @@ impl CachedStore {
 
     /// Drops what `change` makes stale.
     pub async fn apply(&self, change: &Change) {
+        if let Change::Authorization(..) = change {
+            return;
+        }
         self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         match change {
             Change::Providers(t) => self.providers.invalidate(t).await,
@@ -124,7 +137,7 @@ impl CachedStore {
                 self.providers.invalidate_all();
                 self.tools.invalidate_all();
             }
-            Change::Key(_) => {}
+            Change::Key(_) | Change::Authorization(..) => {}
         }
     }
 
@@ -559,6 +572,92 @@ impl AuditStore for CachedStore {
 }
 
 #[async_trait]
+impl AuthorizationStore for CachedStore {
+    async fn insert_authorization(
+        &self,
+        tenant: TenantId,
+        a: &AuthorizationRecord,
+        f: &FlowRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.inner.insert_authorization(tenant, a, f, audit).await
+    }
+    async fn get_authorization(
+        &self,
+        tenant: TenantId,
+        id: AuthorizationId,
+    ) -> Result<Option<(AuthorizationRecord, FlowRecord)>, StoreError> {
+        self.inner.get_authorization(tenant, id).await
+    }
+    async fn reusable_authorizations(
+        &self,
+        tenant: TenantId,
+        user_id: &str,
+        provider: ProviderRef,
+        now: UnixMillis,
+    ) -> Result<Vec<(AuthorizationRecord, FlowRecord)>, StoreError> {
+        self.inner
+            .reusable_authorizations(tenant, user_id, provider, now)
+            .await
+    }
+    async fn flow_by_start_token(&self, hash: &[u8]) -> Result<Option<FoundFlow>, StoreError> {
+        self.inner.flow_by_start_token(hash).await
+    }
+    async fn flow_by_state(&self, hash: &[u8]) -> Result<Option<FoundFlow>, StoreError> {
+        self.inner.flow_by_state(hash).await
+    }
+    async fn flow_by_flow_id(
+        &self,
+        tenant: TenantId,
+        hash: &[u8],
+    ) -> Result<Option<(AuthorizationRecord, FlowRecord)>, StoreError> {
+        self.inner.flow_by_flow_id(tenant, hash).await
+    }
+    async fn advance_flow(
+        &self,
+        tenant: TenantId,
+        id: AuthorizationId,
+        from: Phase,
+        expect_state: Option<&[u8]>,
+        to: &FlowRecord,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .advance_flow(tenant, id, from, expect_state, to)
+            .await
+    }
+    async fn finish_flow(
+        &self,
+        tenant: TenantId,
+        id: AuthorizationId,
+        from: Phase,
+        finish: &Finish,
+    ) -> Result<bool, StoreError> {
+        self.inner.finish_flow(tenant, id, from, finish).await
+    }
+    async fn due_flows(
+        &self,
+        now: UnixMillis,
+        stuck_before: UnixMillis,
+        limit: u32,
+    ) -> Result<Vec<FoundFlow>, StoreError> {
+        self.inner.due_flows(now, stuck_before, limit).await
+    }
+    async fn record_audit(&self, tenant: TenantId, event: &AuditEvent) -> Result<(), StoreError> {
+        self.inner.record_audit(tenant, event).await
+    }
+    async fn discord_user_connected(
+        &self,
+        tenant: TenantId,
+        provider: ProviderRef,
+        discord_user_id: &str,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .discord_user_connected(tenant, provider, discord_user_id)
+            .await
+    }
+}
+
+#[async_trait]
 impl Store for CachedStore {
     fn backend(&self) -> &'static str {
         self.inner.backend()
@@ -581,6 +680,7 @@ mod tests {
             Change::Tools(t),
             Change::Key(k),
             Change::Tenant(t),
+            Change::Authorization(t, AuthorizationId::generate()),
             Change::All,
         ] {
             assert_eq!(Change::decode(&c.encode()), Some(c));
@@ -591,6 +691,7 @@ mod tests {
             "providers x",
             "key tnt_1",
             "all x",
+            "authorization tnt_1",
             "nope tnt_1",
         ] {
             assert_eq!(Change::decode(bad), None, "{bad}");

@@ -72,6 +72,8 @@ pub struct GrantRecord {
     pub created_at: UnixMillis,
     /// When it last changed.
     pub updated_at: UnixMillis,
+    /// The authorization that made it (or last upgraded it), if any.
+    pub authorization: Option<crate::AuthorizationId>,
 }
 
 /// The plaintext parts of a new grant (before sealing).

@@ -120,6 +120,11 @@ prefixed_id!(
     GrantId,
     "grt"
 );
+prefixed_id!(
+    /// An authorization: one attempt to obtain or upgrade a grant (what an app polls).
+    AuthorizationId,
+    "auth"
+);
 
 #[cfg(test)]
 mod tests {

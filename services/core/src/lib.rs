@@ -29,4 +29,4 @@ pub mod urls;
 pub mod user;
 
 pub use error::{CoreError, StoreError};
-pub use ids::{ApiKeyId, GrantId, IdError, ProviderRef, TenantId, ToolId};
+pub use ids::{ApiKeyId, AuthorizationId, GrantId, IdError, ProviderRef, TenantId, ToolId};

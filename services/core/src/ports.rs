@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use crate::apikey::{KeyHash, KeyRole};
 use crate::audit::{AuditEvent, AuditFilter};
-use crate::authorization::AuthorizationStatus;
+use crate::authorization::{AuthorizationRecord, AuthorizationStatus, Finish, FlowRecord, Phase};
 use crate::crypto::{MasterKeyId, WrappedKey};
 use crate::error::StoreError;
 use crate::grant::GrantRecord;
@@ -20,7 +20,7 @@ use crate::settings::VerificationSettings;
 use crate::tenant::Tenant;
 use crate::time::UnixMillis;
 use crate::tool::{ToolName, ToolRecord};
-use crate::{ApiKeyId, GrantId, ProviderRef, TenantId, ToolId};
+use crate::{ApiKeyId, AuthorizationId, GrantId, ProviderRef, TenantId, ToolId};
 
 /// A tenant's data key of one version, wrapped by a master key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -383,6 +383,84 @@ pub trait DiscordRevoker: Send + Sync {
     ) -> Result<(), String>;
 }
 
+/// One provider's Discord application, as the OAuth port needs it.
+pub struct DiscordAppRef<'a> {
+    /// The application id.
+    pub client_id: &'a str,
+    /// Its client secret.
+    pub client_secret: &'a secrecy::SecretString,
+    /// The exact redirect URI registered at Discord (`<public url>/oauth/callback/<prv_…>`).
+    pub redirect_uri: &'a str,
+    /// Stands in for discord.com (the simulator, an egress proxy).
+    pub endpoint_origin: Option<&'a str>,
+}
+
+/// Tokens from a code exchange.
+pub struct ExchangedTokens {
+    /// The access token.
+    pub access_token: secrecy::SecretString,
+    /// The refresh token, if any.
+    pub refresh_token: Option<secrecy::SecretString>,
+    /// When Latchkey treats the access token as expired.
+    pub expires_at: UnixMillis,
+    /// The scopes Discord granted.
+    pub scopes: Vec<String>,
+}
+
+/// Why a Discord call failed, as the flows need to tell it apart.
+#[derive(Debug)]
+pub enum DiscordCallError {
+    /// Discord refused the request (a spent or foreign code, a dead token): the user must
+    /// start again.
+    Refused(String),
+    /// Discord was unreachable or failed.
+    Unavailable(String),
+}
+
+impl std::fmt::Display for DiscordCallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Refused(m) | Self::Unavailable(m) => f.write_str(m),
+        }
+    }
+}
+
+/// The OAuth2 steps of a flow against Discord (implemented over `latchkey-discord`). Errors
+/// are sentences without any secret in them.
+#[async_trait]
+pub trait DiscordOAuth: Send + Sync {
+    /// The authorize URL with exactly Latchkey's fixed parameters (`prompt=consent`, S256).
+    fn authorize_url(
+        &self,
+        client_id: &str,
+        redirect_uri: &str,
+        endpoint_origin: Option<&str>,
+        scopes: &[String],
+        state: &secrecy::SecretString,
+        verifier: &secrecy::SecretString,
+    ) -> Result<String, String>;
+    /// Exchanges a code once (with its PKCE verifier).
+    async fn exchange_code(
+        &self,
+        app: &DiscordAppRef<'_>,
+        code: &secrecy::SecretString,
+        verifier: &secrecy::SecretString,
+    ) -> Result<ExchangedTokens, DiscordCallError>;
+    /// `GET /users/@me`: the user's id and the object as Discord sent it.
+    async fn current_user(
+        &self,
+        app: &DiscordAppRef<'_>,
+        access: &secrecy::SecretString,
+    ) -> Result<(String, serde_json::Value), DiscordCallError>;
+    /// The user's role ids in `guild`, or `None` when not a member.
+    async fn member_roles(
+        &self,
+        app: &DiscordAppRef<'_>,
+        access: &secrecy::SecretString,
+        guild: &str,
+    ) -> Result<Option<Vec<String>>, DiscordCallError>;
+}
+
 /// A tenant's settings.
 #[async_trait]
 pub trait SettingsStore: Send + Sync {
@@ -398,6 +476,88 @@ pub trait SettingsStore: Send + Sync {
         settings: &VerificationSettings,
         audit: &AuditEvent,
     ) -> Result<(), StoreError>;
+}
+
+/// An authorization with its flow, as the browser routes find them by a capability.
+pub type FoundFlow = (TenantId, AuthorizationRecord, FlowRecord);
+
+/// Authorizations and their flows (specs/security.md §2.5). A flow moves only by conditional
+/// updates on its phase: a `false` answer means another request moved it first. Look-ups by a
+/// capability hash (start token, `state`) are cross-tenant by design — the browser carries no
+/// key — and return the tenant they found.
+#[async_trait]
+pub trait AuthorizationStore: Send + Sync {
+    /// Creates an authorization with its flow in `link_issued`.
+    async fn insert_authorization(
+        &self,
+        tenant: TenantId,
+        a: &AuthorizationRecord,
+        f: &FlowRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+    /// One authorization with its flow.
+    async fn get_authorization(
+        &self,
+        tenant: TenantId,
+        id: AuthorizationId,
+    ) -> Result<Option<(AuthorizationRecord, FlowRecord)>, StoreError>;
+    /// The user's pending authorizations through `provider` whose links no browser has used
+    /// and that have not expired at `now`, newest first (for reuse).
+    async fn reusable_authorizations(
+        &self,
+        tenant: TenantId,
+        user_id: &str,
+        provider: ProviderRef,
+        now: UnixMillis,
+    ) -> Result<Vec<(AuthorizationRecord, FlowRecord)>, StoreError>;
+    /// Cross-tenant: the flow whose start token hashes to `hash`.
+    async fn flow_by_start_token(&self, hash: &[u8]) -> Result<Option<FoundFlow>, StoreError>;
+    /// Cross-tenant: the flow whose current `state` hashes to `hash`.
+    async fn flow_by_state(&self, hash: &[u8]) -> Result<Option<FoundFlow>, StoreError>;
+    /// The tenant's flow whose `flow_id` hashes to `hash`.
+    async fn flow_by_flow_id(
+        &self,
+        tenant: TenantId,
+        hash: &[u8],
+    ) -> Result<Option<(AuthorizationRecord, FlowRecord)>, StoreError>;
+    /// Moves a non-terminal flow from `from` (with `state_hash` still `expect_state`) to `to`'s
+    /// phase and values; `false` if it was not there any more.
+    async fn advance_flow(
+        &self,
+        tenant: TenantId,
+        id: AuthorizationId,
+        from: Phase,
+        expect_state: Option<&[u8]>,
+        to: &FlowRecord,
+    ) -> Result<bool, StoreError>;
+    /// Ends a flow that is in `from`: its phase, the authorization's status, the grant it
+    /// activates (replacing others), the revocations it owes and its audit events, in one
+    /// transaction that announces the change; `false` if the flow was not in `from`.
+    async fn finish_flow(
+        &self,
+        tenant: TenantId,
+        id: AuthorizationId,
+        from: Phase,
+        finish: &Finish,
+    ) -> Result<bool, StoreError>;
+    /// Cross-tenant by design (the reaper): flows not ended whose lifetime is over at `now`,
+    /// or that have sat in `exchanging` since before `stuck_before`.
+    async fn due_flows(
+        &self,
+        now: UnixMillis,
+        stuck_before: UnixMillis,
+        limit: u32,
+    ) -> Result<Vec<FoundFlow>, StoreError>;
+    /// Records an event that goes with no other write (e.g. `link_reuse_attempt`).
+    async fn record_audit(&self, tenant: TenantId, event: &AuditEvent) -> Result<(), StoreError>;
+    /// Whether `provider` holds an active grant for Discord user `discord_user_id` (any of the
+    /// tenant's users).
+    async fn discord_user_connected(
+        &self,
+        tenant: TenantId,
+        provider: ProviderRef,
+        discord_user_id: &str,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Audit events (written by the audited operations themselves, in their transactions).
@@ -423,6 +583,7 @@ pub trait Store:
     + RevocationStore
     + SettingsStore
     + AuditStore
+    + AuthorizationStore
 {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;

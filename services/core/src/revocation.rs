@@ -80,9 +80,21 @@ pub async fn obligation(
     provider: &ProviderRecord,
     g: &GrantRecord,
 ) -> Result<RevocationRecord, CoreError> {
+    let token = grant::revocation_token(vault, tenant, g).await?;
+    obligation_for_token(vault, tenant, provider, &g.id.to_string(), &token).await
+}
+
+/// The obligation to revoke `token` of `provider`'s app, recorded under `subject` (a grant id,
+/// or the authorization whose quarantined tokens it revokes), leased to the caller.
+pub async fn obligation_for_token(
+    vault: &Vault,
+    tenant: TenantId,
+    provider: &ProviderRecord,
+    subject: &str,
+    token: &SecretString,
+) -> Result<RevocationRecord, CoreError> {
     let id = format!("rvk_{}", uuid::Uuid::now_v7().simple());
     let secret = provider::client_secret(vault, tenant, provider).await?;
-    let token = grant::revocation_token(vault, tenant, g).await?;
     Ok(RevocationRecord {
         client_secret: vault
             .seal(
@@ -94,7 +106,7 @@ pub async fn obligation(
         token: vault
             .seal(tenant, aad(&id, "token"), token.expose_secret().as_bytes())
             .await?,
-        grant_id: g.id.to_string(),
+        grant_id: subject.to_owned(),
         client_id: provider.client_id.as_str().to_owned(),
         endpoint_origin: provider.endpoint_origin.clone(),
         attempts: 0,

@@ -74,6 +74,20 @@ pub fn classify(scope: &str) -> ScopeClass {
     }
 }
 
+/// What granting `scope` lets the app do, in plain language (the consent receipt, V9).
+pub fn describe(scope: &str) -> &'static str {
+    match scope {
+        "identify" => "See your Discord username, avatar and banner (not your e-mail address).",
+        "email" => "See your e-mail address.",
+        "guilds" => "See the names and icons of the servers you are in.",
+        "guilds.members.read" => {
+            "Read your member info in your servers: nickname, roles and join date."
+        }
+        "connections" => "See the third-party accounts you linked to Discord.",
+        _ => "A Discord permission this app asked for.",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,6 +31,11 @@ impl State {
         Self(random_token())
     }
 
+    /// A state value minted elsewhere (Latchkey's flow keeps its own capabilities).
+    pub fn from_secret(v: SecretString) -> Self {
+        Self(v)
+    }
+
     /// The value, for the authorize URL and the comparison at the callback.
     pub fn secret(&self) -> &SecretString {
         &self.0

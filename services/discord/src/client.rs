@@ -386,6 +386,22 @@ impl DiscordClient {
         self.rest(app, access, "GET /users/@me", "/users/@me").await
     }
 
+    /// `GET /users/@me` as Discord sent it (the object Latchkey passes through as
+    /// `user_info`), checked to parse as a [`DiscordUser`].
+    pub async fn current_user_json(
+        &self,
+        app: &DiscordApp,
+        access: &SecretString,
+    ) -> Result<(DiscordUser, serde_json::Value), DiscordError> {
+        let raw: serde_json::Value = self
+            .rest(app, access, "GET /users/@me", "/users/@me")
+            .await?;
+        let user: DiscordUser = serde_json::from_value(raw.clone()).map_err(|e| {
+            DiscordError::InvalidResponse(format!("GET /users/@me: {}", short(&e.to_string())))
+        })?;
+        Ok((user, raw))
+    }
+
     /// `GET /oauth2/@me`: the live scopes and expiry of this token.
     pub async fn current_authorization(
         &self,

@@ -91,6 +91,8 @@ pub struct Context {
     pub master_keys: KeyList,
     /// Migration versions applied while opening.
     pub applied_migrations: Vec<i64>,
+    /// Long-poll waiters of this process, woken by the store's change notices.
+    pub waiters: Arc<latchkey_authorization::Waiters>,
 }
 
 impl Context {
@@ -101,8 +103,10 @@ impl Context {
         let cache = self.cache.clone();
         let authenticator = self.authenticator.clone();
         let vault = self.vault.clone();
+        let waiters = self.waiters.clone();
         let apply = tokio::spawn(async move {
             while let Some(change) = latchkey_store::next_change(&mut rx).await {
+                waiters.apply(&change);
                 cache.apply(&change).await;
                 authenticator.apply(&change).await;
                 // A deleted tenant's data keys leave every replica's memory at once (§6.4).
@@ -205,6 +209,7 @@ impl Context {
             master_origin,
             master_keys,
             applied_migrations,
+            waiters: Arc::default(),
         })
     }
 }

@@ -100,6 +100,9 @@ pub struct AuthSettings {
     pub allow_unsafe_skip_verification: Option<bool>,
     /// Whether tenant URLs (verifier, next_uri origins) may be `http://` on loopback (tests).
     pub allow_insecure_loopback_urls: bool,
+    /// How long an authorization's flow lives, in seconds (consent, callback and
+    /// `confirm_user` must all happen within it). Default 600, at most 3600.
+    pub flow_lifetime_secs: Option<u64>,
 }
 
 /// Log output.
@@ -308,6 +311,11 @@ impl Settings {
     /// Whether the database is the embedded SQLite one.
     pub fn is_sqlite(&self) -> bool {
         self.database_url().starts_with("sqlite:")
+    }
+
+    /// How long an authorization's flow lives (`auth.flow_lifetime_secs`, 1 s – 1 h).
+    pub fn flow_lifetime(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.auth.flow_lifetime_secs.unwrap_or(600).clamp(1, 3600))
     }
 
     /// Whether tenants may turn verification off (development only; closed on PostgreSQL unless

@@ -30,6 +30,7 @@ pub struct Application {
     ops: TcpListener,
     metrics: Arc<Metrics>,
     revoker: Arc<dyn latchkey_core::ports::DiscordRevoker>,
+    authorizer: latchkey_authorization::Authorizer,
     new_operator_key: Option<SecretString>,
     grpc: routes::grpc::Grpc,
 }
@@ -57,7 +58,8 @@ impl Application {
             latchkey_discord::DiscordClient::new(latchkey_discord::ClientConfig::default())
                 .map_err(StartupError::Discord)?;
         let revoker: Arc<dyn latchkey_core::ports::DiscordRevoker> =
-            Arc::new(crate::discord::Revoker(discord));
+            Arc::new(crate::discord::Revoker(discord.clone()));
+        let authorizer = authorizer(&ctx, &revoker, discord);
         let grpc = routes::grpc::build(control_plane_state(&ctx, &revoker)).await?;
         let api = bind(ctx.settings.server.api_addr).await?;
         let ops = bind(ctx.settings.server.ops_addr).await?;
@@ -67,6 +69,7 @@ impl Application {
             ops,
             metrics: Arc::new(Metrics::new()),
             revoker,
+            authorizer,
             new_operator_key,
             grpc,
         })
@@ -106,8 +109,11 @@ impl Application {
     }
 
     fn api_router(&self) -> Router {
-        let (health, control_plane, doc) = api_parts();
+        let (health, control_plane, authorization, doc) = api_parts();
         let control_plane = control_plane.with_state(control_plane_state(&self.ctx, &self.revoker));
+        let authorization = authorization
+            .merge(latchkey_authorization::browser_routes())
+            .with_state(self.authorizer.clone());
         let docs = Router::new()
             .route("/docs", get(routes::docs::page))
             .route("/docs/openapi.json", get(routes::docs::json))
@@ -116,6 +122,7 @@ impl Application {
         health
             .with_state(self.state())
             .merge(control_plane)
+            .merge(authorization)
             .merge(docs)
             .merge(self.grpc.router.clone())
             .fallback(routes::not_found)
@@ -165,6 +172,24 @@ impl Application {
         })
     }
 
+    /// Every second, ends the flows that are due (lifetime over, or stuck mid-exchange) and
+    /// revokes what they held (on every replica; each ending is a conditional update).
+    fn reap_flows(&self) -> tokio::task::JoinHandle<()> {
+        let az = self.authorizer.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match latchkey_authorization::ending::reap(&az).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(ended = n, "ended expired authorization flows"),
+                    Err(e) => tracing::warn!(error = e.message(), "could not end expired flows"),
+                }
+            }
+        })
+    }
+
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
     /// (bounded by `server.shutdown_grace_secs`), and closes the database.
     pub async fn run_until_stopped(
@@ -173,6 +198,7 @@ impl Application {
     ) -> std::io::Result<()> {
         let mut followers = self.ctx.follow_changes();
         followers.push(self.work_off_revocations());
+        followers.push(self.reap_flows());
         let api_app = self.api_router().map_request(routes::strip_org_project);
         let ops_app = self.ops_router();
         let grace = Duration::from_secs(self.ctx.settings.server.shutdown_grace_secs);
@@ -243,24 +269,53 @@ fn control_plane_state(
     }
 }
 
+/// The authorization service's state.
+fn authorizer(
+    ctx: &Context,
+    revoker: &Arc<dyn latchkey_core::ports::DiscordRevoker>,
+    discord: latchkey_discord::DiscordClient,
+) -> latchkey_authorization::Authorizer {
+    latchkey_authorization::Authorizer {
+        store: ctx.store.clone(),
+        vault: ctx.vault.clone(),
+        authenticator: ctx.authenticator.clone(),
+        discord: Arc::new(crate::discord::OAuth(discord)),
+        revoker: revoker.clone(),
+        waiters: ctx.waiters.clone(),
+        public_url: ctx
+            .settings
+            .server
+            .public_url
+            .trim_end_matches('/')
+            .to_owned()
+            .into(),
+        skip_allowed: ctx.settings.skip_verification_allowed(),
+        page_key: Arc::new(ctx.peppers.derive("interstitial csrf")),
+        flow_lifetime: ctx.settings.flow_lifetime(),
+    }
+}
+
 /// The API routes that carry OpenAPI documentation, and the document they make.
 fn api_parts() -> (
     Router<AppState>,
     Router<latchkey_control_plane::ControlPlane>,
+    Router<latchkey_authorization::Authorizer>,
     utoipa::openapi::OpenApi,
 ) {
     let (health, health_doc) = utoipa_axum::router::OpenApiRouter::<AppState>::new()
         .routes(utoipa_axum::routes!(routes::health::get))
         .split_for_parts();
     let (control_plane, mut doc) = latchkey_control_plane::routes().split_for_parts();
+    let (authorization, auth_doc) = latchkey_authorization::routes().split_for_parts();
     doc.merge(health_doc);
+    doc.merge(auth_doc);
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    (health, control_plane, doc)
+    (health, control_plane, authorization, doc)
 }
 
 /// Latchkey's OpenAPI document (`latchkey openapi`, committed as `openapi.yaml`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_parts().2
+    api_parts().3
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -7,6 +7,7 @@
 //! cross-tenant statements (authentication by key id, data-key listing for start-up checks and
 //! rotation, platform tenant listing) are marked as such in `queries.rs`.
 
+mod auth_queries;
 mod changes;
 mod error;
 mod postgres;

@@ -56,3 +56,4 @@ impl PgStore {
 
 crate::queries::impl_ports!(PgStore);
 crate::tool_queries::impl_more_ports!(PgStore);
+crate::auth_queries::impl_auth_ports!(PgStore);

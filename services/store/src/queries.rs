@@ -248,6 +248,36 @@ macro_rules! impl_ports {
             Ok(())
         }
 
+        async fn insert_grant_row<'e, E>(exec: E, tenant: TenantId, g: &latchkey_core::grant::GrantRecord) -> Result<(), StoreError>
+        where
+            E: sqlx::Executor<'e, Database = <$store as crate::Dialect>::Db>,
+        {
+            sqlx::query(
+                "INSERT INTO grants (tenant_id, id, user_id, provider_ref, discord_user_id, user_info, scopes, \
+                 access_token, refresh_token, expires_at, generation, status, created_at, updated_at, authorization_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            )
+            .bind(tenant.to_string())
+            .bind(g.id.to_string())
+            .bind(&g.user_id)
+            .bind(g.provider.to_string())
+            .bind(&g.discord_user_id)
+            .bind(&g.user_info)
+            .bind(g.scopes.join(" "))
+            .bind(&g.access_token)
+            .bind(g.refresh_token.as_deref())
+            .bind(g.expires_at.0)
+            .bind(g.generation)
+            .bind(g.status.as_str())
+            .bind(g.created_at.0)
+            .bind(g.updated_at.0)
+            .bind(g.authorization.map(|a| a.to_string()))
+            .execute(exec)
+            .await
+            .or_store("grant")?;
+            Ok(())
+        }
+
         async fn insert_api_key<'e, E>(exec: E, tenant: TenantId, key: &ApiKeyRecord) -> Result<(), StoreError>
         where
             E: sqlx::Executor<'e, Database = <$store as crate::Dialect>::Db>,

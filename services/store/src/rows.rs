@@ -14,7 +14,9 @@ use latchkey_core::settings::VerificationSettings;
 use latchkey_core::tenant::{Tenant, TenantName};
 use latchkey_core::time::UnixMillis;
 use latchkey_core::tool::{ToolName, ToolRecord, ToolRequirement, ToolVersion};
-use latchkey_core::{ApiKeyId, GrantId, ProviderRef, StoreError, TenantId, ToolId};
+use latchkey_core::{
+    ApiKeyId, AuthorizationId, GrantId, ProviderRef, StoreError, TenantId, ToolId,
+};
 
 fn corrupt(table: &'static str, detail: impl Into<String>) -> StoreError {
     StoreError::Corrupt {
@@ -299,6 +301,7 @@ pub(crate) struct GrantRow {
     status: String,
     created_at: i64,
     updated_at: i64,
+    authorization_id: Option<String>,
 }
 
 impl TryFrom<GrantRow> for GrantRecord {
@@ -320,6 +323,10 @@ impl TryFrom<GrantRow> for GrantRecord {
                 .ok_or_else(|| corrupt("grants", "unknown status"))?,
             created_at: UnixMillis(r.created_at),
             updated_at: UnixMillis(r.updated_at),
+            authorization: r
+                .authorization_id
+                .map(|a| AuthorizationId::parse(&a).map_err(|e| corrupt("grants", e.to_string())))
+                .transpose()?,
         })
     }
 }
@@ -370,4 +377,79 @@ pub(crate) fn all<R, T: TryFrom<R, Error = StoreError>>(
     rows: Vec<R>,
 ) -> Result<Vec<T>, StoreError> {
     rows.into_iter().map(T::try_from).collect()
+}
+
+/// An authorization joined with its flow (and the tenant, for the cross-tenant look-ups).
+#[derive(sqlx::FromRow)]
+pub(crate) struct FlowRow {
+    tenant_id: String,
+    id: String,
+    user_id: String,
+    provider_ref: String,
+    requested_scopes: String,
+    next_uri: Option<String>,
+    status: String,
+    failure_reason: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    expires_at: i64,
+    phase: String,
+    start_token_hash: Vec<u8>,
+    start_token: Option<Vec<u8>>,
+    browser_binding_hash: Option<Vec<u8>>,
+    state_hash: Option<Vec<u8>>,
+    pkce_verifier: Option<Vec<u8>>,
+    flow_id_hash: Option<Vec<u8>>,
+    quarantined_tokens: Option<Vec<u8>>,
+    discord_user_id: Option<String>,
+    decision: Option<String>,
+    decided_user_hash: Option<Vec<u8>>,
+    flow_updated_at: i64,
+}
+
+impl FlowRow {
+    pub(crate) fn into_records(
+        self,
+    ) -> Result<
+        (
+            TenantId,
+            latchkey_core::authorization::AuthorizationRecord,
+            latchkey_core::authorization::FlowRecord,
+        ),
+        StoreError,
+    > {
+        use latchkey_core::authorization::{
+            AuthorizationRecord, AuthorizationStatus, FlowRecord, Phase,
+        };
+        const T: &str = "authorizations";
+        let a = AuthorizationRecord {
+            id: AuthorizationId::parse(&self.id).map_err(|e| corrupt(T, e.to_string()))?,
+            user_id: self.user_id,
+            provider: ProviderRef::parse(&self.provider_ref)
+                .map_err(|e| corrupt(T, e.to_string()))?,
+            scopes: scope_list(&self.requested_scopes),
+            next_uri: self.next_uri,
+            status: AuthorizationStatus::parse(&self.status)
+                .ok_or_else(|| corrupt(T, "unknown status"))?,
+            failure_reason: self.failure_reason,
+            created_at: UnixMillis(self.created_at),
+            updated_at: UnixMillis(self.updated_at),
+            expires_at: UnixMillis(self.expires_at),
+        };
+        let f = FlowRecord {
+            phase: Phase::parse(&self.phase).ok_or_else(|| corrupt("flows", "unknown phase"))?,
+            start_token_hash: self.start_token_hash,
+            start_token: self.start_token.unwrap_or_default(),
+            binding_hash: self.browser_binding_hash,
+            state_hash: self.state_hash,
+            pkce_verifier: self.pkce_verifier,
+            flow_id_hash: self.flow_id_hash,
+            quarantined: self.quarantined_tokens,
+            discord_user_id: self.discord_user_id,
+            decision: self.decision,
+            decided_user_hash: self.decided_user_hash,
+            updated_at: UnixMillis(self.flow_updated_at),
+        };
+        Ok((tenant_id(T, &self.tenant_id)?, a, f))
+    }
 }

@@ -70,3 +70,4 @@ impl SqliteStore {
 
 crate::queries::impl_ports!(SqliteStore);
 crate::tool_queries::impl_more_ports!(SqliteStore);
+crate::auth_queries::impl_auth_ports!(SqliteStore);

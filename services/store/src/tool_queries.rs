@@ -23,7 +23,7 @@ macro_rules! impl_more_ports {
             macro_rules! grant_cols {
                 () => {
                     "id, user_id, provider_ref, discord_user_id, user_info, scopes, access_token, refresh_token, \
-                     expires_at, generation, status, created_at, updated_at"
+                     expires_at, generation, status, created_at, updated_at, authorization_id"
                 };
             }
 
@@ -211,28 +211,7 @@ macro_rules! impl_more_ports {
             impl GrantStore for $store {
                 async fn insert_grant(&self, tenant: TenantId, g: &GrantRecord, audit: &AuditEvent) -> Result<(), StoreError> {
                     let mut tx = self.pool.begin().await.or_store("grant")?;
-                    sqlx::query(
-                        "INSERT INTO grants (tenant_id, id, user_id, provider_ref, discord_user_id, user_info, scopes, \
-                         access_token, refresh_token, expires_at, generation, status, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                    )
-                    .bind(tenant.to_string())
-                    .bind(g.id.to_string())
-                    .bind(&g.user_id)
-                    .bind(g.provider.to_string())
-                    .bind(&g.discord_user_id)
-                    .bind(&g.user_info)
-                    .bind(g.scopes.join(" "))
-                    .bind(&g.access_token)
-                    .bind(g.refresh_token.as_deref())
-                    .bind(g.expires_at.0)
-                    .bind(g.generation)
-                    .bind(g.status.as_str())
-                    .bind(g.created_at.0)
-                    .bind(g.updated_at.0)
-                    .execute(&mut *tx)
-                    .await
-                    .or_store("grant")?;
+                    insert_grant_row(&mut *tx, tenant, g).await?;
                     insert_audit(&mut *tx, tenant, audit).await?;
                     tx.commit().await.or_store("grant")
                 }

@@ -67,6 +67,7 @@ async fn seed(
         status: GrantStatus::Active,
         created_at: now,
         updated_at: now,
+        authorization: None,
     };
     w.store.insert_grant(t, &g, &audit_event()).await.unwrap();
     g

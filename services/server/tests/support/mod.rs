@@ -3,6 +3,7 @@
 //! are dropped afterwards (with `CI=true`, an unreachable PostgreSQL fails the test).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+pub mod flow;
 pub mod grpc;
 
 use std::path::{Path, PathBuf};
@@ -427,6 +428,7 @@ pub async fn seed_grant(
         status: GrantStatus::Active,
         created_at: now,
         updated_at: now,
+        authorization: None,
     };
     let actor = latchkey_core::audit::Actor {
         id: "test".to_owned(),

@@ -1,0 +1,10 @@
+-- Authorization flows (issue 5). A reused pending authorization answers with the same start
+-- link, so the start token is kept as a sealed copy beside its hash (lookups use the hash).
+-- confirm_user records its decision and a hash of the user id it was given, so that an
+-- identical retry gets the recorded answer (security.md V5). A grant remembers the
+-- authorization that made it (the id a 'completed' answer carries).
+ALTER TABLE flows ADD COLUMN start_token BYTEA;
+ALTER TABLE flows ADD COLUMN decision TEXT;
+ALTER TABLE flows ADD COLUMN decided_user_hash BYTEA;
+ALTER TABLE grants ADD COLUMN authorization_id TEXT;
+CREATE INDEX flows_due ON flows (expires_at);

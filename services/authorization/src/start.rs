@@ -1,0 +1,381 @@
+//! `POST /v1/auth/authorize` (arcade-compat §8.1): validate → resolve the provider (§7) →
+//! compute the scope set (§6.6) → `completed` with the token when the user's active grant holds
+//! every scope → else reuse an unused `pending` authorization with the same user, provider and
+//! `next_uri` whose scopes cover the request, or create one (refused with
+//! `verification_not_configured`, creating nothing, when the tenant has neither a verifier nor
+//! skipping in effect).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use latchkey_api::auth::{
+    AuthorizationContext, AuthorizationResponse, AuthorizeRequest, forbidden_field,
+};
+use latchkey_api::server::{ApiError, AppKey, JsonBody};
+use latchkey_api::{ErrorBody, ErrorName};
+use latchkey_core::audit::{Actor, AuditEvent};
+use latchkey_core::auth::TenantPrincipal;
+use latchkey_core::authorization::{
+    self, AuthorizationRecord, AuthorizationStatus, FlowRecord, Phase,
+};
+use latchkey_core::grant::{self, GrantRecord};
+use latchkey_core::provider::ProviderRecord;
+use latchkey_core::resolve;
+use latchkey_core::settings::VerificationSettings;
+use latchkey_core::time::UnixMillis;
+use latchkey_core::user::UserId;
+use latchkey_core::{AuthorizationId, CoreError, TenantId};
+use secrecy::ExposeSecret;
+
+use crate::{Authorizer, store_err};
+
+/// Start (or reuse) an authorization.
+///
+/// Arcade's `auth.authorize` / `auth.start`. Answers `completed` with `context.token` (the
+/// Discord access token) and `context.user_info` when the user's grant through the resolved
+/// provider holds every requested scope; otherwise `pending` with `url`, the start link to show
+/// the user. Scopes are unioned with the ones already granted (incremental authorization).
+/// Requires an app key.
+#[utoipa::path(
+    operation_id = "auth_authorize",
+    post, path = "/v1/auth/authorize", tag = "auth",
+    security(("app_key" = [])),
+    request_body = AuthorizeRequest,
+    responses(
+        (status = 200, description = "`pending` with `url`, or `completed` with `context`", body = AuthorizationResponse),
+        (status = 400, description = "`invalid_request`, `unknown_provider`, `ambiguous_provider`, `provider_inactive`, `next_uri_not_allowed` or `verification_not_configured`", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Not an app key, or `scope_not_allowed`", body = ErrorBody),
+    )
+)]
+pub async fn authorize(
+    State(az): State<Authorizer>,
+    AppKey(caller): AppKey,
+    JsonBody(req): JsonBody<AuthorizeRequest>,
+) -> Result<Response, ApiError> {
+    let r = start(&az, &caller, req).await?;
+    Ok(answer(r))
+}
+
+/// A JSON answer; `no-store` when it carries a token.
+pub(crate) fn answer(r: AuthorizationResponse) -> Response {
+    let token = r.context.is_some();
+    let mut resp = Json(r).into_response();
+    if token {
+        resp.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+    }
+    resp
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorName::InvalidRequest, message.into())
+}
+
+/// Checks a provider reference (`id`, `provider_id`, `provider_type`): `""` counts as absent
+/// (arcade-compat §7); anything else is at most 100 characters with no padding and nothing
+/// hidden.
+fn check_name(field: &str, value: Option<&str>) -> Result<(), ApiError> {
+    let Some(v) = value.filter(|v| !v.is_empty()) else {
+        return Ok(());
+    };
+    if v.chars().count() > 100 || v.trim() != v || v.chars().any(latchkey_core::text::is_hidden) {
+        return Err(invalid(format!(
+            "{field}: at most 100 characters, without surrounding spaces or control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the requested scopes: non-empty, no whitespace, each configured on the provider.
+fn requested_scopes(p: &ProviderRecord, scopes: &[String]) -> Result<(), ApiError> {
+    if scopes.len() > 50 {
+        return Err(invalid("auth_requirement.oauth2.scopes: at most 50 scopes"));
+    }
+    for s in scopes {
+        if s.is_empty() || s.len() > 100 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid(
+                "auth_requirement.oauth2.scopes: every scope must be a non-empty string without whitespace",
+            ));
+        }
+        if s != "identify" && !p.scopes.contains(s) {
+            return Err(ApiError::from(CoreError::ScopeNotAllowed(s.clone())));
+        }
+    }
+    Ok(())
+}
+
+/// Checks `next_uri` against the tenant's allow-list (arcade-compat §8.1; security.md V11).
+pub(crate) fn allowed_next_uri(raw: &str, settings: &VerificationSettings) -> bool {
+    let Ok(u) = url::Url::parse(raw) else {
+        return false;
+    };
+    if !matches!(u.scheme(), "https" | "http")
+        || !u.username().is_empty()
+        || u.password().is_some()
+        || u.fragment().is_some()
+    {
+        return false;
+    }
+    let origin = u.origin().ascii_serialization();
+    settings.allowed_next_uri_origins.contains(&origin)
+}
+
+/// Whether the tenant may start flows: a verifier, or skipping (allowed by the operator).
+pub(crate) fn verification_ready(az: &Authorizer, s: &VerificationSettings) -> bool {
+    s.verifier_url.is_some() || (s.unsafe_skip_verification && az.skip_allowed)
+}
+
+/// The use case behind REST `authorize` and gRPC `Start`.
+pub async fn start(
+    az: &Authorizer,
+    caller: &TenantPrincipal,
+    req: AuthorizeRequest,
+) -> Result<AuthorizationResponse, ApiError> {
+    let tenant = caller.tenant;
+    for unknown in [
+        Some(&req.unknown),
+        Some(&req.auth_requirement.unknown),
+        req.auth_requirement.oauth2.as_ref().map(|o| &o.unknown),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if let Some(f) = forbidden_field(unknown) {
+            return Err(invalid(format!(
+                "{f}: Latchkey sets Discord's authorize parameters itself; remove this field"
+            )));
+        }
+    }
+    let user = UserId::parse("user_id", &req.user_id)?;
+    let ar = &req.auth_requirement;
+    check_name("auth_requirement.id", ar.id.as_deref())?;
+    check_name("auth_requirement.provider_id", ar.provider_id.as_deref())?;
+    check_name(
+        "auth_requirement.provider_type",
+        ar.provider_type.as_deref(),
+    )?;
+    if ar.provider_type.as_deref().is_some_and(|t| t != "oauth2") {
+        return Err(invalid(
+            "auth_requirement.provider_type: only \"oauth2\" is supported",
+        ));
+    }
+    let providers = az.store.list_providers(tenant).await.map_err(store_err)?;
+    let provider = resolve::resolve(&providers, ar.id.as_deref(), ar.provider_id.as_deref())?;
+    let requested = ar
+        .oauth2
+        .as_ref()
+        .and_then(|o| o.scopes.clone())
+        .unwrap_or_default();
+    requested_scopes(provider, &requested)?;
+    let extra: Vec<String> = match &provider.policy {
+        Some(p) if !p.required_guild_ids.is_empty() => vec!["guilds.members.read".to_owned()],
+        Some(_) | None => Vec::new(),
+    };
+    let wanted = authorization::scope_set(&requested, &provider.scopes, &extra);
+    let settings = az
+        .store
+        .verification_settings(tenant)
+        .await
+        .map_err(store_err)?
+        .unwrap_or_default();
+    if let Some(n) = &req.next_uri
+        && (n.chars().count() > 2048 || !allowed_next_uri(n, &settings))
+    {
+        return Err(ApiError::new(
+            ErrorName::NextUriNotAllowed,
+            "next_uri: must be an absolute URL whose origin is in your allowed_next_uri_origins (PUT /v1/admin/settings/session_verification)",
+        ));
+    }
+
+    let existing = az
+        .store
+        .active_grant(tenant, user.as_str(), provider.id)
+        .await
+        .map_err(store_err)?;
+    if let Some(g) = existing.as_ref().filter(|g| grant::covers(g, &wanted)) {
+        return completed(az, tenant, provider, g, None).await;
+    }
+    if !verification_ready(az, &settings) {
+        return Err(ApiError::new(
+            ErrorName::VerificationNotConfigured,
+            if settings.unsafe_skip_verification {
+                "this deployment does not allow unsafe_skip_verification: set a verifier_url with PUT /v1/admin/settings/session_verification"
+            } else {
+                "no user verifier is configured: set verifier_url with PUT /v1/admin/settings/session_verification (recommended), or for development only unsafe_skip_verification: true"
+            },
+        ));
+    }
+    // Incremental authorization: ask for what the user already granted as well.
+    let mut scopes = wanted.clone();
+    if let Some(g) = &existing {
+        scopes.extend(g.scopes.iter().cloned());
+        scopes.sort();
+        scopes.dedup();
+    }
+
+    let now = UnixMillis::now();
+    let reusable = az
+        .store
+        .reusable_authorizations(tenant, user.as_str(), provider.id, now)
+        .await
+        .map_err(store_err)?;
+    for (a, f) in reusable {
+        if a.next_uri == req.next_uri && wanted.iter().all(|s| a.scopes.contains(s)) {
+            let token =
+                authorization::open_secret(&az.vault, tenant, a.id, "start_token", &f.start_token)
+                    .await?;
+            return Ok(pending(az, provider, &a, token.expose_secret()));
+        }
+    }
+
+    let id = AuthorizationId::generate();
+    let token = authorization::new_capability();
+    let lifetime = i64::try_from(az.flow_lifetime.as_millis()).unwrap_or(i64::MAX);
+    let a = AuthorizationRecord {
+        id,
+        user_id: user.as_str().to_owned(),
+        provider: provider.id,
+        scopes,
+        next_uri: req.next_uri.clone(),
+        status: AuthorizationStatus::Pending,
+        failure_reason: None,
+        created_at: now,
+        updated_at: now,
+        expires_at: UnixMillis(now.0.saturating_add(lifetime)),
+    };
+    let f = FlowRecord {
+        phase: Phase::LinkIssued,
+        start_token_hash: authorization::capability_hash(token.expose_secret()),
+        start_token: authorization::seal_secret(&az.vault, tenant, id, "start_token", &token)
+            .await?,
+        binding_hash: None,
+        state_hash: None,
+        pkce_verifier: None,
+        flow_id_hash: None,
+        quarantined: None,
+        discord_user_id: None,
+        decision: None,
+        decided_user_hash: None,
+        updated_at: now,
+    };
+    let actor = Actor {
+        id: caller.key_id.to_string(),
+        request_id: Some(latchkey_api::server::current_request_id()),
+    };
+    az.store
+        .insert_authorization(
+            tenant,
+            &a,
+            &f,
+            &AuditEvent::success(&actor, "authorization.start", id.to_string()),
+        )
+        .await
+        .map_err(store_err)?;
+    Ok(pending(az, provider, &a, token.expose_secret()))
+}
+
+/// A `pending` answer with the start link.
+fn pending(
+    az: &Authorizer,
+    p: &ProviderRecord,
+    a: &AuthorizationRecord,
+    start_token: &str,
+) -> AuthorizationResponse {
+    AuthorizationResponse {
+        id: a.id.to_string(),
+        status: "pending".to_owned(),
+        url: Some(az.start_url(start_token)),
+        provider_id: p.slug.as_str().to_owned(),
+        scopes: a.scopes.clone(),
+        user_id: a.user_id.clone(),
+        context: None,
+    }
+}
+
+/// A `completed` answer carrying grant `g`'s token; `id` is the authorization that made it.
+pub(crate) async fn completed(
+    az: &Authorizer,
+    tenant: TenantId,
+    p: &ProviderRecord,
+    g: &GrantRecord,
+    id: Option<AuthorizationId>,
+) -> Result<AuthorizationResponse, ApiError> {
+    let token = grant::access_token(&az.vault, tenant, g).await?;
+    let user_info = grant::user_info(&az.vault, tenant, g).await?;
+    let mut scopes = g.scopes.clone();
+    scopes.push("identify".to_owned());
+    scopes.sort();
+    scopes.dedup();
+    let id = id
+        .or(g.authorization)
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| g.id.to_string());
+    Ok(AuthorizationResponse {
+        id,
+        status: "completed".to_owned(),
+        url: None,
+        provider_id: p.slug.as_str().to_owned(),
+        scopes,
+        user_id: g.user_id.clone(),
+        context: Some(AuthorizationContext {
+            token: token.expose_secret().to_owned(),
+            user_info,
+        }),
+    })
+}
+
+/// The answer for an authorization as stored (`status`).
+pub(crate) async fn view(
+    az: &Authorizer,
+    tenant: TenantId,
+    a: &AuthorizationRecord,
+    f: &FlowRecord,
+) -> Result<AuthorizationResponse, ApiError> {
+    let provider = az.provider(tenant, a.provider).await?;
+    let slug = provider
+        .as_ref()
+        .map(|p| p.slug.as_str().to_owned())
+        .unwrap_or_default();
+    let base = AuthorizationResponse {
+        id: a.id.to_string(),
+        status: a.status.as_str().to_owned(),
+        url: None,
+        provider_id: slug,
+        scopes: a.scopes.clone(),
+        user_id: a.user_id.clone(),
+        context: None,
+    };
+    match a.status {
+        AuthorizationStatus::Completed => {
+            let Some(p) = provider else {
+                return Ok(base);
+            };
+            let g = az
+                .store
+                .active_grant(tenant, &a.user_id, a.provider)
+                .await
+                .map_err(store_err)?;
+            match g {
+                Some(g) if grant::covers(&g, &a.scopes) => {
+                    completed(az, tenant, &p, &g, Some(a.id)).await
+                }
+                Some(_) | None => Ok(base),
+            }
+        }
+        AuthorizationStatus::Pending | AuthorizationStatus::NotStarted => {
+            let token =
+                authorization::open_secret(&az.vault, tenant, a.id, "start_token", &f.start_token)
+                    .await?;
+            Ok(AuthorizationResponse {
+                status: "pending".to_owned(),
+                url: Some(az.start_url(token.expose_secret())),
+                ..base
+            })
+        }
+        AuthorizationStatus::Failed => Ok(base),
+    }
+}

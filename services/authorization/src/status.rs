@@ -1,0 +1,139 @@
+//! `GET /v1/auth/status?id=…&wait=N` (arcade-compat §8.2). A `pending` authorization with
+//! `wait` is held until it completes or fails (woken by the process's notifier, fed by every
+//! replica's change notices) or `min(N, 59)` s pass; an already-failed one answers after
+//! `min(N, 5)` s, so Arcade clients that loop on `failed` make one request per 5 s.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::Uri;
+use axum::response::Response;
+use latchkey_api::auth::AuthorizationResponse;
+use latchkey_api::server::{ApiError, AppKey};
+use latchkey_api::{ErrorBody, ErrorName};
+use latchkey_core::AuthorizationId;
+use latchkey_core::auth::TenantPrincipal;
+use latchkey_core::authorization::AuthorizationStatus;
+use latchkey_core::time::UnixMillis;
+
+use crate::{Authorizer, ending, not_found, start, store_err};
+
+/// The longest hold: under the Arcade clients' 60 s timeout.
+pub const MAX_WAIT: u64 = 59;
+
+/// How long a `failed` authorization is held at most.
+pub const FAILED_WAIT: u64 = 5;
+
+/// Get an authorization's status, optionally waiting.
+///
+/// `wait` (seconds, at most 59 honoured) holds a `pending` authorization until it becomes
+/// `completed` or `failed`. A `completed` answer carries `context` (`Cache-Control:
+/// no-store`). Unknown, purged or another tenant's ids answer 404. Requires an app key.
+#[utoipa::path(
+    operation_id = "auth_status",
+    get, path = "/v1/auth/status", tag = "auth",
+    security(("app_key" = [])),
+    params(
+        ("id" = String, Query, description = "The authorization id (`auth_…`)"),
+        ("wait" = Option<u64>, Query, description = "Seconds to hold a pending authorization (values above 59 count as 59)"),
+    ),
+    responses(
+        (status = 200, description = "The authorization", body = AuthorizationResponse),
+        (status = 400, description = "Missing `id`, or `wait` not a non-negative integer", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Not an app key", body = ErrorBody),
+        (status = 404, description = "Unknown authorization", body = ErrorBody),
+    )
+)]
+pub async fn status(
+    State(az): State<Authorizer>,
+    AppKey(caller): AppKey,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let mut id = None;
+    let mut wait = None;
+    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
+        let slot = match k.as_ref() {
+            "id" => &mut id,
+            "wait" => &mut wait,
+            _ => continue,
+        };
+        if slot.replace(v.into_owned()).is_some() {
+            return Err(ApiError::new(
+                ErrorName::InvalidRequest,
+                format!("{k}: given more than once"),
+            ));
+        }
+    }
+    let id = id.ok_or_else(|| ApiError::new(ErrorName::InvalidRequest, "id: required"))?;
+    let wait = match wait.as_deref() {
+        None | Some("") => 0,
+        Some(w) => w.parse::<u64>().map_err(|_| {
+            ApiError::new(
+                ErrorName::InvalidRequest,
+                "wait: must be a non-negative integer (seconds)",
+            )
+        })?,
+    };
+    let r = get_status(&az, &caller, &id, wait).await?;
+    Ok(start::answer(r))
+}
+
+/// The use case behind REST `status` and gRPC `GetStatus`.
+pub async fn get_status(
+    az: &Authorizer,
+    caller: &TenantPrincipal,
+    id: &str,
+    wait: u64,
+) -> Result<AuthorizationResponse, ApiError> {
+    let tenant = caller.tenant;
+    let id = AuthorizationId::parse(id).map_err(|_| not_found("authorization"))?;
+    let hold = Duration::from_secs(wait.min(MAX_WAIT));
+    let deadline = tokio::time::Instant::now() + hold;
+    let watch = az.waiters.watch(id);
+    let mut first = true;
+    loop {
+        // Enabled before reading, so that a change between the read and the wait still wakes.
+        let woken = watch.notify().notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        let (mut a, mut f) = az
+            .store
+            .get_authorization(tenant, id)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| not_found("authorization"))?;
+        if a.status == AuthorizationStatus::Pending && a.expires_at <= UnixMillis::now() {
+            ending::expire(az, tenant, &a, &f).await?;
+            (a, f) = az
+                .store
+                .get_authorization(tenant, id)
+                .await
+                .map_err(store_err)?
+                .ok_or_else(|| not_found("authorization"))?;
+        }
+        match a.status {
+            AuthorizationStatus::Completed => return start::view(az, tenant, &a, &f).await,
+            AuthorizationStatus::Failed => {
+                if first && wait > 0 {
+                    tokio::time::sleep(Duration::from_secs(wait.min(FAILED_WAIT))).await;
+                }
+                return start::view(az, tenant, &a, &f).await;
+            }
+            AuthorizationStatus::Pending | AuthorizationStatus::NotStarted => {
+                let expiry = Duration::from_millis(
+                    u64::try_from(a.expires_at.0.saturating_sub(UnixMillis::now().0)).unwrap_or(0),
+                );
+                let until = deadline.min(tokio::time::Instant::now() + expiry);
+                if tokio::time::Instant::now() >= deadline {
+                    return start::view(az, tenant, &a, &f).await;
+                }
+                tokio::select! {
+                    () = &mut woken => {}
+                    () = tokio::time::sleep_until(until) => {}
+                }
+                first = false;
+            }
+        }
+    }
+}

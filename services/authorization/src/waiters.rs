@@ -1,0 +1,126 @@
+//! One notifier per process for long-poll waiters (DESIGN.md §5 "Wait"): a waiter registers
+//! interest in one authorization and sleeps; the store's change notices — in-process on
+//! SQLite, `LISTEN/NOTIFY` from every replica on PostgreSQL — wake exactly the waiters of the
+//! authorization that changed (everyone on [`Change::All`], after a missed notice). Waiting
+//! never polls the database.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use latchkey_core::AuthorizationId;
+use latchkey_core::cache::Change;
+use tokio::sync::Notify;
+
+/// The registry of waiters, by authorization.
+#[derive(Default)]
+pub struct Waiters {
+    by_id: Mutex<HashMap<AuthorizationId, Arc<Notify>>>,
+}
+
+/// One waiter's registration; dropping it forgets the authorization when nobody else waits.
+pub struct Watch<'a> {
+    waiters: &'a Waiters,
+    id: AuthorizationId,
+    notify: Arc<Notify>,
+}
+
+impl Watch<'_> {
+    /// What to await (create it, and `enable` it, before re-reading the state).
+    pub fn notify(&self) -> &Notify {
+        &self.notify
+    }
+}
+
+impl Drop for Watch<'_> {
+    fn drop(&mut self) {
+        let mut map = self
+            .waiters
+            .by_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // The map's reference and ours: nobody else waits.
+        if Arc::strong_count(&self.notify) <= 2 {
+            map.remove(&self.id);
+        }
+    }
+}
+
+impl Waiters {
+    /// Registers interest in `id`.
+    pub fn watch(&self, id: AuthorizationId) -> Watch<'_> {
+        let notify = self
+            .by_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(id)
+            .or_default()
+            .clone();
+        Watch {
+            waiters: self,
+            id,
+            notify,
+        }
+    }
+
+    /// Wakes what `change` concerns.
+    pub fn apply(&self, change: &Change) {
+        let map = self.by_id.lock().unwrap_or_else(PoisonError::into_inner);
+        match change {
+            Change::Authorization(_, id) => {
+                if let Some(n) = map.get(id) {
+                    n.notify_waiters();
+                }
+            }
+            Change::All => map.values().for_each(|n| n.notify_waiters()),
+            Change::Providers(_) | Change::Tools(_) | Change::Key(_) | Change::Tenant(_) => {}
+        }
+    }
+
+    /// Authorizations somebody waits for (metrics, tests).
+    pub fn len(&self) -> usize {
+        self.by_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether nobody waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use latchkey_core::TenantId;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_change_wakes_the_waiters_of_its_authorization_only() {
+        let w = Waiters::default();
+        let (a, b) = (AuthorizationId::generate(), AuthorizationId::generate());
+        let wa = w.watch(a);
+        let wb = w.watch(b);
+        {
+            let fa = wa.notify().notified();
+            let fb = wb.notify().notified();
+            tokio::pin!(fa, fb);
+            fa.as_mut().enable();
+            fb.as_mut().enable();
+            w.apply(&Change::Authorization(TenantId::generate(), a));
+            tokio::time::timeout(Duration::from_secs(1), fa)
+                .await
+                .expect("woken");
+            assert!(
+                tokio::time::timeout(Duration::from_millis(50), fb)
+                    .await
+                    .is_err()
+            );
+        }
+        drop(wa);
+        assert_eq!(w.len(), 1);
+        drop(wb);
+        assert!(w.is_empty());
+    }
+}

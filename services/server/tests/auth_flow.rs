@@ -1,0 +1,891 @@
+//! The authorization service end to end over real HTTP (issue 5; specs/security.md §2.7):
+//! Latchkey, the Discord simulator, a tenant app with real sessions and a verifier route, and
+//! browsers that are separate cookie jars. Each V-T test names its scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use support::flow::{
+    Browser, D_ALICE, D_BOB, D_MALLORY, Options, World, csrf_field, flow_id_of, urlencode,
+};
+
+async fn world() -> World {
+    World::start(Options::default()).await
+}
+
+fn link(r: &Value) -> String {
+    assert_eq!(r["status"], "pending", "{r}");
+    r["url"].as_str().unwrap().to_owned()
+}
+
+/// alice starts, consents as D_alice and is confirmed: the authorization completes.
+async fn connect(w: &World, user: &str, discord: &str, scopes: &[&str]) -> Value {
+    let (s, r) = w.authorize(user, scopes).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let mut b = w.browser(discord, Some(user)).await;
+    let (page, _) = b.consent_and_verify(&link(&r)).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let (s, done) = w.status(r["id"].as_str().unwrap(), 0).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(done["status"], "completed", "{done}");
+    done
+}
+
+#[tokio::test]
+async fn v_t1_happy_path_wakes_the_long_poll_and_releases_the_token_to_that_user_only() {
+    let w = world().await;
+    let (s, r) = w.authorize("alice", &["guilds"]).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["scopes"], json!(["guilds", "identify"]));
+    assert_eq!(r["provider_id"], "discord-prod");
+    assert_eq!(r["user_id"], "alice");
+    let id = r["id"].as_str().unwrap().to_owned();
+    let url = link(&r);
+    assert!(
+        url.starts_with(&format!("{}/oauth/start/", w.app.api)),
+        "{url}"
+    );
+    assert!(
+        !url.contains(&id),
+        "the start link is not the authorization id"
+    );
+
+    // The app waits while alice consents.
+    let waiter = {
+        let api = w.app.api.clone();
+        let key = w.app_key.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            let r = reqwest::Client::new()
+                .get(format!("{api}/v1/auth/status?id={id}&wait=30"))
+                .header("authorization", key)
+                .send()
+                .await
+                .unwrap();
+            (
+                r.headers().get("cache-control").cloned(),
+                r.json::<Value>().await.unwrap(),
+            )
+        })
+    };
+    let mut alice = w.browser(D_ALICE, Some("alice")).await;
+    let cb = alice.consent(&url).await;
+    assert_eq!(cb.status, StatusCode::SEE_OTHER, "{}", cb.body);
+    let to_verifier = cb.location.clone().unwrap();
+    assert!(to_verifier.starts_with(&format!("{}/verify?flow_id=", w.tenant_app.origin)));
+    assert_eq!(cb.headers["referrer-policy"], "no-referrer");
+    assert_eq!(cb.headers["cache-control"], "no-store");
+    let flow_id = flow_id_of(&to_verifier);
+
+    // Still pending while the verifier has not confirmed (quarantine, V6 / V-T9).
+    let (_, pending) = w.status(&id, 0).await;
+    assert_eq!(pending["status"], "pending");
+    let (_, again) = w.authorize("alice", &["guilds"]).await;
+    assert_eq!(again["status"], "pending", "{again}");
+    assert!(again.get("context").is_none());
+
+    let page = alice.get(&to_verifier).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let confirmations = w.tenant_app.confirmations.lock().unwrap().clone();
+    assert_eq!(confirmations.len(), 1);
+    assert_eq!(confirmations[0].0, 200);
+    assert_eq!(confirmations[0].1["auth_id"], id.as_str());
+    assert_eq!(
+        page.location.as_deref(),
+        Some(format!("{}/oauth/done", w.app.api).as_str())
+    );
+
+    let (cache, done) = tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .expect("the long-poll woke")
+        .unwrap();
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["id"], id.as_str());
+    assert_eq!(done["context"]["user_info"]["id"], D_ALICE);
+    assert_eq!(cache.unwrap(), "no-store");
+    let token = done["context"]["token"].as_str().unwrap().to_owned();
+    // The token is D_alice's, live at Discord.
+    let me: Value = reqwest::Client::new()
+        .get(format!("{}/api/v10/users/@me", w.sim.base_url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["id"], D_ALICE);
+
+    // alice is now authorized at once, with the same authorization id; bob is not.
+    let (_, now) = w.authorize("alice", &["guilds"]).await;
+    assert_eq!(now["status"], "completed");
+    assert_eq!(now["id"], id.as_str());
+    assert_eq!(now["context"]["token"], token.as_str());
+    let (_, bob) = w.authorize("bob", &["guilds"]).await;
+    assert_eq!(bob["status"], "pending");
+
+    // V-T13: the flow_id appears in no API answer and is stored only as a hash; an altered
+    // flow_id is unknown.
+    for body in [&r, &pending, &again, &done, &now, &confirmations[0].1] {
+        assert!(!body.to_string().contains(&flow_id));
+    }
+    let mut altered = flow_id.clone().into_bytes();
+    altered[0] = if altered[0] == b'A' { b'B' } else { b'A' };
+    let (s, b) = w
+        .confirm(&w.app_key, std::str::from_utf8(&altered).unwrap(), "alice")
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
+    let actions = w.audit_actions().await;
+    assert!(
+        actions.contains(&"authorization.start".to_owned()),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"authorization.completed".to_owned()),
+        "{actions:?}"
+    );
+    assert_eq!(
+        w.connections().await,
+        vec![("alice".to_owned(), D_ALICE.to_owned())]
+    );
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn v_t2_attack_a_the_victim_completes_the_attackers_flow() {
+    let w = world().await;
+    let (_, r) = w.authorize("mallory", &["guilds"]).await;
+    let before = w.revocations().await;
+    // bob opens mallory's link, consents as D_bob; the verifier sees bob.
+    let mut bob = w.browser(D_BOB, Some("bob")).await;
+    let (page, _) = bob.consent_and_verify(&link(&r)).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+    let confirmations = w.tenant_app.confirmations.lock().unwrap().clone();
+    assert_eq!(confirmations[0].1["name"], "user_mismatch");
+    assert!(
+        !confirmations[0].1["message"]
+            .as_str()
+            .unwrap()
+            .contains("mallory")
+    );
+    let (_, st) = w.status(r["id"].as_str().unwrap(), 0).await;
+    assert_eq!(st["status"], "failed");
+    assert_eq!(
+        w.revocations().await,
+        before + 1,
+        "D_bob's token was revoked"
+    );
+    assert!(w.connections().await.is_empty());
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn v_t2b_attack_a_on_a_connected_victim_deletes_without_revoking() {
+    let w = world().await;
+    let bob_done = connect(&w, "bob", D_BOB, &["guilds"]).await;
+    let before = w.revocations().await;
+    let (_, r) = w.authorize("mallory", &["guilds"]).await;
+    let mut bob = w.browser(D_BOB, Some("bob")).await;
+    let (page, _) = bob.consent_and_verify(&link(&r)).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        w.revocations().await,
+        before,
+        "no revoke: it would disconnect bob"
+    );
+    let (_, bob_now) = w.authorize("bob", &["guilds"]).await;
+    assert_eq!(bob_now["status"], "completed");
+    assert_eq!(bob_now["context"]["user_info"]["id"], D_BOB);
+    assert!(bob_done["context"]["token"].is_string());
+    assert!(
+        w.audit_actions()
+            .await
+            .contains(&"revocation_skipped_shared_authorization".to_owned())
+    );
+    assert_eq!(
+        w.connections().await,
+        vec![("bob".to_owned(), D_BOB.to_owned())]
+    );
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn v_t4_attack_b_the_attacker_completes_the_victims_flow() {
+    let w = world().await;
+    let (_, r) = w.authorize("alice", &["guilds"]).await;
+    let before = w.revocations().await;
+    let mut mallory = w.browser(D_MALLORY, Some("mallory")).await;
+    let (page, _) = mallory.consent_and_verify(&link(&r)).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    let (_, st) = w.status(r["id"].as_str().unwrap(), 0).await;
+    assert_eq!(st["status"], "failed");
+    assert_eq!(w.revocations().await, before + 1);
+    let (_, again) = w.authorize("alice", &["guilds"]).await;
+    assert_eq!(again["status"], "pending", "alice has no grant");
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn v_t6_v_t7_v_t8_confirmations_from_elsewhere_early_or_repeated() {
+    let w = world().await;
+    let (_, r) = w.authorize("alice", &["guilds"]).await;
+    let id = r["id"].as_str().unwrap().to_owned();
+    let mut alice = w.browser(D_ALICE, Some("alice")).await;
+
+    // V-T7: before the callback there is no flow_id; the authorization id is not one.
+    let (s, unknown) = w.confirm(&w.app_key, &id, "alice").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let cb = alice.consent(&link(&r)).await;
+    let flow_id = flow_id_of(&cb.location.unwrap());
+
+    // V-T6: another tenant's app key gets the same 404 as an unknown flow_id.
+    let (s, other) = call_op(&w, "Other").await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, foreign) = w
+        .confirm(other["app_key"].as_str().unwrap(), &flow_id, "alice")
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(foreign["name"], unknown["name"]);
+    assert_eq!(foreign["message"], unknown["message"]);
+
+    // V-T8: an identical retry gets the recorded answer; a different user then gets 404.
+    let (s1, b1) = w.confirm(&w.app_key, &flow_id, "alice").await;
+    let (s2, b2) = w.confirm(&w.app_key, &flow_id, "alice").await;
+    assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK), "{b1} {b2}");
+    assert_eq!(b1, b2);
+    assert_eq!(b1["auth_id"], id.as_str());
+    let (s, _) = w.confirm(&w.app_key, &flow_id, "bob").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let completions = w
+        .audit_actions()
+        .await
+        .iter()
+        .filter(|a| *a == "authorization.completed")
+        .count();
+    assert_eq!(completions, 1);
+    w.app.stop().await;
+}
+
+async fn call_op(w: &World, name: &str) -> (StatusCode, Value) {
+    support::call(
+        &w.app,
+        Method::POST,
+        "/v1/platform/tenants",
+        &w.app.operator_key,
+        Some(json!({ "name": name })),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn v_t8_racing_confirmations_decide_once_and_never_for_another_user() {
+    let w = world().await;
+    for round in 0..3 {
+        let user = format!("user{round}");
+        let (_, r) = w.authorize(&user, &["guilds"]).await;
+        let mut b = w.browser(D_ALICE, None).await;
+        let cb = b.consent(&link(&r)).await;
+        let flow_id = flow_id_of(&cb.location.unwrap());
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let api = w.app.api.clone();
+            let key = w.app_key.clone();
+            let flow_id = flow_id.clone();
+            let who = if (i + round) % 2 == 0 {
+                user.clone()
+            } else {
+                "intruder".to_owned()
+            };
+            tasks.push(tokio::spawn(async move {
+                let r = reqwest::Client::new()
+                    .post(format!("{api}/v1/auth/confirm_user"))
+                    .header("authorization", key)
+                    .json(&json!({"flow_id": flow_id, "user_id": who}))
+                    .send()
+                    .await
+                    .unwrap();
+                (who, r.status().as_u16())
+            }));
+        }
+        let mut answers = Vec::new();
+        for t in tasks {
+            answers.push(t.await.unwrap());
+        }
+        let (_, st) = w.status(r["id"].as_str().unwrap(), 0).await;
+        let won_by_user = st["status"] == "completed";
+        for (who, code) in &answers {
+            match code {
+                200 => assert!(won_by_user && *who == user, "{answers:?}"),
+                400 => assert!(!won_by_user && who == "intruder", "{answers:?}"),
+                404 => {}
+                other => panic!("unexpected {other}: {answers:?}"),
+            }
+        }
+        assert!(answers.iter().any(|(_, c)| *c != 404), "{answers:?}");
+        if won_by_user {
+            assert_eq!(st["context"]["user_info"]["id"], D_ALICE);
+        } else {
+            assert_eq!(st["status"], "failed");
+        }
+    }
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn v_t10_callers_cannot_set_authorize_parameters() {
+    let w = world().await;
+    for (field, body) in [
+        (
+            "prompt",
+            json!({"user_id": "a", "prompt": "none", "auth_requirement": {"provider_id": "discord"}}),
+        ),
+        (
+            "redirect_uri",
+            json!({"user_id": "a", "auth_requirement": {"provider_id": "discord", "redirect_uri": "https://evil.example"}}),
+        ),
+        (
+            "state",
+            json!({"user_id": "a", "auth_requirement": {"provider_id": "discord", "oauth2": {"state": "x"}}}),
+        ),
+        (
+            "response_type",
+            json!({"user_id": "a", "response_type": "token", "auth_requirement": {"provider_id": "discord"}}),
+        ),
+    ] {
+        let (s, b) = w.authorize_body(body).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+        assert_eq!(b["name"], "invalid_request");
+        assert!(b["message"].as_str().unwrap().starts_with(field), "{b}");
+    }
+    let r = support::request(
+        &w.app,
+        Method::POST,
+        "/v1/auth/authorize",
+        Some(&w.app_key),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let dup = reqwest::Client::new()
+        .post(format!("{}/v1/auth/authorize", w.app.api))
+        .header("authorization", &w.app_key)
+        .header("content-type", "application/json")
+        .body(r#"{"user_id":"a","auth_requirement":{"provider_id":"discord","oauth2":{"scopes":["guilds"],"scopes":["email"]}}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dup.status(), StatusCode::BAD_REQUEST);
+    // Every authorize URL has each fixed parameter exactly once.
+    let (_, r) = w.authorize("a", &["guilds"]).await;
+    let mut b = Browser::new();
+    let to_discord = b.click_through(&link(&r)).await;
+    let url = url::Url::parse(to_discord.location.as_deref().unwrap()).unwrap();
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    for (k, v) in [
+        ("response_type", Some("code")),
+        ("client_id", None),
+        ("redirect_uri", None),
+        ("scope", Some("guilds identify")),
+        ("state", None),
+        ("code_challenge", None),
+        ("code_challenge_method", Some("S256")),
+        ("prompt", Some("consent")),
+    ] {
+        let found: Vec<&(String, String)> = pairs.iter().filter(|(n, _)| n == k).collect();
+        assert_eq!(found.len(), 1, "{k} in {url}");
+        if let Some(v) = v {
+            assert_eq!(found[0].1, v, "{k}");
+        }
+    }
+    assert_eq!(pairs.len(), 8, "{url}");
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn v_t11_a_second_browser_is_told_the_link_was_used_and_previews_burn_nothing() {
+    let w = world().await;
+    let (_, r) = w.authorize("alice", &["guilds"]).await;
+    let url = link(&r);
+    // A link unfurler fetches the page first: nothing changes.
+    let preview = reqwest::Client::new()
+        .get(&url)
+        .header("user-agent", "Discordbot/2.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preview.status(), StatusCode::OK);
+    let html = preview.text().await.unwrap();
+    assert!(
+        html.contains("Acme &lt;Agents&gt;"),
+        "the tenant's name, escaped"
+    );
+    assert!(html.contains("guilds"));
+    let mut alice = w.browser(D_ALICE, Some("alice")).await;
+    let to_discord = alice.click_through(&url).await;
+    assert_eq!(to_discord.status, StatusCode::SEE_OTHER);
+    // bob's browser: GET and POST both say "already used"; no redirect to Discord.
+    let mut bob = w.browser(D_BOB, Some("bob")).await;
+    let page = bob.get(&url).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(page.body.contains("already used"));
+    let page = bob.post_form(&url, "csrf=x.y").await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(page.location.is_none());
+    let fresh = reqwest::Client::new().get(&url).send().await.unwrap();
+    assert_eq!(
+        fresh.status(),
+        StatusCode::FORBIDDEN,
+        "the page is refused once bound"
+    );
+    // alice can click again (back button): a fresh state; the old Discord tab fails.
+    let again = alice.click_through(&url).await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    let at_discord = alice.get(&to_discord.location.unwrap()).await;
+    let stale = alice.get(&at_discord.location.unwrap()).await;
+    assert_eq!(stale.status, StatusCode::BAD_REQUEST, "{}", stale.body);
+    let at_discord = alice.get(&again.location.unwrap()).await;
+    let cb = alice.get(&at_discord.location.unwrap()).await;
+    assert_eq!(cb.status, StatusCode::SEE_OTHER, "{}", cb.body);
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn v_t11_a_second_browser_with_its_own_csrf_pair_is_audited() {
+    let w = world().await;
+    let (_, r) = w.authorize("alice", &["guilds"]).await;
+    let url = link(&r);
+    // bob loads the page before alice clicks (both hold valid CSRF pairs).
+    let mut bob = w.browser(D_BOB, Some("bob")).await;
+    let bob_page = bob.get(&url).await;
+    let bob_csrf = csrf_field(&bob_page.body);
+    let mut alice = w.browser(D_ALICE, Some("alice")).await;
+    assert_eq!(
+        alice.click_through(&url).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let page = bob
+        .post_form(&url, &format!("csrf={}", urlencode(&bob_csrf)))
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(page.body.contains("already used"));
+    assert!(
+        w.audit_actions()
+            .await
+            .contains(&"link_reuse_attempt".to_owned())
+    );
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn v_t12_reauthorization_with_another_discord_account_is_audited_as_account_switched() {
+    let w = world().await;
+    connect(&w, "alice", D_ALICE, &["guilds"]).await;
+    let before = w.revocations().await;
+    // A scope upgrade, consented with D_bob's Discord account.
+    let (_, r) = w.authorize("alice", &["email"]).await;
+    assert_eq!(
+        r["scopes"],
+        json!(["email", "guilds", "identify"]),
+        "incremental"
+    );
+    let mut b = w.browser(D_BOB, Some("alice")).await;
+    let (page, _) = b.consent_and_verify(&link(&r)).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(
+        w.audit_actions()
+            .await
+            .contains(&"account_switched".to_owned())
+    );
+    assert_eq!(
+        w.connections().await,
+        vec![("alice".to_owned(), D_BOB.to_owned())]
+    );
+    assert_eq!(
+        w.revocations().await,
+        before + 1,
+        "D_alice's old grant was revoked"
+    );
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn scope_upgrade_by_the_same_account_replaces_the_grant_without_revoking() {
+    let w = world().await;
+    let first = connect(&w, "alice", D_ALICE, &["guilds"]).await;
+    let before = w.revocations().await;
+    let (_, r) = w.authorize("alice", &["email"]).await;
+    // Until the upgrade completes, the old grant keeps serving.
+    let (_, old) = w.authorize("alice", &["guilds"]).await;
+    assert_eq!(old["status"], "completed");
+    let mut b = w.browser(D_ALICE, Some("alice")).await;
+    let (page, _) = b.consent_and_verify(&link(&r)).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let (_, now) = w.authorize("alice", &["email", "guilds"]).await;
+    assert_eq!(now["status"], "completed", "{now}");
+    assert_eq!(now["scopes"], json!(["email", "guilds", "identify"]));
+    assert_eq!(now["context"]["user_info"]["email"], "alice@example.com");
+    assert_ne!(now["context"]["token"], first["context"]["token"]);
+    assert_eq!(w.revocations().await, before);
+    assert_eq!(w.connections().await.len(), 1);
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn v_t14_skip_mode_completes_at_the_callback_and_is_recorded_as_unverified() {
+    let w = World::start(Options {
+        verifier: false,
+        ..Options::default()
+    })
+    .await;
+    let (_, r) = w.authorize("alice", &["guilds"]).await;
+    let mut b = w.browser(D_ALICE, None).await;
+    let cb = b.consent(&link(&r)).await;
+    assert_eq!(cb.status, StatusCode::SEE_OTHER);
+    assert_eq!(cb.location.unwrap(), format!("{}/oauth/done", w.app.api));
+    let (_, st) = w.status(r["id"].as_str().unwrap(), 0).await;
+    assert_eq!(st["status"], "completed");
+    assert!(
+        w.audit_actions()
+            .await
+            .contains(&"authorization.completed_unverified".to_owned())
+    );
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn v_t14_without_a_verifier_or_with_the_flag_forbidden_authorize_fails_closed() {
+    // The operator forbids skipping: a tenant that had set it fails closed.
+    let w = World::start(Options {
+        verifier: true,
+        skip_allowed: Some(false),
+        ..Options::default()
+    })
+    .await;
+    let (s, b) = support::call(
+        &w.app,
+        Method::PUT,
+        "/v1/admin/settings/session_verification",
+        &w.admin,
+        Some(json!({"verifier_url": null})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = w.authorize("alice", &["guilds"]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(b["name"], "verification_not_configured");
+    assert!(b["message"].as_str().unwrap().contains("verifier_url"));
+    let (s, _) = support::call(
+        &w.app,
+        Method::PUT,
+        "/v1/admin/settings/session_verification",
+        &w.admin,
+        Some(json!({"unsafe_skip_verification": true})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn v_t14_a_verifier_removed_after_start_fails_the_callback_closed() {
+    let w = world().await;
+    let (_, r) = w.authorize("alice", &["guilds"]).await;
+    let (s, _) = support::call(
+        &w.app,
+        Method::PUT,
+        "/v1/admin/settings/session_verification",
+        &w.admin,
+        Some(json!({"verifier_url": null})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let before = w.revocations().await;
+    let mut b = w.browser(D_ALICE, Some("alice")).await;
+    let cb = b.consent(&link(&r)).await;
+    assert_eq!(cb.status, StatusCode::FORBIDDEN, "{}", cb.body);
+    let (_, st) = w.status(r["id"].as_str().unwrap(), 0).await;
+    assert_eq!(st["status"], "failed");
+    assert_eq!(w.revocations().await, before + 1);
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn v_t15_a_cross_site_post_to_the_start_link_is_refused_and_binds_nothing() {
+    let w = world().await;
+    let (_, r) = w.authorize("alice", &["guilds"]).await;
+    let url = link(&r);
+    // Another origin auto-submits: no CSRF cookie, foreign Origin.
+    let forged = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(&url)
+        .header("origin", "https://evil.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("csrf=abc.def")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(forged.headers().get("location").is_none());
+    assert!(forged.headers().get("set-cookie").is_none());
+    // A valid page and cookie, but a cross-site Origin.
+    let mut alice = w.browser(D_ALICE, Some("alice")).await;
+    let page = alice.get(&url).await;
+    let csrf = csrf_field(&page.body);
+    let cookies = alice.cookies(&w.app.api);
+    let cookie: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let cross = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(&url)
+        .header("origin", "https://evil.example")
+        .header("cookie", cookie.join("; "))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={}", urlencode(&csrf)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), StatusCode::FORBIDDEN);
+    // alice still can.
+    let (page, _) = alice.consent_and_verify(&url).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn v_t3_an_unconfirmed_flow_expires_and_its_tokens_are_revoked() {
+    let w = World::start(Options {
+        flow_lifetime_secs: Some(3),
+        ..Options::default()
+    })
+    .await;
+    let (_, r) = w.authorize("mallory", &["guilds"]).await;
+    let before = w.revocations().await;
+    // bob consents but is not signed in to the tenant app: nobody confirms.
+    let mut bob = w.browser(D_BOB, None).await;
+    let (page, flow_id) = bob.consent_and_verify(&link(&r)).await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    // The long-poll answers `failed` once the lifetime ends (the reaper ends the flow).
+    let t0 = Instant::now();
+    let (_, st) = w.status(r["id"].as_str().unwrap(), 20).await;
+    assert_eq!(st["status"], "failed", "{st}");
+    assert!(t0.elapsed() < Duration::from_secs(15));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while w.revocations().await == before && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(w.revocations().await, before + 1);
+    let (s, _) = w.confirm(&w.app_key, &flow_id, "mallory").await;
+    assert_eq!(
+        s,
+        StatusCode::NOT_FOUND,
+        "an expired flow_id releases nothing"
+    );
+    assert!(w.connections().await.is_empty());
+    assert!(
+        w.audit_actions()
+            .await
+            .contains(&"authorization.expired".to_owned())
+    );
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn discord_access_denied_fails_the_authorization_with_a_page() {
+    let w = world().await;
+    let (_, r) = w.authorize("alice", &["guilds"]).await;
+    let mut b = w.browser(D_ALICE, Some("alice")).await;
+    let to_discord = b.click_through(&link(&r)).await;
+    let at_discord = b
+        .get(&format!(
+            "{}&sim_decision=deny",
+            to_discord.location.unwrap()
+        ))
+        .await;
+    assert_eq!(at_discord.status.as_u16(), 302);
+    let page = b.get(&at_discord.location.unwrap()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("cancelled"), "{}", page.body);
+    // A failed authorization answers a waiting poll after min(wait, 5) s, not at once.
+    let t0 = Instant::now();
+    let (_, st) = w.status(r["id"].as_str().unwrap(), 2).await;
+    assert_eq!(st["status"], "failed");
+    assert!(t0.elapsed() >= Duration::from_secs(2));
+    assert!(st.get("url").is_none() && st.get("context").is_none());
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn authorize_validates_and_reuses_pending_authorizations() {
+    let w = world().await;
+    let (_, a) = w.authorize("alice", &["guilds"]).await;
+    let (_, b) = w.authorize("alice", &["guilds"]).await;
+    assert_eq!(a["id"], b["id"], "reused");
+    assert_eq!(a["url"], b["url"]);
+    let (_, c) = w.authorize("alice", &[]).await;
+    assert_eq!(
+        c["scopes"],
+        json!(["email", "guilds", "guilds.members.read", "identify"]),
+        "defaults"
+    );
+    assert_ne!(a["id"], c["id"]);
+    for (body, status, name) in [
+        (
+            json!({"user_id": "alice", "auth_requirement": {"id": "nope"}}),
+            400,
+            "unknown_provider",
+        ),
+        (
+            json!({"user_id": "alice", "auth_requirement": {}}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"user_id": "alice", "auth_requirement": {"provider_id": "discord", "provider_type": "api_key"}}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"user_id": "alice", "auth_requirement": {"provider_id": "discord", "oauth2": {"scopes": ["connections"]}}}),
+            403,
+            "scope_not_allowed",
+        ),
+        (
+            json!({"user_id": "alice", "auth_requirement": {"provider_id": "discord", "oauth2": {"scopes": ["bad scope"]}}}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"user_id": "alice", "auth_requirement": {"provider_id": "discord", "oauth2": {"scopes": [""]}}}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"user_id": "", "auth_requirement": {"provider_id": "discord"}}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"user_id": "a".repeat(257), "auth_requirement": {"provider_id": "discord"}}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"user_id": "al\u{0}ice", "auth_requirement": {"provider_id": "discord"}}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"user_id": "alice", "next_uri": "https://evil.example/x", "auth_requirement": {"provider_id": "discord"}}),
+            400,
+            "next_uri_not_allowed",
+        ),
+        (
+            json!({"user_id": "alice", "next_uri": "javascript:alert(1)", "auth_requirement": {"provider_id": "discord"}}),
+            400,
+            "next_uri_not_allowed",
+        ),
+        (
+            json!({"user_id": "alice", "next_uri": format!("{}@evil.example/", w.tenant_app.origin), "auth_requirement": {"provider_id": "discord"}}),
+            400,
+            "next_uri_not_allowed",
+        ),
+    ] {
+        let (s, b) = w.authorize_body(body.clone()).await;
+        assert_eq!(s.as_u16(), status, "{body} → {b}");
+        assert_eq!(b["name"], name, "{body} → {b}");
+    }
+    // An allowed next_uri is what the verifier gets back.
+    let next = format!("{}/home", w.tenant_app.origin);
+    let (_, r) = w
+        .authorize_body(json!({"user_id": "bob", "next_uri": next, "auth_requirement": {"provider_id": "discord"}}))
+        .await;
+    let mut bob = w.browser(D_BOB, Some("bob")).await;
+    let (page, _) = bob.consent_and_verify(&link(&r)).await;
+    assert_eq!(page.location.as_deref(), Some(next.as_str()));
+    // Status: unknown and malformed ids are 404; bad wait is 400.
+    let (s, _) = w.status("auth_0190aaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = w.status("nope", 0).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = support::call(
+        &w.app,
+        Method::GET,
+        "/v1/auth/status?id=x&wait=-1",
+        &w.app_key,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = support::call(&w.app, Method::GET, "/v1/auth/status", &w.app_key, None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // Only app keys.
+    let (s, _) = w.confirm(&w.admin, "x", "alice").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn callback_bad_input_changes_nothing() {
+    let w = world().await;
+    let (_, r) = w.authorize("alice", &["guilds"]).await;
+    let mut alice = w.browser(D_ALICE, Some("alice")).await;
+    let to_discord = alice.click_through(&link(&r)).await;
+    let at_discord = alice.get(&to_discord.location.unwrap()).await;
+    let callback = at_discord.location.unwrap();
+    let u = url::Url::parse(&callback).unwrap();
+    let q: std::collections::HashMap<String, String> = u.query_pairs().into_owned().collect();
+    let base = format!("{}{}", w.app.api, u.path());
+    let other_ref = format!(
+        "{}/oauth/callback/prv_0190aaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        w.app.api
+    );
+    let huge = "A".repeat(5000);
+    let cases = [
+        format!("{base}?code={}", q["code"]),
+        format!(
+            "{base}?state={}&state={}&code={}",
+            q["state"], q["state"], q["code"]
+        ),
+        format!("{base}?state={}&code={}&code=x", q["state"], q["code"]),
+        format!("{base}?state={huge}&code={}", q["code"]),
+        format!("{base}?state=not-ours&code={}", q["code"]),
+        format!("{base}?state={}&code={huge}", q["state"]),
+        format!("{other_ref}?state={}&code={}", q["state"], q["code"]),
+        format!("{base}?state={}", q["state"]),
+        format!(
+            "{base}?state={}&error=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+            "B".repeat(43)
+        ),
+    ];
+    for url in &cases {
+        let page = alice.get(url).await;
+        assert!(
+            page.status == StatusCode::BAD_REQUEST || page.status == StatusCode::NOT_FOUND,
+            "{url} → {}",
+            page.status
+        );
+        assert!(!page.body.contains("<script>"), "{url}");
+        assert!(page.location.is_none());
+    }
+    // Another browser replaying the real callback: no binding cookie.
+    let mut bob = w.browser(D_BOB, Some("bob")).await;
+    let page = bob.get(&callback).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    // The flow is untouched: alice completes, once.
+    let cb = alice.get(&callback).await;
+    assert_eq!(cb.status, StatusCode::SEE_OTHER, "{}", cb.body);
+    let replay = alice.get(&callback).await;
+    assert_ne!(
+        replay.status,
+        StatusCode::SEE_OTHER,
+        "a replayed state is refused"
+    );
+    w.app.stop().await;
+}

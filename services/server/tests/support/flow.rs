@@ -1,0 +1,495 @@
+//! End-to-end authorization flows over real HTTP: Latchkey, the Discord simulator with three
+//! Discord users, a small tenant app with real login sessions and a verifier route, and
+//! browsers that are separate cookie jars (security.md §2.7).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use latchkey_discord_sim::{SimConfig, Simulator};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::{TestApp, call, free_port, spawn_app_with};
+
+pub const APP_ID: &str = "1200000000000000001";
+pub const SECRET: &str = "flow-secret-0123456789";
+pub const D_ALICE: &str = "81000000000000001";
+pub const D_BOB: &str = "81000000000000002";
+pub const D_MALLORY: &str = "81000000000000003";
+pub const GUILD: &str = "91000000000000001";
+pub const ROLE: &str = "92000000000000001";
+
+/// Everything one scenario needs.
+pub struct World {
+    pub sim: Simulator,
+    pub app: TestApp,
+    pub tenant: String,
+    pub admin: String,
+    pub app_key: String,
+    pub provider_ref: String,
+    pub tenant_app: TenantApp,
+}
+
+/// How the world is set up.
+pub struct Options {
+    pub db: Option<String>,
+    pub flow_lifetime_secs: Option<u64>,
+    /// Verifier mode: the tenant app's verifier (true) or skip mode (false).
+    pub verifier: bool,
+    pub skip_allowed: Option<bool>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            db: None,
+            flow_lifetime_secs: None,
+            verifier: true,
+            skip_allowed: None,
+        }
+    }
+}
+
+impl World {
+    pub async fn start(opts: Options) -> Self {
+        let sim = Simulator::start(SimConfig::default()).await.unwrap();
+        let origin = sim.base_url();
+        let port = free_port();
+        let public = format!("http://127.0.0.1:{port}");
+        let app = spawn_app_with(opts.db, |s| {
+            s.server.api_addr = format!("127.0.0.1:{port}").parse().unwrap();
+            s.server.public_url = public.clone();
+            s.discord.allowed_endpoint_origins = vec![origin.clone()];
+            s.auth.allow_insecure_loopback_urls = true;
+            s.auth.flow_lifetime_secs = opts.flow_lifetime_secs;
+            s.auth.allow_unsafe_skip_verification = opts.skip_allowed;
+        })
+        .await;
+        let (s, t) = call(
+            &app,
+            Method::POST,
+            "/v1/platform/tenants",
+            &app.operator_key,
+            Some(json!({"name": "Acme <Agents>"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{t}");
+        let admin = t["admin_key"].as_str().unwrap().to_owned();
+        let app_key = t["app_key"].as_str().unwrap().to_owned();
+        let (s, p) = call(&app, Method::POST, "/v1/admin/auth_providers", &admin,
+            Some(json!({"id": "discord-prod", "provider_id": "discord",
+                        "oauth2": {"client_id": APP_ID, "client_secret": SECRET},
+                        "scopes": ["guilds", "email", "guilds.members.read"], "endpoint_origin": origin}))).await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        let redirect = p["oauth2"]["redirect_uri"]
+            .as_str()
+            .or_else(|| p["redirect_uri"].as_str())
+            .unwrap_or_else(|| panic!("no redirect_uri in {p}"))
+            .to_owned();
+        let provider_ref = redirect.rsplit('/').next().unwrap().to_owned();
+        assert!(redirect.starts_with(&public), "{redirect}");
+        let fixtures = json!({
+            "apps": [{"id": APP_ID, "name": "Acme Agent", "secret": SECRET, "redirect_uris": [redirect], "public_client": false}],
+            "users": [
+                {"id": D_ALICE, "username": "alice_d", "global_name": "Alice", "email": "alice@example.com", "verified": true},
+                {"id": D_BOB, "username": "bob_d", "global_name": "Bob"},
+                {"id": D_MALLORY, "username": "mallory_d", "global_name": "Mallory"}
+            ],
+            "guilds": [{"id": GUILD, "name": "Acme Guild", "owner_id": D_ALICE,
+                        "roles": [{"id": ROLE, "name": "member"}],
+                        "members": [{"user_id": D_ALICE, "roles": [ROLE]}, {"user_id": D_BOB, "roles": []}]}]
+        });
+        let r = reqwest::Client::new()
+            .post(format!("{origin}/__sim/fixtures"))
+            .json(&fixtures)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+        let tenant_app = TenantApp::start(&app.api, &app_key).await;
+        let mut settings = json!({"allowed_next_uri_origins": [tenant_app.origin.clone()]});
+        if opts.verifier {
+            settings["verifier_url"] = json!(format!("{}/verify", tenant_app.origin));
+        } else {
+            settings["unsafe_skip_verification"] = json!(true);
+        }
+        let (s, b) = call(
+            &app,
+            Method::PUT,
+            "/v1/admin/settings/session_verification",
+            &admin,
+            Some(settings),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        World {
+            sim,
+            tenant: t["id"].as_str().unwrap().to_owned(),
+            admin,
+            app_key,
+            provider_ref,
+            tenant_app,
+            app,
+        }
+    }
+
+    /// `POST /v1/auth/authorize` for `user` with `scopes` (and optionally `next_uri`).
+    pub async fn authorize(&self, user: &str, scopes: &[&str]) -> (StatusCode, Value) {
+        self.authorize_body(json!({"user_id": user, "auth_requirement": {"provider_id": "discord", "oauth2": {"scopes": scopes}}}))
+            .await
+    }
+
+    pub async fn authorize_body(&self, body: Value) -> (StatusCode, Value) {
+        call(
+            &self.app,
+            Method::POST,
+            "/v1/auth/authorize",
+            &self.app_key,
+            Some(body),
+        )
+        .await
+    }
+
+    pub async fn status(&self, id: &str, wait: u64) -> (StatusCode, Value) {
+        call(
+            &self.app,
+            Method::GET,
+            &format!("/v1/auth/status?id={id}&wait={wait}"),
+            &self.app_key,
+            None,
+        )
+        .await
+    }
+
+    pub async fn confirm(&self, key: &str, flow_id: &str, user: &str) -> (StatusCode, Value) {
+        call(
+            &self.app,
+            Method::POST,
+            "/v1/auth/confirm_user",
+            key,
+            Some(json!({"flow_id": flow_id, "user_id": user})),
+        )
+        .await
+    }
+
+    /// A browser signed in to Discord as `discord_user` and to the tenant app as `app_user`.
+    pub async fn browser(&self, discord_user: &str, app_user: Option<&str>) -> Browser {
+        let mut b = Browser::new();
+        b.set_cookie(&self.sim.base_url(), "sim_user", discord_user);
+        if let Some(u) = app_user {
+            let r = b
+                .get(&format!("{}/login?user={u}", self.tenant_app.origin))
+                .await;
+            assert_eq!(r.status, StatusCode::OK);
+        }
+        b
+    }
+
+    /// The simulator's revocation requests so far.
+    pub async fn revocations(&self) -> usize {
+        let v: Value = reqwest::get(format!(
+            "{}/__sim/requests?path=/api/oauth2/token/revoke",
+            self.sim.base_url()
+        ))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        v.as_array()
+            .or_else(|| v["requests"].as_array())
+            .map(Vec::len)
+            .unwrap_or(0)
+    }
+
+    /// The tenant's audit actions, in order.
+    pub async fn audit_actions(&self) -> Vec<String> {
+        let (s, b) = call(
+            &self.app,
+            Method::GET,
+            "/v1/admin/audit_events?limit=100",
+            &self.admin,
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        b["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The tenant's connections, as (user_id, Discord user id).
+    pub async fn connections(&self) -> Vec<(String, String)> {
+        let (s, b) = call(
+            &self.app,
+            Method::GET,
+            "/v1/admin/user_connections",
+            &self.admin,
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        b["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["user_id"].as_str().unwrap().to_owned(),
+                    c["provider_user_info"]["id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// One HTTP answer as a browser sees it.
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub body: String,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+/// A browser: its own cookie jar (per origin), no automatic redirects.
+pub struct Browser {
+    http: reqwest::Client,
+    jar: HashMap<String, HashMap<String, String>>,
+}
+
+fn origin_of(url: &str) -> String {
+    let u = url::Url::parse(url).unwrap();
+    u.origin().ascii_serialization()
+}
+
+impl Browser {
+    pub fn new() -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            jar: HashMap::new(),
+        }
+    }
+
+    pub fn set_cookie(&mut self, origin: &str, name: &str, value: &str) {
+        self.jar
+            .entry(origin.to_owned())
+            .or_default()
+            .insert(name.to_owned(), value.to_owned());
+    }
+
+    pub fn cookies(&self, origin: &str) -> HashMap<String, String> {
+        self.jar.get(origin).cloned().unwrap_or_default()
+    }
+
+    async fn send(&mut self, method: Method, url: &str, form: Option<String>) -> Page {
+        let origin = origin_of(url);
+        let mut req = self.http.request(method, url);
+        let cookies = self.cookies(&origin);
+        if !cookies.is_empty() {
+            let header: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            req = req.header("cookie", header.join("; "));
+        }
+        if let Some(f) = form {
+            req = req
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("origin", origin.clone())
+                .body(f);
+        }
+        let r = req.send().await.unwrap();
+        for sc in r.headers().get_all("set-cookie") {
+            let sc = sc.to_str().unwrap();
+            let (pair, _) = sc.split_once(';').unwrap_or((sc, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            self.set_cookie(&origin, k.trim(), v.trim());
+        }
+        let status = r.status();
+        let headers = r.headers().clone();
+        let location = headers
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = r.text().await.unwrap();
+        Page {
+            status,
+            location,
+            body,
+            headers,
+        }
+    }
+
+    pub async fn get(&mut self, url: &str) -> Page {
+        self.send(Method::GET, url, None).await
+    }
+
+    pub async fn post_form(&mut self, url: &str, form: &str) -> Page {
+        self.send(Method::POST, url, Some(form.to_owned())).await
+    }
+
+    /// Opens the start link and clicks Continue: the 303 to Discord.
+    pub async fn click_through(&mut self, link: &str) -> Page {
+        let page = self.get(link).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let csrf = csrf_field(&page.body);
+        self.post_form(link, &format!("csrf={}", urlencode(&csrf)))
+            .await
+    }
+
+    /// Start link → Discord (consents as the signed-in Discord user) → Latchkey's callback.
+    /// Returns the callback's answer.
+    pub async fn consent(&mut self, link: &str) -> Page {
+        let to_discord = self.click_through(link).await;
+        assert_eq!(
+            to_discord.status,
+            StatusCode::SEE_OTHER,
+            "{}",
+            to_discord.body
+        );
+        let at_discord = self.get(&to_discord.location.unwrap()).await;
+        assert_eq!(at_discord.status.as_u16(), 302, "{}", at_discord.body);
+        self.get(&at_discord.location.unwrap()).await
+    }
+
+    /// [`Browser::consent`], then follows the 303 to the verifier; the verifier's answer.
+    pub async fn consent_and_verify(&mut self, link: &str) -> (Page, String) {
+        let cb = self.consent(link).await;
+        assert_eq!(cb.status, StatusCode::SEE_OTHER, "{}", cb.body);
+        let to_verifier = cb.location.unwrap();
+        let flow_id = flow_id_of(&to_verifier);
+        (self.get(&to_verifier).await, flow_id)
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The CSRF field of an interstitial page.
+pub fn csrf_field(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    html[at..at + html[at..].find('"').unwrap()].to_owned()
+}
+
+pub fn flow_id_of(url: &str) -> String {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "flow_id")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no flow_id in {url}"))
+}
+
+/// A tenant's app: `/login?user=…` starts a session (cookie), `/verify?flow_id=…` confirms
+/// the session's user with Latchkey from the backend and answers what Latchkey said.
+pub struct TenantApp {
+    pub origin: String,
+    /// What each verifier call got from Latchkey: (status, body).
+    pub confirmations: Arc<Mutex<Vec<(u16, Value)>>>,
+}
+
+#[derive(Clone)]
+struct TenantState {
+    latchkey: String,
+    key: String,
+    sessions: Arc<Mutex<HashMap<String, String>>>,
+    confirmations: Arc<Mutex<Vec<(u16, Value)>>>,
+}
+
+async fn login(State(s): State<TenantState>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let sid = format!("s{}", rand_hex());
+    s.sessions
+        .lock()
+        .unwrap()
+        .insert(sid.clone(), q["user"].clone());
+    (
+        [("set-cookie", format!("session={sid}; Path=/; HttpOnly"))],
+        "signed in",
+    )
+        .into_response()
+}
+
+async fn verify(
+    State(s): State<TenantState>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let user = headers
+        .get("cookie")
+        .and_then(|c| c.to_str().ok())
+        .and_then(|c| {
+            c.split(';')
+                .filter_map(|p| p.trim().split_once('='))
+                .find(|(k, _)| *k == "session")
+                .map(|(_, v)| v.to_owned())
+        })
+        .and_then(|sid| s.sessions.lock().unwrap().get(&sid).cloned());
+    let Some(user) = user else {
+        return (StatusCode::UNAUTHORIZED, "sign in first").into_response();
+    };
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/auth/confirm_user", s.latchkey))
+        .header("authorization", &s.key)
+        .json(&json!({"flow_id": q.get("flow_id").cloned().unwrap_or_default(), "user_id": user}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    s.confirmations.lock().unwrap().push((status, body.clone()));
+    if status == 200 {
+        (
+            StatusCode::SEE_OTHER,
+            [("location", body["next_uri"].as_str().unwrap().to_owned())],
+        )
+            .into_response()
+    } else {
+        (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
+    }
+}
+
+fn rand_hex() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{:x}{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl TenantApp {
+    pub async fn start(latchkey: &str, key: &str) -> Self {
+        let confirmations = Arc::new(Mutex::new(Vec::new()));
+        let state = TenantState {
+            latchkey: latchkey.to_owned(),
+            key: key.to_owned(),
+            sessions: Arc::default(),
+            confirmations: confirmations.clone(),
+        };
+        let router = axum::Router::new()
+            .route("/login", axum::routing::get(login))
+            .route("/verify", axum::routing::get(verify))
+            .route("/home", axum::routing::get(|| async { "home" }))
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Self {
+            origin,
+            confirmations,
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! The statements of the authorization port, written once for both dialects like `queries.rs`
+//! and instantiated by `impl_auth_ports!` in a child module of each dialect. Every flow move is
+//! one conditional `UPDATE … WHERE phase = $from` whose row count decides; a flow's ending
+//! writes its phase, the authorization's status, the grant it activates, the revocations it
+//! owes and its audit events in one transaction, and announces the change (PostgreSQL
+//! `NOTIFY`) so that long-poll waiters on every replica wake.
+
+macro_rules! impl_auth_ports {
+    ($store:ty) => {
+        mod auth_ports {
+            use super::*;
+            use latchkey_core::authorization::{AuthorizationRecord, Finish, FlowRecord, Phase};
+            use latchkey_core::cache::Change;
+            use latchkey_core::ports::{AuthorizationStore, FoundFlow};
+            use latchkey_core::{AuthorizationId, ProviderRef};
+
+            use crate::rows::FlowRow;
+
+            macro_rules! flow_select {
+                () => {
+                    "SELECT tenant_id, a.id, a.user_id, a.provider_ref, a.requested_scopes, a.next_uri, a.status, \
+                     a.failure_reason, a.created_at, a.updated_at, a.expires_at, f.phase, f.start_token_hash, \
+                     f.start_token, f.browser_binding_hash, f.state_hash, f.pkce_verifier, f.flow_id_hash, \
+                     f.quarantined_tokens, f.discord_user_id, f.decision, f.decided_user_hash, \
+                     f.updated_at AS flow_updated_at \
+                     FROM authorizations a JOIN flows f USING (tenant_id) "
+                };
+            }
+
+            fn one(row: Option<FlowRow>) -> Result<Option<FoundFlow>, StoreError> {
+                row.map(FlowRow::into_records).transpose()
+            }
+
+            fn untenanted(
+                found: Option<FoundFlow>,
+            ) -> Option<(AuthorizationRecord, FlowRecord)> {
+                found.map(|(_, a, f)| (a, f))
+            }
+
+            #[async_trait]
+            impl AuthorizationStore for $store {
+                async fn insert_authorization(
+                    &self,
+                    tenant: TenantId,
+                    a: &AuthorizationRecord,
+                    f: &FlowRecord,
+                    audit: &AuditEvent,
+                ) -> Result<(), StoreError> {
+                    let mut tx = self.pool.begin().await.or_store("authorization")?;
+                    sqlx::query(
+                        "INSERT INTO authorizations (tenant_id, id, user_id, provider_ref, requested_scopes, next_uri, \
+                         status, failure_reason, created_at, updated_at, expires_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    )
+                    .bind(tenant.to_string())
+                    .bind(a.id.to_string())
+                    .bind(&a.user_id)
+                    .bind(a.provider.to_string())
+                    .bind(a.scopes.join(" "))
+                    .bind(a.next_uri.as_deref())
+                    .bind(a.status.as_str())
+                    .bind(a.failure_reason.as_deref())
+                    .bind(a.created_at.0)
+                    .bind(a.updated_at.0)
+                    .bind(a.expires_at.0)
+                    .execute(&mut *tx)
+                    .await
+                    .or_store("authorization")?;
+                    sqlx::query(
+                        "INSERT INTO flows (tenant_id, authorization_id, phase, start_token_hash, start_token, \
+                         created_at, updated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(tenant.to_string())
+                    .bind(a.id.to_string())
+                    .bind(f.phase.as_str())
+                    .bind(&f.start_token_hash)
+                    .bind(&f.start_token)
+                    .bind(a.created_at.0)
+                    .bind(f.updated_at.0)
+                    .bind(a.expires_at.0)
+                    .execute(&mut *tx)
+                    .await
+                    .or_store("flow")?;
+                    insert_audit(&mut *tx, tenant, audit).await?;
+                    tx.commit().await.or_store("authorization")
+                }
+
+                async fn get_authorization(
+                    &self,
+                    tenant: TenantId,
+                    id: AuthorizationId,
+                ) -> Result<Option<(AuthorizationRecord, FlowRecord)>, StoreError> {
+                    let row = sqlx::query_as::<_, FlowRow>(concat!(
+                        flow_select!(),
+                        "WHERE tenant_id = $1 AND f.authorization_id = a.id AND a.id = $2"
+                    ))
+                    .bind(tenant.to_string())
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .or_store("authorizations")?;
+                    Ok(untenanted(one(row)?))
+                }
+
+                async fn reusable_authorizations(
+                    &self,
+                    tenant: TenantId,
+                    user_id: &str,
+                    provider: ProviderRef,
+                    now: UnixMillis,
+                ) -> Result<Vec<(AuthorizationRecord, FlowRecord)>, StoreError> {
+                    let rows = sqlx::query_as::<_, FlowRow>(concat!(
+                        flow_select!(),
+                        "WHERE tenant_id = $1 AND f.authorization_id = a.id AND a.user_id = $2 AND a.provider_ref = $3 \
+                         AND f.phase = 'link_issued' AND a.expires_at > $4 ORDER BY a.created_at DESC, a.id DESC LIMIT 20"
+                    ))
+                    .bind(tenant.to_string())
+                    .bind(user_id)
+                    .bind(provider.to_string())
+                    .bind(now.0)
+                    .fetch_all(&self.pool)
+                    .await
+                    .or_store("authorizations")?;
+                    rows.into_iter()
+                        .map(|r| r.into_records().map(|(_, a, f)| (a, f)))
+                        .collect()
+                }
+
+                async fn flow_by_start_token(&self, hash: &[u8]) -> Result<Option<FoundFlow>, StoreError> {
+                    let row = sqlx::query_as::<_, FlowRow>(concat!(
+                        flow_select!(),
+                        "WHERE f.start_token_hash = $1 AND f.authorization_id = a.id"
+                    ))
+                    .bind(hash)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .or_store("flows")?;
+                    one(row)
+                }
+
+                async fn flow_by_state(&self, hash: &[u8]) -> Result<Option<FoundFlow>, StoreError> {
+                    let row = sqlx::query_as::<_, FlowRow>(concat!(
+                        flow_select!(),
+                        "WHERE f.state_hash = $1 AND f.authorization_id = a.id"
+                    ))
+                    .bind(hash)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .or_store("flows")?;
+                    one(row)
+                }
+
+                async fn flow_by_flow_id(
+                    &self,
+                    tenant: TenantId,
+                    hash: &[u8],
+                ) -> Result<Option<(AuthorizationRecord, FlowRecord)>, StoreError> {
+                    let row = sqlx::query_as::<_, FlowRow>(concat!(
+                        flow_select!(),
+                        "WHERE tenant_id = $1 AND f.flow_id_hash = $2 AND f.authorization_id = a.id"
+                    ))
+                    .bind(tenant.to_string())
+                    .bind(hash)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .or_store("flows")?;
+                    Ok(untenanted(one(row)?))
+                }
+
+                async fn advance_flow(
+                    &self,
+                    tenant: TenantId,
+                    id: AuthorizationId,
+                    from: Phase,
+                    expect_state: Option<&[u8]>,
+                    to: &FlowRecord,
+                ) -> Result<bool, StoreError> {
+                    let done = sqlx::query(
+                        "UPDATE flows SET phase = $4, browser_binding_hash = $5, state_hash = $6, pkce_verifier = $7, \
+                         flow_id_hash = $8, quarantined_tokens = $9, discord_user_id = $10, updated_at = $11 \
+                         WHERE tenant_id = $1 AND authorization_id = $2 AND phase = $3 AND ($12 IS NULL OR state_hash = $12)",
+                    )
+                    .bind(tenant.to_string())
+                    .bind(id.to_string())
+                    .bind(from.as_str())
+                    .bind(to.phase.as_str())
+                    .bind(to.binding_hash.as_deref())
+                    .bind(to.state_hash.as_deref())
+                    .bind(to.pkce_verifier.as_deref())
+                    .bind(to.flow_id_hash.as_deref())
+                    .bind(to.quarantined.as_deref())
+                    .bind(to.discord_user_id.as_deref())
+                    .bind(to.updated_at.0)
+                    .bind(expect_state)
+                    .execute(&self.pool)
+                    .await
+                    .or_store("flows")?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn finish_flow(
+                    &self,
+                    tenant: TenantId,
+                    id: AuthorizationId,
+                    from: Phase,
+                    finish: &Finish,
+                ) -> Result<bool, StoreError> {
+                    let now = UnixMillis::now();
+                    let mut tx = self.pool.begin().await.or_store("flows")?;
+                    let (decision, decided_hash) = match &finish.decision {
+                        Some((d, h)) => (Some(d.as_str()), Some(h.as_slice())),
+                        None => (None, None),
+                    };
+                    let moved = sqlx::query(
+                        "UPDATE flows SET phase = $4, pkce_verifier = NULL, quarantined_tokens = NULL, decision = $5, \
+                         decided_user_hash = $6, updated_at = $7 WHERE tenant_id = $1 AND authorization_id = $2 AND phase = $3",
+                    )
+                    .bind(tenant.to_string())
+                    .bind(id.to_string())
+                    .bind(from.as_str())
+                    .bind(finish.phase.as_str())
+                    .bind(decision)
+                    .bind(decided_hash)
+                    .bind(now.0)
+                    .execute(&mut *tx)
+                    .await
+                    .or_store("flows")?;
+                    if moved.rows_affected() != 1 {
+                        return Ok(false);
+                    }
+                    sqlx::query(
+                        "UPDATE authorizations SET status = $3, failure_reason = $4, updated_at = $5 \
+                         WHERE tenant_id = $1 AND id = $2",
+                    )
+                    .bind(tenant.to_string())
+                    .bind(id.to_string())
+                    .bind(finish.phase.status().as_str())
+                    .bind(finish.failure_reason.as_deref())
+                    .bind(now.0)
+                    .execute(&mut *tx)
+                    .await
+                    .or_store("authorizations")?;
+                    for old in &finish.replaces {
+                        sqlx::query("DELETE FROM grants WHERE tenant_id = $1 AND id = $2")
+                            .bind(tenant.to_string())
+                            .bind(old.to_string())
+                            .execute(&mut *tx)
+                            .await
+                            .or_store("grants")?;
+                    }
+                    if let Some(g) = &finish.grant {
+                        insert_grant_row(&mut *tx, tenant, g).await?;
+                    }
+                    for r in &finish.revocations {
+                        insert_revocation(&mut *tx, tenant, r).await?;
+                    }
+                    for e in &finish.audit {
+                        insert_audit(&mut *tx, tenant, e).await?;
+                    }
+                    let change = Change::Authorization(tenant, id);
+                    announce_in_tx(&mut *tx, change).await?;
+                    tx.commit().await.or_store("flows")?;
+                    self.notices.send(change);
+                    Ok(true)
+                }
+
+                async fn due_flows(
+                    &self,
+                    now: UnixMillis,
+                    stuck_before: UnixMillis,
+                    limit: u32,
+                ) -> Result<Vec<FoundFlow>, StoreError> {
+                    let rows = sqlx::query_as::<_, FlowRow>(concat!(
+                        flow_select!(),
+                        "WHERE f.authorization_id = a.id AND f.phase NOT IN ('completed', 'failed', 'expired') \
+                         AND (f.expires_at <= $1 OR (f.phase = 'exchanging' AND f.updated_at < $2)) \
+                         ORDER BY f.expires_at LIMIT $3"
+                    ))
+                    .bind(now.0)
+                    .bind(stuck_before.0)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .or_store("flows")?;
+                    rows.into_iter().map(FlowRow::into_records).collect()
+                }
+
+                async fn record_audit(&self, tenant: TenantId, event: &AuditEvent) -> Result<(), StoreError> {
+                    insert_audit(&self.pool, tenant, event).await
+                }
+
+                async fn discord_user_connected(
+                    &self,
+                    tenant: TenantId,
+                    provider: ProviderRef,
+                    discord_user_id: &str,
+                ) -> Result<bool, StoreError> {
+                    let row: Option<(String,)> = sqlx::query_as(
+                        "SELECT id FROM grants WHERE tenant_id = $1 AND provider_ref = $2 AND discord_user_id = $3 \
+                         AND status = 'active' LIMIT 1",
+                    )
+                    .bind(tenant.to_string())
+                    .bind(provider.to_string())
+                    .bind(discord_user_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .or_store("grants")?;
+                    Ok(row.is_some())
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use impl_auth_ports;
