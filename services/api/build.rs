@@ -13,7 +13,10 @@ fn grpc() -> Result<(), Box<dyn std::error::Error>> {
     use prost::Message as _;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
     println!("cargo:rerun-if-changed={}", root.display());
-    let files = ["latchkey/v1/control_plane.proto"];
+    let files = [
+        "latchkey/v1/control_plane.proto",
+        "latchkey/v1/authorization.proto",
+    ];
     let fds = protox::compile(files, [&root])?;
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(out.join("latchkey_v1_descriptor.bin"), fds.encode_to_vec())?;

@@ -98,3 +98,6 @@ pub const ERROR_NAME_METADATA: &str = "latchkey-error-name";
 
 /// The fully qualified name of the control-plane service.
 pub const CONTROL_PLANE_SERVICE: &str = "latchkey.v1.ControlPlane";
+
+/// The fully qualified name of the authorization service.
+pub const AUTHORIZATION_SERVICE: &str = "latchkey.v1.Authorization";

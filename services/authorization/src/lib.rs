@@ -16,11 +16,12 @@
 //! - the reaper ([`ending`]): flows whose lifetime ends fail, and their tokens are revoked.
 //!
 //! Every flow move is a conditional update in the store; the use cases are shared by the REST
-//! handlers and the `latchkey.v1.Authorization` gRPC service.
+//! handlers and the `latchkey.v1.Authorization` gRPC service ([`grpc`]).
 
 pub mod browser;
 pub mod confirm;
 pub mod ending;
+pub mod grpc;
 mod pages;
 pub mod start;
 pub mod status;

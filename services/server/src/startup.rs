@@ -60,7 +60,8 @@ impl Application {
         let revoker: Arc<dyn latchkey_core::ports::DiscordRevoker> =
             Arc::new(crate::discord::Revoker(discord.clone()));
         let authorizer = authorizer(&ctx, &revoker, discord);
-        let grpc = routes::grpc::build(control_plane_state(&ctx, &revoker)).await?;
+        let grpc =
+            routes::grpc::build(control_plane_state(&ctx, &revoker), authorizer.clone()).await?;
         let api = bind(ctx.settings.server.api_addr).await?;
         let ops = bind(ctx.settings.server.ops_addr).await?;
         Ok(Self {

@@ -17,6 +17,18 @@ async fn world() -> World {
     World::start(Options::default()).await
 }
 
+/// A world on a fresh PostgreSQL database (`None` where PostgreSQL is absent outside CI).
+async fn pg_world(keys: Option<(String, String)>) -> Option<(World, support::PgDb)> {
+    let db = support::PgDb::create().await?;
+    let w = World::start(Options {
+        db: Some(db.url.clone()),
+        keys,
+        ..Options::default()
+    })
+    .await;
+    Some((w, db))
+}
+
 fn link(r: &Value) -> String {
     assert_eq!(r["status"], "pending", "{r}");
     r["url"].as_str().unwrap().to_owned()
@@ -887,5 +899,187 @@ async fn callback_bad_input_changes_nothing() {
         StatusCode::SEE_OTHER,
         "a replayed state is refused"
     );
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn v_t1_and_v_t2_on_postgres() {
+    let Some((w, db)) = pg_world(None).await else {
+        return;
+    };
+    let done = connect(&w, "alice", D_ALICE, &["guilds"]).await;
+    assert_eq!(done["context"]["user_info"]["id"], D_ALICE);
+    let (_, r) = w.authorize("mallory", &["guilds"]).await;
+    let mut bob = w.browser(D_BOB, Some("bob")).await;
+    let (page, _) = bob.consent_and_verify(&link(&r)).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    let (_, st) = w.status(r["id"].as_str().unwrap(), 0).await;
+    assert_eq!(st["status"], "failed");
+    assert_eq!(
+        w.connections().await,
+        vec![("alice".to_owned(), D_ALICE.to_owned())]
+    );
+    w.app.stop().await;
+    db.drop_now().await;
+}
+
+#[tokio::test]
+async fn a_completion_on_one_replica_wakes_a_long_poll_on_another() {
+    use latchkey_core::crypto::KeyMaterial;
+    let keys = (
+        KeyMaterial::generate().to_base64().to_string(),
+        KeyMaterial::generate().to_base64().to_string(),
+    );
+    let Some((w, db)) = pg_world(Some(keys.clone())).await else {
+        return;
+    };
+    let b = support::spawn_app_with(Some(db.url.clone()), move |s| {
+        s.encryption.master_keys = vec![keys.0.into()];
+        s.auth.peppers = vec![keys.1.into()];
+    })
+    .await;
+    let (_, r) = w.authorize("alice", &["guilds"]).await;
+    let id = r["id"].as_str().unwrap().to_owned();
+    let waiter = {
+        let api = b.api.clone();
+        let key = w.app_key.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            let t0 = Instant::now();
+            let r: Value = reqwest::Client::new()
+                .get(format!("{api}/v1/auth/status?id={id}&wait=50"))
+                .header("authorization", key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            (r, t0.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut alice = w.browser(D_ALICE, Some("alice")).await;
+    let started = Instant::now();
+    let (page, _) = alice.consent_and_verify(&link(&r)).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let completed_after = started.elapsed();
+    let (body, waited) = waiter.await.unwrap();
+    assert_eq!(body["status"], "completed", "{body}");
+    assert_eq!(body["context"]["user_info"]["id"], D_ALICE);
+    // Woken by the other replica's notice, not by the end of the 50 s hold.
+    assert!(
+        waited < completed_after + Duration::from_secs(10),
+        "waited {waited:?}"
+    );
+    b.stop().await;
+    w.app.stop().await;
+    db.drop_now().await;
+}
+
+#[tokio::test]
+async fn the_grpc_authorization_service_mirrors_rest() {
+    use latchkey_api::grpc::v1 as pb;
+    use pb::authorization_client::AuthorizationClient;
+    use support::grpc::req;
+    let w = world().await;
+    let mut c = AuthorizationClient::connect(w.app.api.clone())
+        .await
+        .unwrap();
+    let start = |user: &str, scopes: &[&str]| pb::StartRequest {
+        user_id: user.to_owned(),
+        auth_requirement: Some(pb::AuthRequirement {
+            provider_id: "discord".to_owned(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            ..Default::default()
+        }),
+        next_uri: None,
+    };
+    let a = c
+        .start(req(Some(&w.app_key), start("alice", &["guilds"])))
+        .await
+        .unwrap()
+        .into_inner()
+        .authorization
+        .unwrap();
+    assert_eq!(a.status, "pending");
+    assert_eq!(a.scopes, ["guilds", "identify"]);
+    // The same pending authorization as REST's (reuse across transports).
+    let (_, rest) = w.authorize("alice", &["guilds"]).await;
+    assert_eq!(rest["id"], a.id.as_str());
+    assert_eq!(rest["url"], a.url.clone().unwrap().as_str());
+
+    let mut alice = w.browser(D_ALICE, None).await;
+    let cb = alice.consent(a.url.as_deref().unwrap()).await;
+    let flow_id = flow_id_of(&cb.location.unwrap());
+    let wrong = c
+        .confirm_user(req(
+            Some(&w.app_key),
+            pb::ConfirmUserRequest {
+                flow_id: "x".repeat(43),
+                user_id: "alice".to_owned(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.code(), tonic::Code::NotFound);
+    let ok = c
+        .confirm_user(req(
+            Some(&w.app_key),
+            pb::ConfirmUserRequest {
+                flow_id,
+                user_id: "alice".to_owned(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ok.auth_id, a.id);
+    let done = c
+        .get_status(req(
+            Some(&w.app_key),
+            pb::GetStatusRequest {
+                id: a.id.clone(),
+                wait: 5,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .authorization
+        .unwrap();
+    assert_eq!(done.status, "completed");
+    let ctx = done.context.unwrap();
+    let info: Value = serde_json::from_str(&ctx.user_info_json).unwrap();
+    assert_eq!(info["id"], D_ALICE);
+
+    // Errors as REST: unknown id, wrong role, bad field.
+    let e = c
+        .get_status(req(
+            Some(&w.app_key),
+            pb::GetStatusRequest {
+                id: "auth_x".to_owned(),
+                wait: 0,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::NotFound);
+    let e = c
+        .start(req(Some(&w.admin), start("alice", &["guilds"])))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::PermissionDenied);
+    let e = c
+        .start(req(Some(&w.app_key), start("alice", &["connections"])))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::PermissionDenied);
+    assert_eq!(
+        e.metadata().get("latchkey-error-name").unwrap(),
+        "scope_not_allowed"
+    );
+    let e = c.start(req(None, start("alice", &[]))).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::Unauthenticated);
     w.app.stop().await;
 }

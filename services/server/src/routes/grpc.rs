@@ -1,6 +1,6 @@
-//! gRPC on the API listener, next to REST: `latchkey.v1.ControlPlane`, the standard health
-//! service (`grpc.health.v1.Health`, with `latchkey.v1.ControlPlane` reported SERVING while the
-//! listener serves) and server reflection (`grpc.reflection.v1` and `v1alpha`, publishing the
+//! gRPC on the API listener, next to REST: `latchkey.v1.ControlPlane`,
+//! `latchkey.v1.Authorization`, the standard health service (`grpc.health.v1.Health`, with both
+//! reported SERVING while the listener serves) and server reflection (`grpc.reflection.v1` and `v1alpha`, publishing the
 //! latchkey and health descriptors so `grpcurl` needs no `.proto` files). Requests are routed by
 //! path (`/<service>/<method>`) into the same axum router as REST, so they pass through the same
 //! middleware: a request id (`x-request-id` in the response metadata), the request span and
@@ -11,7 +11,10 @@ use std::convert::Infallible;
 
 use axum::Router;
 use axum::response::IntoResponse;
-use latchkey_api::grpc::CONTROL_PLANE_SERVICE;
+use latchkey_api::grpc::{AUTHORIZATION_SERVICE, CONTROL_PLANE_SERVICE};
+
+/// The services reported by the health service.
+const SERVICES: &[&str] = &[CONTROL_PLANE_SERVICE, AUTHORIZATION_SERVICE];
 use tonic::server::NamedService;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
@@ -29,11 +32,16 @@ pub struct Grpc {
 }
 
 /// Builds the services; fails only if a compiled-in descriptor set is broken.
-pub async fn build(cp: latchkey_control_plane::ControlPlane) -> Result<Grpc, StartupError> {
+pub async fn build(
+    cp: latchkey_control_plane::ControlPlane,
+    az: latchkey_authorization::Authorizer,
+) -> Result<Grpc, StartupError> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_service_status(CONTROL_PLANE_SERVICE, ServingStatus::Serving)
-        .await;
+    for service in SERVICES {
+        health
+            .set_service_status(*service, ServingStatus::Serving)
+            .await;
+    }
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(latchkey_api::grpc::FILE_DESCRIPTOR_SET)
@@ -44,6 +52,7 @@ pub async fn build(cp: latchkey_control_plane::ControlPlane) -> Result<Grpc, Sta
     let v1alpha = reflection().build_v1alpha().map_err(reflection_err)?;
     let router = Router::new();
     let router = route(router, latchkey_control_plane::grpc::server(cp));
+    let router = route(router, latchkey_authorization::grpc::server(az));
     let router = route(router, health_service.max_decoding_message_size(BODY_LIMIT));
     let router = route(router, v1.max_decoding_message_size(BODY_LIMIT));
     let router = route(router, v1alpha.max_decoding_message_size(BODY_LIMIT))
@@ -90,11 +99,13 @@ async fn grpc_only(
     }
 }
 
-/// Marks the control plane NOT_SERVING (at the start of a graceful shutdown).
+/// Marks the services NOT_SERVING (at the start of a graceful shutdown).
 pub async fn stopping(health: &HealthReporter) {
-    health
-        .set_service_status(CONTROL_PLANE_SERVICE, ServingStatus::NotServing)
-        .await;
+    for service in SERVICES {
+        health
+            .set_service_status(*service, ServingStatus::NotServing)
+            .await;
+    }
 }
 
 /// Routes `/<S::NAME>/*` to `svc` (as tonic's `Routes::add_service`, without its fallback, so

@@ -40,6 +40,8 @@ pub struct Options {
     /// Verifier mode: the tenant app's verifier (true) or skip mode (false).
     pub verifier: bool,
     pub skip_allowed: Option<bool>,
+    /// The master key and pepper (base64), so that more replicas can share the database.
+    pub keys: Option<(String, String)>,
 }
 
 impl Default for Options {
@@ -49,6 +51,7 @@ impl Default for Options {
             flow_lifetime_secs: None,
             verifier: true,
             skip_allowed: None,
+            keys: None,
         }
     }
 }
@@ -66,6 +69,10 @@ impl World {
             s.auth.allow_insecure_loopback_urls = true;
             s.auth.flow_lifetime_secs = opts.flow_lifetime_secs;
             s.auth.allow_unsafe_skip_verification = opts.skip_allowed;
+            if let Some((master, pepper)) = opts.keys.clone() {
+                s.encryption.master_keys = vec![master.into()];
+                s.auth.peppers = vec![pepper.into()];
+            }
         })
         .await;
         let (s, t) = call(
