@@ -5,7 +5,9 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 PG_ADMIN_URL ?= $(or $(LATCHKEY_TEST_POSTGRES_URL),postgres://postgres@127.0.0.1:5432/postgres)
 
-.PHONY: run sim openapi test lint fmt check-deps unit test-long clean-test-dbs build help
+ARCADE_VENV ?= $(HOME)/.cache/latchkey/arcade-venv
+
+.PHONY: run sim openapi test lint fmt check-deps unit test-long clean-test-dbs build help arcade-clients
 
 help:
 	@echo "make run        build and start Latchkey on the embedded SQLite default"
@@ -14,6 +16,7 @@ help:
 	@echo "make test-long  the test suite with ten times the property-test cases"
 	@echo "make lint       cargo fmt --check and cargo clippy -D warnings"
 	@echo "make openapi    regenerate openapi.yaml from the code"
+	@echo "make arcade-clients  install arcadepy and @arcadeai/arcadejs for the compatibility tests"
 
 build:
 	$(CARGO) build --bin latchkey
@@ -31,7 +34,14 @@ openapi: build
 	$(TARGET_DIR)/debug/latchkey openapi > openapi.yaml
 
 ## Everything CI checks.
-test: lint check-deps unit
+test: lint check-deps arcade-clients unit
+
+## The official Arcade clients from PyPI and npm, pinned (tests/arcade), for the compatibility
+## tests: a virtualenv under ~/.cache and node_modules in tests/arcade.
+arcade-clients:
+	@test -x "$(ARCADE_VENV)/bin/python" || python3 -m venv "$(ARCADE_VENV)"
+	@"$(ARCADE_VENV)/bin/pip" install -q --disable-pip-version-check -r tests/arcade/requirements.txt
+	@cd tests/arcade && npm ci --no-audit --no-fund --silent
 
 lint:
 	$(CARGO) fmt --all --check
@@ -46,6 +56,7 @@ check-deps:
 		echo "latchkey-core has a forbidden dependency (see above)"; exit 1; \
 	else echo "check-deps: latchkey-core depends on no framework"; fi
 
+unit: export LATCHKEY_ARCADE_PYTHON := $(ARCADE_VENV)/bin/python
 unit:
 ifeq ($(NEXTEST),yes)
 	$(CARGO) nextest run --workspace --profile ci
