@@ -355,6 +355,27 @@ async fn start_click_inner(
         ending::fail(az, tenant, &a, &f, end, &system()).await?;
         return Ok(ended_link());
     };
+    let settings = az
+        .store
+        .verification_settings(tenant)
+        .await
+        .map_err(crate::store_err)?
+        .unwrap_or_default();
+    if !crate::start::verification_ready(az, &settings) {
+        let end = Ending {
+            from: f.phase,
+            to: Phase::Failed,
+            reason: "verification_not_configured",
+            held: None,
+            decision: None,
+        };
+        ending::fail(az, tenant, &a, &f, end, &system()).await?;
+        return Ok(problem(
+            StatusCode::FORBIDDEN,
+            "This app cannot connect Discord yet",
+            "The app has not set up user verification, so nothing was connected. Ask the app for a new link later.",
+        ));
+    }
     let binding = new_capability();
     let state = new_capability();
     let verifier = new_capability();
@@ -468,6 +489,16 @@ async fn callback_inner(
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
+    // A prefetch must not consume the one callback a flow gets (Q19).
+    if headers
+        .get("sec-purpose")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("prefetch"))
+    {
+        return Ok(bad_callback(
+            "This page cannot be prefetched. Open it directly.",
+        ));
+    }
     let Ok(provider) = ProviderRef::parse(provider) else {
         return Ok(unknown_link());
     };
@@ -510,6 +541,11 @@ async fn callback_inner(
     if !bound(az, headers, &f) {
         return Ok(bad_callback(
             "Finish connecting in the same browser where you opened the link.",
+        ));
+    }
+    if q.error.is_some() && q.code.is_some() {
+        return Ok(bad_callback(
+            "The answer from Discord was ambiguous. Open the link you were given again.",
         ));
     }
     if let Some(error) = q.error {
@@ -766,6 +802,18 @@ async fn policy_refusal(
     } else {
         Some(Ok(message))
     }
+}
+
+/// `HEAD /oauth/callback/…`: 405, with no side effect.
+pub async fn method_not_allowed() -> Response {
+    let mut r = problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not allowed",
+        "Open this page with a normal link.",
+    );
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET"));
+    r
 }
 
 /// `GET /oauth/done`: where users land when the app gave no `next_uri`.

@@ -117,6 +117,12 @@ pub async fn confirm(
             "user_id: at most 256 bytes",
         ));
     }
+    if req.flow_id.len() > 512 || !req.flow_id.is_ascii() {
+        return Err(ApiError::new(
+            ErrorName::InvalidRequest,
+            "flow_id: at most 512 ASCII characters",
+        ));
+    }
     if !is_capability_shaped(&req.flow_id) {
         return Err(not_found("flow"));
     }

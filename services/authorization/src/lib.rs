@@ -150,6 +150,14 @@ pub fn browser_routes() -> axum::Router<Authorizer> {
             "/oauth/start/{token}",
             get(browser::start_page).post(browser::start_click),
         )
-        .route("/oauth/callback/{provider}", get(browser::callback))
+        .route(
+            "/oauth/callback/{provider}",
+            // HEAD must not run the callback (it would consume the flow's one `state`, Q19).
+            axum::routing::on(
+                axum::routing::MethodFilter::HEAD,
+                browser::method_not_allowed,
+            )
+            .get(browser::callback),
+        )
         .route("/oauth/done", get(browser::done_page))
 }

@@ -602,10 +602,7 @@ async fn v_t14_without_a_verifier_or_with_the_flag_forbidden_authorize_fails_clo
     w.app.stop().await;
 }
 
-#[tokio::test]
-async fn v_t14_a_verifier_removed_after_start_fails_the_callback_closed() {
-    let w = world().await;
-    let (_, r) = w.authorize("alice", &["guilds"]).await;
+async fn remove_verifier(w: &World) {
     let (s, _) = support::call(
         &w.app,
         Method::PUT,
@@ -615,13 +612,154 @@ async fn v_t14_a_verifier_removed_after_start_fails_the_callback_closed() {
     )
     .await;
     assert_eq!(s, StatusCode::OK);
-    let before = w.revocations().await;
+}
+
+#[tokio::test]
+async fn v_t14_a_verifier_removed_after_start_fails_closed_at_the_click_or_the_callback() {
+    let w = world().await;
+    // Removed after the click: the callback fails closed and revokes what it exchanged.
+    let (_, r) = w.authorize("alice", &["guilds"]).await;
     let mut b = w.browser(D_ALICE, Some("alice")).await;
-    let cb = b.consent(&link(&r)).await;
+    let to_discord = b.click_through(&link(&r)).await;
+    assert_eq!(to_discord.status, StatusCode::SEE_OTHER);
+    let (_, r2) = w.authorize("bob", &["guilds"]).await;
+    remove_verifier(&w).await;
+    let before = w.revocations().await;
+    let at_discord = b.get(&to_discord.location.unwrap()).await;
+    let cb = b.get(&at_discord.location.unwrap()).await;
     assert_eq!(cb.status, StatusCode::FORBIDDEN, "{}", cb.body);
+    assert!(cb.location.is_none());
     let (_, st) = w.status(r["id"].as_str().unwrap(), 0).await;
     assert_eq!(st["status"], "failed");
     assert_eq!(w.revocations().await, before + 1);
+    // Removed before the click (L9): no redirect to Discord, the flow fails closed.
+    let mut bob = w.browser(D_BOB, Some("bob")).await;
+    let page = bob.get(&link(&r2)).await;
+    let click = bob
+        .post_form(
+            &link(&r2),
+            &format!("csrf={}", urlencode(&csrf_field(&page.body))),
+        )
+        .await;
+    assert_eq!(click.status, StatusCode::FORBIDDEN, "{}", click.body);
+    assert!(click.location.is_none());
+    let (_, st) = w.status(r2["id"].as_str().unwrap(), 0).await;
+    assert_eq!(st["status"], "failed");
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn confirm_user_bad_input_catalogue() {
+    let w = world().await;
+    let (_, r) = w.authorize("alice", &["guilds"]).await;
+    let mut b = w.browser(D_ALICE, None).await;
+    let cb = b.consent(&link(&r)).await;
+    let flow_id = flow_id_of(&cb.location.unwrap());
+    // CU1, CU5: missing, empty, oversized, non-ASCII → 400 and nothing decided.
+    for body in [
+        json!({"user_id": "alice"}),
+        json!({"flow_id": "", "user_id": "alice"}),
+        json!({"flow_id": flow_id, "user_id": ""}),
+        json!({"flow_id": "x".repeat(600), "user_id": "alice"}),
+        json!({"flow_id": "é".repeat(20), "user_id": "alice"}),
+        json!({"flow_id": flow_id, "user_id": "a".repeat(2000)}),
+    ] {
+        let (s, e) = support::call(
+            &w.app,
+            Method::POST,
+            "/v1/auth/confirm_user",
+            &w.app_key,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body} → {e}");
+        assert_eq!(e["name"], "invalid_request");
+    }
+    // CU7: an admin key → 403; no key → 401 without CORS headers (CU8).
+    let (s, _) = w.confirm(&w.admin, &flow_id, "alice").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let r2 = reqwest::Client::new()
+        .post(format!("{}/api/v1/oauth/confirm_user", w.app.api))
+        .header("origin", "https://evil.example")
+        .json(&json!({"flow_id": flow_id, "user_id": "alice"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r2.status(), StatusCode::UNAUTHORIZED);
+    assert!(r2.headers().get("access-control-allow-origin").is_none());
+    // CU6: a Unicode variant of the user is a mismatch, and the flow fails.
+    let (s, e) = w.confirm(&w.app_key, &flow_id, "ａlice").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(e["name"], "user_mismatch");
+    let (_, st) = w.status(r["id"].as_str().unwrap(), 0).await;
+    assert_eq!(st["status"], "failed");
+    // CU4: the identical request gets the recorded answer; the right user now gets 404.
+    let (s, e2) = w.confirm(&w.app_key, &flow_id, "ａlice").await;
+    assert_eq!((s, &e2["name"]), (StatusCode::BAD_REQUEST, &e["name"]));
+    let (s, _) = support::call(
+        &w.app,
+        Method::POST,
+        "/api/v1/oauth/confirm_user",
+        &w.app_key,
+        Some(json!({"flow_id": flow_id, "user_id": "alice"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn callback_head_prefetch_and_ambiguous_answers_consume_nothing() {
+    let w = world().await;
+    let (_, r) = w.authorize("alice", &["guilds"]).await;
+    let mut alice = w.browser(D_ALICE, Some("alice")).await;
+    let to_discord = alice.click_through(&link(&r)).await;
+    let at_discord = alice.get(&to_discord.location.unwrap()).await;
+    let callback = at_discord.location.unwrap();
+    let cookies: Vec<String> = alice
+        .cookies(&w.app.api)
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // Q19: HEAD → 405; a prefetch → 400; Q4: code and error together → 400.
+    let head = http
+        .head(&callback)
+        .header("cookie", cookies.join("; "))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let prefetch = http
+        .get(&callback)
+        .header("cookie", cookies.join("; "))
+        .header("sec-purpose", "prefetch")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(prefetch.status(), StatusCode::BAD_REQUEST);
+    let both = alice.get(&format!("{callback}&error=access_denied")).await;
+    assert_eq!(both.status, StatusCode::BAD_REQUEST);
+    // Q18: POST → 405.
+    let post = http.post(&callback).send().await.unwrap();
+    assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+    // Still usable by alice.
+    let cb = alice.get(&callback).await;
+    assert_eq!(cb.status, StatusCode::SEE_OTHER, "{}", cb.body);
+    // L3: a CSRF value issued for another link is refused.
+    let (_, r2) = w.authorize("bob", &["guilds"]).await;
+    let (_, r3) = w.authorize("carol", &["guilds"]).await;
+    let mut bob = w.browser(D_BOB, Some("bob")).await;
+    let page = bob.get(&link(&r2)).await;
+    let csrf = csrf_field(&page.body);
+    let wrong = bob
+        .post_form(&link(&r3), &format!("csrf={}", urlencode(&csrf)))
+        .await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    assert!(wrong.location.is_none());
     w.app.stop().await;
 }
 
