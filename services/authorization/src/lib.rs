@@ -56,6 +56,8 @@ pub struct Authorizer {
     pub discord: Arc<dyn DiscordOAuth>,
     /// Revocation at Discord (failed flows' tokens).
     pub revoker: Arc<dyn DiscordRevoker>,
+    /// Releases grants' tokens, refreshing them first when close to expiry.
+    pub custody: Arc<latchkey_core::custody::Custody>,
     /// Long-poll waiters of this process.
     pub waiters: Arc<Waiters>,
     /// The URL browsers and Discord reach Latchkey at (no trailing slash).

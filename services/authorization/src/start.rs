@@ -19,6 +19,7 @@ use latchkey_core::auth::TenantPrincipal;
 use latchkey_core::authorization::{
     self, AuthorizationRecord, AuthorizationStatus, FlowRecord, Phase,
 };
+use latchkey_core::custody::Released;
 use latchkey_core::grant::{self, GrantRecord};
 use latchkey_core::provider::ProviderRecord;
 use latchkey_core::resolve;
@@ -196,8 +197,11 @@ pub async fn start(
         .active_grant(tenant, user.as_str(), provider.id)
         .await
         .map_err(store_err)?;
-    if let Some(g) = existing.as_ref().filter(|g| grant::covers(g, &wanted)) {
-        return completed(az, tenant, provider, g, None).await;
+    if let Some(g) = existing.clone().filter(|g| grant::covers(g, &wanted)) {
+        // Refreshed first when close to expiry; a refused refresh token starts a new flow.
+        if let Some(done) = released(az, tenant, provider, g, None).await? {
+            return Ok(done);
+        }
     }
     if !verification_ready(az, &settings) {
         return Err(ApiError::new(
@@ -296,16 +300,25 @@ fn pending(
     }
 }
 
-/// A `completed` answer carrying grant `g`'s token; `id` is the authorization that made it.
-pub(crate) async fn completed(
+/// A `completed` answer with grant `g`'s access token (refreshed first when close to expiry),
+/// or `None` when the user must authorize again. `id` is the authorization to name (default:
+/// the one that made the grant).
+pub(crate) async fn released(
     az: &Authorizer,
     tenant: TenantId,
     p: &ProviderRecord,
-    g: &GrantRecord,
+    g: GrantRecord,
     id: Option<AuthorizationId>,
-) -> Result<AuthorizationResponse, ApiError> {
-    let token = grant::access_token(&az.vault, tenant, g).await?;
-    let user_info = grant::user_info(&az.vault, tenant, g).await?;
+) -> Result<Option<AuthorizationResponse>, ApiError> {
+    let (g, token) = match az
+        .custody
+        .release(tenant, p, &az.redirect_uri(p.id), g)
+        .await?
+    {
+        Released::Token(g, token) => (*g, token),
+        Released::ReauthRequired => return Ok(None),
+    };
+    let user_info = grant::user_info(&az.vault, tenant, &g).await?;
     let mut scopes = g.scopes.clone();
     scopes.push("identify".to_owned());
     scopes.sort();
@@ -314,7 +327,7 @@ pub(crate) async fn completed(
         .or(g.authorization)
         .map(|a| a.to_string())
         .unwrap_or_else(|| g.id.to_string());
-    Ok(AuthorizationResponse {
+    Ok(Some(AuthorizationResponse {
         id,
         status: "completed".to_owned(),
         url: None,
@@ -325,7 +338,7 @@ pub(crate) async fn completed(
             token: token.expose_secret().to_owned(),
             user_info,
         }),
-    })
+    }))
 }
 
 /// The answer for an authorization as stored (`status`).
@@ -361,7 +374,9 @@ pub(crate) async fn view(
                 .map_err(store_err)?;
             match g {
                 Some(g) if grant::covers(&g, &a.scopes) => {
-                    completed(az, tenant, &p, &g, Some(a.id)).await
+                    Ok(released(az, tenant, &p, g, Some(a.id))
+                        .await?
+                        .unwrap_or(base))
                 }
                 Some(_) | None => Ok(base),
             }

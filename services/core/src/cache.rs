@@ -489,6 +489,13 @@ impl GrantStore for CachedStore {
     ) -> Result<(), StoreError> {
         self.inner.delete_grant(tenant, id, revocation, audit).await
     }
+    async fn lock_grant(
+        &self,
+        tenant: TenantId,
+        id: GrantId,
+    ) -> Result<Option<Box<dyn crate::ports::GrantLock>>, StoreError> {
+        self.inner.lock_grant(tenant, id).await
+    }
     async fn authorization_summary(
         &self,
         tenant: TenantId,

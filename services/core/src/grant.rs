@@ -104,14 +104,34 @@ pub async fn seal(
     let row = id.to_string();
     let info = serde_json::to_vec(&secrets.user_info).map_err(|_| CryptoError::Malformed)?;
     let user_info = vault.seal(tenant, aad(&row, "user_info"), &info).await?;
+    let (access, refresh) = seal_tokens(
+        vault,
+        tenant,
+        id,
+        &secrets.access_token,
+        secrets.refresh_token.as_ref(),
+    )
+    .await?;
+    Ok((user_info, access, refresh))
+}
+
+/// Seals a grant's tokens for row `id`: `(access_token, refresh_token)`.
+pub async fn seal_tokens(
+    vault: &Vault,
+    tenant: TenantId,
+    id: GrantId,
+    access: &SecretString,
+    refresh: Option<&SecretString>,
+) -> Result<(Vec<u8>, Option<Vec<u8>>), CoreError> {
+    let row = id.to_string();
     let access = vault
         .seal(
             tenant,
             aad(&row, "access_token"),
-            secrets.access_token.expose_secret().as_bytes(),
+            access.expose_secret().as_bytes(),
         )
         .await?;
-    let refresh = match &secrets.refresh_token {
+    let refresh = match refresh {
         Some(r) => Some(
             vault
                 .seal(
@@ -123,7 +143,21 @@ pub async fn seal(
         ),
         None => None,
     };
-    Ok((user_info, access, refresh))
+    Ok((access, refresh))
+}
+
+/// Opens the refresh token, if the grant has one.
+pub async fn refresh_token(
+    vault: &Vault,
+    tenant: TenantId,
+    g: &GrantRecord,
+) -> Result<Option<SecretString>, CoreError> {
+    match &g.refresh_token {
+        Some(r) => Ok(Some(
+            open_text(vault, tenant, &g.id.to_string(), "refresh_token", r).await?,
+        )),
+        None => Ok(None),
+    }
 }
 
 async fn open_text(

@@ -12,6 +12,7 @@ pub mod cache;
 pub mod catalog;
 pub mod connections;
 pub mod crypto;
+pub mod custody;
 pub mod error;
 pub mod grant;
 pub mod ids;

@@ -287,6 +287,34 @@ pub struct GrantFilter {
     pub provider: Option<ProviderRef>,
 }
 
+/// New tokens for a grant after a refresh, sealed for the grant's row.
+pub struct TokenUpdate {
+    /// Sealed access token.
+    pub access_token: Vec<u8>,
+    /// Sealed refresh token (Discord rotates it on every refresh).
+    pub refresh_token: Option<Vec<u8>>,
+    /// When the new access token expires.
+    pub expires_at: UnixMillis,
+    /// The scopes Discord granted.
+    pub scopes: Vec<String>,
+}
+
+/// A grant held for a refresh. On PostgreSQL it is a row lock in an open transaction, so
+/// another replica's refresh of the same grant waits and then sees the new generation; on
+/// SQLite (one process) the in-process single flight and the generation check suffice. Dropping
+/// it releases the lock and writes nothing.
+#[async_trait]
+pub trait GrantLock: Send {
+    /// The grant as read under the lock.
+    fn grant(&self) -> &GrantRecord;
+    /// Stores refreshed tokens (generation + 1) and releases; `false` if the grant changed
+    /// meanwhile (its generation moved, or it is no longer active).
+    async fn store_tokens(self: Box<Self>, update: &TokenUpdate) -> Result<bool, StoreError>;
+    /// Marks the grant `reauth_required` (Discord refused its refresh token) with `audit`, and
+    /// releases; `false` if the grant changed meanwhile.
+    async fn reauth_required(self: Box<Self>, audit: &AuditEvent) -> Result<bool, StoreError>;
+}
+
 /// Grants (users' connections) and what the control plane reads of authorizations.
 #[async_trait]
 pub trait GrantStore: Send + Sync {
@@ -325,6 +353,12 @@ pub trait GrantStore: Send + Sync {
         revocation: Option<&RevocationRecord>,
         audit: &AuditEvent,
     ) -> Result<(), StoreError>;
+    /// Holds grant `id` for a refresh (see [`GrantLock`]); `None` if it does not exist.
+    async fn lock_grant(
+        &self,
+        tenant: TenantId,
+        id: GrantId,
+    ) -> Result<Option<Box<dyn GrantLock>>, StoreError>;
     /// The user's authorizations through a provider, summed up: `Pending` when one is open
     /// (not started or pending, not expired), else the newest one's status; `None` if none.
     async fn authorization_summary(
@@ -452,6 +486,13 @@ pub trait DiscordOAuth: Send + Sync {
         app: &DiscordAppRef<'_>,
         access: &secrecy::SecretString,
     ) -> Result<(String, serde_json::Value), DiscordCallError>;
+    /// Refreshes a grant's tokens (Discord rotates the refresh token; the old pair dies).
+    /// `Refused` when Discord rejects the refresh token (`invalid_grant`).
+    async fn refresh(
+        &self,
+        app: &DiscordAppRef<'_>,
+        refresh_token: &secrecy::SecretString,
+    ) -> Result<ExchangedTokens, DiscordCallError>;
     /// The user's role ids in `guild`, or `None` when not a member.
     async fn member_roles(
         &self,

@@ -146,6 +146,25 @@ impl DiscordOAuth for OAuth {
         Ok((user.id.to_string(), raw))
     }
 
+    async fn refresh(
+        &self,
+        app: &DiscordAppRef<'_>,
+        refresh_token: &SecretString,
+    ) -> Result<ExchangedTokens, DiscordCallError> {
+        let app = app_of(app)?;
+        let t = self
+            .0
+            .refresh(&app, refresh_token)
+            .await
+            .map_err(call_error)?;
+        Ok(ExchangedTokens {
+            scopes: t.scopes().into_iter().map(str::to_owned).collect(),
+            expires_at: millis(t.expires_at),
+            access_token: t.access_token,
+            refresh_token: t.refresh_token,
+        })
+    }
+
     async fn member_roles(
         &self,
         app: &DiscordAppRef<'_>,

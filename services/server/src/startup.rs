@@ -276,11 +276,18 @@ fn authorizer(
     revoker: &Arc<dyn latchkey_core::ports::DiscordRevoker>,
     discord: latchkey_discord::DiscordClient,
 ) -> latchkey_authorization::Authorizer {
+    let discord: Arc<dyn latchkey_core::ports::DiscordOAuth> =
+        Arc::new(crate::discord::OAuth(discord));
     latchkey_authorization::Authorizer {
         store: ctx.store.clone(),
         vault: ctx.vault.clone(),
         authenticator: ctx.authenticator.clone(),
-        discord: Arc::new(crate::discord::OAuth(discord)),
+        custody: Arc::new(latchkey_core::custody::Custody::new(
+            ctx.store.clone(),
+            ctx.vault.clone(),
+            discord.clone(),
+        )),
+        discord,
         revoker: revoker.clone(),
         waiters: ctx.waiters.clone(),
         public_url: ctx

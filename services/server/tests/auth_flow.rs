@@ -1221,3 +1221,136 @@ async fn the_grpc_authorization_service_mirrors_rest() {
     assert_eq!(e.code(), tonic::Code::Unauthenticated);
     w.app.stop().await;
 }
+
+/// 20 concurrent `authorize` calls, spread over `apis`, for alice's grant: their tokens.
+async fn concurrent_authorize(w: &World, apis: &[String]) -> Vec<Value> {
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let api = apis[i % apis.len()].clone();
+        let key = w.app_key.clone();
+        tasks.push(tokio::spawn(async move {
+            reqwest::Client::new()
+                .post(format!("{api}/v1/auth/authorize"))
+                .header("authorization", key)
+                .json(&json!({"user_id": "alice", "auth_requirement": {"provider_id": "discord", "oauth2": {"scopes": ["guilds"]}}}))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+/// Connects alice with a token close to expiry, then lets Discord issue long-lived tokens.
+async fn near_expiry(w: &World) {
+    w.sim_settings(json!({"token.access_ttl_s": 200})).await;
+    connect(w, "alice", D_ALICE, &["guilds"]).await;
+    w.sim_settings(json!({"token.access_ttl_s": 604_800})).await;
+}
+
+fn one_token(answers: &[Value]) -> String {
+    let token = answers[0]["context"]["token"].as_str().unwrap().to_owned();
+    for a in answers {
+        assert_eq!(a["status"], "completed", "{a}");
+        assert_eq!(
+            a["context"]["token"],
+            token.as_str(),
+            "every caller got the refreshed token"
+        );
+    }
+    token
+}
+
+#[tokio::test]
+async fn a_grant_close_to_expiry_is_refreshed_exactly_once_before_it_is_released() {
+    let w = world().await;
+    near_expiry(&w).await;
+    let before = w.refreshes().await;
+    let answers = concurrent_authorize(&w, std::slice::from_ref(&w.app.api)).await;
+    let token = one_token(&answers);
+    assert_eq!(
+        w.refreshes().await,
+        before + 1,
+        "one refresh for 20 concurrent callers"
+    );
+    assert!(w.token_alive(&token).await);
+    // Fresh now: no further refresh.
+    let (_, again) = w.authorize("alice", &["guilds"]).await;
+    assert_eq!(again["context"]["token"], token.as_str());
+    assert_eq!(w.refreshes().await, before + 1);
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_refresh_token_marks_the_grant_reauth_required_and_starts_a_new_flow() {
+    let w = world().await;
+    near_expiry(&w).await;
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/__sim/users/{D_ALICE}/deauthorize/{}",
+            w.sim.base_url(),
+            support::flow::APP_ID
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let (s, again) = w.authorize("alice", &["guilds"]).await;
+    assert_eq!(s, StatusCode::OK, "{again}");
+    assert_eq!(again["status"], "pending", "{again}");
+    assert!(
+        w.audit_actions()
+            .await
+            .contains(&"connection.reauth_required".to_owned())
+    );
+    let (_, list) = support::call(
+        &w.app,
+        Method::GET,
+        "/v1/admin/user_connections",
+        &w.admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        list["items"][0]["connection_status"], "reauth_required",
+        "{list}"
+    );
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn two_replicas_refresh_a_grant_exactly_once() {
+    use latchkey_core::crypto::KeyMaterial;
+    let keys = (
+        KeyMaterial::generate().to_base64().to_string(),
+        KeyMaterial::generate().to_base64().to_string(),
+    );
+    let Some((w, db)) = pg_world(Some(keys.clone())).await else {
+        return;
+    };
+    let b = support::spawn_app_with(Some(db.url.clone()), move |s| {
+        s.encryption.master_keys = vec![keys.0.into()];
+        s.auth.peppers = vec![keys.1.into()];
+    })
+    .await;
+    near_expiry(&w).await;
+    let before = w.refreshes().await;
+    let answers = concurrent_authorize(&w, &[w.app.api.clone(), b.api.clone()]).await;
+    let token = one_token(&answers);
+    assert_eq!(
+        w.refreshes().await,
+        before + 1,
+        "one refresh across both replicas"
+    );
+    assert!(w.token_alive(&token).await);
+    b.stop().await;
+    w.app.stop().await;
+    db.drop_now().await;
+}

@@ -8,7 +8,7 @@ macro_rules! impl_more_ports {
             use super::*;
             use latchkey_core::authorization::AuthorizationStatus;
             use latchkey_core::grant::GrantRecord;
-            use latchkey_core::ports::{GrantFilter, GrantStore, RevocationStore, ToolStore};
+            use latchkey_core::ports::{GrantFilter, GrantLock, GrantStore, RevocationStore, TokenUpdate, ToolStore};
             use latchkey_core::revocation::RevocationRecord;
             use latchkey_core::tool::{ToolName, ToolRecord};
             use latchkey_core::{GrantId, ProviderRef, ToolId};
@@ -25,6 +25,77 @@ macro_rules! impl_more_ports {
                     "id, user_id, provider_ref, discord_user_id, user_info, scopes, access_token, refresh_token, \
                      expires_at, generation, status, created_at, updated_at, authorization_id"
                 };
+            }
+
+            /// A grant held for a refresh: the transaction holding its row lock (PostgreSQL), or
+            /// none (SQLite, where the generation check alone guards the write).
+            struct Locked {
+                tx: Option<sqlx::Transaction<'static, <$store as crate::Dialect>::Db>>,
+                pool: sqlx::Pool<<$store as crate::Dialect>::Db>,
+                tenant: TenantId,
+                grant: GrantRecord,
+            }
+
+            impl Locked {
+                async fn tx(&mut self) -> Result<sqlx::Transaction<'static, <$store as crate::Dialect>::Db>, StoreError> {
+                    match self.tx.take() {
+                        Some(tx) => Ok(tx),
+                        None => self.pool.begin().await.or_store("grants"),
+                    }
+                }
+            }
+
+            #[async_trait]
+            impl GrantLock for Locked {
+                fn grant(&self) -> &GrantRecord {
+                    &self.grant
+                }
+
+                async fn store_tokens(mut self: Box<Self>, u: &TokenUpdate) -> Result<bool, StoreError> {
+                    let mut tx = self.tx().await?;
+                    let done = sqlx::query(
+                        "UPDATE grants SET access_token = $3, refresh_token = $4, expires_at = $5, scopes = $6, \
+                         generation = generation + 1, refresh_failures = 0, updated_at = $7 \
+                         WHERE tenant_id = $1 AND id = $2 AND generation = $8 AND status = 'active'",
+                    )
+                    .bind(self.tenant.to_string())
+                    .bind(self.grant.id.to_string())
+                    .bind(&u.access_token)
+                    .bind(u.refresh_token.as_deref())
+                    .bind(u.expires_at.0)
+                    .bind(u.scopes.join(" "))
+                    .bind(UnixMillis::now().0)
+                    .bind(self.grant.generation)
+                    .execute(&mut *tx)
+                    .await
+                    .or_store("grants")?;
+                    if done.rows_affected() != 1 {
+                        return Ok(false);
+                    }
+                    tx.commit().await.or_store("grants")?;
+                    Ok(true)
+                }
+
+                async fn reauth_required(mut self: Box<Self>, audit: &AuditEvent) -> Result<bool, StoreError> {
+                    let mut tx = self.tx().await?;
+                    let done = sqlx::query(
+                        "UPDATE grants SET status = 'reauth_required', updated_at = $3 \
+                         WHERE tenant_id = $1 AND id = $2 AND generation = $4 AND status = 'active'",
+                    )
+                    .bind(self.tenant.to_string())
+                    .bind(self.grant.id.to_string())
+                    .bind(UnixMillis::now().0)
+                    .bind(self.grant.generation)
+                    .execute(&mut *tx)
+                    .await
+                    .or_store("grants")?;
+                    if done.rows_affected() != 1 {
+                        return Ok(false);
+                    }
+                    insert_audit(&mut *tx, self.tenant, audit).await?;
+                    tx.commit().await.or_store("grants")?;
+                    Ok(true)
+                }
             }
 
             /// Commits a write to the tenant's tools, announcing it to every replica's caches.
@@ -271,6 +342,25 @@ macro_rules! impl_more_ports {
                     }
                     insert_audit(&mut *tx, tenant, audit).await?;
                     tx.commit().await.or_store("grants")
+                }
+
+                async fn lock_grant(&self, tenant: TenantId, id: GrantId) -> Result<Option<Box<dyn GrantLock>>, StoreError> {
+                    let postgres = <$store as crate::Dialect>::NAME == "postgres";
+                    let mut tx = if postgres { Some(self.pool.begin().await.or_store("grants")?) } else { None };
+                    let query = sqlx::query_as::<_, GrantRow>(if postgres {
+                        concat!("SELECT ", grant_cols!(), " FROM grants WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
+                    } else {
+                        concat!("SELECT ", grant_cols!(), " FROM grants WHERE tenant_id = $1 AND id = $2")
+                    })
+                    .bind(tenant.to_string())
+                    .bind(id.to_string());
+                    let row = match tx.as_mut() {
+                        Some(tx) => query.fetch_optional(&mut **tx).await,
+                        None => query.fetch_optional(&self.pool).await,
+                    }
+                    .or_store("grants")?;
+                    let Some(row) = row else { return Ok(None) };
+                    Ok(Some(Box::new(Locked { tx, pool: self.pool.clone(), tenant, grant: GrantRecord::try_from(row)? })))
                 }
 
                 async fn authorization_summary(&self, tenant: TenantId, user_id: &str, provider: ProviderRef, now: UnixMillis) -> Result<Option<AuthorizationStatus>, StoreError> {

@@ -212,6 +212,50 @@ impl World {
             .unwrap_or(0)
     }
 
+    /// Changes simulator settings (`{"token.access_ttl_s": 200}`).
+    pub async fn sim_settings(&self, patch: Value) {
+        let r = reqwest::Client::new()
+            .patch(format!("{}/__sim/settings", self.sim.base_url()))
+            .json(&patch)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    }
+
+    /// Refresh-token grants the simulator received so far.
+    pub async fn refreshes(&self) -> usize {
+        let v: Value = reqwest::get(format!(
+            "{}/__sim/requests?path=/api/oauth2/token",
+            self.sim.base_url()
+        ))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        v.as_array()
+            .or_else(|| v["requests"].as_array())
+            .map(|a| {
+                a.iter()
+                    .filter(|e| e["form"]["grant_type"] == "refresh_token")
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Whether Discord accepts `token`.
+    pub async fn token_alive(&self, token: &str) -> bool {
+        reqwest::Client::new()
+            .get(format!("{}/api/v10/users/@me", self.sim.base_url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == StatusCode::OK
+    }
+
     /// The tenant's audit actions, in order.
     pub async fn audit_actions(&self) -> Vec<String> {
         let (s, b) = call(

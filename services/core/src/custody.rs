@@ -1,0 +1,188 @@
+//! Grant custody: releasing a grant's access token, refreshed first when it is close to expiry
+//! (DESIGN.md §5 "Refresh"; specs/security.md §4.2). At most one refresh per grant is in flight
+//! across all replicas: an in-process single flight per grant, then the store's lock on the
+//! grant ([`crate::ports::GrantLock`]: a row lock on PostgreSQL), a re-read under the lock (a
+//! refresh that finished meanwhile is used, not repeated), and a generation check on the write.
+//! The rotated refresh token is stored before the new access token is released. Discord
+//! refusing the refresh token marks the grant `reauth_required` (audited); Discord being
+//! unreachable releases the current token while it is still valid, else fails `Upstream`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::audit::{Actor, AuditEvent};
+use crate::error::CoreError;
+use crate::grant::{self, GrantRecord, GrantStatus};
+use crate::ports::{DiscordAppRef, DiscordCallError, DiscordOAuth, Store, TokenUpdate};
+use crate::provider::{self, ProviderRecord};
+use crate::time::UnixMillis;
+use crate::{GrantId, TenantId};
+
+/// An access token expiring sooner than this is refreshed before it is released.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+
+/// What a grant can give.
+pub enum Released {
+    /// The grant (as stored after any refresh) and its current access token.
+    Token(Box<GrantRecord>, SecretString),
+    /// The user must authorize again (Discord refused the refresh token, or the grant is not
+    /// active).
+    ReauthRequired,
+}
+
+/// Releases grants' tokens; holds the in-process part of refresh exclusion (one lock per grant
+/// being refreshed). One per process, shared by the services that release tokens.
+pub struct Custody {
+    store: Arc<dyn Store>,
+    vault: Arc<crate::crypto::Vault>,
+    discord: Arc<dyn DiscordOAuth>,
+    inflight: Mutex<HashMap<GrantId, Weak<tokio::sync::Mutex<()>>>>,
+}
+
+fn fresh(g: &GrantRecord, now: UnixMillis) -> bool {
+    let margin = i64::try_from(REFRESH_MARGIN.as_millis()).unwrap_or(i64::MAX);
+    g.expires_at.0.saturating_sub(now.0) > margin
+}
+
+impl Custody {
+    /// Custody over the store, the vault and Discord.
+    pub fn new(
+        store: Arc<dyn Store>,
+        vault: Arc<crate::crypto::Vault>,
+        discord: Arc<dyn DiscordOAuth>,
+    ) -> Self {
+        Self {
+            store,
+            vault,
+            discord,
+            inflight: Mutex::default(),
+        }
+    }
+
+    fn flight(&self, id: GrantId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
+        map.retain(|_, w| w.strong_count() > 0);
+        if let Some(m) = map.get(&id).and_then(Weak::upgrade) {
+            return m;
+        }
+        let m = Arc::new(tokio::sync::Mutex::new(()));
+        map.insert(id, Arc::downgrade(&m));
+        m
+    }
+
+    /// Grant `g`'s access token, refreshed first when it expires within [`REFRESH_MARGIN`].
+    /// `redirect_uri` is the provider's (Discord does not check it on refresh, but the app
+    /// reference carries it).
+    pub async fn release(
+        &self,
+        tenant: TenantId,
+        provider: &ProviderRecord,
+        redirect_uri: &str,
+        g: GrantRecord,
+    ) -> Result<Released, CoreError> {
+        let (store, vault, discord) = (self.store.as_ref(), &*self.vault, self.discord.as_ref());
+        if g.status != GrantStatus::Active {
+            return Ok(Released::ReauthRequired);
+        }
+        if fresh(&g, UnixMillis::now()) {
+            let token = grant::access_token(vault, tenant, &g).await?;
+            return Ok(Released::Token(Box::new(g), token));
+        }
+        let flight = self.flight(g.id);
+        let _turn = flight.lock().await;
+        let Some(lock) = store.lock_grant(tenant, g.id).await? else {
+            return Ok(Released::ReauthRequired);
+        };
+        let current = lock.grant().clone();
+        if current.status != GrantStatus::Active {
+            return Ok(Released::ReauthRequired);
+        }
+        let now = UnixMillis::now();
+        if fresh(&current, now) {
+            // Refreshed by someone else while this request waited.
+            drop(lock);
+            let token = grant::access_token(vault, tenant, &current).await?;
+            return Ok(Released::Token(Box::new(current), token));
+        }
+        let still_valid = current.expires_at.0 > now.0;
+        let Some(refresh) = grant::refresh_token(vault, tenant, &current).await? else {
+            drop(lock);
+            return if still_valid {
+                let token = grant::access_token(vault, tenant, &current).await?;
+                Ok(Released::Token(Box::new(current), token))
+            } else {
+                Ok(Released::ReauthRequired)
+            };
+        };
+        let secret = provider::client_secret(vault, tenant, provider).await?;
+        let app = DiscordAppRef {
+            client_id: provider.client_id.as_str(),
+            client_secret: &secret,
+            redirect_uri,
+            endpoint_origin: provider.endpoint_origin.as_deref(),
+        };
+        match discord.refresh(&app, &refresh).await {
+            Ok(t) => {
+                let (access_token, refresh_token) = grant::seal_tokens(
+                    vault,
+                    tenant,
+                    current.id,
+                    &t.access_token,
+                    t.refresh_token.as_ref().or(Some(&refresh)),
+                )
+                .await?;
+                let update = TokenUpdate {
+                    access_token: access_token.clone(),
+                    refresh_token: refresh_token.clone(),
+                    expires_at: t.expires_at,
+                    scopes: if t.scopes.is_empty() {
+                        current.scopes.clone()
+                    } else {
+                        t.scopes.clone()
+                    },
+                };
+                if !lock.store_tokens(&update).await? {
+                    // The grant changed under us (deleted or replaced): nothing is released.
+                    return Ok(Released::ReauthRequired);
+                }
+                let stored = GrantRecord {
+                    access_token,
+                    refresh_token,
+                    expires_at: update.expires_at,
+                    scopes: update.scopes,
+                    generation: current.generation + 1,
+                    updated_at: UnixMillis::now(),
+                    ..current
+                };
+                Ok(Released::Token(Box::new(stored), t.access_token))
+            }
+            Err(DiscordCallError::Refused(why)) => {
+                tracing::info!(grant = %current.id, reason = %why, "Discord refused the refresh token; the user must authorize again");
+                let actor = Actor {
+                    id: "system".to_owned(),
+                    request_id: None,
+                };
+                let audit = AuditEvent::success(
+                    &actor,
+                    "connection.reauth_required",
+                    current.id.to_string(),
+                );
+                lock.reauth_required(&audit).await?;
+                Ok(Released::ReauthRequired)
+            }
+            Err(DiscordCallError::Unavailable(why)) => {
+                drop(lock);
+                if still_valid {
+                    tracing::warn!(grant = %current.id, error = %why, "refresh failed; releasing the still-valid token");
+                    let token = grant::access_token(vault, tenant, &current).await?;
+                    Ok(Released::Token(Box::new(current), token))
+                } else {
+                    Err(CoreError::Upstream(why))
+                }
+            }
+        }
+    }
+}
