@@ -1248,11 +1248,20 @@ async fn concurrent_authorize(w: &World, apis: &[String]) -> Vec<Value> {
     out
 }
 
-/// Connects alice with a token close to expiry, then lets Discord issue long-lived tokens.
+/// Connects alice with a token close to expiry, then lets Discord issue long-lived tokens,
+/// slowly (300 ms per token call), so that concurrent refreshes would overlap.
 async fn near_expiry(w: &World) {
     w.sim_settings(json!({"token.access_ttl_s": 200})).await;
     connect(w, "alice", D_ALICE, &["guilds"]).await;
     w.sim_settings(json!({"token.access_ttl_s": 604_800})).await;
+    let r = reqwest::Client::new()
+        .post(format!("{}/__sim/faults", w.sim.base_url()))
+        .json(&json!({"match": {"method": "POST", "path": "/api/oauth2/token"}, "trigger": {"count": null},
+                      "action": {"kind": "delay", "ms": 300}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
 }
 
 fn one_token(answers: &[Value]) -> String {
