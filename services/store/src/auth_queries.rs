@@ -16,14 +16,13 @@ macro_rules! impl_auth_ports {
 
             use crate::rows::FlowRow;
 
-            macro_rules! flow_select {
+            macro_rules! flow_cols {
                 () => {
                     "SELECT tenant_id, a.id, a.user_id, a.provider_ref, a.requested_scopes, a.next_uri, a.status, \
                      a.failure_reason, a.created_at, a.updated_at, a.expires_at, f.phase, f.start_token_hash, \
                      f.start_token, f.browser_binding_hash, f.state_hash, f.pkce_verifier, f.flow_id_hash, \
                      f.quarantined_tokens, f.discord_user_id, f.decision, f.decided_user_hash, \
-                     f.updated_at AS flow_updated_at \
-                     FROM authorizations a JOIN flows f USING (tenant_id) "
+                     f.updated_at AS flow_updated_at"
                 };
             }
 
@@ -91,8 +90,8 @@ macro_rules! impl_auth_ports {
                     id: AuthorizationId,
                 ) -> Result<Option<(AuthorizationRecord, FlowRecord)>, StoreError> {
                     let row = sqlx::query_as::<_, FlowRow>(concat!(
-                        flow_select!(),
-                        "WHERE tenant_id = $1 AND f.authorization_id = a.id AND a.id = $2"
+                        flow_cols!(),
+                        " FROM authorizations a JOIN flows f USING (tenant_id) WHERE tenant_id = $1 AND f.authorization_id = a.id AND a.id = $2"
                     ))
                     .bind(tenant.to_string())
                     .bind(id.to_string())
@@ -110,8 +109,8 @@ macro_rules! impl_auth_ports {
                     now: UnixMillis,
                 ) -> Result<Vec<(AuthorizationRecord, FlowRecord)>, StoreError> {
                     let rows = sqlx::query_as::<_, FlowRow>(concat!(
-                        flow_select!(),
-                        "WHERE tenant_id = $1 AND f.authorization_id = a.id AND a.user_id = $2 AND a.provider_ref = $3 \
+                        flow_cols!(),
+                        " FROM authorizations a JOIN flows f USING (tenant_id) WHERE tenant_id = $1 AND f.authorization_id = a.id AND a.user_id = $2 AND a.provider_ref = $3 \
                          AND f.phase = 'link_issued' AND a.expires_at > $4 ORDER BY a.created_at DESC, a.id DESC LIMIT 20"
                     ))
                     .bind(tenant.to_string())
@@ -128,8 +127,8 @@ macro_rules! impl_auth_ports {
 
                 async fn flow_by_start_token(&self, hash: &[u8]) -> Result<Option<FoundFlow>, StoreError> {
                     let row = sqlx::query_as::<_, FlowRow>(concat!(
-                        flow_select!(),
-                        "WHERE f.start_token_hash = $1 AND f.authorization_id = a.id"
+                        flow_cols!(),
+                        " FROM authorizations a JOIN flows f USING (tenant_id) WHERE f.start_token_hash = $1 AND f.authorization_id = a.id"
                     ))
                     .bind(hash)
                     .fetch_optional(&self.pool)
@@ -140,8 +139,8 @@ macro_rules! impl_auth_ports {
 
                 async fn flow_by_state(&self, hash: &[u8]) -> Result<Option<FoundFlow>, StoreError> {
                     let row = sqlx::query_as::<_, FlowRow>(concat!(
-                        flow_select!(),
-                        "WHERE f.state_hash = $1 AND f.authorization_id = a.id"
+                        flow_cols!(),
+                        " FROM authorizations a JOIN flows f USING (tenant_id) WHERE f.state_hash = $1 AND f.authorization_id = a.id"
                     ))
                     .bind(hash)
                     .fetch_optional(&self.pool)
@@ -156,8 +155,8 @@ macro_rules! impl_auth_ports {
                     hash: &[u8],
                 ) -> Result<Option<(AuthorizationRecord, FlowRecord)>, StoreError> {
                     let row = sqlx::query_as::<_, FlowRow>(concat!(
-                        flow_select!(),
-                        "WHERE tenant_id = $1 AND f.flow_id_hash = $2 AND f.authorization_id = a.id"
+                        flow_cols!(),
+                        " FROM authorizations a JOIN flows f USING (tenant_id) WHERE tenant_id = $1 AND f.flow_id_hash = $2 AND f.authorization_id = a.id"
                     ))
                     .bind(tenant.to_string())
                     .bind(hash)
@@ -271,8 +270,8 @@ macro_rules! impl_auth_ports {
                     limit: u32,
                 ) -> Result<Vec<FoundFlow>, StoreError> {
                     let rows = sqlx::query_as::<_, FlowRow>(concat!(
-                        flow_select!(),
-                        "WHERE f.authorization_id = a.id AND f.phase NOT IN ('completed', 'failed', 'expired') \
+                        flow_cols!(),
+                        " FROM authorizations a JOIN flows f USING (tenant_id) WHERE f.authorization_id = a.id AND f.phase NOT IN ('completed', 'failed', 'expired') \
                          AND (f.expires_at <= $1 OR (f.phase = 'exchanging' AND f.updated_at < $2)) \
                          ORDER BY f.expires_at LIMIT $3"
                     ))

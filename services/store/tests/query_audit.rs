@@ -8,7 +8,8 @@ mod support;
 
 const SOURCE: &str = concat!(
     include_str!("../src/queries.rs"),
-    include_str!("../src/tool_queries.rs")
+    include_str!("../src/tool_queries.rs"),
+    include_str!("../src/auth_queries.rs")
 );
 
 /// Cross-tenant statements — the whole statement, exactly — each with why it may be.
@@ -32,6 +33,18 @@ const ALLOWED: &[(&str, &str)] = &[
     (
         "UPDATE pending_revocations SET next_attempt_at = $2 WHERE next_attempt_at <= $1 AND id IN (SELECT id FROM pending_revocations WHERE next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $3) RETURNING ",
         "the background task works off owed revocations of every tenant",
+    ),
+    (
+        " FROM authorizations a JOIN flows f USING (tenant_id) WHERE f.start_token_hash = $1 AND f.authorization_id = a.id",
+        "a browser's start link names its flow by a 256-bit capability (hash); no key, any tenant",
+    ),
+    (
+        " FROM authorizations a JOIN flows f USING (tenant_id) WHERE f.state_hash = $1 AND f.authorization_id = a.id",
+        "Discord's callback names its flow by a 256-bit `state` (hash); no key, any tenant",
+    ),
+    (
+        " FROM authorizations a JOIN flows f USING (tenant_id) WHERE f.authorization_id = a.id AND f.phase NOT IN ('completed', 'failed', 'expired') AND (f.expires_at <= $1 OR (f.phase = 'exchanging' AND f.updated_at < $2)) ORDER BY f.expires_at LIMIT $3",
+        "the reaper ends due flows of every tenant",
     ),
     (
         "SELECT COUNT(*) FROM providers WHERE client_id = $1 AND ref <> $2",

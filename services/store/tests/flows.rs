@@ -1,0 +1,289 @@
+//! Conformance of the authorization port on SQLite and PostgreSQL (specs/security.md §2.5):
+//! every flow move is a conditional update that succeeds once; capabilities are found by their
+//! hash (across tenants, with the tenant named) and `flow_id`s only within the tenant; a flow's
+//! ending writes its phase, the authorization's status, the grant it activates (replacing the
+//! older one) and its revocations together; the reaper sees due flows only; a grant locked for
+//! a refresh takes its new tokens once per generation.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
+
+use latchkey_core::authorization::{
+    AuthorizationRecord, AuthorizationStatus, Finish, FlowRecord, Phase, capability_hash,
+};
+use latchkey_core::grant::{GrantRecord, GrantStatus};
+use latchkey_core::ports::{GrantFilter, TokenUpdate};
+use latchkey_core::time::UnixMillis;
+use latchkey_core::{AuthorizationId, GrantId, ProviderRef};
+use support::{TestDb, audit_event, new_provider, new_tenant, world};
+
+fn records(provider: ProviderRef, user: &str, ttl_ms: i64) -> (AuthorizationRecord, FlowRecord) {
+    let now = UnixMillis::now();
+    let id = AuthorizationId::generate();
+    (
+        AuthorizationRecord {
+            id,
+            user_id: user.to_owned(),
+            provider,
+            scopes: vec!["guilds".to_owned(), "identify".to_owned()],
+            next_uri: None,
+            status: AuthorizationStatus::Pending,
+            failure_reason: None,
+            created_at: now,
+            updated_at: now,
+            expires_at: UnixMillis(now.0 + ttl_ms),
+        },
+        FlowRecord {
+            phase: Phase::LinkIssued,
+            start_token_hash: capability_hash(&format!("start-{id}")),
+            start_token: b"sealed".to_vec(),
+            binding_hash: None,
+            state_hash: None,
+            pkce_verifier: None,
+            flow_id_hash: None,
+            quarantined: None,
+            discord_user_id: None,
+            decision: None,
+            decided_user_hash: None,
+            updated_at: now,
+        },
+    )
+}
+
+fn grant(
+    provider: ProviderRef,
+    user: &str,
+    discord: &str,
+    a: Option<AuthorizationId>,
+) -> GrantRecord {
+    let now = UnixMillis::now();
+    GrantRecord {
+        id: GrantId::generate(),
+        user_id: user.to_owned(),
+        provider,
+        discord_user_id: discord.to_owned(),
+        user_info: b"info".to_vec(),
+        scopes: vec!["guilds".to_owned()],
+        access_token: b"access".to_vec(),
+        refresh_token: Some(b"refresh".to_vec()),
+        expires_at: UnixMillis(now.0 + 60_000),
+        generation: 0,
+        status: GrantStatus::Active,
+        created_at: now,
+        updated_at: now,
+        authorization: a,
+    }
+}
+
+fn ending(phase: Phase, g: Option<GrantRecord>, replaces: Vec<GrantId>) -> Finish {
+    Finish {
+        phase,
+        failure_reason: (phase != Phase::Completed).then(|| "test".to_owned()),
+        grant: g,
+        replaces,
+        revocations: Vec::new(),
+        decision: Some(("completed".to_owned(), vec![1, 2, 3])),
+        audit: vec![audit_event()],
+    }
+}
+
+async fn flows(db: &TestDb) {
+    let w = world(db);
+    let t = new_tenant(&w, "Acme").await.tenant.id;
+    let other = new_tenant(&w, "Other").await.tenant.id;
+    let p = new_provider(&w, t, "discord-prod", "secret-secret-secret").await;
+    let s = w.store.as_ref();
+    let (a, f) = records(p.id, "alice", 600_000);
+    s.insert_authorization(t, &a, &f, &audit_event())
+        .await
+        .unwrap();
+
+    // Found by the start token's hash, with the tenant; not through another tenant.
+    let (found_t, found_a, found_f) = s
+        .flow_by_start_token(&f.start_token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found_t, &found_a, &found_f), (t, &a, &f));
+    assert!(s.get_authorization(other, a.id).await.unwrap().is_none());
+    assert_eq!(
+        s.reusable_authorizations(t, "alice", p.id, UnixMillis::now())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // The click: link_issued → awaiting_callback, once.
+    let bound = FlowRecord {
+        phase: Phase::AwaitingCallback,
+        binding_hash: Some(capability_hash("binding")),
+        state_hash: Some(capability_hash("state-1")),
+        pkce_verifier: Some(b"sealed verifier".to_vec()),
+        ..f.clone()
+    };
+    assert!(
+        s.advance_flow(t, a.id, Phase::LinkIssued, None, &bound)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.advance_flow(t, a.id, Phase::LinkIssued, None, &bound)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.advance_flow(other, a.id, Phase::AwaitingCallback, None, &bound)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.reusable_authorizations(t, "alice", p.id, UnixMillis::now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The callback: only with the current state.
+    let (_, _, by_state) = s
+        .flow_by_state(&capability_hash("state-1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_state.binding_hash, bound.binding_hash);
+    let exchanging = FlowRecord {
+        phase: Phase::Exchanging,
+        ..bound.clone()
+    };
+    let stale = capability_hash("state-0");
+    assert!(
+        !s.advance_flow(t, a.id, Phase::AwaitingCallback, Some(&stale), &exchanging)
+            .await
+            .unwrap()
+    );
+    let current = capability_hash("state-1");
+    assert!(
+        s.advance_flow(
+            t,
+            a.id,
+            Phase::AwaitingCallback,
+            Some(&current),
+            &exchanging
+        )
+        .await
+        .unwrap()
+    );
+    let verifying = FlowRecord {
+        phase: Phase::AwaitingVerification,
+        flow_id_hash: Some(capability_hash("flow-id")),
+        quarantined: Some(b"sealed tokens".to_vec()),
+        discord_user_id: Some("81".to_owned()),
+        ..exchanging.clone()
+    };
+    assert!(
+        s.advance_flow(t, a.id, Phase::Exchanging, None, &verifying)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.flow_by_flow_id(other, &capability_hash("flow-id"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.flow_by_flow_id(t, &capability_hash("flow-id"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // The decision replaces alice's older grant with the new one, once.
+    let old = grant(p.id, "alice", "80", None);
+    s.insert_grant(t, &old, &audit_event()).await.unwrap();
+    let new = grant(p.id, "alice", "81", Some(a.id));
+    let done = ending(Phase::Completed, Some(new.clone()), vec![old.id]);
+    assert!(
+        s.finish_flow(t, a.id, Phase::AwaitingVerification, &done)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.finish_flow(t, a.id, Phase::AwaitingVerification, &done)
+            .await
+            .unwrap()
+    );
+    let (a2, f2) = s.get_authorization(t, a.id).await.unwrap().unwrap();
+    assert_eq!(a2.status, AuthorizationStatus::Completed);
+    assert_eq!(f2.phase, Phase::Completed);
+    assert_eq!(f2.quarantined, None, "quarantined tokens are gone");
+    assert_eq!(f2.decision.as_deref(), Some("completed"));
+    let grants = s
+        .list_grants(
+            t,
+            &GrantFilter {
+                user_id: Some("alice".to_owned()),
+                provider: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0].id, new.id);
+    assert_eq!(grants[0].authorization, Some(a.id));
+
+    // The reaper sees only flows that are due.
+    let (due_a, due_f) = records(p.id, "bob", -1);
+    s.insert_authorization(t, &due_a, &due_f, &audit_event())
+        .await
+        .unwrap();
+    let due = s
+        .due_flows(UnixMillis::now(), UnixMillis(0), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        due.iter().map(|(_, a, _)| a.id).collect::<Vec<_>>(),
+        vec![due_a.id]
+    );
+    assert!(
+        s.finish_flow(
+            t,
+            due_a.id,
+            Phase::LinkIssued,
+            &ending(Phase::Expired, None, vec![])
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        s.due_flows(UnixMillis::now(), UnixMillis(0), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let (expired, _) = s.get_authorization(t, due_a.id).await.unwrap().unwrap();
+    assert_eq!(expired.status, AuthorizationStatus::Failed);
+
+    // A locked grant takes new tokens once per generation.
+    let lock = s.lock_grant(t, new.id).await.unwrap().unwrap();
+    assert_eq!(lock.grant().generation, 0);
+    let update = TokenUpdate {
+        access_token: b"access-2".to_vec(),
+        refresh_token: Some(b"refresh-2".to_vec()),
+        expires_at: UnixMillis(UnixMillis::now().0 + 3_600_000),
+        scopes: vec!["guilds".to_owned()],
+    };
+    assert!(lock.store_tokens(&update).await.unwrap());
+    let stale_lock = s.lock_grant(t, new.id).await.unwrap().unwrap();
+    assert_eq!(stale_lock.grant().generation, 1);
+    assert_eq!(stale_lock.grant().access_token, b"access-2");
+    drop(stale_lock);
+    assert!(s.lock_grant(other, new.id).await.unwrap().is_none());
+    let lock = s.lock_grant(t, new.id).await.unwrap().unwrap();
+    assert!(lock.reauth_required(&audit_event()).await.unwrap());
+    let g = s.get_grant(t, new.id).await.unwrap().unwrap();
+    assert_eq!(g.status, GrantStatus::ReauthRequired);
+}
+
+on_both_stores! {
+    flow_moves => flows;
+}
