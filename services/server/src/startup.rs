@@ -173,6 +173,31 @@ impl Application {
         })
     }
 
+    /// Says loudly at start-up which tenants complete authorizations without verifying the user
+    /// (security.md V14).
+    async fn warn_about_skip_mode(&self) {
+        if !self.ctx.settings.skip_verification_allowed() {
+            return;
+        }
+        let Ok(tenants) = self.ctx.store.list_tenants().await else {
+            return;
+        };
+        let mut skipping = Vec::new();
+        for t in tenants {
+            if let Ok(Some(s)) = self.ctx.store.verification_settings(t.id).await
+                && s.unsafe_skip_verification
+            {
+                skipping.push(t.id.to_string());
+            }
+        }
+        if !skipping.is_empty() {
+            tracing::warn!(
+                tenants = %skipping.join(","),
+                "these tenants have unsafe_skip_verification set: their users' authorizations complete WITHOUT user verification (development only)"
+            );
+        }
+    }
+
     /// Every second, ends the flows that are due (lifetime over, or stuck mid-exchange) and
     /// revokes what they held (on every replica; each ending is a conditional update).
     fn reap_flows(&self) -> tokio::task::JoinHandle<()> {
@@ -197,6 +222,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        self.warn_about_skip_mode().await;
         let mut followers = self.ctx.follow_changes();
         followers.push(self.work_off_revocations());
         followers.push(self.reap_flows());

@@ -427,3 +427,48 @@ fn keys_generate_prints_usable_material() {
     let op = sb.run(&["keys", "new-operator-key"]).ok().stdout;
     assert!(latchkey_core::apikey::PresentedKey::parse(op.trim()).is_ok());
 }
+
+#[tokio::test]
+async fn start_up_warns_about_tenants_that_skip_user_verification() {
+    let sb = std::sync::Arc::new(Sandbox::new());
+    let sb2 = sb.clone();
+    let t = tokio::task::spawn_blocking(move || sb2.run(&["tenant", "create", "Acme", "--json"]))
+        .await
+        .unwrap();
+    assert_eq!(t.code, 0, "{}", t.stderr);
+    let created: serde_json::Value = serde_json::from_str(&t.stdout).unwrap();
+    let tenant = created["tenant_id"].as_str().unwrap().to_owned();
+    let admin = created["admin_key"].as_str().unwrap().to_owned();
+    let (server, sb) = tokio::task::spawn_blocking(move || (sb.serve(), sb))
+        .await
+        .unwrap();
+    let r = ::reqwest::Client::new()
+        .put(format!(
+            "{}/v1/admin/settings/session_verification",
+            server.api
+        ))
+        .header("authorization", admin)
+        .json(&serde_json::json!({"unsafe_skip_verification": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let first = tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .unwrap();
+    assert!(
+        !first.stderr.contains("unsafe_skip_verification set"),
+        "{}",
+        first.stderr
+    );
+    let second = tokio::task::spawn_blocking(move || sb.serve().stop())
+        .await
+        .unwrap();
+    let warning = second
+        .stderr
+        .lines()
+        .find(|l| l.contains("unsafe_skip_verification set"))
+        .unwrap_or_else(|| panic!("no warning: {}", second.stderr));
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains(&tenant), "{warning}");
+}
