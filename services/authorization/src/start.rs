@@ -14,17 +14,13 @@ use latchkey_api::auth::{
 };
 use latchkey_api::server::{ApiError, AppKey, JsonBody};
 use latchkey_api::{ErrorBody, ErrorName};
-use latchkey_core::audit::{Actor, AuditEvent};
 use latchkey_core::auth::TenantPrincipal;
-use latchkey_core::authorization::{
-    self, AuthorizationRecord, AuthorizationStatus, FlowRecord, Phase,
-};
+use latchkey_core::authorization::{self, AuthorizationRecord, AuthorizationStatus, FlowRecord};
 use latchkey_core::custody::Released;
 use latchkey_core::grant::{self, GrantRecord};
 use latchkey_core::provider::ProviderRecord;
 use latchkey_core::resolve;
 use latchkey_core::settings::VerificationSettings;
-use latchkey_core::time::UnixMillis;
 use latchkey_core::user::UserId;
 use latchkey_core::{AuthorizationId, CoreError, TenantId};
 use secrecy::ExposeSecret;
@@ -127,7 +123,7 @@ pub(crate) fn allowed_next_uri(raw: &str, settings: &VerificationSettings) -> bo
 
 /// Whether the tenant may start flows: a verifier, or skipping (allowed by the operator).
 pub(crate) fn verification_ready(az: &Authorizer, s: &VerificationSettings) -> bool {
-    s.verifier_url.is_some() || (s.unsafe_skip_verification && az.skip_allowed)
+    authorization::verification_ready(s, az.skip_allowed)
 }
 
 /// The use case behind REST `authorize` and gRPC `Start`.
@@ -203,82 +199,24 @@ pub async fn start(
             return Ok(done);
         }
     }
-    if !verification_ready(az, &settings) {
-        return Err(ApiError::new(
-            ErrorName::VerificationNotConfigured,
-            if settings.unsafe_skip_verification {
-                "this deployment does not allow unsafe_skip_verification: set a verifier_url with PUT /v1/admin/settings/session_verification"
-            } else {
-                "no user verifier is configured: set verifier_url with PUT /v1/admin/settings/session_verification (recommended), or for development only unsafe_skip_verification: true"
-            },
-        ));
-    }
-    // Incremental authorization: ask for what the user already granted as well.
-    let mut scopes = wanted.clone();
-    if let Some(g) = &existing {
-        scopes.extend(g.scopes.iter().cloned());
-        scopes.sort();
-        scopes.dedup();
-    }
-
-    let now = UnixMillis::now();
-    let reusable = az
-        .store
-        .reusable_authorizations(tenant, user.as_str(), provider.id, now)
-        .await
-        .map_err(store_err)?;
-    for (a, f) in reusable {
-        if a.next_uri == req.next_uri && wanted.iter().all(|s| a.scopes.contains(s)) {
-            let token =
-                authorization::open_secret(&az.vault, tenant, a.id, "start_token", &f.start_token)
-                    .await?;
-            return Ok(pending(az, provider, &a, token.expose_secret()));
-        }
-    }
-
-    let id = AuthorizationId::generate();
-    let token = authorization::new_capability();
-    let lifetime = i64::try_from(az.flow_lifetime.as_millis()).unwrap_or(i64::MAX);
-    let a = AuthorizationRecord {
-        id,
-        user_id: user.as_str().to_owned(),
-        provider: provider.id,
-        scopes,
-        next_uri: req.next_uri.clone(),
-        status: AuthorizationStatus::Pending,
-        failure_reason: None,
-        created_at: now,
-        updated_at: now,
-        expires_at: UnixMillis(now.0.saturating_add(lifetime)),
-    };
-    let f = FlowRecord {
-        phase: Phase::LinkIssued,
-        start_token_hash: authorization::capability_hash(token.expose_secret()),
-        start_token: authorization::seal_secret(&az.vault, tenant, id, "start_token", &token)
-            .await?,
-        binding_hash: None,
-        state_hash: None,
-        pkce_verifier: None,
-        flow_id_hash: None,
-        quarantined: None,
-        discord_user_id: None,
-        decision: None,
-        decided_user_hash: None,
-        updated_at: now,
-    };
-    let actor = Actor {
-        id: caller.key_id.to_string(),
-        request_id: Some(latchkey_api::server::current_request_id()),
-    };
-    az.store
-        .insert_authorization(
+    let actor = crate::key_actor(caller);
+    let (a, token) = authorization::open(
+        az.store.as_ref(),
+        &az.vault,
+        authorization::Opening {
             tenant,
-            &a,
-            &f,
-            &AuditEvent::success(&actor, "authorization.start", id.to_string()),
-        )
-        .await
-        .map_err(store_err)?;
+            actor: &actor,
+            user_id: user.as_str(),
+            provider,
+            wanted,
+            existing: existing.as_ref(),
+            next_uri: req.next_uri.clone(),
+            lifetime: az.flow_lifetime,
+            settings: &settings,
+            skip_allowed: az.skip_allowed,
+        },
+    )
+    .await?;
     Ok(pending(az, provider, &a, token.expose_secret()))
 }
 

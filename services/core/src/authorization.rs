@@ -205,6 +205,106 @@ pub struct Finish {
     pub audit: Vec<AuditEvent>,
 }
 
+/// What [`open`] needs to reuse or create a pending authorization.
+pub struct Opening<'a> {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Who asks (audited as `authorization.start`).
+    pub actor: &'a crate::audit::Actor,
+    /// The user (validated).
+    pub user_id: &'a str,
+    /// The resolved provider.
+    pub provider: &'a crate::provider::ProviderRecord,
+    /// The scope set asked for (see [`scope_set`]).
+    pub wanted: Vec<String>,
+    /// The user's current grant through the provider, whose scopes are asked for too
+    /// (incremental authorization).
+    pub existing: Option<&'a crate::grant::GrantRecord>,
+    /// Where the verifier sends the user afterwards (already allow-listed).
+    pub next_uri: Option<String>,
+    /// The flow's lifetime.
+    pub lifetime: Duration,
+    /// The tenant's settings, and whether the operator allows skipping verification.
+    pub settings: &'a crate::settings::VerificationSettings,
+    /// See `settings`.
+    pub skip_allowed: bool,
+}
+
+/// Whether a tenant may start flows: a verifier URL, or skipping allowed by the operator
+/// (security.md V1).
+pub fn verification_ready(s: &crate::settings::VerificationSettings, skip_allowed: bool) -> bool {
+    s.verifier_url.is_some() || (s.unsafe_skip_verification && skip_allowed)
+}
+
+/// Reuses the user's unused pending authorization with the same provider and `next_uri` whose
+/// scopes cover the request, or creates one (arcade-compat §6.6): the authorization and its
+/// start token. Refused (creating nothing) with `VerificationNotConfigured` when the tenant has
+/// neither a verifier nor allowed skipping.
+pub async fn open(
+    store: &dyn crate::ports::Store,
+    vault: &Vault,
+    o: Opening<'_>,
+) -> Result<(AuthorizationRecord, SecretString), CoreError> {
+    if !verification_ready(o.settings, o.skip_allowed) {
+        return Err(CoreError::VerificationNotConfigured(
+            if o.settings.unsafe_skip_verification {
+                "this deployment does not allow unsafe_skip_verification: set a verifier_url with PUT /v1/admin/settings/session_verification"
+            } else {
+                "no user verifier is configured: set verifier_url with PUT /v1/admin/settings/session_verification (recommended), or for development only unsafe_skip_verification: true"
+            },
+        ));
+    }
+    let tenant = o.tenant;
+    let mut scopes = o.wanted.clone();
+    if let Some(g) = o.existing {
+        scopes.extend(g.scopes.iter().cloned());
+        scopes.sort();
+        scopes.dedup();
+    }
+    let now = UnixMillis::now();
+    for (a, f) in store
+        .reusable_authorizations(tenant, o.user_id, o.provider.id, now)
+        .await?
+    {
+        if a.next_uri == o.next_uri && o.wanted.iter().all(|s| a.scopes.contains(s)) {
+            let token = open_secret(vault, tenant, a.id, "start_token", &f.start_token).await?;
+            return Ok((a, token));
+        }
+    }
+    let id = AuthorizationId::generate();
+    let token = new_capability();
+    let lifetime = i64::try_from(o.lifetime.as_millis()).unwrap_or(i64::MAX);
+    let a = AuthorizationRecord {
+        id,
+        user_id: o.user_id.to_owned(),
+        provider: o.provider.id,
+        scopes,
+        next_uri: o.next_uri,
+        status: AuthorizationStatus::Pending,
+        failure_reason: None,
+        created_at: now,
+        updated_at: now,
+        expires_at: UnixMillis(now.0.saturating_add(lifetime)),
+    };
+    let f = FlowRecord {
+        phase: Phase::LinkIssued,
+        start_token_hash: capability_hash(token.expose_secret()),
+        start_token: seal_secret(vault, tenant, id, "start_token", &token).await?,
+        binding_hash: None,
+        state_hash: None,
+        pkce_verifier: None,
+        flow_id_hash: None,
+        quarantined: None,
+        discord_user_id: None,
+        decision: None,
+        decided_user_hash: None,
+        updated_at: now,
+    };
+    let audit = AuditEvent::success(o.actor, "authorization.start", id.to_string());
+    store.insert_authorization(tenant, &a, &f, &audit).await?;
+    Ok((a, token))
+}
+
 /// A new one-time capability: 256 random bits, URL-safe (43 characters).
 pub fn new_capability() -> SecretString {
     let mut bytes = [0u8; 32];

@@ -57,6 +57,10 @@ pub enum CoreError {
     /// The Discord client id is already registered by a provider (of any tenant; P6).
     #[error("this Discord client id is already registered")]
     ClientIdInUse,
+    /// The tenant has neither a user verifier nor allowed skipping; the message says what to
+    /// configure.
+    #[error("{0}")]
+    VerificationNotConfigured(&'static str),
     /// Discord could not be reached or refused a call Latchkey needed (no secret in it).
     #[error("Discord: {0}")]
     Upstream(String),

@@ -158,6 +158,9 @@ impl From<CoreError> for ApiError {
                 ErrorName::ClientIdInUse,
                 "this Discord client id is already registered; each Discord app can be registered once",
             ),
+            CoreError::VerificationNotConfigured(why) => {
+                Self::new(ErrorName::VerificationNotConfigured, why)
+            }
             CoreError::Upstream(why) => {
                 tracing::warn!(error = %why, "Discord call failed");
                 Self::new(
