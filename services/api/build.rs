@@ -16,6 +16,7 @@ fn grpc() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "latchkey/v1/control_plane.proto",
         "latchkey/v1/authorization.proto",
+        "latchkey/v1/token.proto",
     ];
     let fds = protox::compile(files, [&root])?;
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);

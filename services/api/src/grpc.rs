@@ -101,3 +101,6 @@ pub const CONTROL_PLANE_SERVICE: &str = "latchkey.v1.ControlPlane";
 
 /// The fully qualified name of the authorization service.
 pub const AUTHORIZATION_SERVICE: &str = "latchkey.v1.Authorization";
+
+/// The fully qualified name of the token service.
+pub const TOKEN_SERVICE: &str = "latchkey.v1.Token";

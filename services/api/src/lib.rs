@@ -15,6 +15,7 @@ pub mod providers;
 pub mod settings;
 pub mod tenants;
 pub mod time;
+pub mod tokens;
 pub mod tools;
 
 #[cfg(feature = "server")]

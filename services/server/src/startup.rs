@@ -31,6 +31,7 @@ pub struct Application {
     metrics: Arc<Metrics>,
     revoker: Arc<dyn latchkey_core::ports::DiscordRevoker>,
     authorizer: latchkey_authorization::Authorizer,
+    tokens: latchkey_token::Tokens,
     new_operator_key: Option<SecretString>,
     grpc: routes::grpc::Grpc,
 }
@@ -59,9 +60,23 @@ impl Application {
                 .map_err(StartupError::Discord)?;
         let revoker: Arc<dyn latchkey_core::ports::DiscordRevoker> =
             Arc::new(crate::discord::Revoker(discord.clone()));
-        let authorizer = authorizer(&ctx, &revoker, discord);
-        let grpc =
-            routes::grpc::build(control_plane_state(&ctx, &revoker), authorizer.clone()).await?;
+        let oauth: Arc<dyn latchkey_core::ports::DiscordOAuth> =
+            Arc::new(crate::discord::OAuth(discord));
+        // One custody per process: the authorization and token services share its single
+        // flight, so a grant is refreshed once whichever service asks.
+        let custody = Arc::new(latchkey_core::custody::Custody::new(
+            ctx.store.clone(),
+            ctx.vault.clone(),
+            oauth.clone(),
+        ));
+        let authorizer = authorizer(&ctx, &revoker, oauth, custody.clone());
+        let tokens = tokens(&ctx, custody);
+        let grpc = routes::grpc::build(
+            control_plane_state(&ctx, &revoker),
+            authorizer.clone(),
+            tokens.clone(),
+        )
+        .await?;
         let api = bind(ctx.settings.server.api_addr).await?;
         let ops = bind(ctx.settings.server.ops_addr).await?;
         Ok(Self {
@@ -71,6 +86,7 @@ impl Application {
             metrics: Arc::new(Metrics::new()),
             revoker,
             authorizer,
+            tokens,
             new_operator_key,
             grpc,
         })
@@ -110,11 +126,12 @@ impl Application {
     }
 
     fn api_router(&self) -> Router {
-        let (health, control_plane, authorization, doc) = api_parts();
+        let (health, control_plane, authorization, tokens, doc) = api_parts();
         let control_plane = control_plane.with_state(control_plane_state(&self.ctx, &self.revoker));
         let authorization = authorization
             .merge(latchkey_authorization::browser_routes())
             .with_state(self.authorizer.clone());
+        let tokens = tokens.with_state(self.tokens.clone());
         let docs = Router::new()
             .route("/docs", get(routes::docs::page))
             .route("/docs/openapi.json", get(routes::docs::json))
@@ -124,6 +141,7 @@ impl Application {
             .with_state(self.state())
             .merge(control_plane)
             .merge(authorization)
+            .merge(tokens)
             .merge(docs)
             .merge(self.grpc.router.clone())
             .fallback(routes::not_found)
@@ -296,35 +314,46 @@ fn control_plane_state(
     }
 }
 
+fn public_url(ctx: &Context) -> Arc<str> {
+    ctx.settings
+        .server
+        .public_url
+        .trim_end_matches('/')
+        .to_owned()
+        .into()
+}
+
 /// The authorization service's state.
 fn authorizer(
     ctx: &Context,
     revoker: &Arc<dyn latchkey_core::ports::DiscordRevoker>,
-    discord: latchkey_discord::DiscordClient,
+    discord: Arc<dyn latchkey_core::ports::DiscordOAuth>,
+    custody: Arc<latchkey_core::custody::Custody>,
 ) -> latchkey_authorization::Authorizer {
-    let discord: Arc<dyn latchkey_core::ports::DiscordOAuth> =
-        Arc::new(crate::discord::OAuth(discord));
     latchkey_authorization::Authorizer {
         store: ctx.store.clone(),
         vault: ctx.vault.clone(),
         authenticator: ctx.authenticator.clone(),
-        custody: Arc::new(latchkey_core::custody::Custody::new(
-            ctx.store.clone(),
-            ctx.vault.clone(),
-            discord.clone(),
-        )),
+        custody,
         discord,
         revoker: revoker.clone(),
         waiters: ctx.waiters.clone(),
-        public_url: ctx
-            .settings
-            .server
-            .public_url
-            .trim_end_matches('/')
-            .to_owned()
-            .into(),
+        public_url: public_url(ctx),
         skip_allowed: ctx.settings.skip_verification_allowed(),
         page_key: Arc::new(ctx.peppers.derive("interstitial csrf")),
+        flow_lifetime: ctx.settings.flow_lifetime(),
+    }
+}
+
+/// The token service's state.
+fn tokens(ctx: &Context, custody: Arc<latchkey_core::custody::Custody>) -> latchkey_token::Tokens {
+    latchkey_token::Tokens {
+        store: ctx.store.clone(),
+        vault: ctx.vault.clone(),
+        authenticator: ctx.authenticator.clone(),
+        custody,
+        public_url: public_url(ctx),
+        skip_allowed: ctx.settings.skip_verification_allowed(),
         flow_lifetime: ctx.settings.flow_lifetime(),
     }
 }
@@ -334,6 +363,7 @@ fn api_parts() -> (
     Router<AppState>,
     Router<latchkey_control_plane::ControlPlane>,
     Router<latchkey_authorization::Authorizer>,
+    Router<latchkey_token::Tokens>,
     utoipa::openapi::OpenApi,
 ) {
     let (health, health_doc) = utoipa_axum::router::OpenApiRouter::<AppState>::new()
@@ -341,15 +371,17 @@ fn api_parts() -> (
         .split_for_parts();
     let (control_plane, mut doc) = latchkey_control_plane::routes().split_for_parts();
     let (authorization, auth_doc) = latchkey_authorization::routes().split_for_parts();
+    let (tokens, token_doc) = latchkey_token::routes().split_for_parts();
     doc.merge(health_doc);
     doc.merge(auth_doc);
+    doc.merge(token_doc);
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    (health, control_plane, authorization, doc)
+    (health, control_plane, authorization, tokens, doc)
 }
 
 /// Latchkey's OpenAPI document (`latchkey openapi`, committed as `openapi.yaml`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_parts().3
+    api_parts().4
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -15,6 +15,7 @@ struct Tenant {
     id: String,
     admin: String,
     app: String,
+    tool_key: String,
     provider: String,
     key_id: String,
     tool: String,
@@ -62,7 +63,7 @@ async fn tenant(app: &TestApp, name: &str, client_id: &str) -> Tenant {
     )
     .await;
     let tool = format!("T{name}.Probe");
-    let (s, _) = send(
+    let (s, created_tool) = send(
         app,
         &Method::POST,
         "/v1/admin/tools",
@@ -86,6 +87,7 @@ async fn tenant(app: &TestApp, name: &str, client_id: &str) -> Tenant {
         id,
         admin,
         app: t["app_key"].as_str().unwrap().to_owned(),
+        tool_key: created_tool["key"]["secret"].as_str().unwrap().to_owned(),
         provider,
         key_id: k["id"].as_str().unwrap().to_owned(),
         tool,
@@ -121,6 +123,7 @@ fn body_for(method: &Method, path: &str) -> Option<Value> {
         ("POST", p) if p.ends_with("/auth_providers") => Some(
             json!({"id": "matrix", "provider_id": "discord", "oauth2": {"client_id": "1300000000000000001", "client_secret": "matrix-secret-value"}}),
         ),
+        ("POST", "/v1/tokens") => Some(json!({"user_id": "matrix-user"})),
         ("PATCH" | "PUT", _) => Some(json!({"description": "matrix"})),
         _ => None,
     }
@@ -175,9 +178,10 @@ async fn every_operation_for_every_principal() {
                 .unwrap_or_else(|| panic!("{at}: no security requirement"));
             // The key of the right role in tenant A, and the keys of every other role.
             let (right, wrong): (&str, Vec<&str>) = match role.as_str() {
-                "operator_key" => (&app.operator_key, vec![&a.admin, &a.app]),
-                "admin_key" => (&a.admin, vec![&app.operator_key, &a.app]),
-                "app_key" => (&a.app, vec![&app.operator_key, &a.admin]),
+                "operator_key" => (&app.operator_key, vec![&a.admin, &a.app, &a.tool_key]),
+                "admin_key" => (&a.admin, vec![&app.operator_key, &a.app, &a.tool_key]),
+                "app_key" => (&a.app, vec![&app.operator_key, &a.admin, &a.tool_key]),
+                "tool_key" => (&a.tool_key, vec![&app.operator_key, &a.admin, &a.app]),
                 other => panic!("{at}: unknown role {other}"),
             };
             let platform = role == "operator_key";

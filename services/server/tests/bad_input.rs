@@ -97,6 +97,7 @@ struct World {
     app: TestApp,
     admin: String,
     app_key: String,
+    tool_key: String,
     tenant: String,
 }
 
@@ -124,6 +125,7 @@ fn baseline(method: &str, path: &str) -> Option<Value> {
         ("post", "/v1/auth/authorize") => json!({
             "user_id": format!("user {n}"), "next_uri": "https://app.example.com/done",
             "auth_requirement": {"provider_id": "discord", "provider_type": "oauth2", "oauth2": {"scopes": ["guilds"]}}}),
+        ("post", "/v1/tokens") => json!({"user_id": "alice"}),
         _ => return None,
     })
 }
@@ -143,6 +145,8 @@ fn key<'a>(w: &'a World, path: &str) -> &'a str {
         &w.app.operator_key
     } else if path.starts_with("/v1/auth/") {
         &w.app_key
+    } else if path == "/v1/tokens" {
+        &w.tool_key
     } else {
         &w.admin
     }
@@ -304,6 +308,13 @@ async fn check(w: &World, c: Case<'_>) -> bool {
         return true;
     }
     let name = r.body["name"].as_str().unwrap_or_default();
+    if name == "authorization_required" {
+        // A valid request whose answer is an authorization for the user to complete (the
+        // token service records it): accepted, not refused.
+        assert!(!c.must_refuse, "{at}: accepted, must be refused");
+        assert!(r.body["authorization_id"].is_string(), "{at}: {}", r.raw);
+        return true;
+    }
     assert!(
         latchkey_api::ErrorName::ALL
             .iter()
@@ -339,6 +350,7 @@ async fn world() -> World {
     let w = World {
         admin: t["admin_key"].as_str().unwrap().to_owned(),
         app_key: t["app_key"].as_str().unwrap().to_owned(),
+        tool_key: String::new(),
         tenant: t["id"].as_str().unwrap().to_owned(),
         app,
     };
@@ -352,9 +364,22 @@ async fn world() -> World {
         Some(json!({"id": "base", "provider_id": "discord", "scopes": ["guilds"],
                     "oauth2": {"client_id": "1200000000000000001", "client_secret": "secret-secret-secret"}}))).await;
     assert_eq!(s, StatusCode::OK);
-    let (s, _) = call(&w.app, Method::POST, "/v1/admin/tools", &w.admin,
+    let (s, tool) = call(&w.app, Method::POST, "/v1/admin/tools", &w.admin,
         Some(json!({"name": "Base.Tool", "version": "1.0.0", "requirement": {"oauth2": {"scopes": ["guilds"]}}}))).await;
     assert_eq!(s, StatusCode::CREATED);
+    let mut w = w;
+    w.tool_key = tool["key"]["secret"].as_str().unwrap().to_owned();
+    // alice holds a grant, so that the token service's baseline releases a token.
+    support::seed_grant(
+        &w.app,
+        &w.tenant,
+        "base",
+        "alice",
+        &["guilds"],
+        ("bad-input-access", None),
+        json!({"id": "1"}),
+    )
+    .await;
 
     w
 }

@@ -1,3 +1,59 @@
-//! `latchkey-token` will hold the token service: `POST /v1/tokens` for registered tools,
-//! tool-grant JWTs and JWKS, race-free refresh, and the Discord proxy that injects the token so
-//! the tool never sees it (DESIGN.md §5). It arrives with issue 6; nothing here yet.
+//! `latchkey-token` is the token service (DESIGN.md §5 "Token"): a registered tool, with its
+//! tool key, asks for one user's Discord access token (`POST /v1/tokens`, and gRPC
+//! `latchkey.v1.Token/GetToken`). The answer is the token of the user's active grant through
+//! the tool's provider, refreshed first when close to expiry (grant custody in
+//! `latchkey_core::custody`), only when the grant holds every scope the tool declared — never
+//! the refresh token. When no grant covers it, the answer is 403 `authorization_required` with
+//! a new authorization (its id and start link) for what the tool needs.
+
+pub mod grpc;
+pub mod issue;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRef;
+use latchkey_core::auth::Authenticator;
+use latchkey_core::crypto::Vault;
+use latchkey_core::custody::Custody;
+use latchkey_core::ports::Store;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// What the token service's handlers share.
+#[derive(Clone)]
+pub struct Tokens {
+    /// The store (providers and tools served from the look-up cache).
+    pub store: Arc<dyn Store>,
+    /// Encryption at rest.
+    pub vault: Arc<Vault>,
+    /// API-key authentication.
+    pub authenticator: Arc<Authenticator>,
+    /// Releases grants' tokens, refreshing them first when close to expiry.
+    pub custody: Arc<Custody>,
+    /// The URL browsers reach Latchkey at (start links), without a trailing slash.
+    pub public_url: Arc<str>,
+    /// Whether tenants may skip verification (operator configuration).
+    pub skip_allowed: bool,
+    /// How long an authorization's flow lives.
+    pub flow_lifetime: Duration,
+}
+
+impl FromRef<Tokens> for Arc<Authenticator> {
+    fn from_ref(s: &Tokens) -> Self {
+        s.authenticator.clone()
+    }
+}
+
+/// The OpenAPI tag of the token routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(tags(
+    (name = "tokens", description = "Discord access tokens for registered tools (tool key)."),
+))]
+struct TokenDoc;
+
+/// The REST routes with their OpenAPI documentation.
+pub fn routes() -> OpenApiRouter<Tokens> {
+    use utoipa::OpenApi;
+    OpenApiRouter::with_openapi(TokenDoc::openapi()).routes(routes!(issue::token))
+}

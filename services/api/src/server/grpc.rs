@@ -29,7 +29,8 @@ pub fn code(name: ErrorName) -> Code {
         ErrorName::AlreadyExists
         | ErrorName::ClientIdInUse
         | ErrorName::ProviderInactive
-        | ErrorName::VerificationNotConfigured => Code::FailedPrecondition,
+        | ErrorName::VerificationNotConfigured
+        | ErrorName::AuthorizationRequired => Code::FailedPrecondition,
         ErrorName::PayloadTooLarge => Code::OutOfRange,
         ErrorName::Unauthorized => Code::Unauthenticated,
         ErrorName::Forbidden | ErrorName::ScopeNotAllowed => Code::PermissionDenied,

@@ -1,6 +1,6 @@
 //! gRPC on the API listener, next to REST: `latchkey.v1.ControlPlane`,
-//! `latchkey.v1.Authorization`, the standard health service (`grpc.health.v1.Health`, with both
-//! reported SERVING while the listener serves) and server reflection (`grpc.reflection.v1` and `v1alpha`, publishing the
+//! `latchkey.v1.Authorization`, `latchkey.v1.Token`, the standard health service
+//! (`grpc.health.v1.Health`, with each reported SERVING while the listener serves) and server reflection (`grpc.reflection.v1` and `v1alpha`, publishing the
 //! latchkey and health descriptors so `grpcurl` needs no `.proto` files). Requests are routed by
 //! path (`/<service>/<method>`) into the same axum router as REST, so they pass through the same
 //! middleware: a request id (`x-request-id` in the response metadata), the request span and
@@ -11,10 +11,10 @@ use std::convert::Infallible;
 
 use axum::Router;
 use axum::response::IntoResponse;
-use latchkey_api::grpc::{AUTHORIZATION_SERVICE, CONTROL_PLANE_SERVICE};
+use latchkey_api::grpc::{AUTHORIZATION_SERVICE, CONTROL_PLANE_SERVICE, TOKEN_SERVICE};
 
 /// The services reported by the health service.
-const SERVICES: &[&str] = &[CONTROL_PLANE_SERVICE, AUTHORIZATION_SERVICE];
+const SERVICES: &[&str] = &[CONTROL_PLANE_SERVICE, AUTHORIZATION_SERVICE, TOKEN_SERVICE];
 use tonic::server::NamedService;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
@@ -35,6 +35,7 @@ pub struct Grpc {
 pub async fn build(
     cp: latchkey_control_plane::ControlPlane,
     az: latchkey_authorization::Authorizer,
+    tk: latchkey_token::Tokens,
 ) -> Result<Grpc, StartupError> {
     let (health, health_service) = tonic_health::server::health_reporter();
     for service in SERVICES {
@@ -53,6 +54,7 @@ pub async fn build(
     let router = Router::new();
     let router = route(router, latchkey_control_plane::grpc::server(cp));
     let router = route(router, latchkey_authorization::grpc::server(az));
+    let router = route(router, latchkey_token::grpc::server(tk));
     let router = route(router, health_service.max_decoding_message_size(BODY_LIMIT));
     let router = route(router, v1.max_decoding_message_size(BODY_LIMIT));
     let router = route(router, v1alpha.max_decoding_message_size(BODY_LIMIT))

@@ -1,0 +1,44 @@
+//! The token service's shapes (`POST /v1/tokens`, Latchkey's own): a registered tool asks for
+//! one user's Discord access token, limited to what the tool declared.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `POST /v1/tokens` with a tool key.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// The tenant's user whose token the tool needs.
+    pub user_id: String,
+}
+
+/// A Discord access token for one user and one tool. Never a refresh token.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// The Discord access token (use it as `Authorization: Bearer <token>` at Discord).
+    pub access_token: String,
+    /// `Bearer`.
+    pub token_type: String,
+    /// When it expires (RFC 3339); ask again before then.
+    pub expires_at: String,
+    /// The scopes the tool may use it for (what it declared, plus `identify`), sorted.
+    pub scopes: Vec<String>,
+    /// Discord's `/users/@me` object for the user.
+    #[schema(value_type = Object)]
+    pub user_info: serde_json::Value,
+}
+
+/// 403 `authorization_required`: the error body plus the authorization the user must complete.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct AuthorizationRequiredBody {
+    /// `authorization_required`.
+    pub name: String,
+    /// What to do.
+    pub message: String,
+    /// The request id.
+    pub request_id: String,
+    /// The authorization to show the user (`auth_…`; poll it with `GET /v1/auth/status`).
+    pub authorization_id: String,
+    /// The start link for the user's browser.
+    pub url: String,
+}

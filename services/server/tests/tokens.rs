@@ -1,0 +1,227 @@
+//! The token service (issue 6, item 1): a registered tool gets one user's Discord token for
+//! exactly what it declared, over REST and gRPC; otherwise `authorization_required` with an
+//! authorization the user can complete; quarantined tokens are never served (security.md V-T9).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use support::flow::{D_ALICE, D_BOB, Options, World, flow_id_of};
+
+async fn tool(w: &World, name: &str, scopes: &[&str]) -> String {
+    let (s, b) = support::call(
+        &w.app,
+        Method::POST,
+        "/v1/admin/tools",
+        &w.admin,
+        Some(json!({"name": name, "version": "1.0.0",
+                    "requirement": {"provider_id": "discord", "oauth2": {"scopes": scopes}}})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    b["key"]["secret"].as_str().unwrap().to_owned()
+}
+
+async fn token(w: &World, key: &str, user: &str) -> (StatusCode, Value) {
+    support::call(
+        &w.app,
+        Method::POST,
+        "/v1/tokens",
+        key,
+        Some(json!({ "user_id": user })),
+    )
+    .await
+}
+
+/// Completes an authorization's start link as `user`, consenting as `discord`.
+async fn complete(w: &World, url: &str, user: &str, discord: &str) {
+    let mut b = w.browser(discord, Some(user)).await;
+    let (page, _) = b.consent_and_verify(url).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+}
+
+#[tokio::test]
+async fn a_tool_gets_the_users_token_for_what_it_declared_or_an_authorization_to_show() {
+    let w = World::start(Options::default()).await;
+    let guilds = tool(&w, "Discord.Guilds", &["guilds"]).await;
+    let email = tool(&w, "Discord.Email", &["email"]).await;
+
+    // No grant: authorization_required with an authorization the user can complete.
+    let (s, b) = token(&w, &guilds, "alice").await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    assert_eq!(b["name"], "authorization_required");
+    let auth_id = b["authorization_id"].as_str().unwrap().to_owned();
+    let url = b["url"].as_str().unwrap().to_owned();
+    // The same authorization the app can poll, and reused on a retry.
+    let (_, again) = token(&w, &guilds, "alice").await;
+    assert_eq!(again["authorization_id"], auth_id.as_str());
+    complete(&w, &url, "alice", D_ALICE).await;
+    let (_, st) = w.status(&auth_id, 0).await;
+    assert_eq!(st["status"], "completed");
+
+    let (s, t) = token(&w, &guilds, "alice").await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    assert_eq!(t["token_type"], "Bearer");
+    assert_eq!(t["scopes"], json!(["guilds", "identify"]));
+    assert_eq!(t["user_info"]["id"], D_ALICE);
+    assert!(t.get("refresh_token").is_none());
+    assert!(t["expires_at"].as_str().unwrap().ends_with('Z'));
+    let access = t["access_token"].as_str().unwrap();
+    assert!(w.token_alive(access).await);
+    assert_eq!(st["context"]["token"], access);
+
+    // A tool that declared more than alice granted: an upgrade to show her.
+    let (s, b) = token(&w, &email, "alice").await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    let (_, pending) = w.status(b["authorization_id"].as_str().unwrap(), 0).await;
+    assert_eq!(pending["scopes"], json!(["email", "guilds", "identify"]));
+    // Another user has nothing.
+    let (s, _) = token(&w, &guilds, "bob").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // Only tool keys.
+    for key in [&w.app_key, &w.admin] {
+        let (s, b) = token(&w, key, "alice").await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+        assert_eq!(b["name"], "forbidden");
+    }
+    let (s, _) = token(&w, "lk_key_0190aaaaaaaaaaaaaaaaaaaaaaaaaaaa_nope", "alice").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    for body in [
+        json!({}),
+        json!({"user_id": ""}),
+        json!({"user_id": "a\u{0}"}),
+        json!({"user_id": "alice", "scopes": ["email"]}),
+    ] {
+        let (s, b) = support::call(
+            &w.app,
+            Method::POST,
+            "/v1/tokens",
+            &guilds,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body} → {b}");
+    }
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn another_tenants_tool_gets_nothing_of_this_tenants_users() {
+    let w = World::start(Options::default()).await;
+    let guilds = tool(&w, "Discord.Guilds", &["guilds"]).await;
+    let (_, b) = token(&w, &guilds, "alice").await;
+    complete(&w, b["url"].as_str().unwrap(), "alice", D_ALICE).await;
+    // Tenant B, with its own provider and tool for the same user id.
+    let (_, t2) = support::call(
+        &w.app,
+        Method::POST,
+        "/v1/platform/tenants",
+        &w.app.operator_key,
+        Some(json!({"name": "Other"})),
+    )
+    .await;
+    let admin2 = t2["admin_key"].as_str().unwrap();
+    let (s, _) = support::call(&w.app, Method::POST, "/v1/admin/auth_providers", admin2,
+        Some(json!({"id": "discord-prod", "provider_id": "discord", "scopes": ["guilds"],
+                    "oauth2": {"client_id": "1300000000000000009", "client_secret": "other-secret-0123456789"}}))).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, b) = support::call(&w.app, Method::POST, "/v1/admin/tools", admin2,
+        Some(json!({"name": "Discord.Guilds", "version": "1.0.0", "requirement": {"oauth2": {"scopes": ["guilds"]}}}))).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let other_tool = b["key"]["secret"].as_str().unwrap();
+    let (s, b) = token(&w, other_tool, "alice").await;
+    assert_ne!(s, StatusCode::OK, "{b}");
+    assert!(b.get("access_token").is_none());
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn v_t9_quarantined_tokens_are_never_served_an_older_grant_is() {
+    let w = World::start(Options::default()).await;
+    let guilds = tool(&w, "Discord.Guilds", &["guilds"]).await;
+    // alice's first flow waits for her verifier: nothing is served.
+    let (_, r) = w.authorize("alice", &["guilds"]).await;
+    let mut b = w.browser(D_ALICE, None).await;
+    let cb = b.consent(r["url"].as_str().unwrap()).await;
+    let flow_id = flow_id_of(&cb.location.unwrap());
+    let (s, body) = token(&w, &guilds, "alice").await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["name"], "authorization_required");
+    let (s, _) = w.confirm(&w.app_key, &flow_id, "alice").await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, first) = token(&w, &guilds, "alice").await;
+    assert_eq!(s, StatusCode::OK);
+    // A re-authorization as D_bob waits for verification: alice's older grant keeps serving.
+    let (_, up) = w.authorize("alice", &["email"]).await;
+    let mut b2 = w.browser(D_BOB, None).await;
+    let cb = b2.consent(up["url"].as_str().unwrap()).await;
+    assert_eq!(cb.status, StatusCode::SEE_OTHER);
+    let (s, still) = token(&w, &guilds, "alice").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(still["access_token"], first["access_token"]);
+    assert_eq!(still["user_info"]["id"], D_ALICE);
+    w.app.stop().await;
+}
+
+#[tokio::test]
+async fn the_grpc_token_service_mirrors_rest() {
+    use latchkey_api::grpc::v1 as pb;
+    use pb::token_client::TokenClient;
+    use support::grpc::req;
+    let w = World::start(Options::default()).await;
+    let guilds = tool(&w, "Discord.Guilds", &["guilds"]).await;
+    let mut c = TokenClient::connect(w.app.api.clone()).await.unwrap();
+    let e = c
+        .get_token(req(
+            Some(&guilds),
+            pb::GetTokenRequest {
+                user_id: "alice".to_owned(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::FailedPrecondition);
+    assert_eq!(
+        e.metadata().get("latchkey-error-name").unwrap(),
+        "authorization_required"
+    );
+    let url = e
+        .metadata()
+        .get("latchkey-authorization-url")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(e.metadata().get("latchkey-authorization-id").is_some());
+    complete(&w, &url, "alice", D_ALICE).await;
+    let t = c
+        .get_token(req(
+            Some(&guilds),
+            pb::GetTokenRequest {
+                user_id: "alice".to_owned(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let (_, rest) = token(&w, &guilds, "alice").await;
+    assert_eq!(t.access_token, rest["access_token"].as_str().unwrap());
+    assert_eq!(t.scopes, ["guilds", "identify"]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&t.user_info_json).unwrap()["id"],
+        D_ALICE
+    );
+    let e = c
+        .get_token(req(
+            Some(&w.app_key),
+            pb::GetTokenRequest {
+                user_id: "alice".to_owned(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::PermissionDenied);
+    w.app.stop().await;
+}

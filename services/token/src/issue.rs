@@ -1,0 +1,217 @@
+//! `POST /v1/tokens`: a tool's token for one user. The tool key names the tool; the tool's
+//! declared requirement names the provider (its pinned instance, else the tenant's one active
+//! Discord provider) and the scopes. The user's active grant through that provider must hold
+//! every declared scope; then its access token is released (refreshed first when close to
+//! expiry). Otherwise a pending authorization for what the tool needs is reused or created and
+//! the answer is 403 `authorization_required` with its id and start link — the app shows the
+//! link to the user, as after `authorize`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use latchkey_api::server::{ApiError, JsonBody, ToolKey, current_request_id};
+use latchkey_api::time::rfc3339;
+use latchkey_api::tokens::{AuthorizationRequiredBody, TokenRequest, TokenResponse};
+use latchkey_api::{ErrorBody, ErrorName};
+use latchkey_core::audit::Actor;
+use latchkey_core::auth::TenantPrincipal;
+use latchkey_core::authorization::{self, Opening};
+use latchkey_core::custody::Released;
+use latchkey_core::grant;
+use latchkey_core::provider::ProviderRecord;
+use latchkey_core::resolve;
+use latchkey_core::tool::ToolRecord;
+use latchkey_core::user::UserId;
+use latchkey_core::{CoreError, ToolId};
+use secrecy::ExposeSecret;
+
+use crate::Tokens;
+
+/// Why no token was released.
+#[derive(Debug)]
+pub enum Refusal {
+    /// An error in the usual shape.
+    Error(ApiError),
+    /// The user must complete this authorization first.
+    AuthorizationRequired {
+        /// `auth_…`.
+        authorization_id: String,
+        /// The start link.
+        url: String,
+    },
+}
+
+impl From<ApiError> for Refusal {
+    fn from(e: ApiError) -> Self {
+        Self::Error(e)
+    }
+}
+
+impl From<CoreError> for Refusal {
+    fn from(e: CoreError) -> Self {
+        Self::Error(e.into())
+    }
+}
+
+const REQUIRED: &str = "the user has not granted what this tool needs: show them the url, then ask again once the authorization is completed";
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Error(e) => e.into_response(),
+            Self::AuthorizationRequired {
+                authorization_id,
+                url,
+            } => (
+                StatusCode::FORBIDDEN,
+                Json(AuthorizationRequiredBody {
+                    name: ErrorName::AuthorizationRequired.as_str().to_owned(),
+                    message: REQUIRED.to_owned(),
+                    request_id: current_request_id(),
+                    authorization_id,
+                    url,
+                }),
+            )
+                .into_response(),
+        }
+    }
+}
+
+/// Get a tool's Discord token for a user.
+///
+/// Requires a tool key. Answers the Discord access token of the user's grant through the
+/// tool's provider when it holds every scope the tool declared (refreshed first when close to
+/// expiry; never the refresh token), with `Cache-Control: no-store`. Otherwise 403
+/// `authorization_required` with `authorization_id` and the start `url` to show the user.
+#[utoipa::path(
+    operation_id = "tokens_get",
+    post, path = "/v1/tokens", tag = "tokens",
+    security(("tool_key" = [])),
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "The token", body = TokenResponse),
+        (status = 400, description = "Bad body or user id, or `verification_not_configured`", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Not a tool key (`forbidden`), or `authorization_required`", body = AuthorizationRequiredBody),
+        (status = 502, description = "Discord was needed for a refresh and failed", body = ErrorBody),
+    )
+)]
+pub async fn token(
+    State(tk): State<Tokens>,
+    ToolKey(caller): ToolKey,
+    JsonBody(req): JsonBody<TokenRequest>,
+) -> Result<Response, Refusal> {
+    let t = get_token(&tk, &caller, &req.user_id).await?;
+    let mut resp = Json(t).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+/// The tool a tool key is bound to.
+async fn tool_of(tk: &Tokens, caller: &TenantPrincipal) -> Result<ToolRecord, ApiError> {
+    let forbidden = || ApiError::new(ErrorName::Forbidden, "this key is not bound to a tool");
+    let id = caller
+        .tool_id
+        .as_deref()
+        .and_then(|t| ToolId::parse(t).ok())
+        .ok_or_else(forbidden)?;
+    tk.store
+        .get_tool_by_id(caller.tenant, id)
+        .await
+        .map_err(|e| ApiError::from(CoreError::from(e)))?
+        .ok_or_else(forbidden)
+}
+
+/// The provider a tool's requirement names: its pinned instance, else the one active Discord
+/// provider (arcade-compat §7).
+fn provider_of<'a>(
+    providers: &'a [ProviderRecord],
+    tool: &ToolRecord,
+) -> Result<&'a ProviderRecord, CoreError> {
+    match &tool.requirement.instance {
+        Some(slug) => resolve::resolve(providers, Some(slug.as_str()), None),
+        None => resolve::resolve(providers, None, Some(resolve::DISCORD)),
+    }
+}
+
+/// The use case behind REST `POST /v1/tokens` and gRPC `GetToken`.
+pub async fn get_token(
+    tk: &Tokens,
+    caller: &TenantPrincipal,
+    user_id: &str,
+) -> Result<TokenResponse, Refusal> {
+    let tenant = caller.tenant;
+    let user = UserId::parse("user_id", user_id)?;
+    let tool = tool_of(tk, caller).await?;
+    let providers = tk
+        .store
+        .list_providers(tenant)
+        .await
+        .map_err(CoreError::from)?;
+    let provider = provider_of(&providers, &tool)?;
+    let wanted = authorization::scope_set(&tool.requirement.scopes, &[], &[]);
+    let existing = tk
+        .store
+        .active_grant(tenant, user.as_str(), provider.id)
+        .await
+        .map_err(CoreError::from)?;
+    if let Some(g) = existing.clone().filter(|g| grant::covers(g, &wanted)) {
+        let redirect = format!("{}/oauth/callback/{}", tk.public_url, provider.id);
+        if let Released::Token(g, token) =
+            tk.custody.release(tenant, provider, &redirect, g).await?
+        {
+            let user_info = grant::user_info(&tk.vault, tenant, &g).await?;
+            return Ok(TokenResponse {
+                access_token: token.expose_secret().to_owned(),
+                token_type: "Bearer".to_owned(),
+                expires_at: rfc3339(g.expires_at.0),
+                scopes: wanted,
+                user_info,
+            });
+        }
+    }
+    // Nothing covers it (or the grant needs re-authorization): an authorization for what the
+    // tool needs.
+    let settings = tk
+        .store
+        .verification_settings(tenant)
+        .await
+        .map_err(CoreError::from)?
+        .unwrap_or_default();
+    let actor = Actor {
+        id: caller.key_id.to_string(),
+        request_id: Some(current_request_id()),
+    };
+    let still_active = tk
+        .store
+        .active_grant(tenant, user.as_str(), provider.id)
+        .await
+        .map_err(CoreError::from)?;
+    let (a, start_token) = authorization::open(
+        tk.store.as_ref(),
+        &tk.vault,
+        Opening {
+            tenant,
+            actor: &actor,
+            user_id: user.as_str(),
+            provider,
+            wanted,
+            existing: still_active.as_ref(),
+            next_uri: None,
+            lifetime: tk.flow_lifetime,
+            settings: &settings,
+            skip_allowed: tk.skip_allowed,
+        },
+    )
+    .await?;
+    Err(Refusal::AuthorizationRequired {
+        authorization_id: a.id.to_string(),
+        url: format!(
+            "{}/oauth/start/{}",
+            tk.public_url,
+            start_token.expose_secret()
+        ),
+    })
+}
