@@ -98,24 +98,7 @@ impl World {
             .to_owned();
         let provider_ref = redirect.rsplit('/').next().unwrap().to_owned();
         assert!(redirect.starts_with(&public), "{redirect}");
-        let fixtures = json!({
-            "apps": [{"id": APP_ID, "name": "Acme Agent", "secret": SECRET, "redirect_uris": [redirect], "public_client": false}],
-            "users": [
-                {"id": D_ALICE, "username": "alice_d", "global_name": "Alice", "email": "alice@example.com", "verified": true},
-                {"id": D_BOB, "username": "bob_d", "global_name": "Bob"},
-                {"id": D_MALLORY, "username": "mallory_d", "global_name": "Mallory"}
-            ],
-            "guilds": [{"id": GUILD, "name": "Acme Guild", "owner_id": D_ALICE,
-                        "roles": [{"id": ROLE, "name": "member"}],
-                        "members": [{"user_id": D_ALICE, "roles": [ROLE]}, {"user_id": D_BOB, "roles": []}]}]
-        });
-        let r = reqwest::Client::new()
-            .post(format!("{origin}/__sim/fixtures"))
-            .json(&fixtures)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+        load_fixtures(&origin, &redirect).await;
         let tenant_app = TenantApp::start(&app.api, &app_key).await;
         let mut settings = json!({"allowed_next_uri_origins": [tenant_app.origin.clone()]});
         if opts.verifier {
@@ -301,6 +284,29 @@ impl World {
             })
             .collect()
     }
+}
+
+/// The simulator's world: the tenant's Discord app (redirecting to `redirect`), D_alice, D_bob
+/// and D_mallory, and a guild with a role.
+pub async fn load_fixtures(origin: &str, redirect: &str) {
+    let fixtures = json!({
+        "apps": [{"id": APP_ID, "name": "Acme Agent", "secret": SECRET, "redirect_uris": [redirect], "public_client": false}],
+        "users": [
+            {"id": D_ALICE, "username": "alice_d", "global_name": "Alice", "email": "alice@example.com", "verified": true},
+            {"id": D_BOB, "username": "bob_d", "global_name": "Bob"},
+            {"id": D_MALLORY, "username": "mallory_d", "global_name": "Mallory"}
+        ],
+        "guilds": [{"id": GUILD, "name": "Acme Guild", "owner_id": D_ALICE,
+                    "roles": [{"id": ROLE, "name": "member"}],
+                    "members": [{"user_id": D_ALICE, "roles": [ROLE]}, {"user_id": D_BOB, "roles": []}]}]
+    });
+    let r = reqwest::Client::new()
+        .post(format!("{origin}/__sim/fixtures"))
+        .json(&fixtures)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
 }
 
 /// One HTTP answer as a browser sees it.

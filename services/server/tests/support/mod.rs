@@ -76,7 +76,11 @@ impl Sandbox {
 
     /// Starts `latchkey serve` on free ports and waits until it answers.
     pub fn serve(&self) -> Server {
-        let api = free_port();
+        self.serve_at(free_port())
+    }
+
+    /// Starts `latchkey serve` with its API listener on `api` and waits until it answers.
+    pub fn serve_at(&self, api: u16) -> Server {
         let ops = free_port();
         let child = self
             .command(&["serve"])
