@@ -213,6 +213,18 @@ pub async fn reap(az: &Authorizer) -> Result<usize, ApiError> {
     Ok(ended)
 }
 
+/// Purges authorizations that ended more than the retention period ago and back no active
+/// grant (arcade-compat §6.5): `status` then answers 404, which ends Arcade clients' loops on
+/// `failed`. Returns how many.
+pub async fn purge(az: &Authorizer) -> Result<u64, ApiError> {
+    let keep = i64::try_from(az.retention.as_millis()).unwrap_or(i64::MAX);
+    let before = UnixMillis(UnixMillis::now().0.saturating_sub(keep));
+    az.store
+        .purge_authorizations(before, 500)
+        .await
+        .map_err(store_err)
+}
+
 /// The hash a `confirm_user` decision records for the user id it was given.
 pub(crate) fn user_hash(user_id: &str) -> Vec<u8> {
     authorization::capability_hash(user_id)

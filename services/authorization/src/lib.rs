@@ -68,6 +68,8 @@ pub struct Authorizer {
     pub page_key: Arc<[u8; 32]>,
     /// How long a flow lives.
     pub flow_lifetime: Duration,
+    /// How long an ended authorization is kept (unless it backs an active grant).
+    pub retention: Duration,
 }
 
 impl FromRef<Authorizer> for Arc<Authenticator> {

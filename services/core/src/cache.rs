@@ -649,6 +649,13 @@ impl AuthorizationStore for CachedStore {
     ) -> Result<Vec<FoundFlow>, StoreError> {
         self.inner.due_flows(now, stuck_before, limit).await
     }
+    async fn purge_authorizations(
+        &self,
+        before: UnixMillis,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        self.inner.purge_authorizations(before, limit).await
+    }
     async fn record_audit(&self, tenant: TenantId, event: &AuditEvent) -> Result<(), StoreError> {
         self.inner.record_audit(tenant, event).await
     }

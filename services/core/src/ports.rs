@@ -589,6 +589,10 @@ pub trait AuthorizationStore: Send + Sync {
         stuck_before: UnixMillis,
         limit: u32,
     ) -> Result<Vec<FoundFlow>, StoreError>;
+    /// Cross-tenant by design (the reaper): deletes up to `limit` authorizations (with their
+    /// flows) that ended before `before` and back no active grant; how many.
+    async fn purge_authorizations(&self, before: UnixMillis, limit: u32)
+    -> Result<u64, StoreError>;
     /// Records an event that goes with no other write (e.g. `link_reuse_attempt`).
     async fn record_audit(&self, tenant: TenantId, event: &AuditEvent) -> Result<(), StoreError>;
     /// Whether `provider` holds an active grant for Discord user `discord_user_id` (any of the

@@ -103,6 +103,9 @@ pub struct AuthSettings {
     /// How long an authorization's flow lives, in seconds (consent, callback and
     /// `confirm_user` must all happen within it). Default 600, at most 3600.
     pub flow_lifetime_secs: Option<u64>,
+    /// How long an ended authorization stays readable, in seconds (an authorization that backs
+    /// an active grant is kept). Default 86400.
+    pub authorization_retention_secs: Option<u64>,
 }
 
 /// Log output.
@@ -316,6 +319,16 @@ impl Settings {
     /// How long an authorization's flow lives (`auth.flow_lifetime_secs`, 1 s – 1 h).
     pub fn flow_lifetime(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.auth.flow_lifetime_secs.unwrap_or(600).clamp(1, 3600))
+    }
+
+    /// How long ended authorizations are kept (`auth.authorization_retention_secs`, at least 1 s).
+    pub fn authorization_retention(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(
+            self.auth
+                .authorization_retention_secs
+                .unwrap_or(86_400)
+                .max(1),
+        )
     }
 
     /// Whether tenants may turn verification off (development only; closed on PostgreSQL unless

@@ -217,18 +217,31 @@ impl Application {
     }
 
     /// Every second, ends the flows that are due (lifetime over, or stuck mid-exchange) and
-    /// revokes what they held (on every replica; each ending is a conditional update).
+    /// revokes what they held (on every replica; each ending is a conditional update); every
+    /// 10 s, purges authorizations past their retention.
     fn reap_flows(&self) -> tokio::task::JoinHandle<()> {
         let az = self.authorizer.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut ticks: u64 = 0;
             loop {
                 tick.tick().await;
                 match latchkey_authorization::ending::reap(&az).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(ended = n, "ended expired authorization flows"),
                     Err(e) => tracing::warn!(error = e.message(), "could not end expired flows"),
+                }
+                // Purging is not urgent: every 10 s is enough.
+                ticks += 1;
+                if ticks % 10 == 1 {
+                    match latchkey_authorization::ending::purge(&az).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(purged = n, "purged ended authorizations"),
+                        Err(e) => {
+                            tracing::warn!(error = e.message(), "could not purge authorizations")
+                        }
+                    }
                 }
             }
         })
@@ -342,6 +355,7 @@ fn authorizer(
         skip_allowed: ctx.settings.skip_verification_allowed(),
         page_key: Arc::new(ctx.peppers.derive("interstitial csrf")),
         flow_lifetime: ctx.settings.flow_lifetime(),
+        retention: ctx.settings.authorization_retention(),
     }
 }
 

@@ -1363,3 +1363,43 @@ async fn two_replicas_refresh_a_grant_exactly_once() {
     w.app.stop().await;
     db.drop_now().await;
 }
+
+#[tokio::test]
+async fn ended_authorizations_are_purged_after_the_retention_unless_they_back_a_grant() {
+    let w = World::start(Options {
+        retention_secs: Some(1),
+        ..Options::default()
+    })
+    .await;
+    let done = connect(&w, "alice", D_ALICE, &["guilds"]).await;
+    let done_id = done["id"].as_str().unwrap().to_owned();
+    let (_, r) = w.authorize("bob", &["guilds"]).await;
+    let failed_id = r["id"].as_str().unwrap().to_owned();
+    let mut b = w.browser(D_BOB, Some("bob")).await;
+    let to_discord = b.click_through(&link(&r)).await;
+    let at_discord = b
+        .get(&format!(
+            "{}&sim_decision=deny",
+            to_discord.location.unwrap()
+        ))
+        .await;
+    b.get(&at_discord.location.unwrap()).await;
+    let (_, st) = w.status(&failed_id, 0).await;
+    assert_eq!(st["status"], "failed");
+    // The purge runs every 10 s; the failed authorization then answers 404 (which ends
+    // Arcade clients' loops on `failed`), the one behind alice's grant stays.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (s, _) = w.status(&failed_id, 0).await;
+        if s == StatusCode::NOT_FOUND {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not purged");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (s, kept) = w.status(&done_id, 0).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(kept["status"], "completed");
+    assert!(kept["context"]["token"].is_string());
+    w.app.stop().await;
+}

@@ -284,6 +284,21 @@ macro_rules! impl_auth_ports {
                     rows.into_iter().map(FlowRow::into_records).collect()
                 }
 
+                async fn purge_authorizations(&self, before: UnixMillis, limit: u32) -> Result<u64, StoreError> {
+                    // Flows go with their authorization (foreign key, ON DELETE CASCADE).
+                    let done = sqlx::query(
+                        "DELETE FROM authorizations WHERE (tenant_id, id) IN (SELECT a.tenant_id, a.id FROM authorizations a \
+                         WHERE a.status IN ('completed', 'failed') AND a.updated_at < $1 AND NOT EXISTS (SELECT 1 FROM grants g \
+                         WHERE g.tenant_id = a.tenant_id AND g.authorization_id = a.id AND g.status = 'active') LIMIT $2)",
+                    )
+                    .bind(before.0)
+                    .bind(i64::from(limit))
+                    .execute(&self.pool)
+                    .await
+                    .or_store("authorizations")?;
+                    Ok(done.rows_affected())
+                }
+
                 async fn record_audit(&self, tenant: TenantId, event: &AuditEvent) -> Result<(), StoreError> {
                     insert_audit(&self.pool, tenant, event).await
                 }

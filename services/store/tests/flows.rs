@@ -263,6 +263,14 @@ async fn flows(db: &TestDb) {
     let (expired, _) = s.get_authorization(t, due_a.id).await.unwrap().unwrap();
     assert_eq!(expired.status, AuthorizationStatus::Failed);
 
+    // Purging: the expired authorization goes (with its flow); the one behind alice's active
+    // grant stays.
+    let later = UnixMillis(UnixMillis::now().0 + 1_000);
+    assert_eq!(s.purge_authorizations(later, 100).await.unwrap(), 1);
+    assert!(s.get_authorization(t, due_a.id).await.unwrap().is_none());
+    assert!(s.flow_by_start_token(&due_f.start_token_hash).await.unwrap().is_none());
+    assert!(s.get_authorization(t, a.id).await.unwrap().is_some());
+
     // A locked grant takes new tokens once per generation.
     let lock = s.lock_grant(t, new.id).await.unwrap().unwrap();
     assert_eq!(lock.grant().generation, 0);

@@ -47,6 +47,10 @@ const ALLOWED: &[(&str, &str)] = &[
         "the reaper ends due flows of every tenant",
     ),
     (
+        "DELETE FROM authorizations WHERE (tenant_id, id) IN (SELECT a.tenant_id, a.id FROM authorizations a WHERE a.status IN ('completed', 'failed') AND a.updated_at < $1 AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.tenant_id = a.tenant_id AND g.authorization_id = a.id AND g.status = 'active') LIMIT $2)",
+        "the reaper purges every tenant's ended authorizations after the retention period",
+    ),
+    (
         "SELECT COUNT(*) FROM providers WHERE client_id = $1 AND ref <> $2",
         "a Discord client id is registered once across tenants (P6)",
     ),

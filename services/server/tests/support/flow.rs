@@ -42,6 +42,8 @@ pub struct Options {
     pub skip_allowed: Option<bool>,
     /// The master key and pepper (base64), so that more replicas can share the database.
     pub keys: Option<(String, String)>,
+    /// `auth.authorization_retention_secs`.
+    pub retention_secs: Option<u64>,
 }
 
 impl Default for Options {
@@ -52,6 +54,7 @@ impl Default for Options {
             verifier: true,
             skip_allowed: None,
             keys: None,
+            retention_secs: None,
         }
     }
 }
@@ -69,6 +72,7 @@ impl World {
             s.auth.allow_insecure_loopback_urls = true;
             s.auth.flow_lifetime_secs = opts.flow_lifetime_secs;
             s.auth.allow_unsafe_skip_verification = opts.skip_allowed;
+            s.auth.authorization_retention_secs = opts.retention_secs;
             if let Some((master, pepper)) = opts.keys.clone() {
                 s.encryption.master_keys = vec![master.into()];
                 s.auth.peppers = vec![pepper.into()];
