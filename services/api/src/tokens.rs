@@ -4,12 +4,17 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// `POST /v1/tokens` with a tool key.
+/// `POST /v1/tokens`: with a tool key and `user_id`, or with only a tool `grant` (no key).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
-    /// The tenant's user whose token the tool needs.
-    pub user_id: String,
+    /// The tenant's user whose token the tool needs (with a tool key).
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// A tool grant minted by the app (`POST /v1/tools/{name}/grants`), instead of a tool key
+    /// and `user_id`.
+    #[serde(default)]
+    pub grant: Option<String>,
 }
 
 /// A Discord access token for one user and one tool. Never a refresh token.
@@ -41,4 +46,25 @@ pub struct AuthorizationRequiredBody {
     pub authorization_id: String,
     /// The start link for the user's browser.
     pub url: String,
+}
+
+/// `POST /v1/tools/{name}/grants` with an app key.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolGrantRequest {
+    /// The user the tool may act for.
+    pub user_id: String,
+}
+
+/// A tool grant: a short-lived JWT for one user and one tool.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct ToolGrantResponse {
+    /// The JWT, for the tool to present to `POST /v1/tokens` as `{"grant": …}`.
+    pub grant: String,
+    /// When it expires (RFC 3339).
+    pub expires_at: String,
+    /// The tool (`Toolkit.Tool`).
+    pub tool: String,
+    /// The user.
+    pub user_id: String,
 }

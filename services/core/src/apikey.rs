@@ -226,6 +226,13 @@ impl Peppers {
         )
     }
 
+    /// [`Peppers::derive`] under every pepper, newest first (keys that rotate with the peppers:
+    /// the newest signs, the older ones still verify).
+    pub fn derive_each(&self, purpose: &str) -> Vec<[u8; 32]> {
+        let label = SecretString::from(format!("latchkey derive: {purpose}"));
+        self.keys.iter().map(|k| Self::mac(k, &label)).collect()
+    }
+
     /// The hash of a key under the newest pepper.
     pub fn hash(&self, whole: &SecretString) -> KeyHash {
         let k = &self.keys[0];

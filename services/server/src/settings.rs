@@ -106,6 +106,8 @@ pub struct AuthSettings {
     /// How long an ended authorization stays readable, in seconds (an authorization that backs
     /// an active grant is kept). Default 86400.
     pub authorization_retention_secs: Option<u64>,
+    /// How long a tool grant (JWT) is valid, in seconds. Default 300, at most 3600.
+    pub tool_grant_ttl_secs: Option<u64>,
 }
 
 /// Log output.
@@ -319,6 +321,11 @@ impl Settings {
     /// How long an authorization's flow lives (`auth.flow_lifetime_secs`, 1 s – 1 h).
     pub fn flow_lifetime(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.auth.flow_lifetime_secs.unwrap_or(600).clamp(1, 3600))
+    }
+
+    /// How long a tool grant is valid (`auth.tool_grant_ttl_secs`, 1 s – 1 h).
+    pub fn tool_grant_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.auth.tool_grant_ttl_secs.unwrap_or(300).clamp(1, 3600))
     }
 
     /// How long ended authorizations are kept (`auth.authorization_retention_secs`, at least 1 s).

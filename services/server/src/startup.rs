@@ -70,7 +70,7 @@ impl Application {
             oauth.clone(),
         ));
         let authorizer = authorizer(&ctx, &revoker, oauth, custody.clone());
-        let tokens = tokens(&ctx, custody);
+        let tokens = tokens(&ctx, custody)?;
         let grpc = routes::grpc::build(
             control_plane_state(&ctx, &revoker),
             authorizer.clone(),
@@ -360,8 +360,16 @@ fn authorizer(
 }
 
 /// The token service's state.
-fn tokens(ctx: &Context, custody: Arc<latchkey_core::custody::Custody>) -> latchkey_token::Tokens {
-    latchkey_token::Tokens {
+fn tokens(
+    ctx: &Context,
+    custody: Arc<latchkey_core::custody::Custody>,
+) -> Result<latchkey_token::Tokens, StartupError> {
+    // Tool grants are signed with keys derived from the peppers: the newest signs, the older
+    // ones verify, and every replica with the same configuration derives the same keys.
+    let seeds = ctx.peppers.derive_each("tool grant signing key v1");
+    let grant_keys = latchkey_token::grants::GrantKeys::from_seeds(&seeds)
+        .map_err(|e| StartupError::Grpc(format!("tool grant keys: {e}")))?;
+    Ok(latchkey_token::Tokens {
         store: ctx.store.clone(),
         vault: ctx.vault.clone(),
         authenticator: ctx.authenticator.clone(),
@@ -369,7 +377,9 @@ fn tokens(ctx: &Context, custody: Arc<latchkey_core::custody::Custody>) -> latch
         public_url: public_url(ctx),
         skip_allowed: ctx.settings.skip_verification_allowed(),
         flow_lifetime: ctx.settings.flow_lifetime(),
-    }
+        grant_keys: Arc::new(grant_keys),
+        grant_ttl: ctx.settings.tool_grant_ttl(),
+    })
 }
 
 /// The API routes that carry OpenAPI documentation, and the document they make.

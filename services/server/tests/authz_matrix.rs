@@ -124,6 +124,7 @@ fn body_for(method: &Method, path: &str) -> Option<Value> {
             json!({"id": "matrix", "provider_id": "discord", "oauth2": {"client_id": "1300000000000000001", "client_secret": "matrix-secret-value"}}),
         ),
         ("POST", "/v1/tokens") => Some(json!({"user_id": "matrix-user"})),
+        ("POST", p) if p.ends_with("/grants") => Some(json!({"user_id": "matrix-user"})),
         ("PATCH" | "PUT", _) => Some(json!({"description": "matrix"})),
         _ => None,
     }
@@ -167,7 +168,7 @@ async fn every_operation_for_every_principal() {
                 panic!("{at}: no fixture for its path parameter; add one to the matrix")
             });
             let body = body_for(&method, path);
-            if path == "/v1/health" {
+            if path == "/v1/health" || path == "/.well-known/jwks.json" {
                 let (s, _) = send(&app, &method, path, None, None).await;
                 assert_eq!(s, StatusCode::OK, "{at}");
                 continue;

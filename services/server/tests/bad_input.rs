@@ -126,6 +126,7 @@ fn baseline(method: &str, path: &str) -> Option<Value> {
             "user_id": format!("user {n}"), "next_uri": "https://app.example.com/done",
             "auth_requirement": {"provider_id": "discord", "provider_type": "oauth2", "oauth2": {"scopes": ["guilds"]}}}),
         ("post", "/v1/tokens") => json!({"user_id": "alice"}),
+        ("post", "/v1/tools/{name}/grants") => json!({"user_id": "alice"}),
         _ => return None,
     })
 }
@@ -143,7 +144,7 @@ const COVERED_BY_FLOWS: &[&str] = &["/v1/auth/confirm_user", "/api/v1/oauth/conf
 fn key<'a>(w: &'a World, path: &str) -> &'a str {
     if path.starts_with("/v1/platform/") {
         &w.app.operator_key
-    } else if path.starts_with("/v1/auth/") {
+    } else if path.starts_with("/v1/auth/") || path.ends_with("/grants") {
         &w.app_key
     } else if path == "/v1/tokens" {
         &w.tool_key

@@ -56,8 +56,10 @@ fn every_operation_is_documented_and_declares_its_key_role() {
                         .collect()
                 })
                 .unwrap_or_default();
-            if path == "/v1/health" {
-                assert!(security.is_empty(), "{at}: health needs no key");
+            // The public documents: health and the tool-grant signing keys.
+            let public = path == "/v1/health" || path == "/.well-known/jwks.json";
+            if public {
+                assert!(security.is_empty(), "{at}: needs no key");
             } else {
                 assert_eq!(security.len(), 1, "{at}: exactly one key role");
                 assert!(
@@ -79,7 +81,7 @@ fn every_operation_is_documented_and_declares_its_key_role() {
                 responses.keys().any(|c| c.starts_with('2')),
                 "{at}: no success response"
             );
-            if path != "/v1/health" {
+            if !public {
                 for code in ["401", "403"] {
                     assert!(responses.contains_key(code), "{at}: {code} not documented");
                 }

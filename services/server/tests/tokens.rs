@@ -178,6 +178,7 @@ async fn the_grpc_token_service_mirrors_rest() {
             Some(&guilds),
             pb::GetTokenRequest {
                 user_id: "alice".to_owned(),
+                grant: String::new(),
             },
         ))
         .await
@@ -201,6 +202,7 @@ async fn the_grpc_token_service_mirrors_rest() {
             Some(&guilds),
             pb::GetTokenRequest {
                 user_id: "alice".to_owned(),
+                grant: String::new(),
             },
         ))
         .await
@@ -218,10 +220,206 @@ async fn the_grpc_token_service_mirrors_rest() {
             Some(&w.app_key),
             pb::GetTokenRequest {
                 user_id: "alice".to_owned(),
+                grant: String::new(),
             },
         ))
         .await
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::PermissionDenied);
+    w.app.stop().await;
+}
+
+async fn mint(w: &World, key: &str, tool: &str, user: &str) -> (StatusCode, Value) {
+    support::call(
+        &w.app,
+        Method::POST,
+        &format!("/v1/tools/{tool}/grants"),
+        key,
+        Some(json!({ "user_id": user })),
+    )
+    .await
+}
+
+async fn with_grant(w: &World, grant: &str) -> (StatusCode, Value) {
+    let r = support::request(
+        &w.app,
+        Method::POST,
+        "/v1/tokens",
+        None,
+        Some(&json!({ "grant": grant })),
+    )
+    .await;
+    (r.status, r.body)
+}
+
+fn b64(part: &str) -> Value {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn enc(v: &Value) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+#[tokio::test]
+async fn a_tool_grant_minted_by_the_app_stands_for_a_tool_key_and_user() {
+    let w = World::start(Options::default()).await;
+    let guilds = tool(&w, "Discord.Guilds", &["guilds"]).await;
+    let (_, b) = token(&w, &guilds, "alice").await;
+    complete(&w, b["url"].as_str().unwrap(), "alice", D_ALICE).await;
+
+    let (s, g) = mint(&w, &w.app_key, "Discord.Guilds", "alice").await;
+    assert_eq!(s, StatusCode::CREATED, "{g}");
+    let jwt = g["grant"].as_str().unwrap().to_owned();
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let (header, claims) = (b64(parts[0]), b64(parts[1]));
+    assert_eq!(header["alg"], "EdDSA");
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["aud"], "latchkey:tokens");
+    assert_eq!(claims["scp"], json!(["guilds", "identify"]));
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        300
+    );
+    // The signing key is published.
+    let jwks: Value = reqwest::get(format!("{}/.well-known/jwks.json", w.app.api))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == header["kid"] && k["crv"] == "Ed25519")
+    );
+
+    let (s, t) = with_grant(&w, &jwt).await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let (_, by_key) = token(&w, &guilds, "alice").await;
+    assert_eq!(t["access_token"], by_key["access_token"]);
+
+    // TG catalogue: tampered, alg none, HS256 with the public key, unknown kid, other
+    // audience or tenant (re-signed claims are impossible without the key), garbage → 401.
+    let mut tampered_claims = claims.clone();
+    tampered_claims["sub"] = json!("bob");
+    let tampered = format!("{}.{}.{}", parts[0], enc(&tampered_claims), parts[2]);
+    let none = format!(
+        "{}.{}.",
+        enc(&json!({"alg": "none", "typ": "JWT"})),
+        parts[1]
+    );
+    let x = jwks["keys"][0]["x"].as_str().unwrap();
+    let hs = {
+        use base64::Engine;
+        use hmac::{Hmac, Mac};
+        let head = enc(&json!({"alg": "HS256", "typ": "JWT", "kid": header["kid"]}));
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(x.as_bytes()).unwrap();
+        mac.update(format!("{head}.{}", parts[1]).as_bytes());
+        let sig =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("{head}.{}.{sig}", parts[1])
+    };
+    let other_kid = format!(
+        "{}.{}.{}",
+        enc(&json!({"alg": "EdDSA", "kid": "0000000000000000"})),
+        parts[1],
+        parts[2]
+    );
+    for bad in [
+        tampered.as_str(),
+        none.as_str(),
+        hs.as_str(),
+        other_kid.as_str(),
+        "x.y.z",
+        "",
+        &"a".repeat(5000),
+    ] {
+        let (s, b) = with_grant(&w, bad).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{bad:.40} → {b}");
+        assert!(b.get("access_token").is_none());
+    }
+    // A grant and a key together, or a grant with a user id, are refused.
+    let r = support::request(
+        &w.app,
+        Method::POST,
+        "/v1/tokens",
+        Some(&guilds),
+        Some(&json!({"grant": jwt})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let (s, _) = with_grant_and_user(&w, &jwt).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // Minting: app keys only; unknown tool → 404; bad user → 400.
+    let (s, _) = mint(&w, &w.admin, "Discord.Guilds", "alice").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = mint(&w, &guilds, "Discord.Guilds", "alice").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = mint(&w, &w.app_key, "Discord.Nope", "alice").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = mint(&w, &w.app_key, "Discord.Guilds", "").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // A grant minted for bob gets bob's authorization_required, not alice's token.
+    let (_, gb) = mint(&w, &w.app_key, "Discord.Guilds", "bob").await;
+    let (s, b) = with_grant(&w, gb["grant"].as_str().unwrap()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(b["name"], "authorization_required");
+    // gRPC takes the grant too.
+    use latchkey_api::grpc::v1 as pb;
+    let mut c = pb::token_client::TokenClient::connect(w.app.api.clone())
+        .await
+        .unwrap();
+    let t2 = c
+        .get_token(support::grpc::req(
+            None,
+            pb::GetTokenRequest {
+                user_id: String::new(),
+                grant: jwt.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(t2.access_token, t["access_token"].as_str().unwrap());
+    w.app.stop().await;
+}
+
+async fn with_grant_and_user(w: &World, grant: &str) -> (StatusCode, Value) {
+    let r = support::request(
+        &w.app,
+        Method::POST,
+        "/v1/tokens",
+        None,
+        Some(&json!({ "grant": grant, "user_id": "alice" })),
+    )
+    .await;
+    (r.status, r.body)
+}
+
+#[tokio::test]
+async fn an_expired_tool_grant_releases_nothing() {
+    let w = World::start(Options {
+        grant_ttl_secs: Some(1),
+        ..Options::default()
+    })
+    .await;
+    let guilds = tool(&w, "Discord.Guilds", &["guilds"]).await;
+    let (_, b) = token(&w, &guilds, "alice").await;
+    complete(&w, b["url"].as_str().unwrap(), "alice", D_ALICE).await;
+    let (_, g) = mint(&w, &w.app_key, "Discord.Guilds", "alice").await;
+    let jwt = g["grant"].as_str().unwrap().to_owned();
+    let (s, _) = with_grant(&w, &jwt).await;
+    assert_eq!(s, StatusCode::OK, "valid at first");
+    // Past its expiry and the 5 s leeway for clock skew between replicas.
+    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+    let (s, b) = with_grant(&w, &jwt).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{b}");
     w.app.stop().await;
 }

@@ -268,7 +268,12 @@ async fn flows(db: &TestDb) {
     let later = UnixMillis(UnixMillis::now().0 + 1_000);
     assert_eq!(s.purge_authorizations(later, 100).await.unwrap(), 1);
     assert!(s.get_authorization(t, due_a.id).await.unwrap().is_none());
-    assert!(s.flow_by_start_token(&due_f.start_token_hash).await.unwrap().is_none());
+    assert!(
+        s.flow_by_start_token(&due_f.start_token_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(s.get_authorization(t, a.id).await.unwrap().is_some());
 
     // A locked grant takes new tokens once per generation.

@@ -4,7 +4,6 @@
 use latchkey_api::grpc::v1 as pb;
 use latchkey_api::grpc::v1::token_server::{Token as Rpc, TokenServer};
 use latchkey_api::server::grpc::presented;
-use latchkey_api::server::{ApiError, ToolKey, authenticate};
 use latchkey_api::{ErrorName, grpc::ERROR_NAME_METADATA};
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Code, Request, Response, Status};
@@ -61,14 +60,17 @@ impl Rpc for TokenService {
         &self,
         request: Request<pb::GetTokenRequest>,
     ) -> Result<Response<pb::GetTokenResponse>, Status> {
-        let p = authenticate(&self.tk.authenticator, presented(request.metadata()))
-            .await
-            .map_err(Status::from)?;
-        let caller = ToolKey::from_principal(p)
-            .map_err(|e: ApiError| Status::from(e))?
-            .0;
-        let m = request.into_inner();
-        let t = issue::get_token(&self.tk, &caller, &m.user_id)
+        let grant = Some(request.get_ref().grant.clone()).filter(|g| !g.is_empty());
+        let user_id = Some(request.get_ref().user_id.clone()).filter(|u| !u.is_empty());
+        let (caller, user_id) = issue::authenticate(
+            &self.tk,
+            presented(request.metadata()),
+            grant.as_deref(),
+            user_id.or_else(|| grant.is_none().then(String::new)),
+        )
+        .await
+        .map_err(status)?;
+        let t = issue::get_token(&self.tk, &caller, &user_id)
             .await
             .map_err(status)?;
         Ok(Response::new(pb::GetTokenResponse {

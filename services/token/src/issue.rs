@@ -15,7 +15,6 @@ use latchkey_api::time::rfc3339;
 use latchkey_api::tokens::{AuthorizationRequiredBody, TokenRequest, TokenResponse};
 use latchkey_api::{ErrorBody, ErrorName};
 use latchkey_core::audit::Actor;
-use latchkey_core::auth::TenantPrincipal;
 use latchkey_core::authorization::{self, Opening};
 use latchkey_core::custody::Released;
 use latchkey_core::grant;
@@ -23,10 +22,11 @@ use latchkey_core::provider::ProviderRecord;
 use latchkey_core::resolve;
 use latchkey_core::tool::ToolRecord;
 use latchkey_core::user::UserId;
-use latchkey_core::{CoreError, ToolId};
+use latchkey_core::{CoreError, TenantId, ToolId};
 use secrecy::ExposeSecret;
 
 use crate::Tokens;
+use crate::grants::Granted;
 
 /// Why no token was released.
 #[derive(Debug)]
@@ -80,7 +80,8 @@ impl IntoResponse for Refusal {
 
 /// Get a tool's Discord token for a user.
 ///
-/// Requires a tool key. Answers the Discord access token of the user's grant through the
+/// Requires a tool key with `user_id` — or, with no key, a tool `grant` minted by the app
+/// (`POST /v1/tools/{name}/grants`). Answers the Discord access token of the user's grant through the
 /// tool's provider when it holds every scope the tool declared (refreshed first when close to
 /// expiry; never the refresh token), with `Cache-Control: no-store`. Otherwise 403
 /// `authorization_required` with `authorization_id` and the start `url` to show the user.
@@ -99,29 +100,82 @@ impl IntoResponse for Refusal {
 )]
 pub async fn token(
     State(tk): State<Tokens>,
-    ToolKey(caller): ToolKey,
+    headers: axum::http::HeaderMap,
     JsonBody(req): JsonBody<TokenRequest>,
 ) -> Result<Response, Refusal> {
-    let t = get_token(&tk, &caller, &req.user_id).await?;
+    let presented = latchkey_api::server::Presented::from_headers(&headers);
+    let (caller, user_id) = authenticate(&tk, presented, req.grant.as_deref(), req.user_id).await?;
+    let t = get_token(&tk, &caller, &user_id).await?;
     let mut resp = Json(t).into_response();
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
 }
 
-/// The tool a tool key is bound to.
-async fn tool_of(tk: &Tokens, caller: &TenantPrincipal) -> Result<ToolRecord, ApiError> {
+/// Who asks for a token: a tool (by its key, or by a grant the app minted for it).
+pub struct Caller {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The tool.
+    pub tool: ToolId,
+    /// The audit actor: the tool key, or the grant's id.
+    pub actor: String,
+    /// With a grant: the scopes it was minted for.
+    pub granted: Option<Vec<String>>,
+}
+
+/// A tool key with `user_id`, or a tool grant alone (never both): the caller and the user.
+pub async fn authenticate(
+    tk: &Tokens,
+    presented: latchkey_api::server::Presented<'_>,
+    grant: Option<&str>,
+    user_id: Option<String>,
+) -> Result<(Caller, String), Refusal> {
+    let invalid = |m: &'static str| ApiError::new(ErrorName::InvalidRequest, m);
+    if let Some(g) = grant {
+        if !matches!(presented, latchkey_api::server::Presented::Missing) || user_id.is_some() {
+            return Err(
+                invalid("give either a tool key and user_id, or a tool grant alone").into(),
+            );
+        }
+        let g = Granted::from_claims(tk.grant_keys.verify(g, &tk.public_url)?)?;
+        return Ok((
+            Caller {
+                tenant: g.tenant,
+                tool: g.tool,
+                actor: format!("grant:{}", g.jti),
+                granted: Some(g.scopes),
+            },
+            g.user_id,
+        ));
+    }
+    let p = latchkey_api::server::authenticate(&tk.authenticator, presented).await?;
+    let key = ToolKey::from_principal(p)?.0;
     let forbidden = || ApiError::new(ErrorName::Forbidden, "this key is not bound to a tool");
-    let id = caller
+    let tool = key
         .tool_id
         .as_deref()
         .and_then(|t| ToolId::parse(t).ok())
         .ok_or_else(forbidden)?;
+    let user_id = user_id.ok_or_else(|| invalid("user_id: required with a tool key"))?;
+    Ok((
+        Caller {
+            tenant: key.tenant,
+            tool,
+            actor: key.key_id.to_string(),
+            granted: None,
+        },
+        user_id,
+    ))
+}
+
+/// The caller's tool (a deleted tool's key or grant gets nothing).
+async fn tool_of(tk: &Tokens, caller: &Caller) -> Result<ToolRecord, ApiError> {
     tk.store
-        .get_tool_by_id(caller.tenant, id)
+        .get_tool_by_id(caller.tenant, caller.tool)
         .await
         .map_err(|e| ApiError::from(CoreError::from(e)))?
-        .ok_or_else(forbidden)
+        .ok_or_else(|| ApiError::new(ErrorName::Forbidden, "the tool no longer exists"))
 }
 
 /// The provider a tool's requirement names: its pinned instance, else the one active Discord
@@ -139,7 +193,7 @@ fn provider_of<'a>(
 /// The use case behind REST `POST /v1/tokens` and gRPC `GetToken`.
 pub async fn get_token(
     tk: &Tokens,
-    caller: &TenantPrincipal,
+    caller: &Caller,
     user_id: &str,
 ) -> Result<TokenResponse, Refusal> {
     let tenant = caller.tenant;
@@ -152,6 +206,15 @@ pub async fn get_token(
         .map_err(CoreError::from)?;
     let provider = provider_of(&providers, &tool)?;
     let wanted = authorization::scope_set(&tool.requirement.scopes, &[], &[]);
+    if let Some(granted) = &caller.granted
+        && !wanted.iter().all(|s| granted.contains(s))
+    {
+        return Err(ApiError::new(
+            ErrorName::Forbidden,
+            "the tool declares scopes this grant was not minted for; mint a new grant",
+        )
+        .into());
+    }
     let existing = tk
         .store
         .active_grant(tenant, user.as_str(), provider.id)
@@ -181,7 +244,7 @@ pub async fn get_token(
         .map_err(CoreError::from)?
         .unwrap_or_default();
     let actor = Actor {
-        id: caller.key_id.to_string(),
+        id: caller.actor.clone(),
         request_id: Some(current_request_id()),
     };
     let still_active = tk

@@ -4,8 +4,11 @@
 //! the tool's provider, refreshed first when close to expiry (grant custody in
 //! `latchkey_core::custody`), only when the grant holds every scope the tool declared — never
 //! the refresh token. When no grant covers it, the answer is 403 `authorization_required` with
-//! a new authorization (its id and start link) for what the tool needs.
+//! a new authorization (its id and start link) for what the tool needs. Instead of its key and a
+//! user id, a tool may present a tool grant: a short-lived JWT the app minted for one user and
+//! that tool ([`grants`]).
 
+pub mod grants;
 pub mod grpc;
 pub mod issue;
 
@@ -37,6 +40,10 @@ pub struct Tokens {
     pub skip_allowed: bool,
     /// How long an authorization's flow lives.
     pub flow_lifetime: Duration,
+    /// The keys that sign and verify tool grants.
+    pub grant_keys: Arc<grants::GrantKeys>,
+    /// How long a tool grant is valid.
+    pub grant_ttl: Duration,
 }
 
 impl FromRef<Tokens> for Arc<Authenticator> {
@@ -55,5 +62,8 @@ struct TokenDoc;
 /// The REST routes with their OpenAPI documentation.
 pub fn routes() -> OpenApiRouter<Tokens> {
     use utoipa::OpenApi;
-    OpenApiRouter::with_openapi(TokenDoc::openapi()).routes(routes!(issue::token))
+    OpenApiRouter::with_openapi(TokenDoc::openapi())
+        .routes(routes!(issue::token))
+        .routes(routes!(grants::create))
+        .routes(routes!(grants::jwks))
 }

@@ -44,6 +44,8 @@ pub struct Options {
     pub keys: Option<(String, String)>,
     /// `auth.authorization_retention_secs`.
     pub retention_secs: Option<u64>,
+    /// `auth.tool_grant_ttl_secs`.
+    pub grant_ttl_secs: Option<u64>,
 }
 
 impl Default for Options {
@@ -55,6 +57,7 @@ impl Default for Options {
             skip_allowed: None,
             keys: None,
             retention_secs: None,
+            grant_ttl_secs: None,
         }
     }
 }
@@ -73,6 +76,7 @@ impl World {
             s.auth.flow_lifetime_secs = opts.flow_lifetime_secs;
             s.auth.allow_unsafe_skip_verification = opts.skip_allowed;
             s.auth.authorization_retention_secs = opts.retention_secs;
+            s.auth.tool_grant_ttl_secs = opts.grant_ttl_secs;
             if let Some((master, pepper)) = opts.keys.clone() {
                 s.encryption.master_keys = vec![master.into()];
                 s.auth.peppers = vec![pepper.into()];
