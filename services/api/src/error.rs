@@ -53,6 +53,7 @@ error_names! {
     Unauthorized => "unauthorized", 401, "Missing or invalid API key.";
     Forbidden => "forbidden", 403, "A valid key of the wrong role for the route.";
     ScopeNotAllowed => "scope_not_allowed", 403, "A requested scope outside the provider's configured scopes.";
+    RouteNotAllowed => "route_not_allowed", 403, "A Discord proxy route (or method) the tool's declared scopes do not imply.";
     AuthorizationRequired => "authorization_required", 403, "No grant of the user covers what the tool declared: the body carries `authorization_id` and the start `url`.";
     NotFound => "not_found", 404, "Unknown object (another tenant's objects answer the same), or unknown route.";
     NotSupported => "not_supported", 404, "An Arcade route that Latchkey does not serve.";

@@ -459,6 +459,25 @@ impl std::fmt::Display for DiscordCallError {
     }
 }
 
+/// What Discord answered a proxied request.
+#[derive(Debug)]
+pub enum ProxyOutcome {
+    /// Discord's status and JSON body.
+    Answer {
+        /// The HTTP status.
+        status: u16,
+        /// The JSON body.
+        body: Vec<u8>,
+    },
+    /// Discord rejected the token (401): it is not to be used again.
+    TokenDead,
+    /// Discord's rate limit: wait this long.
+    RateLimited {
+        /// Milliseconds to wait.
+        retry_after_ms: u64,
+    },
+}
+
 /// The OAuth2 steps of a flow against Discord (implemented over `latchkey-discord`). Errors
 /// are sentences without any secret in them.
 #[async_trait]
@@ -493,6 +512,15 @@ pub trait DiscordOAuth: Send + Sync {
         app: &DiscordAppRef<'_>,
         refresh_token: &secrecy::SecretString,
     ) -> Result<ExchangedTokens, DiscordCallError>;
+    /// A GET on Discord's REST API with the user's token, for the Discord proxy (`route` is
+    /// the route template, for rate limits; `path` includes the query).
+    async fn proxy_get(
+        &self,
+        app: &DiscordAppRef<'_>,
+        access: &secrecy::SecretString,
+        route: &'static str,
+        path: &str,
+    ) -> Result<ProxyOutcome, DiscordCallError>;
     /// The user's role ids in `guild`, or `None` when not a member.
     async fn member_roles(
         &self,

@@ -324,13 +324,15 @@ impl DiscordClient {
         })
     }
 
-    async fn rest<T: DeserializeOwned>(
+    /// One authenticated GET on Discord's REST API, answered as Discord sent it (rate limits,
+    /// retries and the breaker applied); `route` is the rate-limit route template.
+    async fn rest_call(
         &self,
         app: &DiscordApp,
         access: &SecretString,
         route: &'static str,
         path: &str,
-    ) -> Result<T, DiscordError> {
+    ) -> Result<Answer, DiscordError> {
         let mut headers = self.base_headers();
         let mut bearer = HeaderValue::from_str(&format!("Bearer {}", access.expose_secret()))
             .map_err(|_| {
@@ -340,8 +342,7 @@ impl DiscordClient {
             })?;
         bearer.set_sensitive(true);
         headers.insert(AUTHORIZATION, bearer);
-        let answer = self
-            .transport
+        self.transport
             .execute(Call {
                 method: Method::GET,
                 url: app.endpoints.api(path)?,
@@ -351,7 +352,38 @@ impl DiscordClient {
                 form: None,
                 retry: Retry::Idempotent,
             })
-            .await?;
+            .await
+    }
+
+    /// A GET on Discord's REST API for the Discord proxy: the status and JSON body as Discord
+    /// answered them, except that 401 is `TokenDead` and a body that is not JSON is refused.
+    pub async fn proxy_get(
+        &self,
+        app: &DiscordApp,
+        access: &SecretString,
+        route: &'static str,
+        path: &str,
+    ) -> Result<(u16, Vec<u8>), DiscordError> {
+        let answer = self.rest_call(app, access, route, path).await?;
+        if answer.status == StatusCode::UNAUTHORIZED {
+            return Err(DiscordError::TokenDead);
+        }
+        if !answer.json {
+            return Err(DiscordError::InvalidResponse(format!(
+                "{route}: response is not JSON"
+            )));
+        }
+        Ok((answer.status.as_u16(), answer.body))
+    }
+
+    async fn rest<T: DeserializeOwned>(
+        &self,
+        app: &DiscordApp,
+        access: &SecretString,
+        route: &'static str,
+        path: &str,
+    ) -> Result<T, DiscordError> {
+        let answer = self.rest_call(app, access, route, path).await?;
         match answer.status {
             s if s.is_success() => {
                 if !answer.json {

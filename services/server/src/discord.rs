@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use latchkey_core::ports::{
-    DiscordAppRef, DiscordCallError, DiscordOAuth, DiscordRevoker, ExchangedTokens,
+    DiscordAppRef, DiscordCallError, DiscordOAuth, DiscordRevoker, ExchangedTokens, ProxyOutcome,
 };
 use latchkey_core::time::UnixMillis;
 use latchkey_discord::authorize::{PkceVerifier, State};
@@ -163,6 +163,24 @@ impl DiscordOAuth for OAuth {
             access_token: t.access_token,
             refresh_token: t.refresh_token,
         })
+    }
+
+    async fn proxy_get(
+        &self,
+        app: &DiscordAppRef<'_>,
+        access: &SecretString,
+        route: &'static str,
+        path: &str,
+    ) -> Result<ProxyOutcome, DiscordCallError> {
+        let app = app_of(app)?;
+        match self.0.proxy_get(&app, access, route, path).await {
+            Ok((status, body)) => Ok(ProxyOutcome::Answer { status, body }),
+            Err(DiscordError::TokenDead) => Ok(ProxyOutcome::TokenDead),
+            Err(DiscordError::RateLimited { retry_after, .. }) => Ok(ProxyOutcome::RateLimited {
+                retry_after_ms: u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX),
+            }),
+            Err(e) => Err(call_error(e)),
+        }
     }
 
     async fn member_roles(

@@ -69,8 +69,8 @@ impl Application {
             ctx.vault.clone(),
             oauth.clone(),
         ));
-        let authorizer = authorizer(&ctx, &revoker, oauth, custody.clone());
-        let tokens = tokens(&ctx, custody)?;
+        let authorizer = authorizer(&ctx, &revoker, oauth.clone(), custody.clone());
+        let tokens = tokens(&ctx, custody, oauth.clone())?;
         let grpc = routes::grpc::build(
             control_plane_state(&ctx, &revoker),
             authorizer.clone(),
@@ -363,6 +363,7 @@ fn authorizer(
 fn tokens(
     ctx: &Context,
     custody: Arc<latchkey_core::custody::Custody>,
+    discord: Arc<dyn latchkey_core::ports::DiscordOAuth>,
 ) -> Result<latchkey_token::Tokens, StartupError> {
     // Tool grants are signed with keys derived from the peppers: the newest signs, the older
     // ones verify, and every replica with the same configuration derives the same keys.
@@ -378,6 +379,7 @@ fn tokens(
         skip_allowed: ctx.settings.skip_verification_allowed(),
         flow_lifetime: ctx.settings.flow_lifetime(),
         grant_keys: Arc::new(grant_keys),
+        discord,
         grant_ttl: ctx.settings.tool_grant_ttl(),
     })
 }

@@ -196,6 +196,32 @@ pub async fn get_token(
     caller: &Caller,
     user_id: &str,
 ) -> Result<TokenResponse, Refusal> {
+    let r = release(tk, caller, user_id).await?;
+    let user_info = grant::user_info(&tk.vault, caller.tenant, &r.grant).await?;
+    Ok(TokenResponse {
+        access_token: r.token.expose_secret().to_owned(),
+        token_type: "Bearer".to_owned(),
+        expires_at: rfc3339(r.grant.expires_at.0),
+        scopes: r.scopes,
+        user_info,
+    })
+}
+
+/// A released token, with what it was released for.
+pub struct Release {
+    /// The provider it goes through.
+    pub provider: ProviderRecord,
+    /// The grant (after any refresh).
+    pub grant: grant::GrantRecord,
+    /// The access token.
+    pub token: secrecy::SecretString,
+    /// What the tool declared (plus `identify`), sorted.
+    pub scopes: Vec<String>,
+}
+
+/// The user's token for the caller's tool — only when the grant holds every declared scope —
+/// or `authorization_required` with an authorization for what the tool needs.
+pub async fn release(tk: &Tokens, caller: &Caller, user_id: &str) -> Result<Release, Refusal> {
     let tenant = caller.tenant;
     let user = UserId::parse("user_id", user_id)?;
     let tool = tool_of(tk, caller).await?;
@@ -225,13 +251,11 @@ pub async fn get_token(
         if let Released::Token(g, token) =
             tk.custody.release(tenant, provider, &redirect, g).await?
         {
-            let user_info = grant::user_info(&tk.vault, tenant, &g).await?;
-            return Ok(TokenResponse {
-                access_token: token.expose_secret().to_owned(),
-                token_type: "Bearer".to_owned(),
-                expires_at: rfc3339(g.expires_at.0),
+            return Ok(Release {
+                provider: provider.clone(),
+                grant: *g,
+                token,
                 scopes: wanted,
-                user_info,
             });
         }
     }

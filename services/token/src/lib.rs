@@ -11,6 +11,7 @@
 pub mod grants;
 pub mod grpc;
 pub mod issue;
+pub mod proxy;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +35,8 @@ pub struct Tokens {
     pub authenticator: Arc<Authenticator>,
     /// Releases grants' tokens, refreshing them first when close to expiry.
     pub custody: Arc<Custody>,
+    /// Discord (the proxy's upstream).
+    pub discord: Arc<dyn latchkey_core::ports::DiscordOAuth>,
     /// The URL browsers reach Latchkey at (start links), without a trailing slash.
     pub public_url: Arc<str>,
     /// Whether tenants may skip verification (operator configuration).
@@ -59,11 +62,23 @@ impl FromRef<Tokens> for Arc<Authenticator> {
 ))]
 struct TokenDoc;
 
+/// The proxy's documentation: its route is a catch-all (`{*path}`), which the typed router
+/// cannot express, so it is documented here and routed by hand.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(proxy::forward))]
+struct ProxyDoc;
+
 /// The REST routes with their OpenAPI documentation.
 pub fn routes() -> OpenApiRouter<Tokens> {
     use utoipa::OpenApi;
-    OpenApiRouter::with_openapi(TokenDoc::openapi())
+    let mut doc = TokenDoc::openapi();
+    doc.merge(ProxyDoc::openapi());
+    OpenApiRouter::with_openapi(doc)
         .routes(routes!(issue::token))
         .routes(routes!(grants::create))
         .routes(routes!(grants::jwks))
+        .route(
+            "/v1/proxy/discord/{*path}",
+            axum::routing::any(proxy::forward),
+        )
 }

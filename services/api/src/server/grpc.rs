@@ -33,7 +33,9 @@ pub fn code(name: ErrorName) -> Code {
         | ErrorName::AuthorizationRequired => Code::FailedPrecondition,
         ErrorName::PayloadTooLarge => Code::OutOfRange,
         ErrorName::Unauthorized => Code::Unauthenticated,
-        ErrorName::Forbidden | ErrorName::ScopeNotAllowed => Code::PermissionDenied,
+        ErrorName::Forbidden | ErrorName::ScopeNotAllowed | ErrorName::RouteNotAllowed => {
+            Code::PermissionDenied
+        }
         ErrorName::NotFound | ErrorName::NotSupported => Code::NotFound,
         ErrorName::RateLimited => Code::ResourceExhausted,
         ErrorName::InternalError => Code::Internal,
