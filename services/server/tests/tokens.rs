@@ -533,3 +533,77 @@ async fn the_discord_proxy_forwards_only_declared_routes_with_the_users_token() 
     assert_eq!(n, 4);
     w.app.stop().await;
 }
+
+#[tokio::test]
+async fn a_token_discord_refuses_is_not_used_again_and_deleted_grants_release_nothing() {
+    let w = World::start(Options::default()).await;
+    let guilds = tool(&w, "Discord.Guilds", &["guilds"]).await;
+    let (_, b) = token(&w, &guilds, "alice").await;
+    complete(&w, b["url"].as_str().unwrap(), "alice", D_ALICE).await;
+    let (_, t) = token(&w, &guilds, "alice").await;
+    let access = t["access_token"].as_str().unwrap().to_owned();
+    // Discord kills the token behind Latchkey's back: the proxy learns it from a 401.
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/__sim/tokens/{access}/revoke-single",
+            w.sim.base_url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let as_alice = [
+        ("authorization", guilds.as_str()),
+        ("latchkey-user-id", "alice"),
+    ];
+    let (s, body) = proxy(&w, "users/@me", &as_alice).await;
+    assert_eq!(s, StatusCode::BAD_GATEWAY, "{body}");
+    let (s, b) = token(&w, &guilds, "alice").await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    assert_eq!(b["name"], "authorization_required");
+    assert!(
+        w.audit_actions()
+            .await
+            .contains(&"connection.reauth_required".to_owned())
+    );
+
+    // bob connects; deleting his connection stops his token at once.
+    let (_, b) = token(&w, &guilds, "bob").await;
+    complete(&w, b["url"].as_str().unwrap(), "bob", D_BOB).await;
+    let (s, _) = token(&w, &guilds, "bob").await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, list) = support::call(
+        &w.app,
+        Method::GET,
+        "/v1/admin/user_connections?user_id=bob",
+        &w.admin,
+        None,
+    )
+    .await;
+    let id = list["items"][0]["id"].as_str().unwrap();
+    let (s, _) = support::call(
+        &w.app,
+        Method::DELETE,
+        &format!("/v1/admin/user_connections/{id}"),
+        &w.admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, b) = token(&w, &guilds, "bob").await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    assert!(b.get("access_token").is_none());
+    // Deleting the tool: its key gets nothing.
+    let (s, _) = support::call(
+        &w.app,
+        Method::DELETE,
+        "/v1/admin/tools/Discord.Guilds",
+        &w.admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = token(&w, &guilds, "bob").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "its key went with it");
+    w.app.stop().await;
+}

@@ -4,7 +4,8 @@
 //! `Latchkey-Tool-Grant` — and the request is forwarded to the provider's Discord API with the
 //! user's token injected, only for the routes the tool's declared scopes imply. Nothing the tool
 //! sends but the route and its allowed query reaches Discord; Discord's status and JSON body
-//! come back, a 429 with its `retry_after`. Every call is audited.
+//! come back, a 429 with its `retry_after`; a token Discord refuses marks the grant
+//! `reauth_required`, so it is not used again. Every call is audited.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
@@ -241,9 +242,27 @@ pub async fn forward(
             resp
         }
         ProxyOutcome::TokenDead => {
+            // The token is not used again (security.md §4.3): the grant needs the user back,
+            // unless it changed meanwhile (refreshed or replaced).
+            if let Some(lock) = tk
+                .store
+                .lock_grant(caller.tenant, r.grant.id)
+                .await
+                .map_err(|e| ApiError::from(latchkey_core::CoreError::from(e)))?
+                && lock.grant().generation == r.grant.generation
+            {
+                let event = AuditEvent::success(
+                    &actor,
+                    "connection.reauth_required",
+                    r.grant.id.to_string(),
+                );
+                lock.reauth_required(&event)
+                    .await
+                    .map_err(|e| ApiError::from(latchkey_core::CoreError::from(e)))?;
+            }
             return Err(ApiError::new(
                 ErrorName::UpstreamUnavailable,
-                "Discord refused the user's token; ask for a token again (the user may have to authorize again)",
+                "Discord refused the user's token; the user must authorize again (ask for a token to get the link)",
             )
             .into());
         }
