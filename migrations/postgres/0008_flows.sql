@@ -11,3 +11,5 @@ ALTER TABLE grants ADD COLUMN authorization_id TEXT;
 CREATE INDEX flows_due ON flows (expires_at);
 -- Ended authorizations are purged after the retention period (arcade-compat §6.5).
 CREATE INDEX authorizations_ended ON authorizations (updated_at) WHERE status IN ('completed', 'failed');
+-- The keep-alive refreshes active grants before their access tokens expire.
+CREATE INDEX grants_expiring ON grants (expires_at) WHERE status = 'active';

@@ -489,6 +489,13 @@ impl GrantStore for CachedStore {
     ) -> Result<(), StoreError> {
         self.inner.delete_grant(tenant, id, revocation, audit).await
     }
+    async fn expiring_grants(
+        &self,
+        before: UnixMillis,
+        limit: u32,
+    ) -> Result<Vec<(TenantId, GrantRecord)>, StoreError> {
+        self.inner.expiring_grants(before, limit).await
+    }
     async fn lock_grant(
         &self,
         tenant: TenantId,

@@ -42,10 +42,13 @@ pub struct Custody {
     inflight: Mutex<HashMap<GrantId, Weak<tokio::sync::Mutex<()>>>>,
 }
 
-fn fresh(g: &GrantRecord, now: UnixMillis) -> bool {
-    let margin = i64::try_from(REFRESH_MARGIN.as_millis()).unwrap_or(i64::MAX);
+fn fresh(g: &GrantRecord, now: UnixMillis, margin: Duration) -> bool {
+    let margin = i64::try_from(margin.as_millis()).unwrap_or(i64::MAX);
     g.expires_at.0.saturating_sub(now.0) > margin
 }
+
+/// How far ahead the keep-alive refreshes idle grants.
+pub const KEEP_ALIVE_MARGIN: Duration = Duration::from_secs(3600);
 
 impl Custody {
     /// Custody over the store, the vault and Discord.
@@ -83,11 +86,25 @@ impl Custody {
         redirect_uri: &str,
         g: GrantRecord,
     ) -> Result<Released, CoreError> {
+        self.release_within(tenant, provider, redirect_uri, g, REFRESH_MARGIN)
+            .await
+    }
+
+    /// [`Custody::release`], refreshing when the token expires within `margin` (the
+    /// keep-alive uses [`KEEP_ALIVE_MARGIN`]).
+    pub async fn release_within(
+        &self,
+        tenant: TenantId,
+        provider: &ProviderRecord,
+        redirect_uri: &str,
+        g: GrantRecord,
+        margin: Duration,
+    ) -> Result<Released, CoreError> {
         let (store, vault, discord) = (self.store.as_ref(), &*self.vault, self.discord.as_ref());
         if g.status != GrantStatus::Active {
             return Ok(Released::ReauthRequired);
         }
-        if fresh(&g, UnixMillis::now()) {
+        if fresh(&g, UnixMillis::now(), margin) {
             let token = grant::access_token(vault, tenant, &g).await?;
             return Ok(Released::Token(Box::new(g), token));
         }
@@ -101,7 +118,7 @@ impl Custody {
             return Ok(Released::ReauthRequired);
         }
         let now = UnixMillis::now();
-        if fresh(&current, now) {
+        if fresh(&current, now, margin) {
             // Refreshed by someone else while this request waited.
             drop(lock);
             let token = grant::access_token(vault, tenant, &current).await?;
@@ -185,4 +202,47 @@ impl Custody {
             }
         }
     }
+}
+
+/// The keep-alive: refreshes up to `limit` active grants whose access tokens expire within
+/// [`KEEP_ALIVE_MARGIN`], so that grants nobody uses stay alive; `redirect_uri` names the
+/// provider's callback. Returns how many were refreshed.
+pub async fn keep_alive(
+    custody: &Custody,
+    redirect_uri: impl Fn(&ProviderRecord) -> String,
+    limit: u32,
+) -> Result<usize, CoreError> {
+    let margin = i64::try_from(KEEP_ALIVE_MARGIN.as_millis()).unwrap_or(i64::MAX);
+    let before = UnixMillis(UnixMillis::now().0.saturating_add(margin));
+    let due = custody.store.expiring_grants(before, limit).await?;
+    let mut refreshed = 0;
+    for (tenant, g) in due {
+        let Some(provider) = custody
+            .store
+            .list_providers(tenant)
+            .await?
+            .into_iter()
+            .find(|p| p.id == g.provider)
+        else {
+            continue;
+        };
+        let generation = g.generation;
+        match custody
+            .release_within(
+                tenant,
+                &provider,
+                &redirect_uri(&provider),
+                g,
+                KEEP_ALIVE_MARGIN,
+            )
+            .await
+        {
+            Ok(Released::Token(g, _)) if g.generation != generation => refreshed += 1,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "keep-alive refresh failed; retried on the next round")
+            }
+        }
+    }
+    Ok(refreshed)
 }

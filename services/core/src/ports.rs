@@ -353,6 +353,13 @@ pub trait GrantStore: Send + Sync {
         revocation: Option<&RevocationRecord>,
         audit: &AuditEvent,
     ) -> Result<(), StoreError>;
+    /// Cross-tenant by design (the keep-alive): up to `limit` active grants with a refresh
+    /// token whose access token expires before `before`, soonest first.
+    async fn expiring_grants(
+        &self,
+        before: UnixMillis,
+        limit: u32,
+    ) -> Result<Vec<(TenantId, GrantRecord)>, StoreError>;
     /// Holds grant `id` for a refresh (see [`GrantLock`]); `None` if it does not exist.
     async fn lock_grant(
         &self,

@@ -32,6 +32,7 @@ pub struct Application {
     revoker: Arc<dyn latchkey_core::ports::DiscordRevoker>,
     authorizer: latchkey_authorization::Authorizer,
     tokens: latchkey_token::Tokens,
+    custody: Arc<latchkey_core::custody::Custody>,
     new_operator_key: Option<SecretString>,
     grpc: routes::grpc::Grpc,
 }
@@ -70,7 +71,7 @@ impl Application {
             oauth.clone(),
         ));
         let authorizer = authorizer(&ctx, &revoker, oauth.clone(), custody.clone());
-        let tokens = tokens(&ctx, custody, oauth.clone())?;
+        let tokens = tokens(&ctx, custody.clone(), oauth.clone())?;
         let grpc = routes::grpc::build(
             control_plane_state(&ctx, &revoker),
             authorizer.clone(),
@@ -87,6 +88,7 @@ impl Application {
             revoker,
             authorizer,
             tokens,
+            custody,
             new_operator_key,
             grpc,
         })
@@ -247,6 +249,29 @@ impl Application {
         })
     }
 
+    /// Keeps idle grants alive: refreshes active grants whose access tokens expire within the
+    /// hour (on every replica; each refresh is exclusive across replicas).
+    fn keep_grants_alive(&self) -> tokio::task::JoinHandle<()> {
+        let custody = self.custody.clone();
+        let public = public_url(&self.ctx);
+        let every = self.ctx.settings.keep_alive_every();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let redirect = |p: &latchkey_core::provider::ProviderRecord| {
+                    format!("{public}/oauth/callback/{}", p.id)
+                };
+                match latchkey_core::custody::keep_alive(&custody, redirect, 20).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(refreshed = n, "kept idle grants alive"),
+                    Err(e) => tracing::warn!(error = %e, "keep-alive failed"),
+                }
+            }
+        })
+    }
+
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
     /// (bounded by `server.shutdown_grace_secs`), and closes the database.
     pub async fn run_until_stopped(
@@ -257,6 +282,7 @@ impl Application {
         let mut followers = self.ctx.follow_changes();
         followers.push(self.work_off_revocations());
         followers.push(self.reap_flows());
+        followers.push(self.keep_grants_alive());
         let api_app = self.api_router().map_request(routes::strip_org_project);
         let ops_app = self.ops_router();
         let grace = Duration::from_secs(self.ctx.settings.server.shutdown_grace_secs);

@@ -607,3 +607,35 @@ async fn a_token_discord_refuses_is_not_used_again_and_deleted_grants_release_no
     assert_eq!(s, StatusCode::UNAUTHORIZED, "its key went with it");
     w.app.stop().await;
 }
+
+#[tokio::test]
+async fn the_keep_alive_refreshes_idle_grants_before_they_expire() {
+    let w = World::start(Options {
+        keep_alive_secs: Some(1),
+        ..Options::default()
+    })
+    .await;
+    // Discord's tokens last 10 minutes: within the keep-alive's hour.
+    w.sim_settings(json!({"token.access_ttl_s": 600})).await;
+    let guilds = tool(&w, "Discord.Guilds", &["guilds"]).await;
+    let (_, b) = token(&w, &guilds, "alice").await;
+    let before = w.refreshes().await;
+    complete(&w, b["url"].as_str().unwrap(), "alice", D_ALICE).await;
+    w.sim_settings(json!({"token.access_ttl_s": 604_800})).await;
+    // Nobody asks for a token; the keep-alive refreshes it anyway.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while w.refreshes().await == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no keep-alive refresh"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // Now fresh for a week: no further refreshes, and the new token is served.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(w.refreshes().await, before + 1);
+    let (s, t) = token(&w, &guilds, "alice").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(w.token_alive(t["access_token"].as_str().unwrap()).await);
+    w.app.stop().await;
+}

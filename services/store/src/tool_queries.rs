@@ -344,6 +344,27 @@ macro_rules! impl_more_ports {
                     tx.commit().await.or_store("grants")
                 }
 
+                async fn expiring_grants(&self, before: UnixMillis, limit: u32) -> Result<Vec<(TenantId, GrantRecord)>, StoreError> {
+                    let rows: Vec<(String, String)> = sqlx::query_as(
+                        "SELECT tenant_id, id FROM grants WHERE status = 'active' AND refresh_token IS NOT NULL \
+                         AND expires_at < $1 ORDER BY expires_at LIMIT $2",
+                    )
+                    .bind(before.0)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .or_store("grants")?;
+                    let mut out = Vec::with_capacity(rows.len());
+                    for (tenant, id) in rows {
+                        let tenant = crate::rows::tenant_id("grants", &tenant)?;
+                        let id = GrantId::parse(&id).map_err(|e| StoreError::Corrupt { table: "grants", detail: e.to_string() })?;
+                        if let Some(g) = self.get_grant(tenant, id).await? {
+                            out.push((tenant, g));
+                        }
+                    }
+                    Ok(out)
+                }
+
                 async fn lock_grant(&self, tenant: TenantId, id: GrantId) -> Result<Option<Box<dyn GrantLock>>, StoreError> {
                     let postgres = <$store as crate::Dialect>::NAME == "postgres";
                     let mut tx = if postgres { Some(self.pool.begin().await.or_store("grants")?) } else { None };

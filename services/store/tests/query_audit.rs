@@ -51,6 +51,10 @@ const ALLOWED: &[(&str, &str)] = &[
         "the reaper purges every tenant's ended authorizations after the retention period",
     ),
     (
+        "SELECT tenant_id, id FROM grants WHERE status = 'active' AND refresh_token IS NOT NULL AND expires_at < $1 ORDER BY expires_at LIMIT $2",
+        "the keep-alive refreshes every tenant's grants before they expire",
+    ),
+    (
         "SELECT COUNT(*) FROM providers WHERE client_id = $1 AND ref <> $2",
         "a Discord client id is registered once across tenants (P6)",
     ),

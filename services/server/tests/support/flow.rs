@@ -46,6 +46,8 @@ pub struct Options {
     pub retention_secs: Option<u64>,
     /// `auth.tool_grant_ttl_secs`.
     pub grant_ttl_secs: Option<u64>,
+    /// `auth.keep_alive_secs`.
+    pub keep_alive_secs: Option<u64>,
 }
 
 impl Default for Options {
@@ -58,6 +60,7 @@ impl Default for Options {
             keys: None,
             retention_secs: None,
             grant_ttl_secs: None,
+            keep_alive_secs: None,
         }
     }
 }
@@ -77,6 +80,7 @@ impl World {
             s.auth.allow_unsafe_skip_verification = opts.skip_allowed;
             s.auth.authorization_retention_secs = opts.retention_secs;
             s.auth.tool_grant_ttl_secs = opts.grant_ttl_secs;
+            s.auth.keep_alive_secs = opts.keep_alive_secs;
             if let Some((master, pepper)) = opts.keys.clone() {
                 s.encryption.master_keys = vec![master.into()];
                 s.auth.peppers = vec![pepper.into()];
