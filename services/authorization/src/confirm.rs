@@ -287,6 +287,7 @@ pub(crate) async fn activate(
         created_at: now,
         updated_at: now,
         authorization: Some(a.id),
+        cooldown_until: None,
     };
     let finish = Finish {
         phase: Phase::Completed,

@@ -5,7 +5,8 @@
 //! refresh that finished meanwhile is used, not repeated), and a generation check on the write.
 //! The rotated refresh token is stored before the new access token is released. Discord
 //! refusing the refresh token marks the grant `reauth_required` (audited); Discord being
-//! unreachable releases the current token while it is still valid, else fails `Upstream`.
+//! unreachable releases the current token while it is still valid, else fails `Upstream`, and
+//! starts a cooldown during which no replica asks Discord again for that grant.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -46,6 +47,10 @@ fn fresh(g: &GrantRecord, now: UnixMillis, margin: Duration) -> bool {
     let margin = i64::try_from(margin.as_millis()).unwrap_or(i64::MAX);
     g.expires_at.0.saturating_sub(now.0) > margin
 }
+
+/// After a refresh fails because Discord is unreachable, no refresh of that grant is tried for
+/// this long (on any replica), so a struggling Discord is not hammered.
+pub const REFRESH_COOLDOWN: Duration = Duration::from_secs(30);
 
 /// How far ahead the keep-alive refreshes idle grants.
 pub const KEEP_ALIVE_MARGIN: Duration = Duration::from_secs(3600);
@@ -125,6 +130,19 @@ impl Custody {
             return Ok(Released::Token(Box::new(current), token));
         }
         let still_valid = current.expires_at.0 > now.0;
+        if current.cooldown_until.is_some_and(|c| c.0 > now.0) {
+            // A refresh failed moments ago: Discord is not asked again before the cooldown ends.
+            drop(lock);
+            return if still_valid {
+                let token = grant::access_token(vault, tenant, &current).await?;
+                Ok(Released::Token(Box::new(current), token))
+            } else {
+                Err(CoreError::Upstream(
+                    "Discord failed to refresh this grant moments ago; try again shortly"
+                        .to_owned(),
+                ))
+            };
+        }
         let Some(refresh) = grant::refresh_token(vault, tenant, &current).await? else {
             drop(lock);
             return if still_valid {
@@ -191,7 +209,11 @@ impl Custody {
                 Ok(Released::ReauthRequired)
             }
             Err(DiscordCallError::Unavailable(why)) => {
-                drop(lock);
+                let until = UnixMillis(
+                    UnixMillis::now().0
+                        + i64::try_from(REFRESH_COOLDOWN.as_millis()).unwrap_or(i64::MAX),
+                );
+                lock.refresh_failed(until).await?;
                 if still_valid {
                     tracing::warn!(grant = %current.id, error = %why, "refresh failed; releasing the still-valid token");
                     let token = grant::access_token(vault, tenant, &current).await?;

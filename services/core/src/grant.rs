@@ -74,6 +74,8 @@ pub struct GrantRecord {
     pub updated_at: UnixMillis,
     /// The authorization that made it (or last upgraded it), if any.
     pub authorization: Option<crate::AuthorizationId>,
+    /// After failed refreshes, no refresh is tried before this.
+    pub cooldown_until: Option<UnixMillis>,
 }
 
 /// The plaintext parts of a new grant (before sealing).

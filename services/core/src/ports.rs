@@ -310,6 +310,9 @@ pub trait GrantLock: Send {
     /// Stores refreshed tokens (generation + 1) and releases; `false` if the grant changed
     /// meanwhile (its generation moved, or it is no longer active).
     async fn store_tokens(self: Box<Self>, update: &TokenUpdate) -> Result<bool, StoreError>;
+    /// Records a failed refresh (Discord unreachable): no refresh is tried before `until`; and
+    /// releases.
+    async fn refresh_failed(self: Box<Self>, until: UnixMillis) -> Result<bool, StoreError>;
     /// Marks the grant `reauth_required` (Discord refused its refresh token) with `audit`, and
     /// releases; `false` if the grant changed meanwhile.
     async fn reauth_required(self: Box<Self>, audit: &AuditEvent) -> Result<bool, StoreError>;

@@ -639,3 +639,43 @@ async fn the_keep_alive_refreshes_idle_grants_before_they_expire() {
     assert!(w.token_alive(t["access_token"].as_str().unwrap()).await);
     w.app.stop().await;
 }
+
+#[tokio::test]
+async fn a_failed_refresh_serves_the_still_valid_token_and_cools_down() {
+    let w = World::start(Options::default()).await;
+    w.sim_settings(json!({"token.access_ttl_s": 200})).await;
+    let guilds = tool(&w, "Discord.Guilds", &["guilds"]).await;
+    let (_, b) = token(&w, &guilds, "alice").await;
+    complete(&w, b["url"].as_str().unwrap(), "alice", D_ALICE).await;
+    // Discord's token endpoint fails from now on.
+    let r = reqwest::Client::new()
+        .post(format!("{}/__sim/faults", w.sim.base_url()))
+        .json(&json!({"match": {"method": "POST", "path": "/api/oauth2/token"}, "trigger": {"count": null},
+                      "action": {"kind": "status", "status": 503}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let calls = || async {
+        let v: Value = reqwest::get(format!(
+            "{}/__sim/requests?path=/api/oauth2/token",
+            w.sim.base_url()
+        ))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        v.as_array().unwrap().len()
+    };
+    let before = calls().await;
+    let (s, first) = token(&w, &guilds, "alice").await;
+    assert_eq!(s, StatusCode::OK, "the still-valid token: {first}");
+    let tried = calls().await;
+    assert!(tried > before, "a refresh was tried");
+    let (s, second) = token(&w, &guilds, "alice").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(second["access_token"], first["access_token"]);
+    assert_eq!(calls().await, tried, "no refresh during the cooldown");
+    w.app.stop().await;
+}

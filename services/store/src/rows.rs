@@ -302,6 +302,7 @@ pub(crate) struct GrantRow {
     created_at: i64,
     updated_at: i64,
     authorization_id: Option<String>,
+    cooldown_until: Option<i64>,
 }
 
 impl TryFrom<GrantRow> for GrantRecord {
@@ -327,6 +328,7 @@ impl TryFrom<GrantRow> for GrantRecord {
                 .authorization_id
                 .map(|a| AuthorizationId::parse(&a).map_err(|e| corrupt("grants", e.to_string())))
                 .transpose()?,
+            cooldown_until: r.cooldown_until.map(UnixMillis),
         })
     }
 }

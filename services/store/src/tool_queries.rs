@@ -23,7 +23,7 @@ macro_rules! impl_more_ports {
             macro_rules! grant_cols {
                 () => {
                     "id, user_id, provider_ref, discord_user_id, user_info, scopes, access_token, refresh_token, \
-                     expires_at, generation, status, created_at, updated_at, authorization_id"
+                     expires_at, generation, status, created_at, updated_at, authorization_id, cooldown_until"
                 };
             }
 
@@ -55,7 +55,7 @@ macro_rules! impl_more_ports {
                     let mut tx = self.tx().await?;
                     let done = sqlx::query(
                         "UPDATE grants SET access_token = $3, refresh_token = $4, expires_at = $5, scopes = $6, \
-                         generation = generation + 1, refresh_failures = 0, updated_at = $7 \
+                         generation = generation + 1, refresh_failures = 0, cooldown_until = NULL, updated_at = $7 \
                          WHERE tenant_id = $1 AND id = $2 AND generation = $8 AND status = 'active'",
                     )
                     .bind(self.tenant.to_string())
@@ -74,6 +74,23 @@ macro_rules! impl_more_ports {
                     }
                     tx.commit().await.or_store("grants")?;
                     Ok(true)
+                }
+
+                async fn refresh_failed(mut self: Box<Self>, until: UnixMillis) -> Result<bool, StoreError> {
+                    let mut tx = self.tx().await?;
+                    let done = sqlx::query(
+                        "UPDATE grants SET refresh_failures = refresh_failures + 1, cooldown_until = $3 \
+                         WHERE tenant_id = $1 AND id = $2 AND generation = $4",
+                    )
+                    .bind(self.tenant.to_string())
+                    .bind(self.grant.id.to_string())
+                    .bind(until.0)
+                    .bind(self.grant.generation)
+                    .execute(&mut *tx)
+                    .await
+                    .or_store("grants")?;
+                    tx.commit().await.or_store("grants")?;
+                    Ok(done.rows_affected() == 1)
                 }
 
                 async fn reauth_required(mut self: Box<Self>, audit: &AuditEvent) -> Result<bool, StoreError> {

@@ -72,6 +72,7 @@ fn grant(
         created_at: now,
         updated_at: now,
         authorization: a,
+        cooldown_until: None,
     }
 }
 

@@ -68,6 +68,7 @@ async fn seed(
         created_at: now,
         updated_at: now,
         authorization: None,
+        cooldown_until: None,
     };
     w.store.insert_grant(t, &g, &audit_event()).await.unwrap();
     g

@@ -433,6 +433,7 @@ pub async fn seed_grant(
         created_at: now,
         updated_at: now,
         authorization: None,
+        cooldown_until: None,
     };
     let actor = latchkey_core::audit::Actor {
         id: "test".to_owned(),
