@@ -78,6 +78,16 @@ fn call_error(e: DiscordError) -> DiscordCallError {
     }
 }
 
+/// A token response as the domain port gives it.
+fn exchanged(t: latchkey_discord::types::TokenSet) -> ExchangedTokens {
+    ExchangedTokens {
+        scopes: t.scopes().into_iter().map(str::to_owned).collect(),
+        expires_at: millis(t.expires_at),
+        access_token: t.access_token,
+        refresh_token: t.refresh_token,
+    }
+}
+
 fn millis(t: std::time::SystemTime) -> UnixMillis {
     UnixMillis(
         t.duration_since(std::time::UNIX_EPOCH)
@@ -124,12 +134,7 @@ impl DiscordOAuth for OAuth {
             .exchange_code(&app, code, &verifier)
             .await
             .map_err(call_error)?;
-        Ok(ExchangedTokens {
-            scopes: t.scopes().into_iter().map(str::to_owned).collect(),
-            expires_at: millis(t.expires_at),
-            access_token: t.access_token,
-            refresh_token: t.refresh_token,
-        })
+        Ok(exchanged(t))
     }
 
     async fn current_user(
@@ -157,12 +162,7 @@ impl DiscordOAuth for OAuth {
             .refresh(&app, refresh_token)
             .await
             .map_err(call_error)?;
-        Ok(ExchangedTokens {
-            scopes: t.scopes().into_iter().map(str::to_owned).collect(),
-            expires_at: millis(t.expires_at),
-            access_token: t.access_token,
-            refresh_token: t.refresh_token,
-        })
+        Ok(exchanged(t))
     }
 
     async fn proxy_get(
