@@ -22,7 +22,7 @@ use crate::provider::{self, ProviderRecord};
 use crate::time::UnixMillis;
 use crate::{GrantId, TenantId};
 
-/// An access token expiring sooner than this is refreshed before it is released.
+/// By default, an access token expiring sooner than this is refreshed before it is released.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
 /// What a grant can give.
@@ -40,6 +40,7 @@ pub struct Custody {
     store: Arc<dyn Store>,
     vault: Arc<crate::crypto::Vault>,
     discord: Arc<dyn DiscordOAuth>,
+    margin: Duration,
     inflight: Mutex<HashMap<GrantId, Weak<tokio::sync::Mutex<()>>>>,
 }
 
@@ -56,16 +57,19 @@ pub const REFRESH_COOLDOWN: Duration = Duration::from_secs(30);
 pub const KEEP_ALIVE_MARGIN: Duration = Duration::from_secs(3600);
 
 impl Custody {
-    /// Custody over the store, the vault and Discord.
+    /// Custody over the store, the vault and Discord, refreshing tokens that expire within
+    /// `margin` before releasing them ([`REFRESH_MARGIN`] by default).
     pub fn new(
         store: Arc<dyn Store>,
         vault: Arc<crate::crypto::Vault>,
         discord: Arc<dyn DiscordOAuth>,
+        margin: Duration,
     ) -> Self {
         Self {
             store,
             vault,
             discord,
+            margin,
             inflight: Mutex::default(),
         }
     }
@@ -81,7 +85,7 @@ impl Custody {
         m
     }
 
-    /// Grant `g`'s access token, refreshed first when it expires within [`REFRESH_MARGIN`].
+    /// Grant `g`'s access token, refreshed first when it expires within the custody's margin.
     /// `redirect_uri` is the provider's (Discord does not check it on refresh, but the app
     /// reference carries it).
     pub async fn release(
@@ -91,7 +95,7 @@ impl Custody {
         redirect_uri: &str,
         g: GrantRecord,
     ) -> Result<Released, CoreError> {
-        self.release_within(tenant, provider, redirect_uri, g, REFRESH_MARGIN)
+        self.release_within(tenant, provider, redirect_uri, g, self.margin)
             .await
     }
 

@@ -108,6 +108,9 @@ pub struct AuthSettings {
     pub authorization_retention_secs: Option<u64>,
     /// How long a tool grant (JWT) is valid, in seconds. Default 300, at most 3600.
     pub tool_grant_ttl_secs: Option<u64>,
+    /// Access tokens expiring sooner than this many seconds are refreshed before they are
+    /// released. Default 300, at most 3000.
+    pub refresh_margin_secs: Option<u64>,
     /// How often the keep-alive refreshes grants that expire within the hour, in seconds.
     /// Default 60.
     pub keep_alive_secs: Option<u64>,
@@ -324,6 +327,11 @@ impl Settings {
     /// How long an authorization's flow lives (`auth.flow_lifetime_secs`, 1 s – 1 h).
     pub fn flow_lifetime(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.auth.flow_lifetime_secs.unwrap_or(600).clamp(1, 3600))
+    }
+
+    /// The refresh margin (`auth.refresh_margin_secs`, 0 – 3000 s).
+    pub fn refresh_margin(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.auth.refresh_margin_secs.unwrap_or(300).min(3000))
     }
 
     /// How often the keep-alive runs (`auth.keep_alive_secs`, at least 1 s).

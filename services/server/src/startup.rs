@@ -69,6 +69,7 @@ impl Application {
             ctx.store.clone(),
             ctx.vault.clone(),
             oauth.clone(),
+            ctx.settings.refresh_margin(),
         ));
         let authorizer = authorizer(&ctx, &revoker, oauth.clone(), custody.clone());
         let tokens = tokens(&ctx, custody.clone(), oauth.clone())?;

@@ -70,6 +70,12 @@ async fn a_tool_gets_the_users_token_for_what_it_declared_or_an_authorization_to
     let access = t["access_token"].as_str().unwrap();
     assert!(w.token_alive(access).await);
     assert_eq!(st["context"]["token"], access);
+    assert!(
+        w.audit_actions()
+            .await
+            .contains(&"token.release".to_owned()),
+        "releases are audited"
+    );
 
     // A tool that declared more than alice granted: an upgrade to show her.
     let (s, b) = token(&w, &email, "alice").await;

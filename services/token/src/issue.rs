@@ -198,6 +198,18 @@ pub async fn get_token(
 ) -> Result<TokenResponse, Refusal> {
     let r = release(tk, caller, user_id).await?;
     let user_info = grant::user_info(&tk.vault, caller.tenant, &r.grant).await?;
+    // Every release is audited before the token leaves; if the audit log cannot take it,
+    // nothing is released (fail closed).
+    let actor = Actor {
+        id: caller.actor.clone(),
+        request_id: Some(current_request_id()),
+    };
+    let event =
+        latchkey_core::audit::AuditEvent::success(&actor, "token.release", r.grant.id.to_string());
+    tk.store
+        .record_audit(caller.tenant, &event)
+        .await
+        .map_err(CoreError::from)?;
     Ok(TokenResponse {
         access_token: r.token.expose_secret().to_owned(),
         token_type: "Bearer".to_owned(),
