@@ -1403,3 +1403,54 @@ async fn ended_authorizations_are_purged_after_the_retention_unless_they_back_a_
     assert!(kept["context"]["token"].is_string());
     w.app.stop().await;
 }
+
+#[tokio::test]
+async fn the_providers_guild_and_role_policy_is_applied_with_its_message() {
+    let w = world().await;
+    let (s, p) = support::call(
+        &w.app,
+        Method::PATCH,
+        "/v1/admin/auth_providers/discord-prod",
+        &w.admin,
+        Some(
+            json!({"policy": {"required_guild_ids": [support::flow::GUILD],
+                               "required_role_ids": [support::flow::ROLE],
+                               "message": "Join the <Acme> guild and get the member role first."}}),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    // alice is a member with the role: connected; the consent asked for guilds.members.read.
+    let (_, r) = w.authorize("alice", &["guilds"]).await;
+    assert!(
+        r["scopes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("guilds.members.read")),
+        "{r}"
+    );
+    let mut alice = w.browser(D_ALICE, Some("alice")).await;
+    let (page, _) = alice.consent_and_verify(&link(&r)).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    // bob is a member without the role, mallory no member: refused with the message, revoked.
+    for (user, discord) in [("bob", D_BOB), ("mallory", D_MALLORY)] {
+        let before = w.revocations().await;
+        let (_, r) = w.authorize(user, &["guilds"]).await;
+        let mut b = w.browser(discord, Some(user)).await;
+        let cb = b.consent(&link(&r)).await;
+        assert_eq!(cb.status, StatusCode::FORBIDDEN, "{user}: {}", cb.body);
+        assert!(
+            cb.body.contains("Join the &lt;Acme&gt; guild"),
+            "{}",
+            cb.body
+        );
+        let (_, st) = w.status(r["id"].as_str().unwrap(), 0).await;
+        assert_eq!(st["status"], "failed");
+        assert_eq!(w.revocations().await, before + 1, "{user}'s tokens revoked");
+    }
+    assert_eq!(
+        w.connections().await,
+        vec![("alice".to_owned(), D_ALICE.to_owned())]
+    );
+    w.app.stop().await;
+}
