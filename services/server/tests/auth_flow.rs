@@ -167,14 +167,27 @@ async fn v_t1_happy_path_wakes_the_long_poll_and_releases_the_token_to_that_user
     w.app.stop().await;
 }
 
+/// A link started for `owner`, opened by `intruder`'s browser (signed in to the tenant app as
+/// `intruder` and to Discord as `discord`) all the way to the verifier: the authorization id,
+/// the verifier's answer, and the revocations Discord had seen before.
+async fn hijack(
+    w: &World,
+    owner: &str,
+    intruder: &str,
+    discord: &str,
+) -> (String, support::flow::Page, usize) {
+    let (_, r) = w.authorize(owner, &["guilds"]).await;
+    let before = w.revocations().await;
+    let mut b = w.browser(discord, Some(intruder)).await;
+    let (page, _) = b.consent_and_verify(&link(&r)).await;
+    (r["id"].as_str().unwrap().to_owned(), page, before)
+}
+
 #[tokio::test]
 async fn v_t2_attack_a_the_victim_completes_the_attackers_flow() {
     let w = world().await;
-    let (_, r) = w.authorize("mallory", &["guilds"]).await;
-    let before = w.revocations().await;
     // bob opens mallory's link, consents as D_bob; the verifier sees bob.
-    let mut bob = w.browser(D_BOB, Some("bob")).await;
-    let (page, _) = bob.consent_and_verify(&link(&r)).await;
+    let (id, page, before) = hijack(&w, "mallory", "bob", D_BOB).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
     let confirmations = w.tenant_app.confirmations.lock().unwrap().clone();
     assert_eq!(confirmations[0].1["name"], "user_mismatch");
@@ -184,7 +197,7 @@ async fn v_t2_attack_a_the_victim_completes_the_attackers_flow() {
             .unwrap()
             .contains("mallory")
     );
-    let (_, st) = w.status(r["id"].as_str().unwrap(), 0).await;
+    let (_, st) = w.status(&id, 0).await;
     assert_eq!(st["status"], "failed");
     assert_eq!(
         w.revocations().await,
@@ -199,10 +212,7 @@ async fn v_t2_attack_a_the_victim_completes_the_attackers_flow() {
 async fn v_t2b_attack_a_on_a_connected_victim_deletes_without_revoking() {
     let w = world().await;
     let bob_done = connect(&w, "bob", D_BOB, &["guilds"]).await;
-    let before = w.revocations().await;
-    let (_, r) = w.authorize("mallory", &["guilds"]).await;
-    let mut bob = w.browser(D_BOB, Some("bob")).await;
-    let (page, _) = bob.consent_and_verify(&link(&r)).await;
+    let (_, page, before) = hijack(&w, "mallory", "bob", D_BOB).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         w.revocations().await,
@@ -228,12 +238,9 @@ async fn v_t2b_attack_a_on_a_connected_victim_deletes_without_revoking() {
 #[tokio::test]
 async fn v_t4_attack_b_the_attacker_completes_the_victims_flow() {
     let w = world().await;
-    let (_, r) = w.authorize("alice", &["guilds"]).await;
-    let before = w.revocations().await;
-    let mut mallory = w.browser(D_MALLORY, Some("mallory")).await;
-    let (page, _) = mallory.consent_and_verify(&link(&r)).await;
+    let (id, page, before) = hijack(&w, "alice", "mallory", D_MALLORY).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
-    let (_, st) = w.status(r["id"].as_str().unwrap(), 0).await;
+    let (_, st) = w.status(&id, 0).await;
     assert_eq!(st["status"], "failed");
     assert_eq!(w.revocations().await, before + 1);
     let (_, again) = w.authorize("alice", &["guilds"]).await;
