@@ -87,7 +87,7 @@ impl Authorizer {
 
     /// The exact redirect URI registered at Discord for a provider.
     pub fn redirect_uri(&self, provider: ProviderRef) -> String {
-        format!("{}/oauth/callback/{provider}", self.public_url)
+        latchkey_core::provider::redirect_uri(&self.public_url, provider)
     }
 
     /// The start link for a start token.

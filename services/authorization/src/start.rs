@@ -248,11 +248,7 @@ pub(crate) async fn released(
     g: GrantRecord,
     id: Option<AuthorizationId>,
 ) -> Result<Option<AuthorizationResponse>, ApiError> {
-    let (g, token) = match az
-        .custody
-        .release(tenant, p, &az.redirect_uri(p.id), g)
-        .await?
-    {
+    let (g, token) = match az.custody.release(tenant, p, g).await? {
         Released::Token(g, token) => (*g, token),
         Released::ReauthRequired => return Ok(None),
     };

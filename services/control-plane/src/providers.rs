@@ -151,11 +151,7 @@ async fn response(
                 editable: true,
                 binding: "tenant".to_owned(),
             },
-            redirect_uri: format!(
-                "{}/oauth/callback/{}",
-                cp.public_url.trim_end_matches('/'),
-                p.id
-            ),
+            redirect_uri: latchkey_core::provider::redirect_uri(&cp.public_url, p.id),
             scope_delimiter: " ".to_owned(),
             pkce: PkceSettings {
                 enabled: Some(true),

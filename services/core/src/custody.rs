@@ -86,17 +86,13 @@ impl Custody {
     }
 
     /// Grant `g`'s access token, refreshed first when it expires within the custody's margin.
-    /// `redirect_uri` is the provider's (Discord does not check it on refresh, but the app
-    /// reference carries it).
     pub async fn release(
         &self,
         tenant: TenantId,
         provider: &ProviderRecord,
-        redirect_uri: &str,
         g: GrantRecord,
     ) -> Result<Released, CoreError> {
-        self.release_within(tenant, provider, redirect_uri, g, self.margin)
-            .await
+        self.release_within(tenant, provider, g, self.margin).await
     }
 
     /// [`Custody::release`], refreshing when the token expires within `margin` (the
@@ -105,7 +101,6 @@ impl Custody {
         &self,
         tenant: TenantId,
         provider: &ProviderRecord,
-        redirect_uri: &str,
         g: GrantRecord,
         margin: Duration,
     ) -> Result<Released, CoreError> {
@@ -160,7 +155,8 @@ impl Custody {
         let app = DiscordAppRef {
             client_id: provider.client_id.as_str(),
             client_secret: &secret,
-            redirect_uri,
+            // The refresh grant carries no redirect URI.
+            redirect_uri: "",
             endpoint_origin: provider.endpoint_origin.as_deref(),
         };
         match discord.refresh(&app, &refresh).await {
@@ -231,13 +227,9 @@ impl Custody {
 }
 
 /// The keep-alive: refreshes up to `limit` active grants whose access tokens expire within
-/// [`KEEP_ALIVE_MARGIN`], so that grants nobody uses stay alive; `redirect_uri` names the
-/// provider's callback. Returns how many were refreshed.
-pub async fn keep_alive(
-    custody: &Custody,
-    redirect_uri: impl Fn(&ProviderRecord) -> String,
-    limit: u32,
-) -> Result<usize, CoreError> {
+/// [`KEEP_ALIVE_MARGIN`], so that grants nobody uses stay alive. Returns how many were
+/// refreshed.
+pub async fn keep_alive(custody: &Custody, limit: u32) -> Result<usize, CoreError> {
     let margin = i64::try_from(KEEP_ALIVE_MARGIN.as_millis()).unwrap_or(i64::MAX);
     let before = UnixMillis(UnixMillis::now().0.saturating_add(margin));
     let due = custody.store.expiring_grants(before, limit).await?;
@@ -254,13 +246,7 @@ pub async fn keep_alive(
         };
         let generation = g.generation;
         match custody
-            .release_within(
-                tenant,
-                &provider,
-                &redirect_uri(&provider),
-                g,
-                KEEP_ALIVE_MARGIN,
-            )
+            .release_within(tenant, &provider, g, KEEP_ALIVE_MARGIN)
             .await
         {
             Ok(Released::Token(g, _)) if g.generation != generation => refreshed += 1,

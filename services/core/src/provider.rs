@@ -250,6 +250,11 @@ pub fn check_endpoint_origin(origin: &str, allowed: &[String]) -> Result<(), Cor
     }
 }
 
+/// The exact redirect URI a provider registers at Discord: Latchkey's callback for it.
+pub fn redirect_uri(public_url: &str, id: ProviderRef) -> String {
+    format!("{}/oauth/callback/{id}", public_url.trim_end_matches('/'))
+}
+
 /// A provider as stored. `client_secret` is sealed; it is never plaintext outside memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderRecord {

@@ -254,17 +254,13 @@ impl Application {
     /// hour (on every replica; each refresh is exclusive across replicas).
     fn keep_grants_alive(&self) -> tokio::task::JoinHandle<()> {
         let custody = self.custody.clone();
-        let public = public_url(&self.ctx);
         let every = self.ctx.settings.keep_alive_every();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                let redirect = |p: &latchkey_core::provider::ProviderRecord| {
-                    format!("{public}/oauth/callback/{}", p.id)
-                };
-                match latchkey_core::custody::keep_alive(&custody, redirect, 20).await {
+                match latchkey_core::custody::keep_alive(&custody, 20).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(refreshed = n, "kept idle grants alive"),
                     Err(e) => tracing::warn!(error = %e, "keep-alive failed"),

@@ -258,18 +258,15 @@ pub async fn release(tk: &Tokens, caller: &Caller, user_id: &str) -> Result<Rele
         .active_grant(tenant, user.as_str(), provider.id)
         .await
         .map_err(CoreError::from)?;
-    if let Some(g) = existing.clone().filter(|g| grant::covers(g, &wanted)) {
-        let redirect = format!("{}/oauth/callback/{}", tk.public_url, provider.id);
-        if let Released::Token(g, token) =
-            tk.custody.release(tenant, provider, &redirect, g).await?
-        {
-            return Ok(Release {
-                provider: provider.clone(),
-                grant: *g,
-                token,
-                scopes: wanted,
-            });
-        }
+    if let Some(g) = existing.clone().filter(|g| grant::covers(g, &wanted))
+        && let Released::Token(g, token) = tk.custody.release(tenant, provider, g).await?
+    {
+        return Ok(Release {
+            provider: provider.clone(),
+            grant: *g,
+            token,
+            scopes: wanted,
+        });
     }
     // Nothing covers it (or the grant needs re-authorization): an authorization for what the
     // tool needs.
@@ -283,11 +280,6 @@ pub async fn release(tk: &Tokens, caller: &Caller, user_id: &str) -> Result<Rele
         id: caller.actor.clone(),
         request_id: Some(current_request_id()),
     };
-    let still_active = tk
-        .store
-        .active_grant(tenant, user.as_str(), provider.id)
-        .await
-        .map_err(CoreError::from)?;
     let (a, start_token) = authorization::open(
         tk.store.as_ref(),
         &tk.vault,
@@ -297,7 +289,7 @@ pub async fn release(tk: &Tokens, caller: &Caller, user_id: &str) -> Result<Rele
             user_id: user.as_str(),
             provider,
             wanted,
-            existing: still_active.as_ref(),
+            existing: existing.as_ref(),
             next_uri: None,
             lifetime: tk.flow_lifetime,
             settings: &settings,
