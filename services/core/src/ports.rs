@@ -523,10 +523,11 @@ pub trait DiscordOAuth: Send + Sync {
         refresh_token: &secrecy::SecretString,
     ) -> Result<ExchangedTokens, DiscordCallError>;
     /// A GET on Discord's REST API with the user's token, for the Discord proxy (`route` is
-    /// the route template, for rate limits; `path` includes the query).
+    /// the route template, for rate limits; `path` includes the query). Only the endpoint
+    /// matters: a bearer-token call needs no client credentials.
     async fn proxy_get(
         &self,
-        app: &DiscordAppRef<'_>,
+        endpoint_origin: Option<&str>,
         access: &secrecy::SecretString,
         route: &'static str,
         path: &str,

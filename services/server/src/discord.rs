@@ -22,16 +22,13 @@ impl DiscordRevoker for Revoker {
         endpoint_origin: Option<&str>,
         token: &SecretString,
     ) -> Result<(), String> {
-        let endpoints = match endpoint_origin {
-            Some(origin) => Endpoints::with_origin(origin).map_err(|e| e.to_string())?,
-            None => Endpoints::discord(),
-        };
-        let app = DiscordApp {
-            client_id: client_id.to_owned(),
-            client_secret: client_secret.clone(),
-            redirect_uri: String::new(),
-            endpoints,
-        };
+        let app = app_of(&DiscordAppRef {
+            client_id,
+            client_secret,
+            redirect_uri: "",
+            endpoint_origin,
+        })
+        .map_err(|e| e.to_string())?;
         match self.0.revoke(&app, token).await {
             // The token is already dead at Discord: what revocation wanted.
             Ok(()) | Err(DiscordError::GrantInvalid) => Ok(()),
@@ -167,12 +164,17 @@ impl DiscordOAuth for OAuth {
 
     async fn proxy_get(
         &self,
-        app: &DiscordAppRef<'_>,
+        endpoint_origin: Option<&str>,
         access: &SecretString,
         route: &'static str,
         path: &str,
     ) -> Result<ProxyOutcome, DiscordCallError> {
-        let app = app_of(app)?;
+        let app = app_of(&DiscordAppRef {
+            client_id: "",
+            client_secret: &SecretString::from(String::new()),
+            redirect_uri: "",
+            endpoint_origin,
+        })?;
         match self.0.proxy_get(&app, access, route, path).await {
             Ok((status, body)) => Ok(ProxyOutcome::Answer { status, body }),
             Err(DiscordError::TokenDead) => Ok(ProxyOutcome::TokenDead),

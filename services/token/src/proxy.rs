@@ -13,8 +13,7 @@ use axum::response::{IntoResponse, Response};
 use latchkey_api::server::{ApiError, Presented};
 use latchkey_api::{ErrorBody, ErrorName};
 use latchkey_core::audit::{Actor, AuditEvent};
-use latchkey_core::ports::{DiscordAppRef, ProxyOutcome};
-use latchkey_core::provider;
+use latchkey_core::ports::ProxyOutcome;
 
 use crate::Tokens;
 use crate::issue::{self, Refusal};
@@ -193,17 +192,14 @@ pub async fn forward(
     if !r.scopes.iter().any(|s| s == rule.scope) {
         return Err(not_allowed("this route needs a scope the tool did not declare").into());
     }
-    let secret = provider::client_secret(&tk.vault, caller.tenant, &r.provider).await?;
-    let redirect = format!("{}/oauth/callback/{}", tk.public_url, r.provider.id);
-    let app = DiscordAppRef {
-        client_id: r.provider.client_id.as_str(),
-        client_secret: &secret,
-        redirect_uri: &redirect,
-        endpoint_origin: r.provider.endpoint_origin.as_deref(),
-    };
     let outcome = tk
         .discord
-        .proxy_get(&app, &r.token, rule.template, &format!("/{path}{query}"))
+        .proxy_get(
+            r.provider.endpoint_origin.as_deref(),
+            &r.token,
+            rule.template,
+            &format!("/{path}{query}"),
+        )
         .await
         .map_err(|e| ApiError::new(ErrorName::UpstreamUnavailable, format!("Discord: {e}")))?;
     let actor = Actor {
