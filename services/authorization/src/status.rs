@@ -13,7 +13,7 @@ use latchkey_api::server::{ApiError, AppKey};
 use latchkey_api::{ErrorBody, ErrorName};
 use latchkey_core::AuthorizationId;
 use latchkey_core::auth::TenantPrincipal;
-use latchkey_core::authorization::AuthorizationStatus;
+use latchkey_core::authorization::{AuthorizationRecord, AuthorizationStatus, FlowRecord};
 use latchkey_core::time::UnixMillis;
 
 use crate::{Authorizer, ending, not_found, start, store_err};
@@ -90,28 +90,17 @@ pub async fn get_status(
     let id = AuthorizationId::parse(id).map_err(|_| not_found("authorization"))?;
     let hold = Duration::from_secs(wait.min(MAX_WAIT));
     let deadline = tokio::time::Instant::now() + hold;
-    let watch = az.waiters.watch(id);
+    // Only a request that will wait registers with the notifier.
+    let watch = (wait > 0).then(|| az.waiters.watch(id));
     let mut first = true;
     loop {
         // Enabled before reading, so that a change between the read and the wait still wakes.
-        let woken = watch.notify().notified();
+        let woken = watch.as_ref().map(|w| w.notify().notified());
         tokio::pin!(woken);
-        woken.as_mut().enable();
-        let (mut a, mut f) = az
-            .store
-            .get_authorization(tenant, id)
-            .await
-            .map_err(store_err)?
-            .ok_or_else(|| not_found("authorization"))?;
-        if a.status == AuthorizationStatus::Pending && a.expires_at <= UnixMillis::now() {
-            ending::expire(az, tenant, &a, &f).await?;
-            (a, f) = az
-                .store
-                .get_authorization(tenant, id)
-                .await
-                .map_err(store_err)?
-                .ok_or_else(|| not_found("authorization"))?;
+        if let Some(w) = woken.as_mut().as_pin_mut() {
+            w.enable();
         }
+        let (a, f) = current(az, tenant, id).await?;
         match a.status {
             AuthorizationStatus::Completed => return start::view(az, tenant, &a, &f).await,
             AuthorizationStatus::Failed => {
@@ -125,15 +114,39 @@ pub async fn get_status(
                     u64::try_from(a.expires_at.0.saturating_sub(UnixMillis::now().0)).unwrap_or(0),
                 );
                 let until = deadline.min(tokio::time::Instant::now() + expiry);
+                let Some(w) = woken.as_mut().as_pin_mut() else {
+                    return start::view(az, tenant, &a, &f).await;
+                };
                 if tokio::time::Instant::now() >= deadline {
                     return start::view(az, tenant, &a, &f).await;
                 }
                 tokio::select! {
-                    () = &mut woken => {}
+                    () = w => {}
                     () = tokio::time::sleep_until(until) => {}
                 }
                 first = false;
             }
         }
     }
+}
+
+/// The authorization as it stands: one whose lifetime is over is ended first.
+async fn current(
+    az: &Authorizer,
+    tenant: latchkey_core::TenantId,
+    id: AuthorizationId,
+) -> Result<(AuthorizationRecord, FlowRecord), ApiError> {
+    let read = || async {
+        az.store
+            .get_authorization(tenant, id)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| not_found("authorization"))
+    };
+    let (a, f) = read().await?;
+    if a.status == AuthorizationStatus::Pending && a.expires_at <= UnixMillis::now() {
+        ending::expire(az, tenant, &a, &f).await?;
+        return read().await;
+    }
+    Ok((a, f))
 }
