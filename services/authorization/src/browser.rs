@@ -361,7 +361,7 @@ async fn start_click_inner(
         .await
         .map_err(crate::store_err)?
         .unwrap_or_default();
-    if !crate::start::verification_ready(az, &settings) {
+    if !authorization::verification_ready(&settings, az.skip_allowed) {
         let end = Ending {
             from: f.phase,
             to: Phase::Failed,

@@ -23,7 +23,7 @@ use latchkey_core::settings::VerificationSettings;
 use latchkey_core::time::UnixMillis;
 use latchkey_core::{GrantId, TenantId};
 
-use crate::ending::{self, Ending, user_hash};
+use crate::ending::{self, Ending};
 use crate::{Authorizer, not_found, start, store_err};
 
 /// The recorded decisions.
@@ -138,7 +138,8 @@ pub async fn confirm(
         ending::expire(az, tenant, &a, &f).await?;
         return Err(not_found("flow"));
     }
-    let presented = user_hash(&req.user_id);
+    // The decision records a hash of the user id it was given, never the id.
+    let presented = capability_hash(&req.user_id);
     let settings = || async {
         az.store
             .verification_settings(tenant)

@@ -10,7 +10,7 @@
 use latchkey_api::server::ApiError;
 use latchkey_core::audit::{Actor, AuditEvent};
 use latchkey_core::authorization::{
-    self, AuthorizationRecord, EXCHANGE_BUDGET, Finish, FlowRecord, Phase, Quarantine,
+    AuthorizationRecord, EXCHANGE_BUDGET, Finish, FlowRecord, Phase, Quarantine,
 };
 use latchkey_core::revocation::{self, RevocationRecord};
 use latchkey_core::time::UnixMillis;
@@ -223,9 +223,4 @@ pub async fn purge(az: &Authorizer) -> Result<u64, ApiError> {
         .purge_authorizations(before, 500)
         .await
         .map_err(store_err)
-}
-
-/// The hash a `confirm_user` decision records for the user id it was given.
-pub(crate) fn user_hash(user_id: &str) -> Vec<u8> {
-    authorization::capability_hash(user_id)
 }

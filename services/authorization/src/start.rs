@@ -121,11 +121,6 @@ pub(crate) fn allowed_next_uri(raw: &str, settings: &VerificationSettings) -> bo
     settings.allowed_next_uri_origins.contains(&origin)
 }
 
-/// Whether the tenant may start flows: a verifier, or skipping (allowed by the operator).
-pub(crate) fn verification_ready(az: &Authorizer, s: &VerificationSettings) -> bool {
-    authorization::verification_ready(s, az.skip_allowed)
-}
-
 /// The use case behind REST `authorize` and gRPC `Start`.
 pub async fn start(
     az: &Authorizer,

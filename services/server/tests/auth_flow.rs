@@ -1047,6 +1047,22 @@ async fn callback_bad_input_changes_nothing() {
     w.app.stop().await;
 }
 
+/// A world on PostgreSQL and a second replica `b` on the same database (same keys).
+async fn two_replicas() -> Option<(World, support::TestApp, support::PgDb)> {
+    use latchkey_core::crypto::KeyMaterial;
+    let keys = (
+        KeyMaterial::generate().to_base64().to_string(),
+        KeyMaterial::generate().to_base64().to_string(),
+    );
+    let (w, db) = pg_world(Some(keys.clone())).await?;
+    let b = support::spawn_app_with(Some(db.url.clone()), move |s| {
+        s.encryption.master_keys = vec![keys.0.into()];
+        s.auth.peppers = vec![keys.1.into()];
+    })
+    .await;
+    Some((w, b, db))
+}
+
 #[tokio::test]
 async fn v_t1_and_v_t2_on_postgres() {
     let Some((w, db)) = pg_world(None).await else {
@@ -1070,19 +1086,9 @@ async fn v_t1_and_v_t2_on_postgres() {
 
 #[tokio::test]
 async fn a_completion_on_one_replica_wakes_a_long_poll_on_another() {
-    use latchkey_core::crypto::KeyMaterial;
-    let keys = (
-        KeyMaterial::generate().to_base64().to_string(),
-        KeyMaterial::generate().to_base64().to_string(),
-    );
-    let Some((w, db)) = pg_world(Some(keys.clone())).await else {
+    let Some((w, b, db)) = two_replicas().await else {
         return;
     };
-    let b = support::spawn_app_with(Some(db.url.clone()), move |s| {
-        s.encryption.master_keys = vec![keys.0.into()];
-        s.auth.peppers = vec![keys.1.into()];
-    })
-    .await;
     let (_, r) = w.authorize("alice", &["guilds"]).await;
     let id = r["id"].as_str().unwrap().to_owned();
     let waiter = {
@@ -1343,19 +1349,9 @@ async fn a_refused_refresh_token_marks_the_grant_reauth_required_and_starts_a_ne
 
 #[tokio::test]
 async fn two_replicas_refresh_a_grant_exactly_once() {
-    use latchkey_core::crypto::KeyMaterial;
-    let keys = (
-        KeyMaterial::generate().to_base64().to_string(),
-        KeyMaterial::generate().to_base64().to_string(),
-    );
-    let Some((w, db)) = pg_world(Some(keys.clone())).await else {
+    let Some((w, b, db)) = two_replicas().await else {
         return;
     };
-    let b = support::spawn_app_with(Some(db.url.clone()), move |s| {
-        s.encryption.master_keys = vec![keys.0.into()];
-        s.auth.peppers = vec![keys.1.into()];
-    })
-    .await;
     near_expiry(&w).await;
     let before = w.refreshes().await;
     let answers = concurrent_authorize(&w, &[w.app.api.clone(), b.api.clone()]).await;
