@@ -606,6 +606,33 @@ async fn v_t14_without_a_verifier_or_with_the_flag_forbidden_authorize_fails_clo
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+    // A tenant that set the flag while the operator still allowed it (written here straight to
+    // the store) fails closed now that the operator forbids it.
+    let tenant = latchkey_core::TenantId::parse(&w.tenant).unwrap();
+    let settings = latchkey_core::settings::VerificationSettings {
+        unsafe_skip_verification: true,
+        ..latchkey_core::settings::VerificationSettings::default()
+    };
+    let actor = latchkey_core::audit::Actor {
+        id: "test".to_owned(),
+        request_id: None,
+    };
+    w.app
+        .store
+        .put_verification_settings(
+            tenant,
+            &settings,
+            &latchkey_core::audit::AuditEvent::success(&actor, "settings.put", None),
+        )
+        .await
+        .unwrap();
+    let (s, b) = w.authorize("alice", &["guilds"]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert_eq!(b["name"], "verification_not_configured");
+    assert!(
+        b["message"].as_str().unwrap().contains("does not allow"),
+        "{b}"
+    );
     w.app.stop().await;
 }
 
