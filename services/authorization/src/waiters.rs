@@ -72,7 +72,11 @@ impl Waiters {
                 }
             }
             Change::All => map.values().for_each(|n| n.notify_waiters()),
-            Change::Providers(_) | Change::Tools(_) | Change::Key(_) | Change::Tenant(_) => {}
+            Change::Providers(_)
+            | Change::Tools(_)
+            | Change::Key(_)
+            | Change::Tenant(_)
+            | Change::Grant(..) => {}
         }
     }
 

@@ -156,7 +156,7 @@ impl Authenticator {
                 }
             }
             Change::All => self.cache.invalidate_all(),
-            Change::Providers(_) | Change::Authorization(..) => {}
+            Change::Providers(_) | Change::Authorization(..) | Change::Grant(..) => {}
         }
     }
 

@@ -29,6 +29,7 @@ use crate::settings::VerificationSettings;
 use crate::tenant::Tenant;
 use crate::time::UnixMillis;
 use crate::tool::{ToolName, ToolRecord};
+use crate::warm::WarmTokens;
 use crate::{ApiKeyId, AuthorizationId, GrantId, ProviderRef, TenantId, ToolId};
 
 /// What changed, as far as caches care. Carries ids only, never a value.
@@ -44,6 +45,9 @@ pub enum Change {
     Tenant(TenantId),
     /// One authorization's status (its long-poll waiters wake).
     Authorization(TenantId, AuthorizationId),
+    /// One grant's tokens or status (refreshed, re-authorization required, replaced or
+    /// deleted): its warm access token leaves every replica's token cache.
+    Grant(TenantId, GrantId),
     /// Notices may have been missed: drop everything.
     All,
 }
@@ -57,6 +61,7 @@ impl Change {
             Self::Key(k) => format!("key {k}"),
             Self::Tenant(t) => format!("tenant {t}"),
             Self::Authorization(t, a) => format!("authorization {t} {a}"),
+            Self::Grant(t, g) => format!("grant {t} {g}"),
             Self::All => "all".to_owned(),
         }
     }
@@ -69,6 +74,13 @@ impl Change {
             "tools" => TenantId::parse(id).ok().map(Self::Tools),
             "key" => ApiKeyId::parse(id).ok().map(Self::Key),
             "tenant" => TenantId::parse(id).ok().map(Self::Tenant),
+            "grant" => {
+                let (t, g) = id.split_once(' ')?;
+                Some(Self::Grant(
+                    TenantId::parse(t).ok()?,
+                    GrantId::parse(g).ok()?,
+                ))
+            }
             "authorization" => {
                 let (t, a) = id.split_once(' ')?;
                 Some(Self::Authorization(
@@ -85,7 +97,7 @@ impl Change {
     pub fn tenant(&self) -> Option<TenantId> {
         match self {
             Self::Providers(t) | Self::Tools(t) | Self::Tenant(t) => Some(*t),
-            Self::Key(_) | Self::All | Self::Authorization(..) => None,
+            Self::Key(_) | Self::All | Self::Authorization(..) | Self::Grant(..) => None,
         }
     }
 }
@@ -107,6 +119,9 @@ pub struct CachedStore {
     /// value when it started drops what it inserted, so a load racing a write never leaves
     /// the old value cached.
     epoch: std::sync::atomic::AtomicU64,
+    /// The token service's warm tokens, kept in step with this store's grant writes (at once,
+    /// for read-your-writes) and with the notices of other replicas.
+    warm: Option<Arc<WarmTokens>>,
 }
 
 impl CachedStore {
@@ -117,12 +132,23 @@ impl CachedStore {
             providers: tenant_cache(ttl),
             tools: tenant_cache(ttl),
             epoch: std::sync::atomic::AtomicU64::new(0),
+            warm: None,
         }
+    }
+
+    /// Also keeps `warm` in step: every write through this store and every applied notice
+    /// drops the warm tokens it makes stale.
+    pub fn with_warm_tokens(mut self, warm: Arc<WarmTokens>) -> Self {
+        self.warm = Some(warm);
+        self
     }
 
     /// Drops what `change` makes stale.
     pub async fn apply(&self, change: &Change) {
-        if let Change::Authorization(..) = change {
+        if let Some(w) = &self.warm {
+            w.apply(change).await;
+        }
+        if let Change::Authorization(..) | Change::Grant(..) = change {
             return;
         }
         self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -137,7 +163,7 @@ impl CachedStore {
                 self.providers.invalidate_all();
                 self.tools.invalidate_all();
             }
-            Change::Key(_) | Change::Authorization(..) => {}
+            Change::Key(_) | Change::Authorization(..) | Change::Grant(..) => {}
         }
     }
 
@@ -186,6 +212,36 @@ impl CachedStore {
     ) -> Result<T, StoreError> {
         self.apply(&change).await;
         result
+    }
+}
+
+/// A grant lock whose writes drop the grant's warm token in this process as they return.
+struct WarmLock {
+    inner: Box<dyn crate::ports::GrantLock>,
+    warm: Arc<WarmTokens>,
+    change: Change,
+}
+
+#[async_trait]
+impl crate::ports::GrantLock for WarmLock {
+    fn grant(&self) -> &GrantRecord {
+        self.inner.grant()
+    }
+    async fn store_tokens(
+        self: Box<Self>,
+        update: &crate::ports::TokenUpdate,
+    ) -> Result<bool, StoreError> {
+        let r = self.inner.store_tokens(update).await;
+        self.warm.apply(&self.change).await;
+        r
+    }
+    async fn refresh_failed(self: Box<Self>, until: UnixMillis) -> Result<bool, StoreError> {
+        self.inner.refresh_failed(until).await
+    }
+    async fn reauth_required(self: Box<Self>, audit: &AuditEvent) -> Result<bool, StoreError> {
+        let r = self.inner.reauth_required(audit).await;
+        self.warm.apply(&self.change).await;
+        r
     }
 }
 
@@ -487,7 +543,8 @@ impl GrantStore for CachedStore {
         revocation: Option<&RevocationRecord>,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        self.inner.delete_grant(tenant, id, revocation, audit).await
+        let r = self.inner.delete_grant(tenant, id, revocation, audit).await;
+        self.write(Change::Grant(tenant, id), r).await
     }
     async fn expiring_grants(
         &self,
@@ -501,7 +558,15 @@ impl GrantStore for CachedStore {
         tenant: TenantId,
         id: GrantId,
     ) -> Result<Option<Box<dyn crate::ports::GrantLock>>, StoreError> {
-        self.inner.lock_grant(tenant, id).await
+        let lock = self.inner.lock_grant(tenant, id).await?;
+        Ok(match (lock, &self.warm) {
+            (Some(inner), Some(warm)) => Some(Box::new(WarmLock {
+                inner,
+                warm: Arc::clone(warm),
+                change: Change::Grant(tenant, id),
+            })),
+            (lock, _) => lock,
+        })
     }
     async fn authorization_summary(
         &self,
@@ -583,6 +648,9 @@ impl AuditStore for CachedStore {
     ) -> Result<Vec<AuditEvent>, StoreError> {
         self.inner.list_audit_events(tenant, filter).await
     }
+    async fn record_audits(&self, events: &[(TenantId, AuditEvent)]) -> Result<(), StoreError> {
+        self.inner.record_audits(events).await
+    }
 }
 
 #[async_trait]
@@ -646,7 +714,11 @@ impl AuthorizationStore for CachedStore {
         from: Phase,
         finish: &Finish,
     ) -> Result<bool, StoreError> {
-        self.inner.finish_flow(tenant, id, from, finish).await
+        let r = self.inner.finish_flow(tenant, id, from, finish).await;
+        for g in &finish.replaces {
+            self.apply(&Change::Grant(tenant, *g)).await;
+        }
+        r
     }
     async fn due_flows(
         &self,
@@ -702,6 +774,7 @@ mod tests {
             Change::Key(k),
             Change::Tenant(t),
             Change::Authorization(t, AuthorizationId::generate()),
+            Change::Grant(t, GrantId::generate()),
             Change::All,
         ] {
             assert_eq!(Change::decode(&c.encode()), Some(c));
@@ -713,6 +786,7 @@ mod tests {
             "key tnt_1",
             "all x",
             "authorization tnt_1",
+            "grant tnt_1",
             "nope tnt_1",
         ] {
             assert_eq!(Change::decode(bad), None, "{bad}");

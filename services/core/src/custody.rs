@@ -74,6 +74,16 @@ impl Custody {
         }
     }
 
+    /// Whether `g`'s access token may be released as it is (it expires after the margin).
+    pub fn is_fresh(&self, g: &GrantRecord) -> bool {
+        g.status == GrantStatus::Active && fresh(g, UnixMillis::now(), self.margin)
+    }
+
+    /// The refresh margin.
+    pub fn margin(&self) -> Duration {
+        self.margin
+    }
+
     fn flight(&self, id: GrantId) -> Arc<tokio::sync::Mutex<()>> {
         let mut map = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
         map.retain(|_, w| w.strong_count() > 0);

@@ -67,6 +67,10 @@ pub enum CoreError {
     /// Encryption or decryption failed; nothing is released.
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    /// The audit pipeline cannot accept an event (its queue is full or its store is failing):
+    /// nothing is released (security.md I7).
+    #[error("the audit pipeline cannot accept events")]
+    AuditUnavailable,
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),

@@ -6,6 +6,7 @@
 
 pub mod apikey;
 pub mod audit;
+pub mod audit_pipeline;
 pub mod auth;
 pub mod authorization;
 pub mod cache;
@@ -28,6 +29,7 @@ pub mod time;
 pub mod tool;
 pub mod urls;
 pub mod user;
+pub mod warm;
 
 pub use error::{CoreError, StoreError};
 pub use ids::{ApiKeyId, AuthorizationId, GrantId, IdError, ProviderRef, TenantId, ToolId};

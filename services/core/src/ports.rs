@@ -653,6 +653,10 @@ pub trait AuditStore: Send + Sync {
         tenant: TenantId,
         filter: &AuditFilter,
     ) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Records a batch of events (the audit pipeline's flush) in one transaction: all or none.
+    /// Events of tenants deleted meanwhile are dropped with their tenant; recording an event
+    /// that is already stored (a retried batch) is not an error.
+    async fn record_audits(&self, events: &[(TenantId, AuditEvent)]) -> Result<(), StoreError>;
 }
 
 /// Everything Latchkey stores, behind one handle.

@@ -93,6 +93,8 @@ pub struct Context {
     pub applied_migrations: Vec<i64>,
     /// Long-poll waiters of this process, woken by the store's change notices.
     pub waiters: Arc<latchkey_authorization::Waiters>,
+    /// The token service's warm tokens, kept in step by [`Context::cache`].
+    pub warm: Arc<latchkey_core::warm::WarmTokens>,
 }
 
 impl Context {
@@ -136,7 +138,11 @@ impl Context {
             }
             Vec::new()
         };
-        let cache = Arc::new(CachedStore::new(db.store(), CACHE_TTL));
+        let warm = Arc::new(latchkey_core::warm::WarmTokens::new(
+            settings.token_cache_ttl(),
+        ));
+        let cache =
+            Arc::new(CachedStore::new(db.store(), CACHE_TTL).with_warm_tokens(warm.clone()));
         let store: Arc<dyn Store> = cache.clone();
         let has_data =
             !store.all_tenant_keys().await?.is_empty() || store.count_operator_keys().await? > 0;
@@ -210,6 +216,7 @@ impl Context {
             master_keys,
             applied_migrations,
             waiters: Arc::default(),
+            warm,
         })
     }
 }

@@ -114,6 +114,16 @@ pub struct AuthSettings {
     /// How often the keep-alive refreshes grants that expire within the hour, in seconds.
     /// Default 60.
     pub keep_alive_secs: Option<u64>,
+    /// How long a released access token is served again from memory (the warm-token cache),
+    /// in seconds; revocations reach every replica at once, this bounds a missed notice.
+    /// Default 10, at most 60; 0 turns the cache off.
+    pub token_cache_ttl_secs: Option<u64>,
+    /// How often the audit pipeline persists accepted token releases, in milliseconds
+    /// (also after every 500). Default 1000, 10 – 60000.
+    pub audit_flush_interval_ms: Option<u64>,
+    /// How many accepted, unwritten audit events the pipeline holds before token releases stop
+    /// (503). Default 10000, at least 1.
+    pub audit_queue_capacity: Option<usize>,
 }
 
 /// Log output.
@@ -342,6 +352,29 @@ impl Settings {
     /// How long a tool grant is valid (`auth.tool_grant_ttl_secs`, 1 s – 1 h).
     pub fn tool_grant_ttl(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.auth.tool_grant_ttl_secs.unwrap_or(300).clamp(1, 3600))
+    }
+
+    /// How long a warm token is served from memory (`auth.token_cache_ttl_secs`, 0 – 60 s).
+    pub fn token_cache_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.auth.token_cache_ttl_secs.unwrap_or(10).min(60))
+    }
+
+    /// How often the audit pipeline flushes (`auth.audit_flush_interval_ms`, 10 ms – 60 s).
+    pub fn audit_flush_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(
+            self.auth
+                .audit_flush_interval_ms
+                .unwrap_or(1000)
+                .clamp(10, 60_000),
+        )
+    }
+
+    /// How many unwritten audit events may queue (`auth.audit_queue_capacity`, at least 1).
+    pub fn audit_queue_capacity(&self) -> usize {
+        self.auth
+            .audit_queue_capacity
+            .unwrap_or(latchkey_core::audit_pipeline::QUEUE_CAPACITY)
+            .max(1)
     }
 
     /// How long ended authorizations are kept (`auth.authorization_retention_secs`, at least 1 s).

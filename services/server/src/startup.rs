@@ -33,6 +33,7 @@ pub struct Application {
     authorizer: latchkey_authorization::Authorizer,
     tokens: latchkey_token::Tokens,
     custody: Arc<latchkey_core::custody::Custody>,
+    audit_flusher: latchkey_core::audit_pipeline::Flusher,
     new_operator_key: Option<SecretString>,
     grpc: routes::grpc::Grpc,
 }
@@ -72,7 +73,12 @@ impl Application {
             ctx.settings.refresh_margin(),
         ));
         let authorizer = authorizer(&ctx, &revoker, oauth.clone(), custody.clone());
-        let tokens = tokens(&ctx, custody.clone(), oauth.clone())?;
+        let (audit, audit_flusher) = latchkey_core::audit_pipeline::AuditPipeline::new(
+            ctx.store.clone(),
+            ctx.settings.audit_queue_capacity(),
+            ctx.settings.audit_flush_interval(),
+        );
+        let tokens = tokens(&ctx, custody.clone(), oauth.clone(), audit)?;
         let grpc = routes::grpc::build(
             control_plane_state(&ctx, &revoker),
             authorizer.clone(),
@@ -90,6 +96,7 @@ impl Application {
             authorizer,
             tokens,
             custody,
+            audit_flusher,
             new_operator_key,
             grpc,
         })
@@ -282,6 +289,8 @@ impl Application {
         followers.push(self.keep_grants_alive());
         let api_app = self.api_router().map_request(routes::strip_org_project);
         let ops_app = self.ops_router();
+        let (stop_audit, audit_stopping) = tokio::sync::watch::channel(false);
+        let audit = tokio::spawn(self.audit_flusher.run(audit_stopping));
         let grace = Duration::from_secs(self.ctx.settings.server.shutdown_grace_secs);
         let (tx, rx) = tokio::sync::watch::channel(false);
         let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -318,6 +327,17 @@ impl Application {
             Err(_) => tracing::warn!(
                 grace_secs = grace.as_secs(),
                 "grace period over; dropping unfinished requests"
+            ),
+        }
+        // Every release answered so far is in the audit queue: persist it before the database
+        // closes (bounded by the grace period, should the database be gone).
+        let _ = stop_audit.send(true);
+        match tokio::time::timeout(grace, audit).await {
+            Ok(Ok(written)) => tracing::info!(written, "audit pipeline flushed"),
+            Ok(Err(e)) => tracing::error!(error = %e, "audit pipeline task failed"),
+            Err(_) => tracing::error!(
+                grace_secs = grace.as_secs(),
+                "audit events accepted before shutdown could not be written within the grace period"
             ),
         }
         for f in followers {
@@ -387,6 +407,7 @@ fn tokens(
     ctx: &Context,
     custody: Arc<latchkey_core::custody::Custody>,
     discord: Arc<dyn latchkey_core::ports::DiscordOAuth>,
+    audit: latchkey_core::audit_pipeline::AuditPipeline,
 ) -> Result<latchkey_token::Tokens, StartupError> {
     // Tool grants are signed with keys derived from the peppers: the newest signs, the older
     // ones verify, and every replica with the same configuration derives the same keys.
@@ -404,6 +425,8 @@ fn tokens(
         grant_keys: Arc::new(grant_keys),
         discord,
         grant_ttl: ctx.settings.tool_grant_ttl(),
+        warm: ctx.warm.clone(),
+        audit,
     })
 }
 

@@ -9,58 +9,26 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::flow::{D_ALICE, D_BOB, Options, World, flow_id_of};
 
-async fn tool(w: &World, name: &str, scopes: &[&str]) -> String {
-    let (s, b) = support::call(
-        &w.app,
-        Method::POST,
-        "/v1/admin/tools",
-        &w.admin,
-        Some(json!({"name": name, "version": "1.0.0",
-                    "requirement": {"provider_id": "discord", "oauth2": {"scopes": scopes}}})),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    b["key"]["secret"].as_str().unwrap().to_owned()
-}
-
-async fn token(w: &World, key: &str, user: &str) -> (StatusCode, Value) {
-    support::call(
-        &w.app,
-        Method::POST,
-        "/v1/tokens",
-        key,
-        Some(json!({ "user_id": user })),
-    )
-    .await
-}
-
-/// Completes an authorization's start link as `user`, consenting as `discord`.
-async fn complete(w: &World, url: &str, user: &str, discord: &str) {
-    let mut b = w.browser(discord, Some(user)).await;
-    let (page, _) = b.consent_and_verify(url).await;
-    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-}
-
 #[tokio::test]
 async fn a_tool_gets_the_users_token_for_what_it_declared_or_an_authorization_to_show() {
     let w = World::start(Options::default()).await;
-    let guilds = tool(&w, "Discord.Guilds", &["guilds"]).await;
-    let email = tool(&w, "Discord.Email", &["email"]).await;
+    let guilds = w.tool("Discord.Guilds", &["guilds"]).await;
+    let email = w.tool("Discord.Email", &["email"]).await;
 
     // No grant: authorization_required with an authorization the user can complete.
-    let (s, b) = token(&w, &guilds, "alice").await;
+    let (s, b) = w.token(&guilds, "alice").await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
     assert_eq!(b["name"], "authorization_required");
     let auth_id = b["authorization_id"].as_str().unwrap().to_owned();
     let url = b["url"].as_str().unwrap().to_owned();
     // The same authorization the app can poll, and reused on a retry.
-    let (_, again) = token(&w, &guilds, "alice").await;
+    let (_, again) = w.token(&guilds, "alice").await;
     assert_eq!(again["authorization_id"], auth_id.as_str());
-    complete(&w, &url, "alice", D_ALICE).await;
+    w.complete(&url, "alice", D_ALICE).await;
     let (_, st) = w.status(&auth_id, 0).await;
     assert_eq!(st["status"], "completed");
 
-    let (s, t) = token(&w, &guilds, "alice").await;
+    let (s, t) = w.token(&guilds, "alice").await;
     assert_eq!(s, StatusCode::OK, "{t}");
     assert_eq!(t["token_type"], "Bearer");
     assert_eq!(t["scopes"], json!(["guilds", "identify"]));
@@ -70,29 +38,30 @@ async fn a_tool_gets_the_users_token_for_what_it_declared_or_an_authorization_to
     let access = t["access_token"].as_str().unwrap();
     assert!(w.token_alive(access).await);
     assert_eq!(st["context"]["token"], access);
-    assert!(
-        w.audit_actions()
-            .await
-            .contains(&"token.release".to_owned()),
-        "releases are audited"
+    assert_eq!(
+        w.audited("token.release", 1).await,
+        1,
+        "releases are audited within the flush interval"
     );
 
     // A tool that declared more than alice granted: an upgrade to show her.
-    let (s, b) = token(&w, &email, "alice").await;
+    let (s, b) = w.token(&email, "alice").await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
     let (_, pending) = w.status(b["authorization_id"].as_str().unwrap(), 0).await;
     assert_eq!(pending["scopes"], json!(["email", "guilds", "identify"]));
     // Another user has nothing.
-    let (s, _) = token(&w, &guilds, "bob").await;
+    let (s, _) = w.token(&guilds, "bob").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 
     // Only tool keys.
     for key in [&w.app_key, &w.admin] {
-        let (s, b) = token(&w, key, "alice").await;
+        let (s, b) = w.token(key, "alice").await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
         assert_eq!(b["name"], "forbidden");
     }
-    let (s, _) = token(&w, "lk_key_0190aaaaaaaaaaaaaaaaaaaaaaaaaaaa_nope", "alice").await;
+    let (s, _) = w
+        .token("lk_key_0190aaaaaaaaaaaaaaaaaaaaaaaaaaaa_nope", "alice")
+        .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     for body in [
         json!({}),
@@ -116,9 +85,10 @@ async fn a_tool_gets_the_users_token_for_what_it_declared_or_an_authorization_to
 #[tokio::test]
 async fn another_tenants_tool_gets_nothing_of_this_tenants_users() {
     let w = World::start(Options::default()).await;
-    let guilds = tool(&w, "Discord.Guilds", &["guilds"]).await;
-    let (_, b) = token(&w, &guilds, "alice").await;
-    complete(&w, b["url"].as_str().unwrap(), "alice", D_ALICE).await;
+    let guilds = w.tool("Discord.Guilds", &["guilds"]).await;
+    let (_, b) = w.token(&guilds, "alice").await;
+    w.complete(b["url"].as_str().unwrap(), "alice", D_ALICE)
+        .await;
     // Tenant B, with its own provider and tool for the same user id.
     let (_, t2) = support::call(
         &w.app,
@@ -137,7 +107,7 @@ async fn another_tenants_tool_gets_nothing_of_this_tenants_users() {
         Some(json!({"name": "Discord.Guilds", "version": "1.0.0", "requirement": {"oauth2": {"scopes": ["guilds"]}}}))).await;
     assert_eq!(s, StatusCode::CREATED);
     let other_tool = b["key"]["secret"].as_str().unwrap();
-    let (s, b) = token(&w, other_tool, "alice").await;
+    let (s, b) = w.token(other_tool, "alice").await;
     assert_ne!(s, StatusCode::OK, "{b}");
     assert!(b.get("access_token").is_none());
     w.app.stop().await;
@@ -146,25 +116,25 @@ async fn another_tenants_tool_gets_nothing_of_this_tenants_users() {
 #[tokio::test]
 async fn v_t9_quarantined_tokens_are_never_served_an_older_grant_is() {
     let w = World::start(Options::default()).await;
-    let guilds = tool(&w, "Discord.Guilds", &["guilds"]).await;
+    let guilds = w.tool("Discord.Guilds", &["guilds"]).await;
     // alice's first flow waits for her verifier: nothing is served.
     let (_, r) = w.authorize("alice", &["guilds"]).await;
     let mut b = w.browser(D_ALICE, None).await;
     let cb = b.consent(r["url"].as_str().unwrap()).await;
     let flow_id = flow_id_of(&cb.location.unwrap());
-    let (s, body) = token(&w, &guilds, "alice").await;
+    let (s, body) = w.token(&guilds, "alice").await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["name"], "authorization_required");
     let (s, _) = w.confirm(&w.app_key, &flow_id, "alice").await;
     assert_eq!(s, StatusCode::OK);
-    let (s, first) = token(&w, &guilds, "alice").await;
+    let (s, first) = w.token(&guilds, "alice").await;
     assert_eq!(s, StatusCode::OK);
     // A re-authorization as D_bob waits for verification: alice's older grant keeps serving.
     let (_, up) = w.authorize("alice", &["email"]).await;
     let mut b2 = w.browser(D_BOB, None).await;
     let cb = b2.consent(up["url"].as_str().unwrap()).await;
     assert_eq!(cb.status, StatusCode::SEE_OTHER);
-    let (s, still) = token(&w, &guilds, "alice").await;
+    let (s, still) = w.token(&guilds, "alice").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(still["access_token"], first["access_token"]);
     assert_eq!(still["user_info"]["id"], D_ALICE);
@@ -177,7 +147,7 @@ async fn the_grpc_token_service_mirrors_rest() {
     use pb::token_client::TokenClient;
     use support::grpc::req;
     let w = World::start(Options::default()).await;
-    let guilds = tool(&w, "Discord.Guilds", &["guilds"]).await;
+    let guilds = w.tool("Discord.Guilds", &["guilds"]).await;
     let mut c = TokenClient::connect(w.app.api.clone()).await.unwrap();
     let e = c
         .get_token(req(
@@ -202,7 +172,7 @@ async fn the_grpc_token_service_mirrors_rest() {
         .unwrap()
         .to_owned();
     assert!(e.metadata().get("latchkey-authorization-id").is_some());
-    complete(&w, &url, "alice", D_ALICE).await;
+    w.complete(&url, "alice", D_ALICE).await;
     let t = c
         .get_token(req(
             Some(&guilds),
@@ -214,7 +184,7 @@ async fn the_grpc_token_service_mirrors_rest() {
         .await
         .unwrap()
         .into_inner();
-    let (_, rest) = token(&w, &guilds, "alice").await;
+    let (_, rest) = w.token(&guilds, "alice").await;
     assert_eq!(t.access_token, rest["access_token"].as_str().unwrap());
     assert_eq!(t.scopes, ["guilds", "identify"]);
     assert_eq!(
@@ -274,9 +244,10 @@ fn enc(v: &Value) -> String {
 #[tokio::test]
 async fn a_tool_grant_minted_by_the_app_stands_for_a_tool_key_and_user() {
     let w = World::start(Options::default()).await;
-    let guilds = tool(&w, "Discord.Guilds", &["guilds"]).await;
-    let (_, b) = token(&w, &guilds, "alice").await;
-    complete(&w, b["url"].as_str().unwrap(), "alice", D_ALICE).await;
+    let guilds = w.tool("Discord.Guilds", &["guilds"]).await;
+    let (_, b) = w.token(&guilds, "alice").await;
+    w.complete(b["url"].as_str().unwrap(), "alice", D_ALICE)
+        .await;
 
     let (s, g) = mint(&w, &w.app_key, "Discord.Guilds", "alice").await;
     assert_eq!(s, StatusCode::CREATED, "{g}");
@@ -308,7 +279,7 @@ async fn a_tool_grant_minted_by_the_app_stands_for_a_tool_key_and_user() {
 
     let (s, t) = with_grant(&w, &jwt).await;
     assert_eq!(s, StatusCode::OK, "{t}");
-    let (_, by_key) = token(&w, &guilds, "alice").await;
+    let (_, by_key) = w.token(&guilds, "alice").await;
     assert_eq!(t["access_token"], by_key["access_token"]);
 
     // TG catalogue: tampered, alg none, HS256 with the public key, unknown kid, other
@@ -416,9 +387,10 @@ async fn an_expired_tool_grant_releases_nothing() {
         ..Options::default()
     })
     .await;
-    let guilds = tool(&w, "Discord.Guilds", &["guilds"]).await;
-    let (_, b) = token(&w, &guilds, "alice").await;
-    complete(&w, b["url"].as_str().unwrap(), "alice", D_ALICE).await;
+    let guilds = w.tool("Discord.Guilds", &["guilds"]).await;
+    let (_, b) = w.token(&guilds, "alice").await;
+    w.complete(b["url"].as_str().unwrap(), "alice", D_ALICE)
+        .await;
     let (_, g) = mint(&w, &w.app_key, "Discord.Guilds", "alice").await;
     let jwt = g["grant"].as_str().unwrap().to_owned();
     let (s, _) = with_grant(&w, &jwt).await;
@@ -442,10 +414,11 @@ async fn proxy(w: &World, path: &str, headers: &[(&str, &str)]) -> (StatusCode, 
 #[tokio::test]
 async fn the_discord_proxy_forwards_only_declared_routes_with_the_users_token() {
     let w = World::start(Options::default()).await;
-    let guilds = tool(&w, "Discord.Guilds", &["guilds"]).await;
-    let (_, b) = token(&w, &guilds, "alice").await;
-    complete(&w, b["url"].as_str().unwrap(), "alice", D_ALICE).await;
-    let (_, t) = token(&w, &guilds, "alice").await;
+    let guilds = w.tool("Discord.Guilds", &["guilds"]).await;
+    let (_, b) = w.token(&guilds, "alice").await;
+    w.complete(b["url"].as_str().unwrap(), "alice", D_ALICE)
+        .await;
+    let (_, t) = w.token(&guilds, "alice").await;
     let access = t["access_token"].as_str().unwrap().to_owned();
     let as_alice = [
         ("authorization", guilds.as_str()),
@@ -530,23 +503,18 @@ async fn the_discord_proxy_forwards_only_declared_routes_with_the_users_token() 
     .await;
     assert_eq!(s, StatusCode::OK);
     // Every forwarded call is audited.
-    let n = w
-        .audit_actions()
-        .await
-        .iter()
-        .filter(|a| *a == "proxy.discord")
-        .count();
-    assert_eq!(n, 4);
+    assert_eq!(w.audited("proxy.discord", 4).await, 4);
     w.app.stop().await;
 }
 
 #[tokio::test]
 async fn a_token_discord_refuses_is_not_used_again_and_deleted_grants_release_nothing() {
     let w = World::start(Options::default()).await;
-    let guilds = tool(&w, "Discord.Guilds", &["guilds"]).await;
-    let (_, b) = token(&w, &guilds, "alice").await;
-    complete(&w, b["url"].as_str().unwrap(), "alice", D_ALICE).await;
-    let (_, t) = token(&w, &guilds, "alice").await;
+    let guilds = w.tool("Discord.Guilds", &["guilds"]).await;
+    let (_, b) = w.token(&guilds, "alice").await;
+    w.complete(b["url"].as_str().unwrap(), "alice", D_ALICE)
+        .await;
+    let (_, t) = w.token(&guilds, "alice").await;
     let access = t["access_token"].as_str().unwrap().to_owned();
     // Discord kills the token behind Latchkey's back: the proxy learns it from a 401.
     let r = reqwest::Client::new()
@@ -564,7 +532,7 @@ async fn a_token_discord_refuses_is_not_used_again_and_deleted_grants_release_no
     ];
     let (s, body) = proxy(&w, "users/@me", &as_alice).await;
     assert_eq!(s, StatusCode::BAD_GATEWAY, "{body}");
-    let (s, b) = token(&w, &guilds, "alice").await;
+    let (s, b) = w.token(&guilds, "alice").await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
     assert_eq!(b["name"], "authorization_required");
     assert!(
@@ -574,9 +542,9 @@ async fn a_token_discord_refuses_is_not_used_again_and_deleted_grants_release_no
     );
 
     // bob connects; deleting his connection stops his token at once.
-    let (_, b) = token(&w, &guilds, "bob").await;
-    complete(&w, b["url"].as_str().unwrap(), "bob", D_BOB).await;
-    let (s, _) = token(&w, &guilds, "bob").await;
+    let (_, b) = w.token(&guilds, "bob").await;
+    w.complete(b["url"].as_str().unwrap(), "bob", D_BOB).await;
+    let (s, _) = w.token(&guilds, "bob").await;
     assert_eq!(s, StatusCode::OK);
     let (_, list) = support::call(
         &w.app,
@@ -596,7 +564,7 @@ async fn a_token_discord_refuses_is_not_used_again_and_deleted_grants_release_no
     )
     .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    let (s, b) = token(&w, &guilds, "bob").await;
+    let (s, b) = w.token(&guilds, "bob").await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
     assert!(b.get("access_token").is_none());
     // Deleting the tool: its key gets nothing.
@@ -609,7 +577,7 @@ async fn a_token_discord_refuses_is_not_used_again_and_deleted_grants_release_no
     )
     .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    let (s, _) = token(&w, &guilds, "bob").await;
+    let (s, _) = w.token(&guilds, "bob").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "its key went with it");
     w.app.stop().await;
 }
@@ -623,10 +591,11 @@ async fn the_keep_alive_refreshes_idle_grants_before_they_expire() {
     .await;
     // Discord's tokens last 10 minutes: within the keep-alive's hour.
     w.sim_settings(json!({"token.access_ttl_s": 600})).await;
-    let guilds = tool(&w, "Discord.Guilds", &["guilds"]).await;
-    let (_, b) = token(&w, &guilds, "alice").await;
+    let guilds = w.tool("Discord.Guilds", &["guilds"]).await;
+    let (_, b) = w.token(&guilds, "alice").await;
     let before = w.refreshes().await;
-    complete(&w, b["url"].as_str().unwrap(), "alice", D_ALICE).await;
+    w.complete(b["url"].as_str().unwrap(), "alice", D_ALICE)
+        .await;
     w.sim_settings(json!({"token.access_ttl_s": 604_800})).await;
     // Nobody asks for a token; the keep-alive refreshes it anyway.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
@@ -640,7 +609,7 @@ async fn the_keep_alive_refreshes_idle_grants_before_they_expire() {
     // Now fresh for a week: no further refreshes, and the new token is served.
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(w.refreshes().await, before + 1);
-    let (s, t) = token(&w, &guilds, "alice").await;
+    let (s, t) = w.token(&guilds, "alice").await;
     assert_eq!(s, StatusCode::OK);
     assert!(w.token_alive(t["access_token"].as_str().unwrap()).await);
     w.app.stop().await;
@@ -650,9 +619,10 @@ async fn the_keep_alive_refreshes_idle_grants_before_they_expire() {
 async fn a_failed_refresh_serves_the_still_valid_token_and_cools_down() {
     let w = World::start(Options::default()).await;
     w.sim_settings(json!({"token.access_ttl_s": 200})).await;
-    let guilds = tool(&w, "Discord.Guilds", &["guilds"]).await;
-    let (_, b) = token(&w, &guilds, "alice").await;
-    complete(&w, b["url"].as_str().unwrap(), "alice", D_ALICE).await;
+    let guilds = w.tool("Discord.Guilds", &["guilds"]).await;
+    let (_, b) = w.token(&guilds, "alice").await;
+    w.complete(b["url"].as_str().unwrap(), "alice", D_ALICE)
+        .await;
     // Discord's token endpoint fails from now on.
     let r = reqwest::Client::new()
         .post(format!("{}/__sim/faults", w.sim.base_url()))
@@ -675,11 +645,11 @@ async fn a_failed_refresh_serves_the_still_valid_token_and_cools_down() {
         v.as_array().unwrap().len()
     };
     let before = calls().await;
-    let (s, first) = token(&w, &guilds, "alice").await;
+    let (s, first) = w.token(&guilds, "alice").await;
     assert_eq!(s, StatusCode::OK, "the still-valid token: {first}");
     let tried = calls().await;
     assert!(tried > before, "a refresh was tried");
-    let (s, second) = token(&w, &guilds, "alice").await;
+    let (s, second) = w.token(&guilds, "alice").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(second["access_token"], first["access_token"]);
     assert_eq!(calls().await, tried, "no refresh during the cooldown");

@@ -256,10 +256,21 @@ macro_rules! impl_auth_ports {
                     for e in &finish.audit {
                         insert_audit(&mut *tx, tenant, e).await?;
                     }
-                    let change = Change::Authorization(tenant, id);
-                    announce_in_tx(&mut *tx, change).await?;
+                    // The replaced grants' warm tokens leave every replica's cache, and the
+                    // authorization's waiters wake.
+                    let changes: Vec<Change> = finish
+                        .replaces
+                        .iter()
+                        .map(|g| Change::Grant(tenant, *g))
+                        .chain(std::iter::once(Change::Authorization(tenant, id)))
+                        .collect();
+                    for change in &changes {
+                        announce_in_tx(&mut *tx, *change).await?;
+                    }
                     tx.commit().await.or_store("flows")?;
-                    self.notices.send(change);
+                    for change in changes {
+                        self.notices.send(change);
+                    }
                     Ok(true)
                 }
 

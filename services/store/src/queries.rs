@@ -758,6 +758,31 @@ macro_rules! impl_ports {
                 .or_store("audit_events")?;
                 Ok(rows.into_iter().map(AuditEvent::from).collect())
             }
+
+            async fn record_audits(&self, events: &[(TenantId, AuditEvent)]) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await.or_store("audit_events")?;
+                for (tenant, e) in events {
+                    // A tenant deleted since took its audit trail with it; a retried batch
+                    // that had committed after all adds nothing twice.
+                    sqlx::query(
+                        "INSERT INTO audit_events (tenant_id, id, at, actor, action, target, outcome, request_id) \
+                         SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $1) \
+                         ON CONFLICT (tenant_id, id) DO NOTHING",
+                    )
+                    .bind(tenant.to_string())
+                    .bind(&e.id)
+                    .bind(e.at.0)
+                    .bind(&e.actor)
+                    .bind(&e.action)
+                    .bind(e.target.as_deref())
+                    .bind(&e.outcome)
+                    .bind(e.request_id.as_deref())
+                    .execute(&mut *tx)
+                    .await
+                    .or_store("audit event")?;
+                }
+                tx.commit().await.or_store("audit_events")
+            }
         }
 
         #[async_trait]

@@ -32,6 +32,7 @@ macro_rules! impl_more_ports {
             struct Locked {
                 tx: Option<sqlx::Transaction<'static, <$store as crate::Dialect>::Db>>,
                 pool: sqlx::Pool<<$store as crate::Dialect>::Db>,
+                notices: crate::changes::Notices,
                 tenant: TenantId,
                 grant: GrantRecord,
             }
@@ -72,7 +73,11 @@ macro_rules! impl_more_ports {
                     if done.rows_affected() != 1 {
                         return Ok(false);
                     }
+                    // The old access token is dead at Discord: every replica drops it.
+                    let change = latchkey_core::cache::Change::Grant(self.tenant, self.grant.id);
+                    announce_in_tx(&mut *tx, change).await?;
                     tx.commit().await.or_store("grants")?;
+                    self.notices.send(change);
                     Ok(true)
                 }
 
@@ -110,7 +115,10 @@ macro_rules! impl_more_ports {
                         return Ok(false);
                     }
                     insert_audit(&mut *tx, self.tenant, audit).await?;
+                    let change = latchkey_core::cache::Change::Grant(self.tenant, self.grant.id);
+                    announce_in_tx(&mut *tx, change).await?;
                     tx.commit().await.or_store("grants")?;
+                    self.notices.send(change);
                     Ok(true)
                 }
             }
@@ -358,7 +366,11 @@ macro_rules! impl_more_ports {
                         insert_revocation(&mut *tx, tenant, r).await?;
                     }
                     insert_audit(&mut *tx, tenant, audit).await?;
-                    tx.commit().await.or_store("grants")
+                    let change = latchkey_core::cache::Change::Grant(tenant, id);
+                    announce_in_tx(&mut *tx, change).await?;
+                    tx.commit().await.or_store("grants")?;
+                    self.notices.send(change);
+                    Ok(())
                 }
 
                 async fn expiring_grants(&self, before: UnixMillis, limit: u32) -> Result<Vec<(TenantId, GrantRecord)>, StoreError> {
@@ -398,7 +410,7 @@ macro_rules! impl_more_ports {
                     }
                     .or_store("grants")?;
                     let Some(row) = row else { return Ok(None) };
-                    Ok(Some(Box::new(Locked { tx, pool: self.pool.clone(), tenant, grant: GrantRecord::try_from(row)? })))
+                    Ok(Some(Box::new(Locked { tx, pool: self.pool.clone(), notices: self.notices.clone(), tenant, grant: GrantRecord::try_from(row)? })))
                 }
 
                 async fn authorization_summary(&self, tenant: TenantId, user_id: &str, provider: ProviderRef, now: UnixMillis) -> Result<Option<AuthorizationStatus>, StoreError> {

@@ -11,6 +11,7 @@ mod support;
 use latchkey_core::authorization::{
     AuthorizationRecord, AuthorizationStatus, Finish, FlowRecord, Phase, capability_hash,
 };
+use latchkey_core::cache::Change;
 use latchkey_core::grant::{GrantRecord, GrantStatus};
 use latchkey_core::ports::{GrantFilter, TokenUpdate};
 use latchkey_core::time::UnixMillis;
@@ -298,6 +299,111 @@ async fn flows(db: &TestDb) {
     assert_eq!(g.status, GrantStatus::ReauthRequired);
 }
 
+/// Every notice heard in-process until 200 ms pass without one.
+async fn drain(rx: &mut tokio::sync::broadcast::Receiver<Change>) -> Vec<Change> {
+    let mut out = Vec::new();
+    while let Ok(Some(c)) = tokio::time::timeout(
+        std::time::Duration::from_millis(200),
+        latchkey_store::next_change(rx),
+    )
+    .await
+    {
+        out.push(c);
+    }
+    out
+}
+
+/// Every write that changes a grant's tokens or ends it announces `Change::Grant` once it
+/// commits (the warm-token caches of every replica drop it); one that does not commit announces
+/// nothing.
+async fn grant_notices(db: &TestDb) {
+    let w = world(db);
+    let t = new_tenant(&w, "Acme").await.tenant.id;
+    let p = new_provider(&w, t, "discord-prod", "secret-secret-secret").await;
+    let s = w.store.as_ref();
+    let old = grant(p.id, "alice", "d-alice", None);
+    s.insert_grant(t, &old, &audit_event()).await.unwrap();
+    let mut rx = db.store.changes();
+
+    // A refresh: announced.
+    let update = TokenUpdate {
+        access_token: b"access-2".to_vec(),
+        refresh_token: Some(b"refresh-2".to_vec()),
+        expires_at: UnixMillis(UnixMillis::now().0 + 3_600_000),
+        scopes: vec!["guilds".to_owned()],
+    };
+    let lock = s.lock_grant(t, old.id).await.unwrap().unwrap();
+    assert!(lock.store_tokens(&update).await.unwrap());
+    assert_eq!(drain(&mut rx).await, [Change::Grant(t, old.id)]);
+    // Re-authorization required: announced once; the same write again changes nothing and
+    // announces nothing.
+    let lock = s.lock_grant(t, old.id).await.unwrap().unwrap();
+    assert!(lock.reauth_required(&audit_event()).await.unwrap());
+    assert_eq!(drain(&mut rx).await, [Change::Grant(t, old.id)]);
+    let lock = s.lock_grant(t, old.id).await.unwrap().unwrap();
+    assert!(!lock.reauth_required(&audit_event()).await.unwrap());
+    assert_eq!(drain(&mut rx).await, []);
+
+    // A completed flow that replaces the old grant: the old grant, then the authorization.
+    let (a, f) = records(p.id, "alice", 600_000);
+    s.insert_authorization(t, &a, &f, &audit_event())
+        .await
+        .unwrap();
+    let new = grant(p.id, "alice", "d-alice", Some(a.id));
+    assert!(
+        s.finish_flow(
+            t,
+            a.id,
+            Phase::LinkIssued,
+            &ending(Phase::Completed, Some(new.clone()), vec![old.id])
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(
+        drain(&mut rx).await,
+        [Change::Grant(t, old.id), Change::Authorization(t, a.id)]
+    );
+
+    // Deleting a connection.
+    s.delete_grant(t, new.id, None, &audit_event())
+        .await
+        .unwrap();
+    assert_eq!(drain(&mut rx).await, [Change::Grant(t, new.id)]);
+}
+
+/// The audit pipeline's batch write: all events in one go; a retried batch adds nothing twice;
+/// a deleted tenant's events go with it instead of failing the batch.
+async fn audit_batches(db: &TestDb) {
+    let w = world(db);
+    let t = new_tenant(&w, "Acme").await.tenant.id;
+    let gone = new_tenant(&w, "Gone").await.tenant.id;
+    let s = w.store.as_ref();
+    s.delete_tenant(gone, &[], &audit_event()).await.unwrap();
+    let release = |n: usize| {
+        let mut e = audit_event();
+        e.action = "token.release".to_owned();
+        e.target = Some(format!("grant-{n}"));
+        e
+    };
+    let batch: Vec<_> = (0..3)
+        .map(|n| (t, release(n)))
+        .chain(std::iter::once((gone, release(9))))
+        .collect();
+    s.record_audits(&batch).await.unwrap();
+    s.record_audits(&batch).await.unwrap();
+    let filter = latchkey_core::audit::AuditFilter {
+        action: Some("token.release".to_owned()),
+        ..Default::default()
+    };
+    let stored = s.list_audit_events(t, &filter).await.unwrap();
+    let targets: Vec<_> = stored.iter().filter_map(|e| e.target.clone()).collect();
+    assert_eq!(targets, ["grant-0", "grant-1", "grant-2"]);
+    assert!(s.list_audit_events(gone, &filter).await.unwrap().is_empty());
+}
+
 on_both_stores! {
     flow_moves => flows;
+    grant_change_notices => grant_notices;
+    audit_batch_writes => audit_batches;
 }

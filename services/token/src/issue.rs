@@ -6,6 +6,8 @@
 //! the answer is 403 `authorization_required` with its id and start link — the app shows the
 //! link to the user, as after `authorize`.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -22,6 +24,7 @@ use latchkey_core::provider::ProviderRecord;
 use latchkey_core::resolve;
 use latchkey_core::tool::ToolRecord;
 use latchkey_core::user::UserId;
+use latchkey_core::warm::Warm;
 use latchkey_core::{CoreError, TenantId, ToolId};
 use secrecy::ExposeSecret;
 
@@ -96,6 +99,7 @@ impl IntoResponse for Refusal {
         (status = 401, description = "No valid key", body = ErrorBody),
         (status = 403, description = "Not a tool key (`forbidden`), or `authorization_required`", body = AuthorizationRequiredBody),
         (status = 502, description = "Discord was needed for a refresh and failed", body = ErrorBody),
+        (status = 503, description = "`unavailable`: the audit pipeline cannot record the release, so nothing was released", body = ErrorBody),
     )
 )]
 pub async fn token(
@@ -197,42 +201,48 @@ pub async fn get_token(
     user_id: &str,
 ) -> Result<TokenResponse, Refusal> {
     let r = release(tk, caller, user_id).await?;
-    let user_info = grant::user_info(&tk.vault, caller.tenant, &r.grant).await?;
-    // Every release is audited before the token leaves; if the audit log cannot take it,
-    // nothing is released (fail closed).
+    // Every release is accepted by the audit pipeline before the token leaves; if the pipeline
+    // cannot accept it, nothing is released (fail closed; security.md I7).
+    audit(tk, caller, "token.release", r.warm.grant.id.to_string())?;
+    // Tools are told the token expires when Latchkey may start refreshing it: Discord kills
+    // the old token on refresh, so no tool may hold it past that moment (security.md §4.1).
+    let margin = i64::try_from(tk.custody.margin().as_millis()).unwrap_or(i64::MAX);
+    Ok(TokenResponse {
+        access_token: r.warm.token.expose_secret().to_owned(),
+        token_type: "Bearer".to_owned(),
+        expires_at: rfc3339(r.warm.grant.expires_at.0.saturating_sub(margin)),
+        scopes: r.scopes,
+        user_info: r.warm.user_info.clone(),
+    })
+}
+
+/// Accepts the caller's `action` on `target` into the audit pipeline (to be persisted within
+/// one flush interval), or refuses with 503 — then nothing may be released.
+pub fn audit(tk: &Tokens, caller: &Caller, action: &str, target: String) -> Result<(), ApiError> {
     let actor = Actor {
         id: caller.actor.clone(),
         request_id: Some(current_request_id()),
     };
-    let event =
-        latchkey_core::audit::AuditEvent::success(&actor, "token.release", r.grant.id.to_string());
-    tk.store
-        .record_audit(caller.tenant, &event)
-        .await
-        .map_err(CoreError::from)?;
-    Ok(TokenResponse {
-        access_token: r.token.expose_secret().to_owned(),
-        token_type: "Bearer".to_owned(),
-        expires_at: rfc3339(r.grant.expires_at.0),
-        scopes: r.scopes,
-        user_info,
-    })
+    let event = latchkey_core::audit::AuditEvent::success(&actor, action, target);
+    tk.audit
+        .accept(caller.tenant, event)
+        .map_err(ApiError::from)
 }
 
 /// A released token, with what it was released for.
 pub struct Release {
     /// The provider it goes through.
     pub provider: ProviderRecord,
-    /// The grant (after any refresh).
-    pub grant: grant::GrantRecord,
-    /// The access token.
-    pub token: secrecy::SecretString,
+    /// The grant (after any refresh), its access token and its user.
+    pub warm: Arc<Warm>,
     /// What the tool declared (plus `identify`), sorted.
     pub scopes: Vec<String>,
 }
 
 /// The user's token for the caller's tool — only when the grant holds every declared scope —
-/// or `authorization_required` with an authorization for what the tool needs.
+/// or `authorization_required` with an authorization for what the tool needs. A warm token
+/// (still fresh) is served from memory; otherwise the grant is read, refreshed if due, and
+/// kept warm.
 pub async fn release(tk: &Tokens, caller: &Caller, user_id: &str) -> Result<Release, Refusal> {
     let tenant = caller.tenant;
     let user = UserId::parse("user_id", user_id)?;
@@ -253,6 +263,17 @@ pub async fn release(tk: &Tokens, caller: &Caller, user_id: &str) -> Result<Rele
         )
         .into());
     }
+    if let Some(warm) = tk.warm.get(tenant, provider.id, user.as_str()).await
+        && tk.custody.is_fresh(&warm.grant)
+        && grant::covers(&warm.grant, &wanted)
+    {
+        return Ok(Release {
+            provider: provider.clone(),
+            warm,
+            scopes: wanted,
+        });
+    }
+    let epoch = tk.warm.epoch();
     let existing = tk
         .store
         .active_grant(tenant, user.as_str(), provider.id)
@@ -261,10 +282,18 @@ pub async fn release(tk: &Tokens, caller: &Caller, user_id: &str) -> Result<Rele
     if let Some(g) = existing.clone().filter(|g| grant::covers(g, &wanted))
         && let Released::Token(g, token) = tk.custody.release(tenant, provider, g).await?
     {
-        return Ok(Release {
-            provider: provider.clone(),
+        let user_info = grant::user_info(&tk.vault, tenant, &g).await?;
+        let warm = Arc::new(Warm {
             grant: *g,
             token,
+            user_info,
+        });
+        if tk.custody.is_fresh(&warm.grant) {
+            tk.warm.put(epoch, tenant, Arc::clone(&warm)).await;
+        }
+        return Ok(Release {
+            provider: provider.clone(),
+            warm,
             scopes: wanted,
         });
     }

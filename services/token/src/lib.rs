@@ -47,6 +47,10 @@ pub struct Tokens {
     pub grant_keys: Arc<grants::GrantKeys>,
     /// How long a tool grant is valid.
     pub grant_ttl: Duration,
+    /// Warm (decrypted, fresh) tokens, dropped on every replica when their grant changes.
+    pub warm: Arc<latchkey_core::warm::WarmTokens>,
+    /// Accepts each release's audit event before the token leaves.
+    pub audit: latchkey_core::audit_pipeline::AuditPipeline,
 }
 
 impl FromRef<Tokens> for Arc<Authenticator> {

@@ -160,6 +160,7 @@ fn form_pairs(q: &str) -> Vec<(String, String)> {
         (status = 403, description = "`route_not_allowed`, `forbidden` or `authorization_required`", body = ErrorBody),
         (status = 429, description = "Discord's rate limit, with `retry_after`", body = ErrorBody),
         (status = 502, description = "Discord failed or refused the user's token", body = ErrorBody),
+        (status = 503, description = "`unavailable`: the audit pipeline cannot record the release, so nothing was released", body = ErrorBody),
     )
 )]
 pub async fn forward(
@@ -192,25 +193,24 @@ pub async fn forward(
     if !r.scopes.iter().any(|s| s == rule.scope) {
         return Err(not_allowed("this route needs a scope the tool did not declare").into());
     }
+    // Audited before the token is used (fail closed, as for a release).
+    issue::audit(
+        &tk,
+        &caller,
+        "proxy.discord",
+        format!("GET {}", rule.template),
+    )?;
+    let grant = &r.warm.grant;
     let outcome = tk
         .discord
         .proxy_get(
             r.provider.endpoint_origin.as_deref(),
-            &r.token,
+            &r.warm.token,
             rule.template,
             &format!("/{path}{query}"),
         )
         .await
         .map_err(|e| ApiError::new(ErrorName::UpstreamUnavailable, format!("Discord: {e}")))?;
-    let actor = Actor {
-        id: caller.actor.clone(),
-        request_id: Some(latchkey_api::server::current_request_id()),
-    };
-    let event = AuditEvent::success(&actor, "proxy.discord", format!("GET {}", rule.template));
-    tk.store
-        .record_audit(caller.tenant, &event)
-        .await
-        .map_err(|e| ApiError::from(latchkey_core::CoreError::from(e)))?;
     Ok(match outcome {
         ProxyOutcome::Answer { status, body } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -242,16 +242,17 @@ pub async fn forward(
             // unless it changed meanwhile (refreshed or replaced).
             if let Some(lock) = tk
                 .store
-                .lock_grant(caller.tenant, r.grant.id)
+                .lock_grant(caller.tenant, grant.id)
                 .await
                 .map_err(|e| ApiError::from(latchkey_core::CoreError::from(e)))?
-                && lock.grant().generation == r.grant.generation
+                && lock.grant().generation == grant.generation
             {
-                let event = AuditEvent::success(
-                    &actor,
-                    "connection.reauth_required",
-                    r.grant.id.to_string(),
-                );
+                let actor = Actor {
+                    id: caller.actor.clone(),
+                    request_id: Some(latchkey_api::server::current_request_id()),
+                };
+                let event =
+                    AuditEvent::success(&actor, "connection.reauth_required", grant.id.to_string());
                 lock.reauth_required(&event)
                     .await
                     .map_err(|e| ApiError::from(latchkey_core::CoreError::from(e)))?;

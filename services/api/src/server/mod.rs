@@ -176,6 +176,13 @@ impl From<CoreError> for ApiError {
                 | CryptoError::Malformed
                 | CryptoError::MissingDataKey { .. } => Self::internal(&c),
             },
+            CoreError::AuditUnavailable => {
+                tracing::error!("token release refused: the audit pipeline cannot accept events");
+                Self::new(
+                    ErrorName::Unavailable,
+                    "the audit log cannot record this release right now, so nothing was released; try again shortly",
+                )
+            }
             CoreError::Store(s) => match s {
                 StoreError::NotFound => Self::new(ErrorName::NotFound, "not found"),
                 StoreError::Conflict(what) => {

@@ -48,6 +48,12 @@ pub struct Options {
     pub grant_ttl_secs: Option<u64>,
     /// `auth.keep_alive_secs`.
     pub keep_alive_secs: Option<u64>,
+    /// `auth.token_cache_ttl_secs`.
+    pub token_cache_ttl_secs: Option<u64>,
+    /// `auth.audit_flush_interval_ms`.
+    pub audit_flush_interval_ms: Option<u64>,
+    /// `auth.audit_queue_capacity`.
+    pub audit_queue_capacity: Option<usize>,
 }
 
 impl Default for Options {
@@ -61,6 +67,9 @@ impl Default for Options {
             retention_secs: None,
             grant_ttl_secs: None,
             keep_alive_secs: None,
+            token_cache_ttl_secs: None,
+            audit_flush_interval_ms: None,
+            audit_queue_capacity: None,
         }
     }
 }
@@ -81,6 +90,9 @@ impl World {
             s.auth.authorization_retention_secs = opts.retention_secs;
             s.auth.tool_grant_ttl_secs = opts.grant_ttl_secs;
             s.auth.keep_alive_secs = opts.keep_alive_secs;
+            s.auth.token_cache_ttl_secs = opts.token_cache_ttl_secs;
+            s.auth.audit_flush_interval_ms = opts.audit_flush_interval_ms;
+            s.auth.audit_queue_capacity = opts.audit_queue_capacity;
             if let Some((master, pepper)) = opts.keys.clone() {
                 s.encryption.master_keys = vec![master.into()];
                 s.auth.peppers = vec![pepper.into()];
@@ -268,6 +280,59 @@ impl World {
             .iter()
             .map(|e| e["action"].as_str().unwrap().to_owned())
             .collect()
+    }
+
+    /// How many `action` events the audit log holds once it holds `n` of them, or after two
+    /// seconds (token releases are persisted by the audit pipeline at least every second).
+    pub async fn audited(&self, action: &str, n: usize) -> usize {
+        let mut seen = 0;
+        for _ in 0..20 {
+            seen = self
+                .audit_actions()
+                .await
+                .iter()
+                .filter(|a| *a == action)
+                .count();
+            if seen >= n {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        seen
+    }
+
+    /// Registers a tool declaring `scopes`; answers its key.
+    pub async fn tool(&self, name: &str, scopes: &[&str]) -> String {
+        let (s, b) = call(
+            &self.app,
+            Method::POST,
+            "/v1/admin/tools",
+            &self.admin,
+            Some(json!({"name": name, "version": "1.0.0",
+                        "requirement": {"provider_id": "discord", "oauth2": {"scopes": scopes}}})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        b["key"]["secret"].as_str().unwrap().to_owned()
+    }
+
+    /// The token request of the tool with `key` for `user`.
+    pub async fn token(&self, key: &str, user: &str) -> (StatusCode, Value) {
+        call(
+            &self.app,
+            Method::POST,
+            "/v1/tokens",
+            key,
+            Some(json!({ "user_id": user })),
+        )
+        .await
+    }
+
+    /// Completes an authorization's start link as `user`, consenting as `discord`.
+    pub async fn complete(&self, url: &str, user: &str, discord: &str) {
+        let mut b = self.browser(discord, Some(user)).await;
+        let (page, _) = b.consent_and_verify(url).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     }
 
     /// The tenant's connections, as (user_id, Discord user id).

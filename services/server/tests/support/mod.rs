@@ -5,6 +5,7 @@
 
 pub mod flow;
 pub mod grpc;
+pub mod pair;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -286,6 +287,8 @@ pub struct TestApp {
     pub vault: std::sync::Arc<latchkey_core::crypto::Vault>,
     /// The operator key created at start (shown once).
     pub operator_key: String,
+    /// The database URL in force (the embedded SQLite file unless one was given).
+    pub database_url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     _dir: tempfile::TempDir,
@@ -319,6 +322,7 @@ pub async fn spawn_app_with(
     if std::env::var("TEST_LOG").is_ok() {
         latchkey_server::telemetry::init_logging(&settings.log);
     }
+    let database_url = settings.database_url();
     let mut app = Application::build(settings).await.unwrap();
     let operator_key = app
         .take_new_operator_key()
@@ -337,6 +341,7 @@ pub async fn spawn_app_with(
         store,
         vault,
         operator_key,
+        database_url,
         ops,
         stop: Some(tx),
         task,
@@ -345,9 +350,15 @@ pub async fn spawn_app_with(
 }
 
 impl TestApp {
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        self.stop_keeping_data().await;
+    }
+
+    /// Stops, and hands over the data directory so that the database can be read afterwards.
+    pub async fn stop_keeping_data(mut self) -> tempfile::TempDir {
         let _ = self.stop.take().unwrap().send(());
         self.task.await.unwrap().unwrap();
+        self._dir
     }
 }
 

@@ -1,0 +1,177 @@
+//! The audit pipeline for the token hot path (security.md I7, R11): every token release is
+//! *accepted* into a bounded in-memory queue before the token leaves Latchkey, and a flusher
+//! persists the queue in batches — every second or every 500 events, whichever comes first.
+//! When the queue cannot accept (it is full, the flusher's writes are failing, or the process
+//! is shutting down), the release fails closed: nothing leaves. On shutdown the queue is
+//! flushed before the database closes. A crash can lose at most one flush interval of events —
+//! the documented difference from Vault's stricter ordering, chosen for the hot path.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::TenantId;
+use crate::audit::AuditEvent;
+use crate::error::CoreError;
+use crate::ports::Store;
+
+/// How often accepted events are persisted, at the latest.
+pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// At most this many events go in one write.
+pub const FLUSH_BATCH: usize = 500;
+
+/// Accepted, unwritten events (queued or being written) before releases stop, by default.
+pub const QUEUE_CAPACITY: usize = 10_000;
+
+/// Accepts audit events for the flusher. Cheap to clone; every clone feeds the same queue.
+#[derive(Clone)]
+pub struct AuditPipeline {
+    tx: mpsc::UnboundedSender<(TenantId, AuditEvent)>,
+    /// Cleared while the flusher's writes fail, so releases stop instead of piling up events
+    /// that may never be written.
+    healthy: Arc<AtomicBool>,
+    /// Events accepted and not yet written (queued or in the batch being written).
+    unwritten: Arc<AtomicUsize>,
+    capacity: usize,
+}
+
+/// Persists what the pipeline accepted. Run it with [`Flusher::run`].
+pub struct Flusher {
+    rx: mpsc::UnboundedReceiver<(TenantId, AuditEvent)>,
+    store: Arc<dyn Store>,
+    healthy: Arc<AtomicBool>,
+    unwritten: Arc<AtomicUsize>,
+    interval: Duration,
+}
+
+impl AuditPipeline {
+    /// A pipeline into `store` holding at most `capacity` accepted, unwritten events, flushed
+    /// at least every `interval`; returns the flusher to run.
+    pub fn new(store: Arc<dyn Store>, capacity: usize, interval: Duration) -> (Self, Flusher) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let healthy = Arc::new(AtomicBool::new(true));
+        let unwritten = Arc::new(AtomicUsize::new(0));
+        (
+            Self {
+                tx,
+                healthy: Arc::clone(&healthy),
+                unwritten: Arc::clone(&unwritten),
+                capacity: capacity.max(1),
+            },
+            Flusher {
+                rx,
+                store,
+                healthy,
+                unwritten,
+                interval,
+            },
+        )
+    }
+
+    /// Accepts `event` for persisting within one flush interval, or refuses with
+    /// [`CoreError::AuditUnavailable`] — then the caller must not release anything.
+    pub fn accept(&self, tenant: TenantId, event: AuditEvent) -> Result<(), CoreError> {
+        if !self.healthy.load(Ordering::Acquire) {
+            return Err(CoreError::AuditUnavailable);
+        }
+        if self.unwritten.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+            self.unwritten.fetch_sub(1, Ordering::AcqRel);
+            return Err(CoreError::AuditUnavailable);
+        }
+        self.tx.send((tenant, event)).map_err(|_| {
+            // Shutting down: the flusher no longer takes events.
+            self.unwritten.fetch_sub(1, Ordering::AcqRel);
+            CoreError::AuditUnavailable
+        })
+    }
+
+    /// Whether events are being accepted (the flusher's last write succeeded).
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Acquire)
+    }
+}
+
+impl Flusher {
+    /// Persists accepted events until `stop` turns true; then refuses new events, persists
+    /// everything already accepted, and returns how many events it wrote in all. A failing
+    /// write is retried (with backoff, never dropped) while accepting stops; during shutdown
+    /// the caller bounds the wait.
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> u64 {
+        let mut written = 0u64;
+        let mut batch = Vec::with_capacity(FLUSH_BATCH);
+        let mut stopping = false;
+        loop {
+            // The first event of the next batch (or the end).
+            let first = if stopping {
+                self.rx.recv().await
+            } else {
+                tokio::select! {
+                    e = self.rx.recv() => e,
+                    _ = stop.wait_for(|s| *s) => {
+                        stopping = true;
+                        // New events are refused; what is queued is still received.
+                        self.rx.close();
+                        continue;
+                    }
+                }
+            };
+            let Some(first) = first else { break };
+            batch.push(first);
+            let deadline = tokio::time::Instant::now() + self.interval;
+            while batch.len() < FLUSH_BATCH {
+                let next = if stopping {
+                    // Whatever is queued, without waiting for the interval.
+                    match self.rx.try_recv() {
+                        Ok(e) => Some(e),
+                        Err(_) => break,
+                    }
+                } else {
+                    tokio::select! {
+                        e = tokio::time::timeout_at(deadline, self.rx.recv()) => match e {
+                            Ok(Some(e)) => Some(e),
+                            Ok(None) | Err(_) => break,
+                        },
+                        _ = stop.wait_for(|s| *s) => {
+                            stopping = true;
+                            self.rx.close();
+                            None
+                        }
+                    }
+                };
+                if let Some(e) = next {
+                    batch.push(e);
+                }
+            }
+            self.write(&batch).await;
+            self.unwritten.fetch_sub(batch.len(), Ordering::AcqRel);
+            written += batch.len() as u64;
+            batch.clear();
+        }
+        written
+    }
+
+    /// Writes one batch, retrying until it is stored.
+    async fn write(&self, batch: &[(TenantId, AuditEvent)]) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.store.record_audits(batch).await {
+                Ok(()) => {
+                    if !self.healthy.swap(true, Ordering::AcqRel) {
+                        tracing::info!("audit writes succeed again; token releases resume");
+                    }
+                    return;
+                }
+                Err(e) => {
+                    if self.healthy.swap(false, Ordering::AcqRel) {
+                        tracing::error!(error = %e, events = batch.len(), "audit writes fail; token releases stop until they succeed");
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}
