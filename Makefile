@@ -7,13 +7,14 @@ PG_ADMIN_URL ?= $(or $(LATCHKEY_TEST_POSTGRES_URL),postgres://postgres@127.0.0.1
 
 ARCADE_VENV ?= $(HOME)/.cache/latchkey/arcade-venv
 
-.PHONY: run sim openapi test lint fmt check-deps unit test-long clean-test-dbs build help arcade-clients
+.PHONY: run sim openapi test lint fmt check-deps unit test-long bench clean-test-dbs build help arcade-clients
 
 help:
 	@echo "make run        build and start Latchkey on the embedded SQLite default"
 	@echo "make sim        start the Discord simulator (demo mode) on 127.0.0.1:7300"
 	@echo "make test       lints, dependency check and the whole test suite (SQLite and PostgreSQL)"
 	@echo "make test-long  the test suite with ten times the property-test cases"
+	@echo "make bench      the measured runs recorded in docs/benchmarks.md (needs PostgreSQL)"
 	@echo "make lint       cargo fmt --check and cargo clippy -D warnings"
 	@echo "make openapi    regenerate openapi.yaml from the code"
 	@echo "make arcade-clients  install arcadepy and @arcadeai/arcadejs for the compatibility tests"
@@ -68,6 +69,12 @@ endif
 ## Property tests with ten times the default case count (security.md §7).
 test-long:
 	PROPTEST_CASES=2560 $(MAKE) --no-print-directory unit
+
+## Measured runs (docs/benchmarks.md); PostgreSQL is required. The refresh race at 1,000
+## concurrent token requests across two `latchkey serve` processes: exactly one refresh.
+bench:
+	LATCHKEY_RACE_REQUESTS=1000 CI=true $(CARGO) test -p latchkey-server --test refresh_race -- --nocapture
+	@$(MAKE) --no-print-directory clean-test-dbs
 
 ## Drops test databases a crashed test run may have left behind.
 clean-test-dbs:
