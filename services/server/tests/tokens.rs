@@ -471,6 +471,22 @@ async fn the_discord_proxy_forwards_only_declared_routes_with_the_users_token() 
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // A GET with a body: nothing is forwarded or released (413 when oversized).
+    for (size, want) in [
+        (10, StatusCode::BAD_REQUEST),
+        (80 * 1024, StatusCode::PAYLOAD_TOO_LARGE),
+    ] {
+        let r = reqwest::Client::new()
+            .get(format!("{}/v1/proxy/discord/users/@me/guilds", w.app.api))
+            .header("authorization", &guilds)
+            .header("latchkey-user-id", "alice")
+            .body("x".repeat(size))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), want);
+        assert!(!r.text().await.unwrap().contains(&access));
+    }
     let (s, _) = proxy(
         &w,
         "users/@me/guilds",

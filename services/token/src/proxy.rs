@@ -70,6 +70,29 @@ fn not_allowed(m: &'static str) -> ApiError {
     ApiError::new(ErrorName::RouteNotAllowed, m)
 }
 
+/// Request bodies over this size are 413, as on every route.
+const BODY_LIMIT: u64 = 64 * 1024;
+
+/// A proxied GET carries no body: none is forwarded, so one sent is refused rather than
+/// silently dropped (413 when oversized, else 400).
+fn checked_no_body(headers: &HeaderMap) -> Result<(), ApiError> {
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .map(|v| v.to_str().ok().and_then(|v| v.parse::<u64>().ok()));
+    match length {
+        None if !headers.contains_key(header::TRANSFER_ENCODING) => Ok(()),
+        Some(Some(0)) => Ok(()),
+        Some(Some(n)) if n > BODY_LIMIT => Err(ApiError::new(
+            ErrorName::PayloadTooLarge,
+            "request body over 64 KiB",
+        )),
+        _ => Err(ApiError::new(
+            ErrorName::InvalidRequest,
+            "the Discord proxy forwards no request body; send the GET without one",
+        )),
+    }
+}
+
 /// The path after the prefix, checked for traversal and smuggling (PX1–PX3).
 fn checked_path(uri: &Uri) -> Result<&str, ApiError> {
     let path = uri
@@ -158,6 +181,7 @@ fn form_pairs(q: &str) -> Vec<(String, String)> {
         (status = 400, description = "A path or query the proxy never forwards", body = ErrorBody),
         (status = 401, description = "No valid key or grant", body = ErrorBody),
         (status = 403, description = "`route_not_allowed`, `forbidden` or `authorization_required`", body = ErrorBody),
+        (status = 413, description = "A request body over 64 KiB (a GET carries none; a smaller one is 400)", body = ErrorBody),
         (status = 429, description = "Discord's rate limit, with `retry_after`", body = ErrorBody),
         (status = 502, description = "Discord failed or refused the user's token", body = ErrorBody),
         (status = 503, description = "`unavailable`: the audit pipeline cannot record the release, so nothing was released", body = ErrorBody),
@@ -185,6 +209,7 @@ pub async fn forward(
     if method != Method::GET {
         return Err(not_allowed("the Discord proxy serves GET routes only").into());
     }
+    checked_no_body(&headers)?;
     let path = checked_path(&uri)?;
     let rule =
         rule_for(path).ok_or_else(|| not_allowed("the Discord proxy does not serve this route"))?;
