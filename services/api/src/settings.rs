@@ -14,6 +14,10 @@ pub struct VerificationSettingsResponse {
     pub verifier_url: Option<String>,
     /// Origins `next_uri` may point to (Latchkey extension).
     pub allowed_next_uri_origins: Vec<String>,
+    /// `notify` (default: a re-authorization as another Discord account replaces the user's
+    /// connection) or `require_ack` (the new connection waits as `awaiting_ack` until an admin
+    /// acknowledges it; the old one keeps serving). Latchkey extension.
+    pub account_switch: String,
 }
 
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
@@ -33,4 +37,7 @@ pub struct VerificationSettingsRequest {
     /// Origins (`https://host[:port]`), at most 20.
     #[serde(default)]
     pub allowed_next_uri_origins: Option<Vec<String>>,
+    /// `notify` or `require_ack`.
+    #[serde(default)]
+    pub account_switch: Option<String>,
 }

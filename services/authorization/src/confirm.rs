@@ -19,7 +19,7 @@ use latchkey_core::authorization::{
 use latchkey_core::grant::{self, GrantRecord, GrantSecrets, GrantStatus};
 use latchkey_core::ports::GrantFilter;
 use latchkey_core::revocation;
-use latchkey_core::settings::VerificationSettings;
+use latchkey_core::settings::{AccountSwitch, VerificationSettings};
 use latchkey_core::time::UnixMillis;
 use latchkey_core::{GrantId, TenantId};
 
@@ -250,21 +250,50 @@ pub(crate) async fn activate(
         },
         a.id.to_string(),
     )];
-    let mut revocations = Vec::new();
-    for g in old
+    let id = GrantId::generate();
+    // Another Discord account than the user's active grant: audited; with `require_ack` the new
+    // grant waits for an admin while the active one stays (security.md V10).
+    let switched: Vec<GrantId> = old
         .iter()
-        .filter(|g| g.discord_user_id != q.discord_user_id)
-    {
+        .filter(|g| g.discord_user_id != q.discord_user_id && g.status == GrantStatus::Active)
+        .map(|g| g.id)
+        .collect();
+    for g in &switched {
         audit.push(AuditEvent::success(
             actor,
             "account_switched",
-            g.id.to_string(),
+            g.to_string(),
         ));
+    }
+    let hold = !switched.is_empty()
+        && az
+            .store
+            .verification_settings(tenant)
+            .await
+            .map_err(store_err)?
+            .unwrap_or_default()
+            .account_switch
+            == AccountSwitch::RequireAck;
+    if hold {
+        audit.push(AuditEvent::success(
+            actor,
+            "connection.awaiting_ack",
+            id.to_string(),
+        ));
+    }
+    let replaced: Vec<&GrantRecord> = old
+        .iter()
+        .filter(|g| !(hold && switched.contains(&g.id)))
+        .collect();
+    let mut revocations = Vec::new();
+    for g in replaced
+        .iter()
+        .filter(|g| g.discord_user_id != q.discord_user_id)
+    {
         if let Some(p) = &provider {
             revocations.push(revocation::obligation(&az.vault, tenant, p, g).await?);
         }
     }
-    let id = GrantId::generate();
     let secrets = GrantSecrets {
         user_info: q.user_info,
         access_token: q.access_token,
@@ -284,7 +313,11 @@ pub(crate) async fn activate(
         refresh_token,
         expires_at: q.expires_at,
         generation: 0,
-        status: GrantStatus::Active,
+        status: if hold {
+            GrantStatus::AwaitingAck
+        } else {
+            GrantStatus::Active
+        },
         created_at: now,
         updated_at: now,
         authorization: Some(a.id),
@@ -294,7 +327,7 @@ pub(crate) async fn activate(
         phase: Phase::Completed,
         failure_reason: None,
         grant: Some(g),
-        replaces: old.iter().map(|g| g.id).collect(),
+        replaces: replaced.iter().map(|g| g.id).collect(),
         revocations,
         decision,
         audit,

@@ -301,8 +301,15 @@ pub(crate) async fn view(
                 .active_grant(tenant, &a.user_id, a.provider)
                 .await
                 .map_err(store_err)?;
+            // Never another Discord account's token than the one this authorization consented
+            // with (a switch awaiting acknowledgement leaves the old account's grant active).
+            let same_account = |g: &grant::GrantRecord| {
+                f.discord_user_id
+                    .as_deref()
+                    .is_none_or(|d| d == g.discord_user_id)
+            };
             match g {
-                Some(g) if grant::covers(&g, &a.scopes) => {
+                Some(g) if grant::covers(&g, &a.scopes) && same_account(&g) => {
                     Ok(released(az, tenant, &p, g, Some(a.id))
                         .await?
                         .unwrap_or(base))

@@ -37,8 +37,8 @@ fn response(c: &Connection) -> ConnectionResponse {
 
 /// List users' connections.
 ///
-/// The tenant's grants that are not revoked (`connection_status` `active` or
-/// `reauth_required`), oldest first, in offset pages. `provider_id` (or `provider[id]`) matches
+/// The tenant's grants that are not revoked (`connection_status` `active`, `reauth_required`,
+/// or `awaiting_ack` for an account switch waiting for an admin), oldest first, in offset pages. `provider_id` (or `provider[id]`) matches
 /// a provider's id, or `discord` for every provider; `user_id` (or `user[id]`) matches exactly.
 /// Requires an admin key.
 #[utoipa::path(
@@ -158,4 +158,61 @@ pub(crate) async fn delete_user_connection(
     })?;
     tracing::info!(connection = %id, "connection revoked and deleted");
     Ok(())
+}
+
+/// Acknowledge an account switch.
+///
+/// When the tenant's `account_switch` policy is `require_ack`, a re-authorization that yields
+/// another Discord account than the user's active connection leaves the new connection
+/// `awaiting_ack` (audited `account_switched`) while the old one keeps serving tokens. This
+/// makes the waiting connection active and deletes the user's other connections through that
+/// provider, revoking them at Discord. Deleting the waiting connection instead rejects the
+/// switch. Requires an admin key.
+#[utoipa::path(
+    operation_id = "admin_user_connections_acknowledge",
+    post, path = "/v1/admin/user_connections/{id}/acknowledge", tag = "admin",
+    security(("admin_key" = [])),
+    params(("id" = String, Path, description = "Connection id (`grt_…`) awaiting acknowledgement")),
+    responses(
+        (status = 200, description = "The connection, now active", body = ConnectionResponse),
+        (status = 400, description = "The connection is not awaiting acknowledgement", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Not an admin key", body = ErrorBody),
+        (status = 404, description = "No such connection", body = ErrorBody),
+    )
+)]
+pub(crate) async fn acknowledge(
+    State(cp): State<ControlPlane>,
+    AdminKey(caller): AdminKey,
+    Path(id): Path<String>,
+) -> Result<Json<ConnectionResponse>, ApiError> {
+    Ok(Json(acknowledge_user_connection(&cp, &caller, &id).await?))
+}
+
+/// Activates a connection awaiting an account-switch acknowledgement (REST `acknowledge`, gRPC
+/// `AcknowledgeUserConnection`).
+pub(crate) async fn acknowledge_user_connection(
+    cp: &ControlPlane,
+    caller: &TenantPrincipal,
+    id: &str,
+) -> Result<ConnectionResponse, ApiError> {
+    let id = GrantId::parse(id).map_err(|_| not_found())?;
+    let c = connections::acknowledge(
+        cp.store.as_ref(),
+        cp.fresh.as_ref(),
+        &cp.vault,
+        cp.revoker.as_ref(),
+        caller.tenant,
+        id,
+        &crate::actor(caller),
+    )
+    .await
+    .map_err(|e| {
+        if let CoreError::NotFound(_) = e {
+            not_found()
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(response(&c))
 }

@@ -147,4 +147,5 @@ pub fn routes() -> OpenApiRouter<ControlPlane> {
         .routes(routes!(catalog::get))
         .routes(routes!(connections::list))
         .routes(routes!(connections::delete))
+        .routes(routes!(connections::acknowledge))
 }

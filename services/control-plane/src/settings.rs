@@ -8,7 +8,7 @@ use latchkey_api::settings::{VerificationSettingsRequest, VerificationSettingsRe
 use latchkey_api::{ErrorBody, ErrorName};
 use latchkey_core::audit::AuditEvent;
 use latchkey_core::auth::TenantPrincipal;
-use latchkey_core::settings::VerificationSettings;
+use latchkey_core::settings::{AccountSwitch, VerificationSettings};
 use latchkey_core::time::UnixMillis;
 use latchkey_core::{CoreError, TenantId, urls};
 
@@ -22,6 +22,7 @@ fn response(cp: &ControlPlane, s: VerificationSettings) -> VerificationSettingsR
         unsafe_skip_verification_choice_allowed: cp.skip_allowed,
         verifier_url: s.verifier_url,
         allowed_next_uri_origins: s.allowed_next_uri_origins,
+        account_switch: s.account_switch.as_str().to_owned(),
     }
 }
 
@@ -82,6 +83,14 @@ pub(crate) async fn put_settings(
         }
         next.allowed_next_uri_origins = checked;
     }
+    if let Some(policy) = req.account_switch {
+        next.account_switch = AccountSwitch::parse(&policy).ok_or_else(|| {
+            ApiError::new(
+                ErrorName::InvalidRequest,
+                "account_switch: must be notify or require_ack",
+            )
+        })?;
+    }
     next.updated_at = UnixMillis::now();
     cp.store
         .put_verification_settings(
@@ -128,7 +137,9 @@ pub(crate) async fn get(
 /// A partial update: absent fields stay. `verifier_url` must be an absolute https URL without
 /// query, fragment or user information (`null` or `""` clears it); each allowed origin is
 /// `https://host[:port]`. Setting `unsafe_skip_verification` is refused with 403 when the
-/// operator forbids it. Requires an admin key.
+/// operator forbids it. `account_switch` is `notify` (a re-authorization as another Discord
+/// account replaces the user's connection) or `require_ack` (it waits as `awaiting_ack` until an
+/// admin acknowledges it). Requires an admin key.
 #[utoipa::path(
     put, path = "/v1/admin/settings/session_verification", tag = "admin",
     operation_id = "admin_settings_session_verification_put",

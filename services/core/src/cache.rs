@@ -546,6 +546,23 @@ impl GrantStore for CachedStore {
         let r = self.inner.delete_grant(tenant, id, revocation, audit).await;
         self.write(Change::Grant(tenant, id), r).await
     }
+    async fn acknowledge_grant(
+        &self,
+        tenant: TenantId,
+        id: GrantId,
+        replaces: &[GrantId],
+        revocations: &[RevocationRecord],
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let r = self
+            .inner
+            .acknowledge_grant(tenant, id, replaces, revocations, audit)
+            .await;
+        for g in replaces {
+            self.apply(&Change::Grant(tenant, *g)).await;
+        }
+        r
+    }
     async fn expiring_grants(
         &self,
         before: UnixMillis,

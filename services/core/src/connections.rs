@@ -8,7 +8,7 @@
 use crate::audit::{Actor, AuditEvent};
 use crate::crypto::Vault;
 use crate::error::CoreError;
-use crate::grant::{self, GrantRecord};
+use crate::grant::{self, GrantRecord, GrantStatus};
 use crate::ports::{DiscordRevoker, GrantFilter, Store};
 use crate::provider::{self, ProviderRecord, ProviderSlug};
 use crate::resolve::DISCORD;
@@ -160,6 +160,73 @@ pub async fn delete(
         .await?;
     try_now(store, vault, revoker, tenant, std::slice::from_ref(&owed)).await;
     Ok(())
+}
+
+/// Acknowledges an account switch (security.md V10, `require_ack`): the connection awaiting
+/// acknowledgement becomes the user's active grant, and the user's other grants through that
+/// provider are deleted, owing their revocation at Discord when they belong to another Discord
+/// account. Returns the connection as it now is.
+pub async fn acknowledge(
+    store: &dyn Store,
+    fresh: &dyn Store,
+    vault: &Vault,
+    revoker: &dyn DiscordRevoker,
+    tenant: TenantId,
+    id: GrantId,
+    actor: &Actor,
+) -> Result<Connection, CoreError> {
+    let g = store
+        .get_grant(tenant, id)
+        .await?
+        .ok_or(CoreError::NotFound("connection"))?;
+    if g.status != GrantStatus::AwaitingAck {
+        return Err(CoreError::Invalid {
+            field: "id",
+            message: "this connection is not awaiting an account-switch acknowledgement".to_owned(),
+        });
+    }
+    let p = fresh
+        .get_provider_by_ref(tenant, g.provider)
+        .await?
+        .ok_or(CoreError::NotFound("connection"))?;
+    let filter = GrantFilter {
+        user_id: Some(g.user_id.clone()),
+        provider: Some(g.provider),
+    };
+    let others: Vec<GrantRecord> = store
+        .list_grants(tenant, &filter)
+        .await?
+        .into_iter()
+        .filter(|o| o.id != id)
+        .collect();
+    let mut owed = Vec::new();
+    for o in others
+        .iter()
+        .filter(|o| o.discord_user_id != g.discord_user_id)
+    {
+        owed.push(revocation::obligation(vault, tenant, &p, o).await?);
+    }
+    let replaces: Vec<GrantId> = others.iter().map(|o| o.id).collect();
+    let audit = AuditEvent::success(actor, "connection.acknowledge", id.to_string());
+    if !store
+        .acknowledge_grant(tenant, id, &replaces, &owed, &audit)
+        .await?
+    {
+        return Err(CoreError::Invalid {
+            field: "id",
+            message: "this connection is not awaiting an account-switch acknowledgement".to_owned(),
+        });
+    }
+    try_now(store, vault, revoker, tenant, &owed).await;
+    let user_info = grant::user_info(vault, tenant, &g).await?;
+    Ok(Connection {
+        grant: GrantRecord {
+            status: GrantStatus::Active,
+            ..g
+        },
+        provider: p,
+        user_info,
+    })
 }
 
 /// Deletes a provider with its grants and authorizations (audited), owing a revocation for

@@ -20,6 +20,10 @@ pub enum GrantStatus {
     ReauthRequired,
     /// Revoked; kept only until deleted.
     Revoked,
+    /// A re-authorization yielded another Discord account and the tenant requires an admin to
+    /// acknowledge the switch: nothing is served from it until then, and the user's previous
+    /// grant stays active.
+    AwaitingAck,
 }
 
 impl GrantStatus {
@@ -29,6 +33,7 @@ impl GrantStatus {
             Self::Active => "active",
             Self::ReauthRequired => "reauth_required",
             Self::Revoked => "revoked",
+            Self::AwaitingAck => "awaiting_ack",
         }
     }
 
@@ -38,6 +43,7 @@ impl GrantStatus {
             "active" => Some(Self::Active),
             "reauth_required" => Some(Self::ReauthRequired),
             "revoked" => Some(Self::Revoked),
+            "awaiting_ack" => Some(Self::AwaitingAck),
             _ => None,
         }
     }

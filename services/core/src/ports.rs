@@ -356,6 +356,17 @@ pub trait GrantStore: Send + Sync {
         revocation: Option<&RevocationRecord>,
         audit: &AuditEvent,
     ) -> Result<(), StoreError>;
+    /// Activates grant `id`, which awaits an acknowledged account switch, in one transaction
+    /// with the deletion of the grants it `replaces`, the `revocations` they still need and
+    /// `audit`. `false` (nothing written) if it no longer awaits acknowledgement.
+    async fn acknowledge_grant(
+        &self,
+        tenant: TenantId,
+        id: GrantId,
+        replaces: &[GrantId],
+        revocations: &[RevocationRecord],
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
     /// Cross-tenant by design (the keep-alive): up to `limit` active grants with a refresh
     /// token whose access token expires before `before`, soonest first.
     async fn expiring_grants(

@@ -13,6 +13,40 @@ pub struct VerificationSettings {
     pub unsafe_skip_verification: bool,
     /// Origins `next_uri` may name (validated by [`crate::urls::origin`]).
     pub allowed_next_uri_origins: Vec<String>,
+    /// What happens when a user's re-authorization yields another Discord account.
+    pub account_switch: AccountSwitch,
     /// When they last changed.
     pub updated_at: UnixMillis,
+}
+
+/// The tenant's policy for a re-authorization that yields a different Discord account than the
+/// user's current grant (security.md V10). Either way the switch is audited
+/// (`account_switched`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AccountSwitch {
+    /// The new grant replaces the old one (which is revoked at Discord).
+    #[default]
+    Notify,
+    /// The new grant waits (`awaiting_ack`) and the old one stays active until an admin
+    /// acknowledges the switch.
+    RequireAck,
+}
+
+impl AccountSwitch {
+    /// The stored and wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Notify => "notify",
+            Self::RequireAck => "require_ack",
+        }
+    }
+
+    /// Parses the stored and wire spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "notify" => Some(Self::Notify),
+            "require_ack" => Some(Self::RequireAck),
+            _ => None,
+        }
+    }
 }

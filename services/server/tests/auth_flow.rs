@@ -531,6 +531,136 @@ async fn v_t12_reauthorization_with_another_discord_account_is_audited_as_accoun
     w.app.stop().await;
 }
 
+/// The tenant's connections of `user` as (id, status, Discord user id).
+async fn connection_rows(w: &World, user: &str) -> Vec<(String, String, String)> {
+    let (s, list) = support::call(
+        &w.app,
+        Method::GET,
+        &format!("/v1/admin/user_connections?user_id={user}"),
+        &w.admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_owned(),
+                c["connection_status"].as_str().unwrap().to_owned(),
+                c["provider_user_info"]["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn acknowledge(w: &World, id: &str) -> (StatusCode, Value) {
+    support::call(
+        &w.app,
+        Method::POST,
+        &format!("/v1/admin/user_connections/{id}/acknowledge"),
+        &w.admin,
+        None,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn v_t12_with_require_ack_the_old_grant_serves_until_an_admin_acknowledges_the_switch() {
+    let w = world().await;
+    let put = |body: Value| {
+        support::call(
+            &w.app,
+            Method::PUT,
+            "/v1/admin/settings/session_verification",
+            &w.admin,
+            Some(body),
+        )
+    };
+    let (s, b) = put(json!({"account_switch": "sometimes"})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert_eq!(b["name"], "invalid_request");
+    let (s, b) = put(json!({"account_switch": "require_ack"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["account_switch"], "require_ack");
+    assert!(b["verifier_url"].is_string(), "other settings stay: {b}");
+
+    let first = connect(&w, "alice", D_ALICE, &["guilds"]).await;
+    let old_token = first["context"]["token"].as_str().unwrap().to_owned();
+    let before = w.revocations().await;
+    // An upgrade, consented with D_bob's Discord account.
+    let (_, r) = w.authorize("alice", &["email"]).await;
+    let mut b = w.browser(D_BOB, Some("alice")).await;
+    let (page, _) = b.consent_and_verify(&link(&r)).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let actions = w.audit_actions().await;
+    assert!(
+        actions.contains(&"account_switched".to_owned()),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"connection.awaiting_ack".to_owned()),
+        "{actions:?}"
+    );
+
+    // Until acknowledged: the old grant serves, the switched authorization shows no token of
+    // another account, nothing is revoked.
+    let (_, still) = w.authorize("alice", &["guilds"]).await;
+    assert_eq!(still["status"], "completed", "{still}");
+    assert_eq!(still["context"]["token"], old_token.as_str());
+    let (_, switched) = w.status(r["id"].as_str().unwrap(), 0).await;
+    assert_eq!(switched["status"], "completed", "{switched}");
+    assert!(
+        switched.get("context").is_none_or(Value::is_null),
+        "{switched}"
+    );
+    assert_eq!(w.revocations().await, before);
+    let rows = connection_rows(&w, "alice").await;
+    let status_of = |d: &str| rows.iter().find(|r| r.2 == d).map(|r| r.1.clone());
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(status_of(D_ALICE).as_deref(), Some("active"));
+    assert_eq!(status_of(D_BOB).as_deref(), Some("awaiting_ack"));
+    let active = rows.iter().find(|r| r.2 == D_ALICE).unwrap().0.clone();
+    let waiting = rows.iter().find(|r| r.2 == D_BOB).unwrap().0.clone();
+
+    // Only a waiting connection can be acknowledged; unknown ids are 404.
+    let (s, b) = acknowledge(&w, &active).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    let (s, _) = acknowledge(&w, "grt_0190aaaaaaaaaaaaaaaaaaaaaaaaaaaa").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = acknowledge(&w, "nonsense").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // Acknowledged: D_bob's grant serves, D_alice's is deleted and revoked at Discord.
+    let (s, c) = acknowledge(&w, &waiting).await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    assert_eq!(c["connection_status"], "active");
+    assert_eq!(c["provider_user_info"]["id"], D_BOB);
+    assert_eq!(
+        w.connections().await,
+        vec![("alice".to_owned(), D_BOB.to_owned())]
+    );
+    assert_eq!(
+        w.revocations().await,
+        before + 1,
+        "D_alice's grant was revoked"
+    );
+    assert!(!w.token_alive(&old_token).await);
+    let (_, now) = w.authorize("alice", &["email", "guilds"]).await;
+    assert_eq!(now["status"], "completed", "{now}");
+    assert_eq!(now["context"]["user_info"]["id"], D_BOB);
+    assert!(
+        w.audit_actions()
+            .await
+            .contains(&"connection.acknowledge".to_owned())
+    );
+    let (s, _) = acknowledge(&w, &waiting).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "acknowledged once");
+    w.app.stop().await;
+}
+
 #[tokio::test]
 async fn scope_upgrade_by_the_same_account_replaces_the_grant_without_revoking() {
     let w = world().await;

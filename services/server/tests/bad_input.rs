@@ -306,6 +306,18 @@ async fn check(w: &World, c: Case<'_>) -> bool {
         if c.method == Method::POST {
             undo(w, c.path, &r.body).await;
         }
+        if c.path == "/v1/tokens" {
+            // A release is audited by the pipeline within a flush interval: wait for it, so
+            // that the next case's count starts from a settled log.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while audit_count(w).await <= before.0 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{at}: release not audited"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
         return true;
     }
     let name = r.body["name"].as_str().unwrap_or_default();

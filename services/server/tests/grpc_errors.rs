@@ -726,6 +726,25 @@ async fn tool_and_connection_errors(
         .await,
         Code::NotFound,
     );
+    same_error(
+        "acknowledging an unknown connection",
+        c.acknowledge_user_connection(req(
+            Some(admin),
+            pb::AcknowledgeUserConnectionRequest {
+                id: "grt_nope".into(),
+            },
+        ))
+        .await,
+        rest(
+            app,
+            Method::POST,
+            "/v1/admin/user_connections/grt_nope/acknowledge",
+            Some(admin),
+            None,
+        )
+        .await,
+        Code::NotFound,
+    );
 }
 
 /// Discord down: deleting a connection fails alike on both transports (`upstream_unavailable`,
@@ -736,6 +755,24 @@ async fn connection_upstream_down(db: Option<String>) {
     let mut c = client(&app).await;
     let alice = sim_grant(&sim, &app, &tenant, "alice").await;
     let bob = sim_grant(&sim, &app, &tenant, "bob").await;
+    // Acknowledging an active connection (no switch awaits) is refused alike.
+    same_error(
+        "acknowledging an active connection",
+        c.acknowledge_user_connection(req(
+            Some(admin),
+            pb::AcknowledgeUserConnectionRequest { id: alice.clone() },
+        ))
+        .await,
+        rest(
+            &app,
+            Method::POST,
+            &format!("/v1/admin/user_connections/{alice}/acknowledge"),
+            Some(admin),
+            None,
+        )
+        .await,
+        Code::InvalidArgument,
+    );
     sim_fail_revocations(&sim).await;
     // Both transports delete at once and owe the revocation alike.
     c.delete_user_connection(req(

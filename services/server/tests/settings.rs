@@ -44,7 +44,7 @@ async fn defaults_partial_updates_and_url_rules() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
         v,
-        json!({"unsafe_skip_verification": false, "unsafe_skip_verification_choice_allowed": true, "verifier_url": null, "allowed_next_uri_origins": []}),
+        json!({"unsafe_skip_verification": false, "unsafe_skip_verification_choice_allowed": true, "verifier_url": null, "allowed_next_uri_origins": [], "account_switch": "notify"}),
         "nothing configured: verifier_url is null, not omitted"
     );
     let (s, v) = call(

@@ -708,7 +708,7 @@ macro_rules! impl_ports {
         impl SettingsStore for $store {
             async fn verification_settings(&self, tenant: TenantId) -> Result<Option<VerificationSettings>, StoreError> {
                 sqlx::query_as::<_, rows::SettingsRow>(
-                    "SELECT verifier_url, unsafe_skip_verification, allowed_next_uri_origins, updated_at \
+                    "SELECT verifier_url, unsafe_skip_verification, allowed_next_uri_origins, account_switch, updated_at \
                      FROM tenant_settings WHERE tenant_id = $1",
                 )
                 .bind(tenant.to_string())
@@ -723,17 +723,19 @@ macro_rules! impl_ports {
                 let origins = serde_json::to_string(&s.allowed_next_uri_origins).unwrap_or_else(|_| "[]".to_owned());
                 let mut tx = self.pool.begin().await.or_store("tenant_settings")?;
                 sqlx::query(
-                    "INSERT INTO tenant_settings (tenant_id, verifier_url, unsafe_skip_verification, allowed_next_uri_origins, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5) \
+                    "INSERT INTO tenant_settings (tenant_id, verifier_url, unsafe_skip_verification, allowed_next_uri_origins, updated_at, account_switch) \
+                     VALUES ($1, $2, $3, $4, $5, $6) \
                      ON CONFLICT (tenant_id) DO UPDATE SET verifier_url = excluded.verifier_url, \
                      unsafe_skip_verification = excluded.unsafe_skip_verification, \
-                     allowed_next_uri_origins = excluded.allowed_next_uri_origins, updated_at = excluded.updated_at",
+                     allowed_next_uri_origins = excluded.allowed_next_uri_origins, updated_at = excluded.updated_at, \
+                     account_switch = excluded.account_switch",
                 )
                 .bind(tenant.to_string())
                 .bind(s.verifier_url.as_deref())
                 .bind(s.unsafe_skip_verification)
                 .bind(origins)
                 .bind(s.updated_at.0)
+                .bind(s.account_switch.as_str())
                 .execute(&mut *tx)
                 .await
                 .or_store("tenant_settings")?;

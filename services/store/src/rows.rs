@@ -203,6 +203,7 @@ pub(crate) struct SettingsRow {
     verifier_url: Option<String>,
     unsafe_skip_verification: bool,
     allowed_next_uri_origins: String,
+    account_switch: String,
     updated_at: i64,
 }
 
@@ -220,6 +221,8 @@ impl TryFrom<SettingsRow> for VerificationSettings {
                     )
                 },
             )?,
+            account_switch: latchkey_core::settings::AccountSwitch::parse(&r.account_switch)
+                .ok_or_else(|| corrupt("tenant_settings", "unknown account_switch"))?,
             updated_at: UnixMillis(r.updated_at),
         })
     }

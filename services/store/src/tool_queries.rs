@@ -373,6 +373,48 @@ macro_rules! impl_more_ports {
                     Ok(())
                 }
 
+                async fn acknowledge_grant(&self, tenant: TenantId, id: GrantId, replaces: &[GrantId], revocations: &[RevocationRecord], audit: &AuditEvent) -> Result<bool, StoreError> {
+                    let mut tx = self.pool.begin().await.or_store("grants")?;
+                    // The replaced grants go first: the one active grant per user and provider.
+                    for old in replaces {
+                        sqlx::query("DELETE FROM grants WHERE tenant_id = $1 AND id = $2")
+                            .bind(tenant.to_string())
+                            .bind(old.to_string())
+                            .execute(&mut *tx)
+                            .await
+                            .or_store("grants")?;
+                    }
+                    let done = sqlx::query(
+                        "UPDATE grants SET status = 'active', updated_at = $3 \
+                         WHERE tenant_id = $1 AND id = $2 AND status = 'awaiting_ack'",
+                    )
+                    .bind(tenant.to_string())
+                    .bind(id.to_string())
+                    .bind(UnixMillis::now().0)
+                    .execute(&mut *tx)
+                    .await
+                    .or_store("grants")?;
+                    if done.rows_affected() != 1 {
+                        return Ok(false);
+                    }
+                    for r in revocations {
+                        insert_revocation(&mut *tx, tenant, r).await?;
+                    }
+                    insert_audit(&mut *tx, tenant, audit).await?;
+                    let changes: Vec<latchkey_core::cache::Change> = replaces
+                        .iter()
+                        .map(|g| latchkey_core::cache::Change::Grant(tenant, *g))
+                        .collect();
+                    for c in &changes {
+                        announce_in_tx(&mut *tx, *c).await?;
+                    }
+                    tx.commit().await.or_store("grants")?;
+                    for c in changes {
+                        self.notices.send(c);
+                    }
+                    Ok(true)
+                }
+
                 async fn expiring_grants(&self, before: UnixMillis, limit: u32) -> Result<Vec<(TenantId, GrantRecord)>, StoreError> {
                     let rows: Vec<(String, String)> = sqlx::query_as(
                         "SELECT tenant_id, id FROM grants WHERE status = 'active' AND refresh_token IS NOT NULL \

@@ -511,6 +511,7 @@ async fn settings(db: &TestDb) {
         verifier_url: Some("https://app.example.com/verify".to_owned()),
         unsafe_skip_verification: false,
         allowed_next_uri_origins: vec!["https://app.example.com".to_owned()],
+        account_switch: latchkey_core::settings::AccountSwitch::Notify,
         updated_at: UnixMillis(5),
     };
     w.store
@@ -523,6 +524,7 @@ async fn settings(db: &TestDb) {
     );
     s.verifier_url = None;
     s.unsafe_skip_verification = true;
+    s.account_switch = latchkey_core::settings::AccountSwitch::RequireAck;
     s.updated_at = UnixMillis(6);
     w.store
         .put_verification_settings(a, &s, &support::audit_event())

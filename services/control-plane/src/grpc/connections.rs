@@ -1,4 +1,4 @@
-//! `ListUserConnections`, `DeleteUserConnection` (admin key): the same filter validation and
+//! `ListUserConnections`, `DeleteUserConnection`, `AcknowledgeUserConnection` (admin key): the same filter validation and
 //! use cases as REST `/v1/admin/user_connections`. `provider_user_info` (a JSON object in
 //! REST) travels as its JSON text.
 
@@ -45,4 +45,15 @@ pub(super) async fn delete(
     let caller = auth::admin(cp, &req).await?;
     connections::delete_user_connection(cp, &caller, &req.into_inner().id).await?;
     Ok(pb::DeleteUserConnectionResponse {})
+}
+
+pub(super) async fn acknowledge(
+    cp: &ControlPlane,
+    req: tonic::Request<pb::AcknowledgeUserConnectionRequest>,
+) -> Result<pb::AcknowledgeUserConnectionResponse, ApiError> {
+    let caller = auth::admin(cp, &req).await?;
+    let c = connections::acknowledge_user_connection(cp, &caller, &req.into_inner().id).await?;
+    Ok(pb::AcknowledgeUserConnectionResponse {
+        connection: Some(connection(c)),
+    })
 }

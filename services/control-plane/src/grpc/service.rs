@@ -60,6 +60,7 @@ rpcs! {
     issue_tool_key(IssueToolKeyRequest) -> IssueToolKeyResponse => tools::issue_key;
     list_user_connections(ListUserConnectionsRequest) -> ListUserConnectionsResponse => connections::list;
     delete_user_connection(DeleteUserConnectionRequest) -> DeleteUserConnectionResponse => connections::delete;
+    acknowledge_user_connection(AcknowledgeUserConnectionRequest) -> AcknowledgeUserConnectionResponse => connections::acknowledge;
     list_audit_events(ListAuditEventsRequest) -> ListAuditEventsResponse => audit::list;
     list_platform_audit_events(ListPlatformAuditEventsRequest) -> ListPlatformAuditEventsResponse => audit::platform_list;
 }

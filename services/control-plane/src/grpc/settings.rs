@@ -15,6 +15,7 @@ fn message(s: VerificationSettingsResponse) -> pb::SessionVerificationSettings {
         unsafe_skip_verification_choice_allowed: s.unsafe_skip_verification_choice_allowed,
         verifier_url: s.verifier_url,
         allowed_next_uri_origins: s.allowed_next_uri_origins,
+        account_switch: s.account_switch,
     }
 }
 
@@ -39,6 +40,7 @@ pub(super) async fn put(
         verifier_url: r.verifier_url.map(Some),
         unsafe_skip_verification: r.unsafe_skip_verification,
         allowed_next_uri_origins: r.allowed_next_uri_origins.map(|l| l.values),
+        account_switch: r.account_switch,
     };
     let s = settings::put_settings(cp, &caller, changes).await?;
     Ok(pb::PutSessionVerificationSettingsResponse {

@@ -158,7 +158,8 @@ pub fn provider_json(p: &pb::AuthProvider) -> Value {
 pub fn settings_json(s: &pb::SessionVerificationSettings) -> Value {
     json!({"unsafe_skip_verification": s.unsafe_skip_verification,
         "unsafe_skip_verification_choice_allowed": s.unsafe_skip_verification_choice_allowed,
-        "verifier_url": opt(&s.verifier_url), "allowed_next_uri_origins": s.allowed_next_uri_origins})
+        "verifier_url": opt(&s.verifier_url), "allowed_next_uri_origins": s.allowed_next_uri_origins,
+        "account_switch": s.account_switch})
 }
 
 pub fn event_json(e: &pb::AuditEvent) -> Value {
