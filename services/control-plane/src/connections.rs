@@ -19,6 +19,15 @@ fn not_found() -> ApiError {
     ApiError::new(ErrorName::NotFound, "connection not found")
 }
 
+/// A missing connection answers like any unknown id.
+fn connection_error(e: CoreError) -> ApiError {
+    if let CoreError::NotFound(_) = e {
+        not_found()
+    } else {
+        e.into()
+    }
+}
+
 fn response(c: &Connection) -> ConnectionResponse {
     let mut scopes = c.grant.scopes.clone();
     scopes.sort();
@@ -149,13 +158,7 @@ pub(crate) async fn delete_user_connection(
         &crate::actor(caller),
     )
     .await
-    .map_err(|e| {
-        if let CoreError::NotFound(_) = e {
-            not_found()
-        } else {
-            e.into()
-        }
-    })?;
+    .map_err(connection_error)?;
     tracing::info!(connection = %id, "connection revoked and deleted");
     Ok(())
 }
@@ -207,12 +210,6 @@ pub(crate) async fn acknowledge_user_connection(
         &crate::actor(caller),
     )
     .await
-    .map_err(|e| {
-        if let CoreError::NotFound(_) = e {
-            not_found()
-        } else {
-            e.into()
-        }
-    })?;
+    .map_err(connection_error)?;
     Ok(response(&c))
 }

@@ -206,11 +206,16 @@ pub async fn get_token(
     audit(tk, caller, "token.release", r.warm.grant.id.to_string())?;
     // Tools are told the token expires when Latchkey may start refreshing it: Discord kills
     // the old token on refresh, so no tool may hold it past that moment (security.md §4.1).
+    // A token served inside the margin (Discord could not refresh it) gets its real expiry.
     let margin = i64::try_from(tk.custody.margin().as_millis()).unwrap_or(i64::MAX);
+    let expires = r.warm.grant.expires_at.0;
+    let until = Some(expires.saturating_sub(margin))
+        .filter(|t| *t > latchkey_core::time::UnixMillis::now().0)
+        .unwrap_or(expires);
     Ok(TokenResponse {
         access_token: r.warm.token.expose_secret().to_owned(),
         token_type: "Bearer".to_owned(),
-        expires_at: rfc3339(r.warm.grant.expires_at.0.saturating_sub(margin)),
+        expires_at: rfc3339(until),
         scopes: r.scopes,
         user_info: r.warm.user_info.clone(),
     })
