@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use support::PgDb;
 use support::flow::{D_ALICE, D_BOB, D_MALLORY, Options, World};
 use support::pair::{Pair, send};
-use support::{PgDb, call};
 
 /// Spoils the stored access tokens (SQLite): a read from the database can no longer release it.
 async fn spoil_stored_tokens(database_url: &str) {
@@ -63,24 +63,7 @@ async fn a_warm_token_is_served_from_memory_until_its_grant_changes() {
     assert_eq!(warm["expires_at"], first["expires_at"]);
 
     // Deleting the connection drops it at once (not after the TTL).
-    let (_, list) = call(
-        &w.app,
-        Method::GET,
-        "/v1/admin/user_connections?user_id=alice",
-        &w.admin,
-        None,
-    )
-    .await;
-    let id = list["items"][0]["id"].as_str().unwrap();
-    let (s, _) = call(
-        &w.app,
-        Method::DELETE,
-        &format!("/v1/admin/user_connections/{id}"),
-        &w.admin,
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::NO_CONTENT);
+    w.delete_connection("alice").await;
     let (s, b) = w.token(&key, "alice").await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
     assert_eq!(b["name"], "authorization_required");

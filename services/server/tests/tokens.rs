@@ -562,24 +562,7 @@ async fn a_token_discord_refuses_is_not_used_again_and_deleted_grants_release_no
     w.complete(b["url"].as_str().unwrap(), "bob", D_BOB).await;
     let (s, _) = w.token(&guilds, "bob").await;
     assert_eq!(s, StatusCode::OK);
-    let (_, list) = support::call(
-        &w.app,
-        Method::GET,
-        "/v1/admin/user_connections?user_id=bob",
-        &w.admin,
-        None,
-    )
-    .await;
-    let id = list["items"][0]["id"].as_str().unwrap();
-    let (s, _) = support::call(
-        &w.app,
-        Method::DELETE,
-        &format!("/v1/admin/user_connections/{id}"),
-        &w.admin,
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::NO_CONTENT);
+    w.delete_connection("bob").await;
     let (s, b) = w.token(&guilds, "bob").await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
     assert!(b.get("access_token").is_none());

@@ -22,6 +22,29 @@ pub const D_MALLORY: &str = "81000000000000003";
 pub const GUILD: &str = "91000000000000001";
 pub const ROLE: &str = "92000000000000001";
 
+/// The requests the simulator at `origin` logged under `path` (a prefix).
+pub async fn logged(origin: &str, path: &str) -> Vec<Value> {
+    let v: Value = reqwest::get(format!("{origin}/__sim/requests?path={path}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v.as_array()
+        .or_else(|| v["requests"].as_array())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Refresh-token grants the simulator at `origin` received so far.
+pub async fn refreshes(origin: &str) -> usize {
+    logged(origin, "/api/oauth2/token")
+        .await
+        .iter()
+        .filter(|e| e["form"]["grant_type"] == "refresh_token")
+        .count()
+}
+
 /// Everything one scenario needs.
 pub struct World {
     pub sim: Simulator,
@@ -204,19 +227,9 @@ impl World {
 
     /// The simulator's revocation requests so far.
     pub async fn revocations(&self) -> usize {
-        let v: Value = reqwest::get(format!(
-            "{}/__sim/requests?path=/api/oauth2/token/revoke",
-            self.sim.base_url()
-        ))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-        v.as_array()
-            .or_else(|| v["requests"].as_array())
-            .map(Vec::len)
-            .unwrap_or(0)
+        logged(&self.sim.base_url(), "/api/oauth2/token/revoke")
+            .await
+            .len()
     }
 
     /// Changes simulator settings (`{"token.access_ttl_s": 200}`).
@@ -232,23 +245,7 @@ impl World {
 
     /// Refresh-token grants the simulator received so far.
     pub async fn refreshes(&self) -> usize {
-        let v: Value = reqwest::get(format!(
-            "{}/__sim/requests?path=/api/oauth2/token",
-            self.sim.base_url()
-        ))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-        v.as_array()
-            .or_else(|| v["requests"].as_array())
-            .map(|a| {
-                a.iter()
-                    .filter(|e| e["form"]["grant_type"] == "refresh_token")
-                    .count()
-            })
-            .unwrap_or(0)
+        refreshes(&self.sim.base_url()).await
     }
 
     /// Whether Discord accepts `token`.
@@ -335,6 +332,28 @@ impl World {
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     }
 
+    /// Deletes `user`'s (first) connection through the admin API.
+    pub async fn delete_connection(&self, user: &str) {
+        let (_, list) = call(
+            &self.app,
+            Method::GET,
+            &format!("/v1/admin/user_connections?user_id={user}"),
+            &self.admin,
+            None,
+        )
+        .await;
+        let id = list["items"][0]["id"].as_str().unwrap();
+        let (s, _) = call(
+            &self.app,
+            Method::DELETE,
+            &format!("/v1/admin/user_connections/{id}"),
+            &self.admin,
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+    }
+
     /// The tenant's connections, as (user_id, Discord user id).
     pub async fn connections(&self) -> Vec<(String, String)> {
         let (s, b) = call(
@@ -386,112 +405,46 @@ pub async fn load_fixtures(origin: &str, redirect: &str) {
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
 }
 
-/// One HTTP answer as a browser sees it.
-pub struct Page {
-    pub status: StatusCode,
-    pub location: Option<String>,
-    pub body: String,
-    pub headers: reqwest::header::HeaderMap,
+pub use latchkey_conformance::browser::Page;
+
+pub fn urlencode(s: &str) -> String {
+    latchkey_conformance::browser::urlencode(s)
 }
 
-/// A browser: its own cookie jar (per origin), no automatic redirects.
-pub struct Browser {
-    http: reqwest::Client,
-    jar: HashMap<String, HashMap<String, String>>,
-}
-
-fn origin_of(url: &str) -> String {
-    let u = url::Url::parse(url).unwrap();
-    u.origin().ascii_serialization()
-}
+/// A browser: its own cookie jar (per origin), no automatic redirects — the conformance tool's
+/// (`latchkey_conformance::browser`), failing the test where the tool reports an error.
+pub struct Browser(latchkey_conformance::browser::Browser);
 
 impl Browser {
     pub fn new() -> Self {
-        Self {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            jar: HashMap::new(),
-        }
+        Self(latchkey_conformance::browser::Browser::new().unwrap())
     }
 
     pub fn set_cookie(&mut self, origin: &str, name: &str, value: &str) {
-        self.jar
-            .entry(origin.to_owned())
-            .or_default()
-            .insert(name.to_owned(), value.to_owned());
+        self.0.set_cookie(origin, name, value);
     }
 
     pub fn cookies(&self, origin: &str) -> HashMap<String, String> {
-        self.jar.get(origin).cloned().unwrap_or_default()
-    }
-
-    async fn send(&mut self, method: Method, url: &str, form: Option<String>) -> Page {
-        let origin = origin_of(url);
-        let mut req = self.http.request(method, url);
-        let cookies = self.cookies(&origin);
-        if !cookies.is_empty() {
-            let header: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            req = req.header("cookie", header.join("; "));
-        }
-        if let Some(f) = form {
-            req = req
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("origin", origin.clone())
-                .body(f);
-        }
-        let r = req.send().await.unwrap();
-        for sc in r.headers().get_all("set-cookie") {
-            let sc = sc.to_str().unwrap();
-            let (pair, _) = sc.split_once(';').unwrap_or((sc, ""));
-            let (k, v) = pair.split_once('=').unwrap();
-            self.set_cookie(&origin, k.trim(), v.trim());
-        }
-        let status = r.status();
-        let headers = r.headers().clone();
-        let location = headers
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_owned());
-        let body = r.text().await.unwrap();
-        Page {
-            status,
-            location,
-            body,
-            headers,
-        }
+        self.0.cookies(origin)
     }
 
     pub async fn get(&mut self, url: &str) -> Page {
-        self.send(Method::GET, url, None).await
+        self.0.get(url).await.unwrap()
     }
 
     pub async fn post_form(&mut self, url: &str, form: &str) -> Page {
-        self.send(Method::POST, url, Some(form.to_owned())).await
+        self.0.post_form(url, form).await.unwrap()
     }
 
     /// Opens the start link and clicks Continue: the 303 to Discord.
     pub async fn click_through(&mut self, link: &str) -> Page {
-        let page = self.get(link).await;
-        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-        let csrf = csrf_field(&page.body);
-        self.post_form(link, &format!("csrf={}", urlencode(&csrf)))
-            .await
+        self.0.click_through(link).await.unwrap()
     }
 
     /// Start link → Discord (consents as the signed-in Discord user) → Latchkey's callback.
     /// Returns the callback's answer.
     pub async fn consent(&mut self, link: &str) -> Page {
-        let to_discord = self.click_through(link).await;
-        assert_eq!(
-            to_discord.status,
-            StatusCode::SEE_OTHER,
-            "{}",
-            to_discord.body
-        );
-        let at_discord = self.get(&to_discord.location.unwrap()).await;
-        assert_eq!(at_discord.status.as_u16(), 302, "{}", at_discord.body);
-        self.get(&at_discord.location.unwrap()).await
+        self.0.consent(link).await.unwrap()
     }
 
     /// [`Browser::consent`], then follows the 303 to the verifier; the verifier's answer.
@@ -504,23 +457,13 @@ impl Browser {
     }
 }
 
-pub fn urlencode(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 /// The CSRF field of an interstitial page.
 pub fn csrf_field(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-    html[at..at + html[at..].find('"').unwrap()].to_owned()
+    latchkey_conformance::browser::csrf_field(html).expect("a csrf field")
 }
 
 pub fn flow_id_of(url: &str) -> String {
-    url::Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "flow_id")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| panic!("no flow_id in {url}"))
+    latchkey_conformance::browser::flow_id_of(url).unwrap_or_else(|| panic!("no flow_id in {url}"))
 }
 
 /// A tenant's app: `/login?user=…` starts a session (cookie), `/verify?flow_id=…` confirms

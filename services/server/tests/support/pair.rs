@@ -178,20 +178,7 @@ impl Pair {
 
     /// Refresh-token grants the simulator received so far.
     pub async fn refreshes(&self) -> usize {
-        let v: Value = reqwest::get(format!(
-            "{}/__sim/requests?path=/api/oauth2/token",
-            self.origin
-        ))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-        v.as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["form"]["grant_type"] == "refresh_token")
-            .count()
+        super::flow::refreshes(&self.origin).await
     }
 
     /// Stops both replicas (SIGTERM) and answers how each ended.
