@@ -155,6 +155,18 @@ pub(crate) trait Dialect {
     const NAME: &'static str;
     /// The statement that announces a change inside a transaction, where the database can.
     const NOTIFY: Option<&'static str>;
+    /// The statement that opens a write transaction. SQLite takes its write lock up front
+    /// (`BEGIN IMMEDIATE`, which waits out the busy timeout): a deferred transaction that
+    /// reads first cannot upgrade to a write while another connection holds the lock, and
+    /// SQLite fails that upgrade at once instead of waiting.
+    const BEGIN: &'static str;
+}
+
+/// Opens a write transaction on `pool` the dialect's way ([`Dialect::BEGIN`]).
+pub(crate) async fn begin<D: Dialect>(
+    pool: &sqlx::Pool<D::Db>,
+) -> Result<sqlx::Transaction<'static, D::Db>, sqlx::Error> {
+    pool.begin_with(D::BEGIN).await
 }
 
 /// Migration versions the database has not applied yet.

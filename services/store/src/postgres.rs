@@ -19,6 +19,7 @@ impl crate::Dialect for PgStore {
     type Db = sqlx::Postgres;
     const NAME: &'static str = "postgres";
     const NOTIFY: Option<&'static str> = Some("SELECT pg_notify('latchkey_changes', $1)");
+    const BEGIN: &'static str = "BEGIN";
 }
 
 impl PgStore {

@@ -51,7 +51,7 @@ macro_rules! impl_ports {
                 api_keys: &[ApiKeyRecord],
                 audit: &AuditEvent,
             ) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await.or_store("tenant")?;
+                let mut tx = crate::begin::<$store>(&self.pool).await.or_store("tenant")?;
                 sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
                     .bind(tenant.id.to_string())
                     .bind(tenant.name.as_str())
@@ -115,7 +115,7 @@ macro_rules! impl_ports {
             async fn delete_tenant(&self, id: TenantId, revoked: &[latchkey_core::GrantId], audit: &AuditEvent) -> Result<(), StoreError> {
                 // Every tenant-owned table cascades from tenants, data keys included.
                 let change = latchkey_core::cache::Change::Tenant(id);
-                let mut tx = self.pool.begin().await.or_store("tenants")?;
+                let mut tx = crate::begin::<$store>(&self.pool).await.or_store("tenants")?;
                 // Lock the tenant (on PostgreSQL; SQLite has one writer), then check that
                 // nothing is owed and that its grants are exactly the ones revoked.
                 if <$store as crate::Dialect>::NAME == "postgres" {
@@ -305,7 +305,7 @@ macro_rules! impl_ports {
         #[async_trait]
         impl ApiKeyStore for $store {
             async fn insert_api_key(&self, tenant: TenantId, key: &ApiKeyRecord, audit: &AuditEvent) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await.or_store("api key")?;
+                let mut tx = crate::begin::<$store>(&self.pool).await.or_store("api key")?;
                 insert_api_key(&mut *tx, tenant, key).await?;
                 insert_audit(&mut *tx, tenant, audit).await?;
                 tx.commit().await.or_store("api key")
@@ -332,7 +332,7 @@ macro_rules! impl_ports {
             }
 
             async fn revoke_api_key(&self, tenant: TenantId, id: ApiKeyId, at: UnixMillis, audit: &AuditEvent) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await.or_store("api_keys")?;
+                let mut tx = crate::begin::<$store>(&self.pool).await.or_store("api_keys")?;
                 let done = sqlx::query(
                     "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
                 )
@@ -416,7 +416,7 @@ macro_rules! impl_ports {
             }
 
             async fn insert_first_operator_key(&self, key: &OperatorKeyRecord) -> Result<bool, StoreError> {
-                let mut tx = self.pool.begin().await.or_store("operator key")?;
+                let mut tx = crate::begin::<$store>(&self.pool).await.or_store("operator key")?;
                 let marked = sqlx::query("INSERT INTO platform_bootstrap (name, created_at) VALUES ('operator_key', $1)")
                     .bind(key.created_at.0)
                     .execute(&mut *tx)
@@ -509,7 +509,7 @@ macro_rules! impl_ports {
         #[async_trait]
         impl ProviderStore for $store {
             async fn insert_provider(&self, tenant: TenantId, p: &ProviderRecord, audit: &AuditEvent) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await.or_store("provider")?;
+                let mut tx = crate::begin::<$store>(&self.pool).await.or_store("provider")?;
                 sqlx::query(
                     "INSERT INTO providers (tenant_id, id, ref, description, external_id, status, client_id, client_secret, \
                      scopes, policy, endpoint_origin, created_at, updated_at) \
@@ -546,7 +546,7 @@ macro_rules! impl_ports {
                 expected_updated_at: UnixMillis,
                 audit: &AuditEvent,
             ) -> Result<bool, StoreError> {
-                let mut tx = self.pool.begin().await.or_store("provider")?;
+                let mut tx = crate::begin::<$store>(&self.pool).await.or_store("provider")?;
                 // A new client id is another Discord app: the old app's grants cannot be
                 // refreshed through it (security.md B13). Rolled back with the rest when the
                 // conditional provider write below finds the row changed.
@@ -654,7 +654,7 @@ macro_rules! impl_ports {
                 revocations: &[latchkey_core::revocation::RevocationRecord],
                 audit: &AuditEvent,
             ) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await.or_store("providers")?;
+                let mut tx = crate::begin::<$store>(&self.pool).await.or_store("providers")?;
                 // Lock the provider (on PostgreSQL; SQLite has one writer), so no grant is made
                 // through it until the transaction ends...
                 let locked: Option<(String,)> = sqlx::query_as(if <$store as crate::Dialect>::NAME == "postgres" {
@@ -721,7 +721,7 @@ macro_rules! impl_ports {
 
             async fn put_verification_settings(&self, tenant: TenantId, s: &VerificationSettings, audit: &AuditEvent) -> Result<(), StoreError> {
                 let origins = serde_json::to_string(&s.allowed_next_uri_origins).unwrap_or_else(|_| "[]".to_owned());
-                let mut tx = self.pool.begin().await.or_store("tenant_settings")?;
+                let mut tx = crate::begin::<$store>(&self.pool).await.or_store("tenant_settings")?;
                 sqlx::query(
                     "INSERT INTO tenant_settings (tenant_id, verifier_url, unsafe_skip_verification, allowed_next_uri_origins, updated_at, account_switch) \
                      VALUES ($1, $2, $3, $4, $5, $6) \
@@ -762,7 +762,7 @@ macro_rules! impl_ports {
             }
 
             async fn record_audits(&self, events: &[(TenantId, AuditEvent)]) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await.or_store("audit_events")?;
+                let mut tx = crate::begin::<$store>(&self.pool).await.or_store("audit_events")?;
                 for (tenant, e) in events {
                     // A tenant deleted since took its audit trail with it; a retried batch
                     // that had committed after all adds nothing twice.

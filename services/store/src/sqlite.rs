@@ -22,6 +22,7 @@ impl crate::Dialect for SqliteStore {
     type Db = sqlx::Sqlite;
     const NAME: &'static str = "sqlite";
     const NOTIFY: Option<&'static str> = None;
+    const BEGIN: &'static str = "BEGIN IMMEDIATE";
 }
 
 impl SqliteStore {

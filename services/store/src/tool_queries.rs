@@ -41,7 +41,7 @@ macro_rules! impl_more_ports {
                 async fn tx(&mut self) -> Result<sqlx::Transaction<'static, <$store as crate::Dialect>::Db>, StoreError> {
                     match self.tx.take() {
                         Some(tx) => Ok(tx),
-                        None => self.pool.begin().await.or_store("grants"),
+                        None => crate::begin::<$store>(&self.pool).await.or_store("grants"),
                     }
                 }
             }
@@ -139,7 +139,7 @@ macro_rules! impl_more_ports {
             #[async_trait]
             impl ToolStore for $store {
                 async fn insert_tool(&self, tenant: TenantId, t: &ToolRecord, key: &ApiKeyRecord, audit: &AuditEvent) -> Result<(), StoreError> {
-                    let mut tx = self.pool.begin().await.or_store("tool")?;
+                    let mut tx = crate::begin::<$store>(&self.pool).await.or_store("tool")?;
                     sqlx::query(
                         "INSERT INTO tools (tenant_id, id, name, version, description, provider, provider_instance, scopes, \
                          created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'discord', $6, $7, $8, $9)",
@@ -193,7 +193,7 @@ macro_rules! impl_more_ports {
                 }
 
                 async fn update_tool(&self, tenant: TenantId, t: &ToolRecord, expected_updated_at: UnixMillis, audit: &AuditEvent) -> Result<bool, StoreError> {
-                    let mut tx = self.pool.begin().await.or_store("tool")?;
+                    let mut tx = crate::begin::<$store>(&self.pool).await.or_store("tool")?;
                     let done = sqlx::query(
                         "UPDATE tools SET version = $4, description = $5, provider_instance = $6, scopes = $7, updated_at = $8 \
                          WHERE tenant_id = $1 AND id = $2 AND updated_at = $3",
@@ -218,7 +218,7 @@ macro_rules! impl_more_ports {
                 }
 
                 async fn delete_tool(&self, tenant: TenantId, name: &ToolName, audit: &AuditEvent) -> Result<(), StoreError> {
-                    let mut tx = self.pool.begin().await.or_store("tools")?;
+                    let mut tx = crate::begin::<$store>(&self.pool).await.or_store("tools")?;
                     // Tool keys go with the tool (composite foreign key, ON DELETE CASCADE).
                     let done = sqlx::query("DELETE FROM tools WHERE tenant_id = $1 AND name = $2")
                         .bind(tenant.to_string())
@@ -272,7 +272,7 @@ macro_rules! impl_more_ports {
                 }
 
                 async fn finish_revocation(&self, tenant: TenantId, id: &str, audit: &AuditEvent) -> Result<(), StoreError> {
-                    let mut tx = self.pool.begin().await.or_store("pending_revocations")?;
+                    let mut tx = crate::begin::<$store>(&self.pool).await.or_store("pending_revocations")?;
                     let done = sqlx::query("DELETE FROM pending_revocations WHERE tenant_id = $1 AND id = $2")
                         .bind(tenant.to_string())
                         .bind(id)
@@ -306,7 +306,7 @@ macro_rules! impl_more_ports {
             #[async_trait]
             impl GrantStore for $store {
                 async fn insert_grant(&self, tenant: TenantId, g: &GrantRecord, audit: &AuditEvent) -> Result<(), StoreError> {
-                    let mut tx = self.pool.begin().await.or_store("grant")?;
+                    let mut tx = crate::begin::<$store>(&self.pool).await.or_store("grant")?;
                     insert_grant_row(&mut *tx, tenant, g).await?;
                     insert_audit(&mut *tx, tenant, audit).await?;
                     tx.commit().await.or_store("grant")
@@ -352,7 +352,7 @@ macro_rules! impl_more_ports {
                 }
 
                 async fn delete_grant(&self, tenant: TenantId, id: GrantId, revocation: Option<&RevocationRecord>, audit: &AuditEvent) -> Result<(), StoreError> {
-                    let mut tx = self.pool.begin().await.or_store("grants")?;
+                    let mut tx = crate::begin::<$store>(&self.pool).await.or_store("grants")?;
                     let done = sqlx::query("DELETE FROM grants WHERE tenant_id = $1 AND id = $2")
                         .bind(tenant.to_string())
                         .bind(id.to_string())
@@ -374,7 +374,7 @@ macro_rules! impl_more_ports {
                 }
 
                 async fn acknowledge_grant(&self, tenant: TenantId, id: GrantId, replaces: &[GrantId], revocations: &[RevocationRecord], audit: &AuditEvent) -> Result<bool, StoreError> {
-                    let mut tx = self.pool.begin().await.or_store("grants")?;
+                    let mut tx = crate::begin::<$store>(&self.pool).await.or_store("grants")?;
                     // The replaced grants go first: the one active grant per user and provider.
                     for old in replaces {
                         sqlx::query("DELETE FROM grants WHERE tenant_id = $1 AND id = $2")
@@ -438,7 +438,7 @@ macro_rules! impl_more_ports {
 
                 async fn lock_grant(&self, tenant: TenantId, id: GrantId) -> Result<Option<Box<dyn GrantLock>>, StoreError> {
                     let postgres = <$store as crate::Dialect>::NAME == "postgres";
-                    let mut tx = if postgres { Some(self.pool.begin().await.or_store("grants")?) } else { None };
+                    let mut tx = if postgres { Some(crate::begin::<$store>(&self.pool).await.or_store("grants")?) } else { None };
                     let query = sqlx::query_as::<_, GrantRow>(if postgres {
                         concat!("SELECT ", grant_cols!(), " FROM grants WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
                     } else {
