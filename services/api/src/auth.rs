@@ -123,6 +123,26 @@ pub struct AuthorizationResponse {
     pub context: Option<AuthorizationContext>,
 }
 
+/// `POST /v1/auth/validate_custom_verifier` (admin key): a verifier self-test.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct ValidateVerifierRequest {
+    /// The user the verifier must confirm (sign in to the tenant app as this user first).
+    pub user_id: String,
+    /// The verifier route to test; need not be the saved setting (same URL rules).
+    pub verifier_url: String,
+}
+
+/// A started verifier self-test.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct ValidateVerifierResponse {
+    /// The test's one-time `flow_id`: open `<verifier_url>?flow_id=<flow_id>` in a browser
+    /// signed in to the tenant app as `user_id`.
+    pub flow_id: String,
+    /// Latchkey's page showing the test's outcome (the verifier's `confirm_user` answers it
+    /// as `next_uri`).
+    pub next_uri: String,
+}
+
 /// `POST /v1/auth/confirm_user`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 pub struct ConfirmUserRequest {

@@ -126,13 +126,23 @@ pub async fn confirm(
     if !is_capability_shaped(&req.flow_id) {
         return Err(not_found("flow"));
     }
+    let hash = capability_hash(&req.flow_id);
     let Some((a, f)) = az
         .store
-        .flow_by_flow_id(tenant, &capability_hash(&req.flow_id))
+        .flow_by_flow_id(tenant, &hash)
         .await
         .map_err(store_err)?
     else {
-        return Err(not_found("flow"));
+        // Not a real flow: a verifier self-test's, or unknown.
+        return match az
+            .store
+            .verifier_test_by_flow_id(tenant, &hash)
+            .await
+            .map_err(store_err)?
+        {
+            Some(t) => crate::verifier_test::confirm_test(az, caller, t, &req.user_id).await,
+            None => Err(not_found("flow")),
+        };
     };
     if a.expires_at <= UnixMillis::now() {
         ending::expire(az, tenant, &a, &f).await?;

@@ -25,6 +25,7 @@ pub mod grpc;
 mod pages;
 pub mod start;
 pub mod status;
+pub mod verifier_test;
 pub mod waiters;
 
 use std::sync::Arc;
@@ -70,6 +71,8 @@ pub struct Authorizer {
     pub flow_lifetime: Duration,
     /// How long an ended authorization is kept (unless it backs an active grant).
     pub retention: Duration,
+    /// Which tenant URLs are acceptable (verifier URLs under test).
+    pub url_policy: latchkey_core::urls::UrlPolicy,
 }
 
 impl FromRef<Authorizer> for Arc<Authenticator> {
@@ -144,6 +147,7 @@ pub fn routes() -> OpenApiRouter<Authorizer> {
         .routes(routes!(status::status))
         .routes(routes!(confirm::confirm_user))
         .routes(routes!(confirm::confirm_user_arcade_path))
+        .routes(routes!(verifier_test::validate_custom_verifier))
 }
 
 /// The browser routes (`/oauth/*`): HTML pages and redirects, not part of the API document.
@@ -164,4 +168,8 @@ pub fn browser_routes() -> axum::Router<Authorizer> {
             .get(browser::callback),
         )
         .route("/oauth/done", get(browser::done_page))
+        .route(
+            "/oauth/verifier-test/{tenant}/{id}",
+            get(verifier_test::result_page),
+        )
 }

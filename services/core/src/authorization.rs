@@ -517,3 +517,31 @@ mod tests {
         }
     }
 }
+
+/// A verifier self-test (security.md V15; arcade-compat §8.4): a test-only flow bound to a user
+/// id, with no Discord step and no tokens, decided by `confirm_user` like a real flow. Only the
+/// hash of its `flow_id` is stored; it can never become a grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifierTest {
+    /// The test authorization's id (`auth_…`).
+    pub id: AuthorizationId,
+    /// The user the verifier must confirm.
+    pub user_id: String,
+    /// The verifier URL under test.
+    pub verifier_url: String,
+    /// The hash of the test's `flow_id`.
+    pub flow_id_hash: Vec<u8>,
+    /// `pending`, then `completed` (the verifier confirmed the user) or `failed` (it named
+    /// another).
+    pub status: AuthorizationStatus,
+    /// The recorded answer (`completed` or `user_mismatch`), for identical retries.
+    pub decision: Option<String>,
+    /// The hash of the user id the decision was made for.
+    pub decided_user_hash: Option<Vec<u8>>,
+    /// When it was created.
+    pub created_at: UnixMillis,
+    /// When its `flow_id` stops working.
+    pub expires_at: UnixMillis,
+    /// When it last changed.
+    pub updated_at: UnixMillis,
+}

@@ -672,6 +672,36 @@ impl AuditStore for CachedStore {
 
 #[async_trait]
 impl AuthorizationStore for CachedStore {
+    async fn insert_verifier_test(
+        &self,
+        tenant: TenantId,
+        t: &crate::authorization::VerifierTest,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.inner.insert_verifier_test(tenant, t, audit).await
+    }
+    async fn verifier_test_by_flow_id(
+        &self,
+        tenant: TenantId,
+        hash: &[u8],
+    ) -> Result<Option<crate::authorization::VerifierTest>, StoreError> {
+        self.inner.verifier_test_by_flow_id(tenant, hash).await
+    }
+    async fn get_verifier_test(
+        &self,
+        tenant: TenantId,
+        id: AuthorizationId,
+    ) -> Result<Option<crate::authorization::VerifierTest>, StoreError> {
+        self.inner.get_verifier_test(tenant, id).await
+    }
+    async fn decide_verifier_test(
+        &self,
+        tenant: TenantId,
+        t: &crate::authorization::VerifierTest,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        self.inner.decide_verifier_test(tenant, t, audit).await
+    }
     async fn insert_authorization(
         &self,
         tenant: TenantId,

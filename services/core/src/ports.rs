@@ -578,6 +578,33 @@ pub type FoundFlow = (TenantId, AuthorizationRecord, FlowRecord);
 /// key — and return the tenant they found.
 #[async_trait]
 pub trait AuthorizationStore: Send + Sync {
+    /// Creates a verifier self-test.
+    async fn insert_verifier_test(
+        &self,
+        tenant: TenantId,
+        t: &crate::authorization::VerifierTest,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+    /// The tenant's verifier test whose `flow_id` hashes to `hash`.
+    async fn verifier_test_by_flow_id(
+        &self,
+        tenant: TenantId,
+        hash: &[u8],
+    ) -> Result<Option<crate::authorization::VerifierTest>, StoreError>;
+    /// One verifier test.
+    async fn get_verifier_test(
+        &self,
+        tenant: TenantId,
+        id: AuthorizationId,
+    ) -> Result<Option<crate::authorization::VerifierTest>, StoreError>;
+    /// Decides a pending verifier test (`t` carries the new status and decision) with `audit`;
+    /// `false` (nothing written) if it was decided already.
+    async fn decide_verifier_test(
+        &self,
+        tenant: TenantId,
+        t: &crate::authorization::VerifierTest,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
     /// Creates an authorization with its flow in `link_issued`.
     async fn insert_authorization(
         &self,

@@ -399,6 +399,9 @@ fn authorizer(
         page_key: Arc::new(ctx.peppers.derive("interstitial csrf")),
         flow_lifetime: ctx.settings.flow_lifetime(),
         retention: ctx.settings.authorization_retention(),
+        url_policy: latchkey_core::urls::UrlPolicy {
+            allow_insecure_loopback: ctx.settings.auth.allow_insecure_loopback_urls,
+        },
     }
 }
 

@@ -662,6 +662,94 @@ async fn v_t12_with_require_ack_the_old_grant_serves_until_an_admin_acknowledges
 }
 
 #[tokio::test]
+async fn v15_a_verifier_self_test_is_decided_by_confirm_user_and_never_becomes_a_grant() {
+    let w = world().await;
+    let verifier = format!("{}/verify", w.tenant_app.origin);
+    let validate = |key: String, body: Value| {
+        let app = &w.app;
+        async move {
+            support::call(
+                app,
+                Method::POST,
+                "/v1/auth/validate_custom_verifier",
+                &key,
+                Some(body),
+            )
+            .await
+        }
+    };
+    let good = json!({"user_id": "alice", "verifier_url": verifier});
+    let (s, b) = validate(w.app_key.clone(), good.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "an admin key's route: {b}");
+    for bad in [
+        json!({"user_id": "", "verifier_url": verifier}),
+        json!({"user_id": "alice", "verifier_url": "ftp://app.example/verify"}),
+        json!({"user_id": "alice", "verifier_url": format!("{verifier}?user=alice")}),
+        json!({"user_id": "alice"}),
+    ] {
+        let (s, b) = validate(w.admin.clone(), bad.clone()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad} → {b}");
+        assert_eq!(b["name"], "invalid_request", "{b}");
+    }
+
+    // alice, signed in to the app, opens the verifier with the test's flow_id: it confirms her.
+    let (s, t) = validate(w.admin.clone(), good.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let flow_id = t["flow_id"].as_str().unwrap().to_owned();
+    let result = t["next_uri"].as_str().unwrap().to_owned();
+    let mut alice = w.browser(D_ALICE, Some("alice")).await;
+    let page = alice.get(&format!("{verifier}?flow_id={flow_id}")).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(page.location.as_deref(), Some(result.as_str()));
+    let shown = alice.get(&result).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert!(
+        shown.body.contains("Verifier test passed"),
+        "{}",
+        shown.body
+    );
+    // An identical retry gets the recorded answer; anyone else, 404.
+    let (s, again) = w.confirm(&w.app_key, &flow_id, "alice").await;
+    assert_eq!(s, StatusCode::OK, "{again}");
+    assert_eq!(again["next_uri"], result.as_str());
+    let (s, _) = w.confirm(&w.app_key, &flow_id, "bob").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // bob's browser confirms a test started for alice: it fails.
+    let (_, t2) = validate(w.admin.clone(), good).await;
+    let mut bob = w.browser(D_BOB, Some("bob")).await;
+    let page = bob
+        .get(&format!(
+            "{verifier}?flow_id={}",
+            t2["flow_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+    assert!(page.body.contains("user_mismatch"), "{}", page.body);
+    let shown = bob.get(t2["next_uri"].as_str().unwrap()).await;
+    assert!(
+        shown.body.contains("Verifier test failed"),
+        "{}",
+        shown.body
+    );
+
+    // Tests release nothing and connect nobody; their ids are not authorizations.
+    assert!(w.connections().await.is_empty());
+    let test_id = result.rsplit('/').next().unwrap();
+    let (s, _) = w.status(test_id, 0).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let actions = w.audit_actions().await;
+    for a in [
+        "verifier_test.start",
+        "verifier_test.completed",
+        "verifier_test.failed",
+    ] {
+        assert!(actions.contains(&a.to_owned()), "{a}: {actions:?}");
+    }
+    w.app.stop().await;
+}
+
+#[tokio::test]
 async fn scope_upgrade_by_the_same_account_replaces_the_grant_without_revoking() {
     let w = world().await;
     let first = connect(&w, "alice", D_ALICE, &["guilds"]).await;

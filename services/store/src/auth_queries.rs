@@ -36,8 +36,133 @@ macro_rules! impl_auth_ports {
                 found.map(|(_, a, f)| (a, f))
             }
 
+            #[derive(sqlx::FromRow)]
+            struct VerifierTestRow {
+                id: String,
+                user_id: String,
+                verifier_url: String,
+                flow_id_hash: Vec<u8>,
+                status: String,
+                decision: Option<String>,
+                decided_user_hash: Option<Vec<u8>>,
+                created_at: i64,
+                expires_at: i64,
+                updated_at: i64,
+            }
+
+            impl TryFrom<VerifierTestRow> for latchkey_core::authorization::VerifierTest {
+                type Error = StoreError;
+                fn try_from(r: VerifierTestRow) -> Result<Self, StoreError> {
+                    let corrupt = |detail: &str| StoreError::Corrupt { table: "verifier_tests", detail: detail.to_owned() };
+                    Ok(Self {
+                        id: AuthorizationId::parse(&r.id).map_err(|_| corrupt("bad id"))?,
+                        user_id: r.user_id,
+                        verifier_url: r.verifier_url,
+                        flow_id_hash: r.flow_id_hash,
+                        status: latchkey_core::authorization::AuthorizationStatus::parse(&r.status).ok_or_else(|| corrupt("unknown status"))?,
+                        decision: r.decision,
+                        decided_user_hash: r.decided_user_hash,
+                        created_at: UnixMillis(r.created_at),
+                        expires_at: UnixMillis(r.expires_at),
+                        updated_at: UnixMillis(r.updated_at),
+                    })
+                }
+            }
+
+            macro_rules! verifier_test_cols {
+                () => {
+                    "SELECT id, user_id, verifier_url, flow_id_hash, status, decision, decided_user_hash, \
+                     created_at, expires_at, updated_at"
+                };
+            }
+
             #[async_trait]
             impl AuthorizationStore for $store {
+                async fn insert_verifier_test(
+                    &self,
+                    tenant: TenantId,
+                    t: &latchkey_core::authorization::VerifierTest,
+                    audit: &AuditEvent,
+                ) -> Result<(), StoreError> {
+                    let mut tx = crate::begin::<$store>(&self.pool).await.or_store("verifier_tests")?;
+                    sqlx::query(
+                        "INSERT INTO verifier_tests (tenant_id, id, user_id, verifier_url, flow_id_hash, status, created_at, expires_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(tenant.to_string())
+                    .bind(t.id.to_string())
+                    .bind(&t.user_id)
+                    .bind(&t.verifier_url)
+                    .bind(&t.flow_id_hash)
+                    .bind(t.status.as_str())
+                    .bind(t.created_at.0)
+                    .bind(t.expires_at.0)
+                    .bind(t.updated_at.0)
+                    .execute(&mut *tx)
+                    .await
+                    .or_store("verifier_tests")?;
+                    insert_audit(&mut *tx, tenant, audit).await?;
+                    tx.commit().await.or_store("verifier_tests")
+                }
+
+                async fn verifier_test_by_flow_id(
+                    &self,
+                    tenant: TenantId,
+                    hash: &[u8],
+                ) -> Result<Option<latchkey_core::authorization::VerifierTest>, StoreError> {
+                    sqlx::query_as::<_, VerifierTestRow>(concat!(verifier_test_cols!(), " FROM verifier_tests WHERE tenant_id = $1 AND flow_id_hash = $2"))
+                        .bind(tenant.to_string())
+                        .bind(hash)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .or_store("verifier_tests")?
+                        .map(TryFrom::try_from)
+                        .transpose()
+                }
+
+                async fn get_verifier_test(
+                    &self,
+                    tenant: TenantId,
+                    id: AuthorizationId,
+                ) -> Result<Option<latchkey_core::authorization::VerifierTest>, StoreError> {
+                    sqlx::query_as::<_, VerifierTestRow>(concat!(verifier_test_cols!(), " FROM verifier_tests WHERE tenant_id = $1 AND id = $2"))
+                        .bind(tenant.to_string())
+                        .bind(id.to_string())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .or_store("verifier_tests")?
+                        .map(TryFrom::try_from)
+                        .transpose()
+                }
+
+                async fn decide_verifier_test(
+                    &self,
+                    tenant: TenantId,
+                    t: &latchkey_core::authorization::VerifierTest,
+                    audit: &AuditEvent,
+                ) -> Result<bool, StoreError> {
+                    let mut tx = crate::begin::<$store>(&self.pool).await.or_store("verifier_tests")?;
+                    let done = sqlx::query(
+                        "UPDATE verifier_tests SET status = $3, decision = $4, decided_user_hash = $5, updated_at = $6 \
+                         WHERE tenant_id = $1 AND id = $2 AND status = 'pending'",
+                    )
+                    .bind(tenant.to_string())
+                    .bind(t.id.to_string())
+                    .bind(t.status.as_str())
+                    .bind(t.decision.as_deref())
+                    .bind(t.decided_user_hash.as_deref())
+                    .bind(t.updated_at.0)
+                    .execute(&mut *tx)
+                    .await
+                    .or_store("verifier_tests")?;
+                    if done.rows_affected() != 1 {
+                        return Ok(false);
+                    }
+                    insert_audit(&mut *tx, tenant, audit).await?;
+                    tx.commit().await.or_store("verifier_tests")?;
+                    Ok(true)
+                }
+
                 async fn insert_authorization(
                     &self,
                     tenant: TenantId,
@@ -45,7 +170,7 @@ macro_rules! impl_auth_ports {
                     f: &FlowRecord,
                     audit: &AuditEvent,
                 ) -> Result<(), StoreError> {
-                    let mut tx = self.pool.begin().await.or_store("authorization")?;
+                    let mut tx = crate::begin::<$store>(&self.pool).await.or_store("authorization")?;
                     sqlx::query(
                         "INSERT INTO authorizations (tenant_id, id, user_id, provider_ref, requested_scopes, next_uri, \
                          status, failure_reason, created_at, updated_at, expires_at) \
@@ -205,7 +330,7 @@ macro_rules! impl_auth_ports {
                     finish: &Finish,
                 ) -> Result<bool, StoreError> {
                     let now = UnixMillis::now();
-                    let mut tx = self.pool.begin().await.or_store("flows")?;
+                    let mut tx = crate::begin::<$store>(&self.pool).await.or_store("flows")?;
                     let (decision, decided_hash) = match &finish.decision {
                         Some((d, h)) => (Some(d.as_str()), Some(h.as_slice())),
                         None => (None, None),
@@ -307,7 +432,17 @@ macro_rules! impl_auth_ports {
                     .execute(&self.pool)
                     .await
                     .or_store("authorizations")?;
-                    Ok(done.rows_affected())
+                    // Verifier tests end at their expiry; they go after the same retention.
+                    let tests = sqlx::query(
+                        "DELETE FROM verifier_tests WHERE (tenant_id, id) IN \
+                         (SELECT tenant_id, id FROM verifier_tests WHERE expires_at < $1 LIMIT $2)",
+                    )
+                    .bind(before.0)
+                    .bind(i64::from(limit))
+                    .execute(&self.pool)
+                    .await
+                    .or_store("verifier_tests")?;
+                    Ok(done.rows_affected() + tests.rows_affected())
                 }
 
                 async fn record_audit(&self, tenant: TenantId, event: &AuditEvent) -> Result<(), StoreError> {

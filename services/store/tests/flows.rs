@@ -402,8 +402,73 @@ async fn audit_batches(db: &TestDb) {
     assert!(s.list_audit_events(gone, &filter).await.unwrap().is_empty());
 }
 
+/// Verifier self-tests: found by their flow_id's hash within the tenant only, decided once,
+/// purged after their expiry.
+async fn verifier_tests(db: &TestDb) {
+    use latchkey_core::authorization::VerifierTest;
+    let w = world(db);
+    let t = new_tenant(&w, "Acme").await.tenant.id;
+    let other = new_tenant(&w, "Other").await.tenant.id;
+    let s = w.store.as_ref();
+    let now = UnixMillis::now();
+    let test = VerifierTest {
+        id: AuthorizationId::generate(),
+        user_id: "alice".to_owned(),
+        verifier_url: "https://app.example.com/verify".to_owned(),
+        flow_id_hash: capability_hash("flow-1"),
+        status: AuthorizationStatus::Pending,
+        decision: None,
+        decided_user_hash: None,
+        created_at: now,
+        expires_at: UnixMillis(now.0 + 60_000),
+        updated_at: now,
+    };
+    s.insert_verifier_test(t, &test, &audit_event())
+        .await
+        .unwrap();
+    let hash = capability_hash("flow-1");
+    assert_eq!(
+        s.verifier_test_by_flow_id(t, &hash).await.unwrap(),
+        Some(test.clone())
+    );
+    assert_eq!(
+        s.verifier_test_by_flow_id(other, &hash).await.unwrap(),
+        None
+    );
+    assert_eq!(s.get_verifier_test(other, test.id).await.unwrap(), None);
+    let decided = VerifierTest {
+        status: AuthorizationStatus::Completed,
+        decision: Some("completed".to_owned()),
+        decided_user_hash: Some(capability_hash("alice")),
+        ..test.clone()
+    };
+    assert!(
+        s.decide_verifier_test(t, &decided, &audit_event())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.decide_verifier_test(t, &decided, &audit_event())
+            .await
+            .unwrap(),
+        "decided once"
+    );
+    assert_eq!(
+        s.get_verifier_test(t, test.id).await.unwrap(),
+        Some(decided)
+    );
+    // Purged once past its expiry (and the retention the caller adds to `before`).
+    s.purge_authorizations(now, 100).await.unwrap();
+    assert!(s.get_verifier_test(t, test.id).await.unwrap().is_some());
+    s.purge_authorizations(UnixMillis(now.0 + 120_000), 100)
+        .await
+        .unwrap();
+    assert_eq!(s.get_verifier_test(t, test.id).await.unwrap(), None);
+}
+
 on_both_stores! {
     flow_moves => flows;
+    verifier_test_records => verifier_tests;
     grant_change_notices => grant_notices;
     audit_batch_writes => audit_batches;
 }

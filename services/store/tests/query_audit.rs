@@ -51,6 +51,10 @@ const ALLOWED: &[(&str, &str)] = &[
         "the reaper purges every tenant's ended authorizations after the retention period",
     ),
     (
+        "DELETE FROM verifier_tests WHERE (tenant_id, id) IN (SELECT tenant_id, id FROM verifier_tests WHERE expires_at < $1 LIMIT $2)",
+        "the reaper purges every tenant's verifier self-tests after the retention period",
+    ),
+    (
         "SELECT tenant_id, id FROM grants WHERE status = 'active' AND refresh_token IS NOT NULL AND expires_at < $1 ORDER BY expires_at LIMIT $2",
         "the keep-alive refreshes every tenant's grants before they expire",
     ),

@@ -14,7 +14,7 @@ use latchkey_store::{AnyStore, PoolOptions};
 use secrecy::SecretString;
 
 /// Every tenant-owned table (their keys lead with `tenant_id`).
-pub const TENANT_OWNED_TABLES: [&str; 10] = [
+pub const TENANT_OWNED_TABLES: [&str; 11] = [
     "tenant_keys",
     "providers",
     "tools",
@@ -25,6 +25,7 @@ pub const TENANT_OWNED_TABLES: [&str; 10] = [
     "audit_events",
     "tenant_settings",
     "pending_revocations",
+    "verifier_tests",
 ];
 
 /// The platform tables, which belong to no tenant.
