@@ -82,13 +82,23 @@ impl Sandbox {
 
     /// Starts `latchkey serve` with its API listener on `api` and waits until it answers.
     pub fn serve_at(&self, api: u16) -> Server {
+        self.serve_with(api, Stdio::piped())
+    }
+
+    /// `latchkey serve` with its log (stderr) written to `log` instead of a pipe, for runs that
+    /// log more than a pipe holds.
+    pub fn serve_logging_to(&self, log: &Path) -> Server {
+        self.serve_with(free_port(), std::fs::File::create(log).unwrap().into())
+    }
+
+    fn serve_with(&self, api: u16, stderr: Stdio) -> Server {
         let ops = free_port();
         let child = self
             .command(&["serve"])
             .env("LATCHKEY__SERVER__API_ADDR", format!("127.0.0.1:{api}"))
             .env("LATCHKEY__SERVER__OPS_ADDR", format!("127.0.0.1:{ops}"))
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let server = Server {
