@@ -389,13 +389,7 @@ macro_rules! impl_auth_ports {
                         .map(|g| Change::Grant(tenant, *g))
                         .chain(std::iter::once(Change::Authorization(tenant, id)))
                         .collect();
-                    for change in &changes {
-                        announce_in_tx(&mut *tx, *change).await?;
-                    }
-                    tx.commit().await.or_store("flows")?;
-                    for change in changes {
-                        self.notices.send(change);
-                    }
+                    commit_announcing(tx, &self.notices, &changes, "flows").await?;
                     Ok(true)
                 }
 

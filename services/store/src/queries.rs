@@ -148,9 +148,7 @@ macro_rules! impl_ports {
                     return Err(StoreError::NotFound);
                 }
                 insert_platform_audit(&mut *tx, audit).await?;
-                announce_in_tx(&mut *tx, change).await?;
-                tx.commit().await.or_store("tenants")?;
-                self.notices.send(change);
+                commit_announcing(tx, &self.notices, &[change], "tenants").await?;
                 Ok(())
             }
         }
@@ -172,6 +170,24 @@ macro_rules! impl_ports {
         {
             if let Some(sql) = <$store as crate::Dialect>::NOTIFY {
                 sqlx::query(sql).bind(change.encode()).execute(exec).await.or_store("change notice")?;
+            }
+            Ok(())
+        }
+
+        /// Announces `changes` inside `tx` (see [`announce_in_tx`]), commits it, then announces
+        /// them in-process.
+        async fn commit_announcing(
+            mut tx: sqlx::Transaction<'_, <$store as crate::Dialect>::Db>,
+            notices: &crate::changes::Notices,
+            changes: &[latchkey_core::cache::Change],
+            table: &'static str,
+        ) -> Result<(), StoreError> {
+            for c in changes {
+                announce_in_tx(&mut *tx, *c).await?;
+            }
+            tx.commit().await.or_store(table)?;
+            for c in changes {
+                notices.send(*c);
             }
             Ok(())
         }
@@ -347,9 +363,7 @@ macro_rules! impl_ports {
                 }
                 insert_audit(&mut *tx, tenant, audit).await?;
                 let change = latchkey_core::cache::Change::Key(id);
-                announce_in_tx(&mut *tx, change).await?;
-                tx.commit().await.or_store("api_keys")?;
-                self.notices.send(change);
+                commit_announcing(tx, &self.notices, &[change], "api_keys").await?;
                 Ok(())
             }
 
@@ -533,9 +547,7 @@ macro_rules! impl_ports {
                 .or_store("provider")?;
                 insert_audit(&mut *tx, tenant, audit).await?;
                 let change = latchkey_core::cache::Change::Providers(tenant);
-                announce_in_tx(&mut *tx, change).await?;
-                tx.commit().await.or_store("provider")?;
-                self.notices.send(change);
+                commit_announcing(tx, &self.notices, &[change], "provider").await?;
                 Ok(())
             }
 
@@ -599,9 +611,7 @@ macro_rules! impl_ports {
                 }
                 insert_audit(&mut *tx, tenant, audit).await?;
                 let change = latchkey_core::cache::Change::Providers(tenant);
-                announce_in_tx(&mut *tx, change).await?;
-                tx.commit().await.or_store("provider")?;
-                self.notices.send(change);
+                commit_announcing(tx, &self.notices, &[change], "provider").await?;
                 Ok(true)
             }
 
@@ -697,9 +707,7 @@ macro_rules! impl_ports {
                 }
                 insert_audit(&mut *tx, tenant, audit).await?;
                 let change = latchkey_core::cache::Change::Providers(tenant);
-                announce_in_tx(&mut *tx, change).await?;
-                tx.commit().await.or_store("providers")?;
-                self.notices.send(change);
+                commit_announcing(tx, &self.notices, &[change], "providers").await?;
                 Ok(())
             }
         }

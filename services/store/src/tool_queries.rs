@@ -75,9 +75,7 @@ macro_rules! impl_more_ports {
                     }
                     // The old access token is dead at Discord: every replica drops it.
                     let change = latchkey_core::cache::Change::Grant(self.tenant, self.grant.id);
-                    announce_in_tx(&mut *tx, change).await?;
-                    tx.commit().await.or_store("grants")?;
-                    self.notices.send(change);
+                    commit_announcing(tx, &self.notices, &[change], "grants").await?;
                     Ok(true)
                 }
 
@@ -116,9 +114,7 @@ macro_rules! impl_more_ports {
                     }
                     insert_audit(&mut *tx, self.tenant, audit).await?;
                     let change = latchkey_core::cache::Change::Grant(self.tenant, self.grant.id);
-                    announce_in_tx(&mut *tx, change).await?;
-                    tx.commit().await.or_store("grants")?;
-                    self.notices.send(change);
+                    commit_announcing(tx, &self.notices, &[change], "grants").await?;
                     Ok(true)
                 }
             }
@@ -126,13 +122,11 @@ macro_rules! impl_more_ports {
             /// Commits a write to the tenant's tools, announcing it to every replica's caches.
             async fn commit_tools(
                 store: &$store,
-                mut tx: sqlx::Transaction<'_, <$store as crate::Dialect>::Db>,
+                tx: sqlx::Transaction<'_, <$store as crate::Dialect>::Db>,
                 tenant: TenantId,
             ) -> Result<(), StoreError> {
                 let change = latchkey_core::cache::Change::Tools(tenant);
-                announce_in_tx(&mut *tx, change).await?;
-                tx.commit().await.or_store("tools")?;
-                store.notices.send(change);
+                commit_announcing(tx, &store.notices, &[change], "tools").await?;
                 Ok(())
             }
 
@@ -367,9 +361,7 @@ macro_rules! impl_more_ports {
                     }
                     insert_audit(&mut *tx, tenant, audit).await?;
                     let change = latchkey_core::cache::Change::Grant(tenant, id);
-                    announce_in_tx(&mut *tx, change).await?;
-                    tx.commit().await.or_store("grants")?;
-                    self.notices.send(change);
+                    commit_announcing(tx, &self.notices, &[change], "grants").await?;
                     Ok(())
                 }
 
@@ -405,13 +397,7 @@ macro_rules! impl_more_ports {
                         .iter()
                         .map(|g| latchkey_core::cache::Change::Grant(tenant, *g))
                         .collect();
-                    for c in &changes {
-                        announce_in_tx(&mut *tx, *c).await?;
-                    }
-                    tx.commit().await.or_store("grants")?;
-                    for c in changes {
-                        self.notices.send(c);
-                    }
+                    commit_announcing(tx, &self.notices, &changes, "grants").await?;
                     Ok(true)
                 }
 
