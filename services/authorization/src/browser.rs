@@ -37,6 +37,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
 use crate::ending::{self, Ending, Held, system};
+use crate::limits::{Peer, too_many};
 use crate::pages::{escape, page, page_with, problem, see_other};
 use crate::{Authorizer, confirm};
 
@@ -202,13 +203,26 @@ fn discord_origin(p: &ProviderRecord) -> String {
 /// `GET /oauth/start/{start_token}`: the interstitial (changes nothing).
 pub async fn start_page(
     State(az): State<Authorizer>,
+    Peer(peer): Peer,
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    match start_page_inner(&az, &token, &headers).await {
-        Ok(r) => r,
-        Err(e) => page_err(&e),
+    limited(&az, peer, start_page_inner(&az, &token, &headers)).await
+}
+
+/// Answers 429 to an address that missed too often (before `step` looks anything up), else
+/// `step`'s answer, counting it when it is a miss.
+async fn limited(
+    az: &Authorizer,
+    peer: Option<std::net::IpAddr>,
+    step: impl std::future::Future<Output = Result<Response, ApiError>>,
+) -> Response {
+    if az.misses.limited(peer) {
+        return too_many();
     }
+    let r = step.await.unwrap_or_else(|e| page_err(&e));
+    az.misses.record(peer, r.status());
+    r
 }
 
 async fn start_page_inner(
@@ -287,14 +301,12 @@ async fn start_page_inner(
 /// `POST /oauth/start/{start_token}`: the click that binds the browser and goes to Discord.
 pub async fn start_click(
     State(az): State<Authorizer>,
+    Peer(peer): Peer,
     Path(token): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match start_click_inner(&az, &token, &headers, &body).await {
-        Ok(r) => r,
-        Err(e) => page_err(&e),
-    }
+    limited(&az, peer, start_click_inner(&az, &token, &headers, &body)).await
 }
 
 async fn start_click_inner(
@@ -473,14 +485,12 @@ fn bad_callback(advice: &str) -> Response {
 /// `GET /oauth/callback/{provider_ref}`: Discord's answer.
 pub async fn callback(
     State(az): State<Authorizer>,
+    Peer(peer): Peer,
     Path(provider): Path<String>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    match callback_inner(&az, &provider, &uri, &headers).await {
-        Ok(r) => r,
-        Err(e) => page_err(&e),
-    }
+    limited(&az, peer, callback_inner(&az, &provider, &uri, &headers)).await
 }
 
 async fn callback_inner(

@@ -22,6 +22,7 @@ pub mod browser;
 pub mod confirm;
 pub mod ending;
 pub mod grpc;
+pub mod limits;
 mod pages;
 pub mod start;
 pub mod status;
@@ -73,6 +74,8 @@ pub struct Authorizer {
     pub retention: Duration,
     /// Which tenant URLs are acceptable (verifier URLs under test).
     pub url_policy: latchkey_core::urls::UrlPolicy,
+    /// Per-address limits on the browser routes' misses.
+    pub misses: Arc<limits::MissLimiter>,
 }
 
 impl FromRef<Authorizer> for Arc<Authenticator> {

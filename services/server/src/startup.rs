@@ -298,7 +298,10 @@ impl Application {
         };
         let api = axum::serve(
             self.api,
-            axum::ServiceExt::<axum::extract::Request>::into_make_service(api_app),
+            // The peer address feeds the browser routes' per-address limits.
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                SocketAddr,
+            >(api_app),
         )
         .with_graceful_shutdown(wait(rx.clone()));
         let ops = axum::serve(self.ops, ops_app).with_graceful_shutdown(wait(rx));
@@ -402,6 +405,7 @@ fn authorizer(
         url_policy: latchkey_core::urls::UrlPolicy {
             allow_insecure_loopback: ctx.settings.auth.allow_insecure_loopback_urls,
         },
+        misses: Arc::default(),
     }
 }
 

@@ -750,6 +750,67 @@ async fn v15_a_verifier_self_test_is_decided_by_confirm_user_and_never_becomes_a
 }
 
 #[tokio::test]
+async fn an_address_that_keeps_missing_links_and_states_gets_429_and_discord_hears_nothing() {
+    let w = world().await;
+    let (_, r) = w.authorize("alice", &["guilds"]).await;
+    let link = link(&r);
+    let random = || latchkey_core::authorization::new_capability();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let get = |url: String| {
+        let client = client.clone();
+        async move { client.get(url).send().await.unwrap() }
+    };
+    // L10 and Q27: random start tokens and random callbacks from one address.
+    for i in 0..latchkey_authorization::limits::MISS_LIMIT {
+        let url = if i % 2 == 0 {
+            format!(
+                "{}/oauth/start/{}",
+                w.app.api,
+                secrecy::ExposeSecret::expose_secret(&random())
+            )
+        } else {
+            format!(
+                "{}/oauth/callback/{}?code=x&state={}",
+                w.app.api,
+                w.provider_ref,
+                secrecy::ExposeSecret::expose_secret(&random())
+            )
+        };
+        let s = get(url).await.status();
+        assert!(
+            s == StatusCode::NOT_FOUND || s == StatusCode::BAD_REQUEST,
+            "{s}"
+        );
+    }
+    let r = get(format!(
+        "{}/oauth/start/{}",
+        w.app.api,
+        secrecy::ExposeSecret::expose_secret(&random())
+    ))
+    .await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.headers()["retry-after"], "60");
+    // The address is limited on every browser route, real links included, for the minute.
+    assert_eq!(
+        get(link.clone()).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another address is not.
+    let other = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let page = other.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    // None of it reached Discord.
+    assert!(w.sim_requests("/api/oauth2/token").await.is_empty());
+    w.app.stop().await;
+}
+
+#[tokio::test]
 async fn scope_upgrade_by_the_same_account_replaces_the_grant_without_revoking() {
     let w = world().await;
     let first = connect(&w, "alice", D_ALICE, &["guilds"]).await;

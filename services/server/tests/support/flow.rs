@@ -225,6 +225,11 @@ impl World {
         b
     }
 
+    /// The requests the simulator logged under `path`.
+    pub async fn sim_requests(&self, path: &str) -> Vec<Value> {
+        logged(&self.sim.base_url(), path).await
+    }
+
     /// The simulator's revocation requests so far.
     pub async fn revocations(&self) -> usize {
         logged(&self.sim.base_url(), "/api/oauth2/token/revoke")
