@@ -263,18 +263,23 @@ pub(crate) async fn activate(
     let id = GrantId::generate();
     // Another Discord account than the user's active grant: audited; with `require_ack` the new
     // grant waits for an admin while the active one stays (security.md V10).
-    let switched: Vec<GrantId> = old
+    let others: Vec<&GrantRecord> = old
         .iter()
-        .filter(|g| g.discord_user_id != q.discord_user_id && g.status == GrantStatus::Active)
-        .map(|g| g.id)
+        .filter(|g| g.discord_user_id != q.discord_user_id)
         .collect();
-    for g in &switched {
+    for g in &others {
         audit.push(AuditEvent::success(
             actor,
             "account_switched",
-            g.to_string(),
+            g.id.to_string(),
         ));
     }
+    // Only a grant that still serves is worth keeping until an admin decides.
+    let switched: Vec<GrantId> = others
+        .iter()
+        .filter(|g| g.status == GrantStatus::Active)
+        .map(|g| g.id)
+        .collect();
     let hold = !switched.is_empty()
         && az
             .store

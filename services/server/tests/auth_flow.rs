@@ -1650,6 +1650,20 @@ async fn a_refused_refresh_token_marks_the_grant_reauth_required_and_starts_a_ne
         list["items"][0]["connection_status"], "reauth_required",
         "{list}"
     );
+    // Re-authorizing as another Discord account is still an account switch (audited), even
+    // though the old grant no longer serves; it is replaced.
+    let mut b = w.browser(D_BOB, Some("alice")).await;
+    let (page, _) = b.consent_and_verify(&link(&again)).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert!(
+        w.audit_actions()
+            .await
+            .contains(&"account_switched".to_owned())
+    );
+    assert_eq!(
+        w.connections().await,
+        vec![("alice".to_owned(), D_BOB.to_owned())]
+    );
     w.app.stop().await;
 }
 
