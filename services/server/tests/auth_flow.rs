@@ -151,15 +151,8 @@ async fn v_t1_happy_path_wakes_the_long_poll_and_releases_the_token_to_that_user
         .confirm(&w.app_key, std::str::from_utf8(&altered).unwrap(), "alice")
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
-    let actions = w.audit_actions().await;
-    assert!(
-        actions.contains(&"authorization.start".to_owned()),
-        "{actions:?}"
-    );
-    assert!(
-        actions.contains(&"authorization.completed".to_owned()),
-        "{actions:?}"
-    );
+    w.assert_audited(&["authorization.start", "authorization.completed"])
+        .await;
     assert_eq!(
         w.connections().await,
         vec![("alice".to_owned(), D_ALICE.to_owned())]
@@ -223,11 +216,8 @@ async fn v_t2b_attack_a_on_a_connected_victim_deletes_without_revoking() {
     assert_eq!(bob_now["status"], "completed");
     assert_eq!(bob_now["context"]["user_info"]["id"], D_BOB);
     assert!(bob_done["context"]["token"].is_string());
-    assert!(
-        w.audit_actions()
-            .await
-            .contains(&"revocation_skipped_shared_authorization".to_owned())
-    );
+    w.assert_audited(&["revocation_skipped_shared_authorization"])
+        .await;
     assert_eq!(
         w.connections().await,
         vec![("bob".to_owned(), D_BOB.to_owned())]
@@ -491,11 +481,7 @@ async fn v_t11_a_second_browser_with_its_own_csrf_pair_is_audited() {
         .await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
     assert!(page.body.contains("already used"));
-    assert!(
-        w.audit_actions()
-            .await
-            .contains(&"link_reuse_attempt".to_owned())
-    );
+    w.assert_audited(&["link_reuse_attempt"]).await;
     w.app.stop().await;
 }
 
@@ -514,11 +500,7 @@ async fn v_t12_reauthorization_with_another_discord_account_is_audited_as_accoun
     let mut b = w.browser(D_BOB, Some("alice")).await;
     let (page, _) = b.consent_and_verify(&link(&r)).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
-    assert!(
-        w.audit_actions()
-            .await
-            .contains(&"account_switched".to_owned())
-    );
+    w.assert_audited(&["account_switched"]).await;
     assert_eq!(
         w.connections().await,
         vec![("alice".to_owned(), D_BOB.to_owned())]
@@ -595,15 +577,8 @@ async fn v_t12_with_require_ack_the_old_grant_serves_until_an_admin_acknowledges
     let mut b = w.browser(D_BOB, Some("alice")).await;
     let (page, _) = b.consent_and_verify(&link(&r)).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-    let actions = w.audit_actions().await;
-    assert!(
-        actions.contains(&"account_switched".to_owned()),
-        "{actions:?}"
-    );
-    assert!(
-        actions.contains(&"connection.awaiting_ack".to_owned()),
-        "{actions:?}"
-    );
+    w.assert_audited(&["account_switched", "connection.awaiting_ack"])
+        .await;
 
     // Until acknowledged: the old grant serves, the switched authorization shows no token of
     // another account, nothing is revoked.
@@ -651,11 +626,7 @@ async fn v_t12_with_require_ack_the_old_grant_serves_until_an_admin_acknowledges
     let (_, now) = w.authorize("alice", &["email", "guilds"]).await;
     assert_eq!(now["status"], "completed", "{now}");
     assert_eq!(now["context"]["user_info"]["id"], D_BOB);
-    assert!(
-        w.audit_actions()
-            .await
-            .contains(&"connection.acknowledge".to_owned())
-    );
+    w.assert_audited(&["connection.acknowledge"]).await;
     let (s, _) = acknowledge(&w, &waiting).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "acknowledged once");
     w.app.stop().await;
@@ -738,14 +709,12 @@ async fn v15_a_verifier_self_test_is_decided_by_confirm_user_and_never_becomes_a
     let test_id = result.rsplit('/').next().unwrap();
     let (s, _) = w.status(test_id, 0).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let actions = w.audit_actions().await;
-    for a in [
+    w.assert_audited(&[
         "verifier_test.start",
         "verifier_test.completed",
         "verifier_test.failed",
-    ] {
-        assert!(actions.contains(&a.to_owned()), "{a}: {actions:?}");
-    }
+    ])
+    .await;
     w.app.stop().await;
 }
 
@@ -846,11 +815,8 @@ async fn v_t14_skip_mode_completes_at_the_callback_and_is_recorded_as_unverified
     assert_eq!(cb.location.unwrap(), format!("{}/oauth/done", w.app.api));
     let (_, st) = w.status(r["id"].as_str().unwrap(), 0).await;
     assert_eq!(st["status"], "completed");
-    assert!(
-        w.audit_actions()
-            .await
-            .contains(&"authorization.completed_unverified".to_owned())
-    );
+    w.assert_audited(&["authorization.completed_unverified"])
+        .await;
     w.app.stop().await;
 }
 
@@ -1151,11 +1117,7 @@ async fn v_t3_an_unconfirmed_flow_expires_and_its_tokens_are_revoked() {
         "an expired flow_id releases nothing"
     );
     assert!(w.connections().await.is_empty());
-    assert!(
-        w.audit_actions()
-            .await
-            .contains(&"authorization.expired".to_owned())
-    );
+    w.assert_audited(&["authorization.expired"]).await;
     w.app.stop().await;
 }
 
@@ -1633,11 +1595,7 @@ async fn a_refused_refresh_token_marks_the_grant_reauth_required_and_starts_a_ne
     let (s, again) = w.authorize("alice", &["guilds"]).await;
     assert_eq!(s, StatusCode::OK, "{again}");
     assert_eq!(again["status"], "pending", "{again}");
-    assert!(
-        w.audit_actions()
-            .await
-            .contains(&"connection.reauth_required".to_owned())
-    );
+    w.assert_audited(&["connection.reauth_required"]).await;
     let (_, list) = support::call(
         &w.app,
         Method::GET,
@@ -1655,11 +1613,7 @@ async fn a_refused_refresh_token_marks_the_grant_reauth_required_and_starts_a_ne
     let mut b = w.browser(D_BOB, Some("alice")).await;
     let (page, _) = b.consent_and_verify(&link(&again)).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-    assert!(
-        w.audit_actions()
-            .await
-            .contains(&"account_switched".to_owned())
-    );
+    w.assert_audited(&["account_switched"]).await;
     assert_eq!(
         w.connections().await,
         vec![("alice".to_owned(), D_BOB.to_owned())]

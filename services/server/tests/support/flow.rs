@@ -284,6 +284,14 @@ impl World {
             .collect()
     }
 
+    /// Fails unless the audit log holds an event of each of `actions`.
+    pub async fn assert_audited(&self, actions: &[&str]) {
+        let have = self.audit_actions().await;
+        for a in actions {
+            assert!(have.iter().any(|h| h == a), "{a} not audited: {have:?}");
+        }
+    }
+
     /// How many `action` events the audit log holds once it holds `n` of them, or after two
     /// seconds (token releases are persisted by the audit pipeline at least every second).
     pub async fn audited(&self, action: &str, n: usize) -> usize {
