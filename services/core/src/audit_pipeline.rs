@@ -87,11 +87,6 @@ impl AuditPipeline {
             CoreError::AuditUnavailable
         })
     }
-
-    /// Whether events are being accepted (the flusher's last write succeeded).
-    pub fn is_healthy(&self) -> bool {
-        self.healthy.load(Ordering::Acquire)
-    }
 }
 
 impl Flusher {
