@@ -4,7 +4,7 @@
 //! without any call to Discord, so links and `state`s cannot be enumerated and bogus callbacks
 //! cannot be used to hammer the store. Only misses count: a busy network address behind NAT
 //! whose users open real links is not limited. The address is the TCP peer (a
-//! `X-Forwarded-For` header is not trusted, H3).
+//! `X-Forwarded-For` header is not trusted, H3); IPv6 peers count per /64.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -52,7 +52,7 @@ impl MissLimiter {
 
     /// Whether `peer` has used up its misses.
     pub fn limited(&self, peer: Option<IpAddr>) -> bool {
-        peer.and_then(|ip| self.misses.get(&ip))
+        peer.and_then(|ip| self.misses.get(&subject(ip)))
             .is_some_and(|n| n.load(Ordering::Relaxed) >= self.limit)
     }
 
@@ -62,9 +62,25 @@ impl MissLimiter {
             && matches!(answered, StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND)
         {
             self.misses
-                .get_with(ip, || Arc::new(AtomicU32::new(0)))
+                .get_with(subject(ip), || Arc::new(AtomicU32::new(0)))
                 .fetch_add(1, Ordering::Relaxed);
         }
+    }
+}
+
+/// What is counted for an address: an IPv4 address itself; for IPv6 its /64, which one client
+/// usually holds whole (one address per request would otherwise never be limited). An
+/// IPv4-mapped IPv6 address counts as its IPv4 address.
+fn subject(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
     }
 }
 
@@ -94,4 +110,41 @@ pub(crate) fn too_many() -> Response {
     r.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn misses_are_counted_per_address_and_per_ipv6_64() {
+        let l = MissLimiter::new(3, WINDOW);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        for _ in 0..3 {
+            assert!(!l.limited(Some(a)));
+            l.record(Some(a), StatusCode::NOT_FOUND);
+            // Answers that are not misses do not count.
+            l.record(Some(a), StatusCode::OK);
+            l.record(Some(a), StatusCode::FORBIDDEN);
+        }
+        assert!(l.limited(Some(a)));
+        assert!(!l.limited(Some(b)), "another address is not limited");
+        assert!(
+            l.limited(Some("::ffff:192.0.2.1".parse().unwrap())),
+            "mapped v4"
+        );
+        // IPv6: the whole /64 counts together; another /64 does not.
+        for i in 1..=3 {
+            l.record(
+                Some(format!("2001:db8:1:2::{i}").parse().unwrap()),
+                StatusCode::BAD_REQUEST,
+            );
+        }
+        assert!(l.limited(Some("2001:db8:1:2:ffff::9".parse().unwrap())));
+        assert!(!l.limited(Some("2001:db8:1:3::1".parse().unwrap())));
+        // No peer address (no connection info): never limited, never counted.
+        l.record(None, StatusCode::NOT_FOUND);
+        assert!(!l.limited(None));
+    }
 }
