@@ -196,10 +196,23 @@ macro_rules! impl_ports {
         where
             E: sqlx::Executor<'e, Database = <$store as crate::Dialect>::Db>,
         {
-            sqlx::query(
+            write_audit(
+                exec,
                 "INSERT INTO audit_events (tenant_id, id, at, actor, action, target, outcome, request_id) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                tenant,
+                e,
             )
+            .await
+        }
+
+        /// Runs `sql`, an insert of one audit event whose parameters are, in order, the tenant
+        /// and the event's id, time, actor, action, target, outcome and request id.
+        async fn write_audit<'e, E>(exec: E, sql: &'static str, tenant: TenantId, e: &AuditEvent) -> Result<(), StoreError>
+        where
+            E: sqlx::Executor<'e, Database = <$store as crate::Dialect>::Db>,
+        {
+            sqlx::query(sql)
             .bind(tenant.to_string())
             .bind(&e.id)
             .bind(e.at.0)
@@ -774,22 +787,15 @@ macro_rules! impl_ports {
                 for (tenant, e) in events {
                     // A tenant deleted since took its audit trail with it; a retried batch
                     // that had committed after all adds nothing twice.
-                    sqlx::query(
+                    write_audit(
+                        &mut *tx,
                         "INSERT INTO audit_events (tenant_id, id, at, actor, action, target, outcome, request_id) \
                          SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $1) \
                          ON CONFLICT (tenant_id, id) DO NOTHING",
+                        *tenant,
+                        e,
                     )
-                    .bind(tenant.to_string())
-                    .bind(&e.id)
-                    .bind(e.at.0)
-                    .bind(&e.actor)
-                    .bind(&e.action)
-                    .bind(e.target.as_deref())
-                    .bind(&e.outcome)
-                    .bind(e.request_id.as_deref())
-                    .execute(&mut *tx)
-                    .await
-                    .or_store("audit event")?;
+                    .await?;
                 }
                 tx.commit().await.or_store("audit_events")
             }
