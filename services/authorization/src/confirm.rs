@@ -26,9 +26,21 @@ use latchkey_core::{GrantId, TenantId};
 use crate::ending::{self, Ending};
 use crate::{Authorizer, not_found, start, store_err};
 
-/// The recorded decisions.
-const COMPLETED: &str = "completed";
-const MISMATCH: &str = "user_mismatch";
+/// The recorded decisions (also those of verifier self-tests).
+pub(crate) const COMPLETED: &str = "completed";
+pub(crate) const MISMATCH: &str = "user_mismatch";
+
+/// The decision an identical retry repeats: the recorded one when it was made for the same user
+/// id (hashes compared in constant time), else none.
+pub(crate) fn recorded<'a>(
+    decision: Option<&'a str>,
+    decided_user_hash: Option<&[u8]>,
+    presented: &[u8],
+) -> Option<&'a str> {
+    let same_user =
+        decided_user_hash.is_some_and(|h| bool::from(subtle::ConstantTimeEq::ct_eq(h, presented)));
+    decision.filter(|_| same_user)
+}
 
 /// Confirm the user of a flow.
 ///
@@ -205,18 +217,16 @@ pub async fn confirm(
         .await
         .map_err(store_err)?
         .ok_or_else(|| not_found("flow"))?;
-    let same_user = f.decided_user_hash.as_ref().is_some_and(|h| {
-        bool::from(subtle::ConstantTimeEq::ct_eq(
-            h.as_slice(),
-            presented.as_slice(),
-        ))
-    });
-    match f.decision.as_deref() {
-        Some(COMPLETED) if same_user => Ok(ConfirmUserResponse {
+    match recorded(
+        f.decision.as_deref(),
+        f.decided_user_hash.as_deref(),
+        &presented,
+    ) {
+        Some(COMPLETED) => Ok(ConfirmUserResponse {
             auth_id: a.id.to_string(),
             next_uri: next_uri(az, &a, &settings().await?),
         }),
-        Some(MISMATCH) if same_user => Err(mismatch()),
+        Some(MISMATCH) => Err(mismatch()),
         Some(_) | None => Err(not_found("flow")),
     }
 }

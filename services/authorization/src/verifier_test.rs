@@ -23,12 +23,9 @@ use latchkey_core::user::UserId;
 use latchkey_core::{AuthorizationId, TenantId, urls};
 use secrecy::ExposeSecret;
 
+use crate::confirm::{COMPLETED, MISMATCH, recorded};
 use crate::pages::{escape, page, problem};
 use crate::{Authorizer, key_actor, not_found, store_err};
-
-/// The recorded decisions (as for real flows).
-const COMPLETED: &str = "completed";
-const MISMATCH: &str = "user_mismatch";
 
 /// Test my verifier.
 ///
@@ -112,12 +109,13 @@ pub(crate) async fn confirm_test(
 ) -> Result<ConfirmUserResponse, ApiError> {
     let tenant = caller.tenant;
     let presented = capability_hash(user_id);
-    let answer = |decision: &str| match decision {
-        COMPLETED => Ok(ConfirmUserResponse {
+    let answer = |decision: Option<&str>| match decision {
+        Some(COMPLETED) => Ok(ConfirmUserResponse {
             auth_id: t.id.to_string(),
             next_uri: result_url(az, tenant, t.id),
         }),
-        _ => Err(mismatch()),
+        Some(MISMATCH) => Err(mismatch()),
+        Some(_) | None => Err(not_found("flow")),
     };
     if t.status == AuthorizationStatus::Pending && t.expires_at > UnixMillis::now() {
         let matches = user_id.as_bytes() == t.user_id.as_bytes();
@@ -148,7 +146,7 @@ pub(crate) async fn confirm_test(
             .await
             .map_err(store_err)?
         {
-            return answer(decision);
+            return answer(Some(decision));
         }
     }
     // Decided already (or just now, concurrently): the recorded answer for the same user.
@@ -158,16 +156,11 @@ pub(crate) async fn confirm_test(
         .await
         .map_err(store_err)?
         .ok_or_else(|| not_found("flow"))?;
-    let same_user = t.decided_user_hash.as_ref().is_some_and(|h| {
-        bool::from(subtle::ConstantTimeEq::ct_eq(
-            h.as_slice(),
-            presented.as_slice(),
-        ))
-    });
-    match t.decision.as_deref() {
-        Some(d) if same_user => answer(d),
-        Some(_) | None => Err(not_found("flow")),
-    }
+    answer(recorded(
+        t.decision.as_deref(),
+        t.decided_user_hash.as_deref(),
+        &presented,
+    ))
 }
 
 /// The result page a verifier sends the browser to after a test.
