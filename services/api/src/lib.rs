@@ -22,6 +22,10 @@ pub mod tools;
 pub mod server;
 
 pub use error::{ErrorBody, ErrorName};
+
+/// The largest request body (REST) or message (gRPC) Latchkey accepts: 64 KiB; larger ones are
+/// 413 `payload_too_large` (specs/arcade-compat.md §3.3).
+pub const BODY_LIMIT: usize = 64 * 1024;
 pub use health::HealthResponse;
 pub use page::Page;
 

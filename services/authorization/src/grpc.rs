@@ -17,7 +17,7 @@ use tonic::{Request, Response, Status};
 use crate::{Authorizer, confirm, start, status};
 
 /// The largest request message decoded (the REST body limit).
-pub const MAX_MESSAGE: usize = 64 * 1024;
+pub const MAX_MESSAGE: usize = latchkey_api::BODY_LIMIT;
 
 /// The gRPC server for the authorization service, ready to be routed.
 pub fn server(az: Authorizer) -> AuthorizationServer<AuthorizationService> {

@@ -21,7 +21,7 @@ use crate::settings::Settings;
 use crate::telemetry::Metrics;
 
 /// Request bodies over this size get 413 (specs/arcade-compat.md §3.3).
-pub const BODY_LIMIT: usize = 64 * 1024;
+pub use latchkey_api::BODY_LIMIT;
 
 /// A built, bound, not yet serving Latchkey.
 pub struct Application {

@@ -12,7 +12,7 @@ use crate::Tokens;
 use crate::issue::{self, Refusal};
 
 /// The largest request message decoded (the REST body limit).
-pub const MAX_MESSAGE: usize = 64 * 1024;
+pub const MAX_MESSAGE: usize = latchkey_api::BODY_LIMIT;
 
 /// The gRPC server for the token service, ready to be routed.
 pub fn server(tk: Tokens) -> TokenServer<TokenService> {

@@ -70,9 +70,6 @@ fn not_allowed(m: &'static str) -> ApiError {
     ApiError::new(ErrorName::RouteNotAllowed, m)
 }
 
-/// Request bodies over this size are 413, as on every route.
-const BODY_LIMIT: u64 = 64 * 1024;
-
 /// A proxied GET carries no body: none is forwarded, so one sent is refused rather than
 /// silently dropped (413 when oversized, else 400).
 fn checked_no_body(headers: &HeaderMap) -> Result<(), ApiError> {
@@ -82,7 +79,7 @@ fn checked_no_body(headers: &HeaderMap) -> Result<(), ApiError> {
     match length {
         None if !headers.contains_key(header::TRANSFER_ENCODING) => Ok(()),
         Some(Some(0)) => Ok(()),
-        Some(Some(n)) if n > BODY_LIMIT => Err(ApiError::new(
+        Some(Some(n)) if n > latchkey_api::BODY_LIMIT as u64 => Err(ApiError::new(
             ErrorName::PayloadTooLarge,
             "request body over 64 KiB",
         )),

@@ -37,7 +37,7 @@ pub use service::ControlPlaneService;
 
 /// The largest request message the service decodes (the REST body limit, 64 KiB); larger ones
 /// are refused with `OUT_OF_RANGE`.
-pub const MAX_MESSAGE: usize = 64 * 1024;
+pub const MAX_MESSAGE: usize = latchkey_api::BODY_LIMIT;
 
 /// The gRPC server for the control plane, ready to be routed.
 pub fn server(cp: crate::ControlPlane) -> ControlPlaneServer<ControlPlaneService> {
