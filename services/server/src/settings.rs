@@ -341,7 +341,12 @@ impl Settings {
 
     /// The refresh margin (`auth.refresh_margin_secs`, 0 – 3000 s).
     pub fn refresh_margin(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(self.auth.refresh_margin_secs.unwrap_or(300).min(3000))
+        std::time::Duration::from_secs(
+            self.auth
+                .refresh_margin_secs
+                .unwrap_or(latchkey_core::custody::REFRESH_MARGIN.as_secs())
+                .min(3000),
+        )
     }
 
     /// How often the keep-alive runs (`auth.keep_alive_secs`, at least 1 s).
@@ -356,7 +361,12 @@ impl Settings {
 
     /// How long a warm token is served from memory (`auth.token_cache_ttl_secs`, 0 – 60 s).
     pub fn token_cache_ttl(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(self.auth.token_cache_ttl_secs.unwrap_or(10).min(60))
+        std::time::Duration::from_secs(
+            self.auth
+                .token_cache_ttl_secs
+                .unwrap_or(latchkey_core::warm::WARM_TTL.as_secs())
+                .min(60),
+        )
     }
 
     /// How often the audit pipeline flushes (`auth.audit_flush_interval_ms`, 10 ms – 60 s).
@@ -364,7 +374,10 @@ impl Settings {
         std::time::Duration::from_millis(
             self.auth
                 .audit_flush_interval_ms
-                .unwrap_or(1000)
+                .unwrap_or(
+                    u64::try_from(latchkey_core::audit_pipeline::FLUSH_INTERVAL.as_millis())
+                        .unwrap_or(1000),
+                )
                 .clamp(10, 60_000),
         )
     }
