@@ -276,3 +276,48 @@ async fn a_revoked_grant_stops_being_served_on_every_replica_at_once() {
     assert_eq!(b.code, 0, "{}", b.stderr);
     db.drop_now().await;
 }
+
+#[tokio::test]
+async fn a_refresh_on_one_replica_replaces_the_warm_token_on_the_other() {
+    let Some(db) = PgDb::create().await else {
+        return;
+    };
+    // Tokens that live 30 minutes are fresh for serving (5-minute margin) but due for the
+    // keep-alive (1 hour), which runs every second on A only: A refreshes the grant while B holds
+    // the old token warm for up to a minute, unless A's change notice reaches it.
+    let pair = Pair::start_with(
+        &db,
+        &[("LATCHKEY__AUTH__TOKEN_CACHE_TTL_SECS", "60")],
+        &[("LATCHKEY__AUTH__KEEP_ALIVE_SECS", "1")],
+    )
+    .await;
+    pair.sim_settings(serde_json::json!({"token.access_ttl_s": 1800}))
+        .await;
+    pair.connect("alice", D_ALICE).await;
+    pair.sim_settings(serde_json::json!({"token.access_ttl_s": 604_800}))
+        .await;
+    let (s, first) = pair.token(&pair.b.api, "alice").await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    let old = first["access_token"].as_str().unwrap().to_owned();
+    // Within seconds (not the minute of the TTL) both replicas serve the refreshed token.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let new = loop {
+        let (_, t) = pair.token(&pair.b.api, "alice").await;
+        let token = t["access_token"].as_str().unwrap_or_default().to_owned();
+        if token != old {
+            break token;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replica B still serves the old token"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(pair.refreshes().await >= 1);
+    let (_, a) = pair.token(&pair.a.api, "alice").await;
+    assert_eq!(a["access_token"], new.as_str());
+    let (a, b) = pair.stop().await;
+    assert_eq!(a.code, 0, "{}", a.stderr);
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    db.drop_now().await;
+}

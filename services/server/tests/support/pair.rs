@@ -46,13 +46,18 @@ impl Pair {
     /// Starts both replicas on `db` (each with `env` on top of the shared settings) and sets
     /// the tenant up through A.
     pub async fn start(db: &PgDb, env: &[(&str, &str)]) -> Self {
+        Self::start_with(db, env, &[]).await
+    }
+
+    /// [`Pair::start`], with `a_only` set on replica A alone.
+    pub async fn start_with(db: &PgDb, env: &[(&str, &str)], a_only: &[(&str, &str)]) -> Self {
         let sim = Simulator::start(SimConfig::default()).await.unwrap();
         let origin = sim.base_url();
         let port = free_port();
         let public = format!("http://127.0.0.1:{port}");
         let master = KeyMaterial::generate().to_base64().to_string();
         let pepper = KeyMaterial::generate().to_base64().to_string();
-        let sandbox = || {
+        let sandbox = |own: &[(&str, &str)]| {
             let mut sb = Sandbox::new()
                 .with("LATCHKEY__DATABASE__URL", &db.url)
                 .with("LATCHKEY__DATABASE__AUTO_MIGRATE", "true")
@@ -64,12 +69,12 @@ impl Pair {
                 .with("LATCHKEY__AUTH__ALLOW_INSECURE_LOOPBACK_URLS", "true")
                 .with("LATCHKEY__ENCRYPTION__MASTER_KEYS", &master)
                 .with("LATCHKEY__AUTH__PEPPERS", &pepper);
-            for (k, v) in env {
+            for (k, v) in env.iter().chain(own) {
                 sb = sb.with(k, v);
             }
             sb
         };
-        let (a_env, b_env) = (Arc::new(sandbox()), Arc::new(sandbox()));
+        let (a_env, b_env) = (Arc::new(sandbox(a_only)), Arc::new(sandbox(&[])));
         let (a, b, created) = tokio::task::spawn_blocking(move || {
             let a = a_env.serve_at(port);
             let b = b_env.serve();
