@@ -66,3 +66,13 @@ say('OK', 'C5');
 await refuses(client.auth.status({ id: 'auth_0190aaaaaaaaaaaaaaaaaaaaaaaaaaaa' }), Arcade.NotFoundError, 'not_found');
 await refuses(client.auth.waitForCompletion('nope'), Arcade.NotFoundError, 'not_found');
 say('OK', 'C6');
+
+// C7
+const t = await client.tools.authorize({ tool_name: 'Discord.Whoami', user_id: 'bob' });
+check(t.status === 'pending' && t.url && t.scopes.join() === 'identify', `tool pending: ${JSON.stringify(t)}`);
+say('CONSENT', 'bob', 'bob', t.url);
+const tDone = await client.auth.waitForCompletion(t);
+check(tDone.status === 'completed' && tDone.context.user_info.id === process.env.LK_D_BOB, 'tool done');
+check((await client.tools.get('Discord.Whoami', { user_id: 'bob' })).requirements.met === true, 'met for bob');
+await refuses(client.tools.authorize({ tool_name: 'Discord.Nope', user_id: 'bob' }), Arcade.NotFoundError, 'not_found');
+say('OK', 'C7');

@@ -96,3 +96,22 @@ for call in (
     except NotFoundError as e:
         check(e.body["name"] == "not_found", f"not_found: {e.body}")
 say("OK", "C6")
+
+# C7: tools.authorize — the registered tool's declaration decides provider and scopes.
+D_BOB = os.environ["LK_D_BOB"]
+t = client.tools.authorize(tool_name="Discord.Whoami", user_id="bob")
+check(t.status == "pending" and bool(t.url), f"tool authorization pending: {t}")
+check(set(t.scopes or []) == {"identify"}, f"the tool's scopes: {t.scopes}")
+say("CONSENT", "bob", "bob", t.url)
+t_done = client.auth.wait_for_completion(t)
+check(t_done.status == "completed" and t_done.context.user_info["id"] == D_BOB, f"tool done: {t_done}")
+check(client.tools.authorize(tool_name="Discord_Whoami", user_id="bob").status == "completed", "again: completed")
+d = client.tools.get("Discord.Whoami", user_id="bob")
+check(d.requirements.met is True, f"met for bob: {d.requirements}")
+check(client.tools.get("Discord.Whoami", user_id="carol").requirements.met is False, "not met for carol")
+try:
+    client.tools.authorize(tool_name="Discord.Nope", user_id="bob")
+    check(False, "an unknown tool is refused")
+except NotFoundError as e:
+    check(e.body["name"] == "not_found", f"not_found: {e.body}")
+say("OK", "C7")

@@ -180,3 +180,24 @@ pub struct ConnectionResponse {
     /// The tenant's user id.
     pub user_id: String,
 }
+
+/// `POST /v1/tools/authorize` (Arcade's `tools.authorize`): start (or reuse) an authorization
+/// for what a registered tool declared. Unknown fields are ignored, except the names of
+/// Discord's authorize parameters.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct ToolAuthorizeRequest {
+    /// `Toolkit.Tool`, `Toolkit.Tool@1.2.3` or `Toolkit_Tool`.
+    pub tool_name: String,
+    /// The tenant's user (1–256 bytes, no control characters).
+    pub user_id: String,
+    /// Must equal the catalogue's version when given.
+    #[serde(default)]
+    pub tool_version: Option<String>,
+    /// Where the verifier sends the user afterwards (an allow-listed origin).
+    #[serde(default)]
+    pub next_uri: Option<String>,
+    /// Anything else (authorize-parameter names are refused).
+    #[serde(flatten, skip_serializing)]
+    #[schema(ignore)]
+    pub unknown: crate::auth::Unknown,
+}

@@ -4,6 +4,7 @@
 //! - `POST /v1/auth/authorize` ([`start`]): resolve the provider, answer `completed` with the
 //!   token when the user's grant covers the scopes, else reuse or create a `pending`
 //!   authorization whose `url` is the start link `/oauth/start/{start_token}`;
+//! - `POST /v1/tools/authorize` ([`tool_start`]): the same for what a registered tool declared;
 //! - `GET /v1/auth/status?id=…&wait=N` ([`status`]): long-polls on one notifier per process
 //!   ([`waiters`]), woken by the store's change notices from every replica;
 //! - the browser pages ([`browser`]): the interstitial (a consent receipt; `GET` changes
@@ -26,6 +27,7 @@ pub mod limits;
 mod pages;
 pub mod start;
 pub mod status;
+pub mod tool_start;
 pub mod verifier_test;
 pub mod waiters;
 
@@ -151,6 +153,7 @@ pub fn routes() -> OpenApiRouter<Authorizer> {
         .routes(routes!(confirm::confirm_user))
         .routes(routes!(confirm::confirm_user_arcade_path))
         .routes(routes!(verifier_test::validate_custom_verifier))
+        .routes(routes!(tool_start::tools_authorize))
 }
 
 /// The browser routes (`/oauth/*`): HTML pages and redirects, not part of the API document.

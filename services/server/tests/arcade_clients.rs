@@ -66,10 +66,12 @@ async fn run(which: &str) {
         return;
     };
     let w = World::start(Options::default()).await;
+    w.tool("Discord.Whoami", &["identify"]).await;
     let mut child = cmd
         .env("ARCADE_API_KEY", &w.app_key)
         .env("ARCADE_BASE_URL", &w.app.api)
         .env("LK_D_ALICE", D_ALICE)
+        .env("LK_D_BOB", D_BOB)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -119,7 +121,7 @@ async fn run(which: &str) {
         "the {which} client failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(oks, ["C1", "C2", "C3", "C4", "C5", "C6"], "{which}");
+    assert_eq!(oks, ["C1", "C2", "C3", "C4", "C5", "C6", "C7"], "{which}");
     w.app.stop().await;
 }
 

@@ -125,6 +125,9 @@ fn body_for(method: &Method, path: &str) -> Option<Value> {
             json!({"id": "matrix", "provider_id": "discord", "oauth2": {"client_id": "1300000000000000001", "client_secret": "matrix-secret-value"}}),
         ),
         ("POST", "/v1/tokens") => Some(json!({"user_id": "matrix-user"})),
+        ("POST", "/v1/tools/authorize") => {
+            Some(json!({"tool_name": "Matrix.Tool", "user_id": "matrix-user"}))
+        }
         ("POST", "/v1/auth/validate_custom_verifier") => Some(
             json!({"user_id": "matrix-user", "verifier_url": "https://verify.example.com/latchkey"}),
         ),

@@ -132,6 +132,9 @@ fn baseline(method: &str, path: &str) -> Option<Value> {
         ("post", "/v1/auth/validate_custom_verifier") => json!({
             "user_id": format!("user {n}"), "verifier_url": "https://verify.example.com/latchkey"}),
         ("post", "/v1/tokens") => json!({"user_id": "alice"}),
+        ("post", "/v1/tools/authorize") => json!({
+            "tool_name": "Base.Tool", "tool_version": "1.0.0", "user_id": format!("user {n}"),
+            "next_uri": "https://app.example.com/done"}),
         ("post", "/v1/tools/{name}/grants") => json!({"user_id": "alice"}),
         _ => return None,
     })
@@ -152,7 +155,10 @@ fn key<'a>(w: &'a World, path: &str) -> &'a str {
         &w.app.operator_key
     } else if path == "/v1/auth/validate_custom_verifier" {
         &w.admin
-    } else if path.starts_with("/v1/auth/") || path.ends_with("/grants") {
+    } else if path.starts_with("/v1/auth/")
+        || path.ends_with("/grants")
+        || path == "/v1/tools/authorize"
+    {
         &w.app_key
     } else if path == "/v1/tokens" {
         &w.tool_key

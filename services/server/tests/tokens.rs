@@ -82,6 +82,108 @@ async fn a_tool_gets_the_users_token_for_what_it_declared_or_an_authorization_to
     w.app.stop().await;
 }
 
+/// `POST /v1/tools/authorize` with the app key.
+async fn tools_authorize(w: &World, body: Value) -> (StatusCode, Value) {
+    support::call(
+        &w.app,
+        Method::POST,
+        "/v1/tools/authorize",
+        &w.app_key,
+        Some(body),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn tools_authorize_starts_exactly_what_the_tool_declared() {
+    let w = World::start(Options::default()).await;
+    let key = w.tool("Discord.ListServers", &["guilds"]).await;
+
+    let (s, p) = tools_authorize(
+        &w,
+        json!({"tool_name": "Discord.ListServers", "user_id": "alice"}),
+    )
+    .await;
+    assert_eq!(
+        (s, p["status"].as_str()),
+        (StatusCode::OK, Some("pending")),
+        "{p}"
+    );
+    assert_eq!(p["scopes"], json!(["guilds", "identify"]));
+    assert_eq!(p["user_id"], "alice");
+    // The same pending authorization for every spelling of the tool, and for the tool's own
+    // token request.
+    for name in ["Discord_ListServers", "Discord.ListServers@1.0.0"] {
+        let (_, again) = tools_authorize(&w, json!({"tool_name": name, "user_id": "alice"})).await;
+        assert_eq!(again["id"], p["id"], "{name}: {again}");
+    }
+    let (_, refused) = w.token(&key, "alice").await;
+    assert_eq!(refused["authorization_id"], p["id"]);
+
+    w.complete(p["url"].as_str().unwrap(), "alice", D_ALICE)
+        .await;
+    let (s, done) = tools_authorize(
+        &w,
+        json!({"tool_name": "Discord.ListServers", "user_id": "alice", "tool_version": "1.0.0"}),
+    )
+    .await;
+    assert_eq!(
+        (s, done["status"].as_str()),
+        (StatusCode::OK, Some("completed")),
+        "{done}"
+    );
+    assert_eq!(done["context"]["user_info"]["id"], D_ALICE);
+    let (s, t) = w.token(&key, "alice").await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    assert_eq!(done["context"]["token"], t["access_token"]);
+
+    // Unknown tools and other versions are not found; bad users and next_uris are named.
+    for (body, status, name) in [
+        (
+            json!({"tool_name": "Discord.Nope", "user_id": "alice"}),
+            404,
+            "not_found",
+        ),
+        (
+            json!({"tool_name": "Discord.ListServers@2.0.0", "user_id": "alice"}),
+            404,
+            "not_found",
+        ),
+        (
+            json!({"tool_name": "Discord.ListServers", "tool_version": "0.9.0", "user_id": "alice"}),
+            404,
+            "not_found",
+        ),
+        (
+            json!({"tool_name": "Discord", "user_id": "alice"}),
+            404,
+            "not_found",
+        ),
+        (
+            json!({"tool_name": "Discord.ListServers", "user_id": ""}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"tool_name": "Discord.ListServers", "user_id": "bob", "next_uri": "https://evil.example/x"}),
+            400,
+            "next_uri_not_allowed",
+        ),
+        (
+            json!({"tool_name": "Discord.ListServers", "user_id": "bob", "prompt": "none"}),
+            400,
+            "invalid_request",
+        ),
+    ] {
+        let (s, b) = tools_authorize(&w, body.clone()).await;
+        assert_eq!(
+            (s.as_u16(), b["name"].as_str()),
+            (status, Some(name)),
+            "{body}: {b}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn another_tenants_tool_gets_nothing_of_this_tenants_users() {
     let w = World::start(Options::default()).await;
