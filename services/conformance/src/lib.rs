@@ -67,9 +67,14 @@ impl Outcome {
     }
 }
 
-/// A running Latchkey for the check.
-struct Latchkey {
-    api: String,
+/// A running Latchkey on embedded SQLite in a scratch directory, whose providers may point
+/// their Discord endpoints at the simulator and whose tenants may use `http` loopback verifier
+/// URLs (the check, the examples and `make demo`).
+pub struct Latchkey {
+    /// Its API's origin, `http://127.0.0.1:<port>`.
+    pub api: String,
+    /// The platform operator key (creates tenants).
+    pub operator_key: String,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     _dir: tempfile::TempDir,
@@ -81,43 +86,51 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-async fn start_latchkey(sim: &str) -> anyhow::Result<(Latchkey, String)> {
-    let dir = tempfile::tempdir()?;
-    let port = free_port()?;
-    let mut settings = latchkey_server::Settings {
-        data_dir: dir.path().join("data"),
-        ..latchkey_server::Settings::default()
-    };
-    settings.server.api_addr = format!("127.0.0.1:{port}").parse()?;
-    settings.server.ops_addr = "127.0.0.1:0".parse()?;
-    settings.server.public_url = format!("http://127.0.0.1:{port}");
-    settings.discord.allowed_endpoint_origins = vec![sim.to_owned()];
-    settings.auth.allow_insecure_loopback_urls = true;
-    settings.auth.allow_unsafe_skip_verification = Some(false);
-    let mut app = latchkey_server::Application::build(settings)
-        .await
-        .context("starting Latchkey")?;
-    let operator = app
-        .take_new_operator_key()
-        .map(|k| secrecy::ExposeSecret::expose_secret(&k).to_owned())
-        .context("no operator key")?;
-    let api = format!("http://{}", app.api_addr());
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(app.run_until_stopped(async move {
-        let _ = rx.await;
-    }));
-    Ok((
-        Latchkey {
+impl Latchkey {
+    /// Starts one on `port` (0: any free port), trusting the simulator at `sim`.
+    pub async fn start(sim: &str, port: u16) -> anyhow::Result<Latchkey> {
+        let dir = tempfile::tempdir()?;
+        let port = if port == 0 { free_port()? } else { port };
+        let mut settings = latchkey_server::Settings {
+            data_dir: dir.path().join("data"),
+            ..latchkey_server::Settings::default()
+        };
+        settings.server.api_addr = format!("127.0.0.1:{port}").parse()?;
+        settings.server.ops_addr = "127.0.0.1:0".parse()?;
+        settings.server.public_url = format!("http://127.0.0.1:{port}");
+        settings.discord.allowed_endpoint_origins = vec![sim.to_owned()];
+        settings.auth.allow_insecure_loopback_urls = true;
+        settings.auth.allow_unsafe_skip_verification = Some(false);
+        let mut app = latchkey_server::Application::build(settings)
+            .await
+            .context("starting Latchkey")?;
+        let operator_key = app
+            .take_new_operator_key()
+            .map(|k| secrecy::ExposeSecret::expose_secret(&k).to_owned())
+            .context("no operator key")?;
+        let api = format!("http://{}", app.api_addr());
+        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until_stopped(async move {
+            let _ = rx.await;
+        }));
+        Ok(Latchkey {
             api,
+            operator_key,
             stop,
             task,
             _dir: dir,
-        },
-        operator,
-    ))
+        })
+    }
+
+    /// Stops it and removes its data.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
 }
 
-async fn call(
+/// One JSON call with `key`: the status and the body (`null` when not JSON).
+pub async fn call(
     method: reqwest::Method,
     url: &str,
     key: &str,
@@ -134,7 +147,8 @@ async fn call(
     Ok((s, r.json().await.unwrap_or(Value::Null)))
 }
 
-async fn ok(
+/// [`call`], failing unless the status is 2xx: the body.
+pub async fn ok(
     method: reqwest::Method,
     url: &str,
     key: &str,
@@ -158,10 +172,16 @@ where
         .await
         .context("starting the Discord simulator")?;
     let origin = sim.base_url();
-    let (latchkey, operator) = start_latchkey(&origin).await?;
-    let outcome = run(routes, start_app, &latchkey.api, &operator, &origin).await;
-    let _ = latchkey.stop.send(());
-    let _ = latchkey.task.await;
+    let latchkey = Latchkey::start(&origin, 0).await?;
+    let outcome = run(
+        routes,
+        start_app,
+        &latchkey.api,
+        &latchkey.operator_key,
+        &origin,
+    )
+    .await;
+    latchkey.stop().await;
     outcome
 }
 
