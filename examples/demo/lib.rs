@@ -126,6 +126,28 @@ impl Demo {
         Ok(cmd)
     }
 
+    /// Starts the example verifier app on `port` (0: any free port) and makes it the tenant's
+    /// verifier: the running app and its origin.
+    pub async fn start_verifier_app(
+        &self,
+        port: u16,
+    ) -> anyhow::Result<(tokio::process::Child, String)> {
+        let port = match port {
+            0 => std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port(),
+            p => p,
+        };
+        let app = format!("http://127.0.0.1:{port}");
+        let child = self
+            .example("verifier-app", &self.app_key)?
+            .env("PORT", port.to_string())
+            .spawn()?;
+        wait_until_serving(&format!("{app}/login")).await?;
+        self.set_verifier(&format!("{app}/latchkey/verify")).await?;
+        Ok((child, app))
+    }
+
     /// Stops Latchkey (the simulator stops when dropped).
     pub async fn stop(self) {
         self.latchkey.stop().await;

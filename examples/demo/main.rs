@@ -14,13 +14,7 @@ const APP_PORT: u16 = 3000;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let demo = Demo::start(Mode::Demo, LATCHKEY_PORT, SIM_PORT).await?;
-    let app = format!("http://127.0.0.1:{APP_PORT}");
-    let mut verifier = demo
-        .example("verifier-app", &demo.app_key)?
-        .env("PORT", APP_PORT.to_string())
-        .spawn()?;
-    latchkey_examples::wait_until_serving(&format!("{app}/login")).await?;
-    demo.set_verifier(&format!("{app}/latchkey/verify")).await?;
+    let (mut verifier, app) = demo.start_verifier_app(APP_PORT).await?;
 
     let reg = demo
         .example("list-servers", &demo.admin_key)?

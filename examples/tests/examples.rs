@@ -5,35 +5,17 @@
 //! verifier app refuses someone else's link.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod support;
+
 use std::process::Stdio;
 use std::time::Duration;
 
-use latchkey_conformance::browser::{Browser, Page};
+use latchkey_conformance::browser::Browser;
 use latchkey_discord_sim::Mode;
-use latchkey_examples::{Demo, NELLY, wait_until_serving};
+use latchkey_examples::Demo;
 use reqwest::StatusCode;
+use support::{consent, next, sign_in};
 use tokio::io::{AsyncBufReadExt, BufReader};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `location` of `page`, resolved against `base`.
-fn next(base: &str, page: &Page) -> String {
-    let loc = page
-        .location
-        .as_deref()
-        .unwrap_or_else(|| panic!("no redirect: {} {}", page.status, page.body));
-    url::Url::parse(base)
-        .unwrap()
-        .join(loc)
-        .unwrap()
-        .to_string()
-}
 
 /// Runs an example to its end: exit code and stdout.
 async fn run(demo: &Demo, name: &str, key: &str, args: &[&str]) -> (i32, String) {
@@ -78,39 +60,10 @@ async fn agent(
     (child, url, out)
 }
 
-/// A browser: consents at Discord as Nelly through `link`, and answers the verifier URL
-/// Latchkey sends it to.
-async fn consent(b: &mut Browser, demo: &Demo, link: &str) -> String {
-    b.set_cookie(&demo.sim.base_url(), "sim_user", NELLY);
-    let back = b.consent(link).await.unwrap();
-    assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", back.body);
-    next(link, &back)
-}
-
-async fn sign_in(b: &mut Browser, app: &str, user: &str, password: &str, next_path: &str) -> Page {
-    let form: String = form_urlencoded::Serializer::new(String::new())
-        .append_pair("username", user)
-        .append_pair("password", password)
-        .append_pair("next", next_path)
-        .finish();
-    b.post_form(&format!("{app}/login"), &form).await.unwrap()
-}
-
 #[tokio::test]
 async fn the_examples_complete_a_flow_and_refuse_someone_elses_link() {
     let demo = Demo::start(Mode::Test, 0, 0).await.unwrap();
-    let port = free_port();
-    let app = format!("http://127.0.0.1:{port}");
-    let _verifier = demo
-        .example("verifier-app", &demo.app_key)
-        .unwrap()
-        .env("PORT", port.to_string())
-        .spawn()
-        .unwrap();
-    wait_until_serving(&format!("{app}/login")).await.unwrap();
-    demo.set_verifier(&format!("{app}/latchkey/verify"))
-        .await
-        .unwrap();
+    let (_verifier, app) = demo.start_verifier_app(0).await.unwrap();
 
     // The tool registers from its declaration; again, it is brought in line (no new key).
     let (code, out) = run(&demo, "list-servers", &demo.admin_key, &["register"]).await;
