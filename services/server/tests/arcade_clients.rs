@@ -28,8 +28,9 @@ fn discord_account(name: &str) -> &'static str {
     }
 }
 
-/// The command for a client, or `None` (a skip outside CI) when it is not installed.
-fn client_command(which: &str) -> Option<Command> {
+/// The command running `script` (in `tests/arcade`) with a client, or `None` (a skip outside
+/// CI) when it is not installed.
+fn client_command(which: &str, script: &str) -> Option<Command> {
     let dir = arcade_dir();
     let (program, script, ready) = match which {
         "python" => {
@@ -40,11 +41,11 @@ fn client_command(which: &str) -> Option<Command> {
                         .join(".cache/latchkey/arcade-venv/bin/python")
                 });
             let ready = python.exists();
-            (python, dir.join("clients.py"), ready)
+            (python, dir.join(script), ready)
         }
         _ => (
             PathBuf::from("node"),
-            dir.join("clients.mjs"),
+            dir.join(script),
             dir.join("node_modules/@arcadeai/arcadejs").exists(),
         ),
     };
@@ -62,7 +63,12 @@ fn client_command(which: &str) -> Option<Command> {
 }
 
 async fn run(which: &str) {
-    let Some(mut cmd) = client_command(which) else {
+    let script = if which == "python" {
+        "clients.py"
+    } else {
+        "clients.mjs"
+    };
+    let Some(mut cmd) = client_command(which, script) else {
         return;
     };
     let w = World::start(Options::default()).await;
@@ -133,4 +139,80 @@ async fn arcadepy_works_unchanged() {
 #[tokio::test]
 async fn arcadejs_works_unchanged() {
     run("node").await;
+}
+
+/// arcade-mcp-server 1.32.1 (C10): a tool declared `requires_auth=Discord(...)` is told to ask
+/// for authorization on its first call and gets the user's token from Latchkey on the next,
+/// with the instance pinned or not, and with an org/project context in the client config
+/// (which makes it send `/v1/orgs/{org}/projects/{project}/auth/authorize`).
+async fn mcp(w: &World, user: &str, discord: &str, instance: Option<&str>, org_context: bool) {
+    let Some(mut cmd) = client_command("python", "mcp_tool.py") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    if org_context {
+        std::fs::write(
+            work.path().join("credentials.yaml"),
+            "cloud:\n  context:\n    org_id: o_latchkey\n    org_name: Org\n    project_id: p_test\n    project_name: Project\n",
+        )
+        .unwrap();
+    }
+    let mut child = cmd
+        .arg("client")
+        .env("ARCADE_API_KEY", &w.app_key)
+        .env("ARCADE_API_URL", &w.app.api)
+        .env("ARCADE_USER_ID", user)
+        .env("ARCADE_WORK_DIR", work.path())
+        .env("ARCADE_USAGE_TRACKING", "0")
+        .env("LK_DISCORD_API", format!("{}/api/v10", w.sim.base_url()))
+        .env("LK_PROVIDER_INSTANCE", instance.unwrap_or(""))
+        .current_dir(work.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut result = None;
+    while let Some(line) = rx.recv().await {
+        if let Some(url) = line.strip_prefix("CONSENT ") {
+            w.complete(url, user, discord).await;
+            std::io::Write::write_all(&mut stdin, b"done\n").unwrap();
+        } else if let Some(r) = line.strip_prefix("RESULT ") {
+            result = Some(serde_json::from_str::<serde_json::Value>(r).unwrap());
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "arcade-mcp-server: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = result.expect("no RESULT line");
+    assert_eq!(r["user_id"], user, "{r}");
+    assert_eq!(r["user_info_id"], discord, "{r}");
+    let username = if discord == D_ALICE {
+        "alice_d"
+    } else {
+        "bob_d"
+    };
+    assert_eq!(r["discord_username"], username, "{r}");
+}
+
+#[tokio::test]
+async fn arcade_mcp_server_tools_get_their_token_from_latchkey() {
+    let w = World::start(Options::default()).await;
+    mcp(&w, "alice", D_ALICE, None, false).await;
+    mcp(&w, "bob", D_BOB, Some("discord-prod"), true).await;
+    w.app.stop().await;
 }
