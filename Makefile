@@ -7,15 +7,17 @@ PG_ADMIN_URL ?= $(or $(LATCHKEY_TEST_POSTGRES_URL),postgres://postgres@127.0.0.1
 
 ARCADE_VENV ?= $(HOME)/.cache/latchkey/arcade-venv
 
-.PHONY: run sim openapi test lint fmt check-deps unit test-long bench clean-test-dbs build help arcade-clients
+.PHONY: run sim demo openapi test lint doc fmt check-deps unit test-long bench clean-test-dbs build help arcade-clients
 
 help:
 	@echo "make run        build and start Latchkey on the embedded SQLite default"
 	@echo "make sim        start the Discord simulator (demo mode) on 127.0.0.1:7300"
+	@echo "make demo       Latchkey, the simulator and the examples: click through a whole flow"
 	@echo "make test       lints, dependency check and the whole test suite (SQLite and PostgreSQL)"
 	@echo "make test-long  the test suite with ten times the property-test cases"
 	@echo "make bench      the measured runs recorded in docs/benchmarks.md (needs PostgreSQL)"
 	@echo "make lint       cargo fmt --check and cargo clippy -D warnings"
+	@echo "make doc        the SDK's API documentation (cargo doc, warnings are errors)"
 	@echo "make openapi    regenerate openapi.yaml from the code"
 	@echo "make arcade-clients  install arcadepy and @arcadeai/arcadejs for the compatibility tests"
 
@@ -30,12 +32,18 @@ run: build
 sim:
 	$(CARGO) run --bin discord-sim -- --mode demo --port 7300 --fixtures services/discord-sim/fixtures/demo.json
 
+## Latchkey (:8090), the simulator in demo mode (:7300), the example verifier app (:3000), the
+## Discord.ListServers tool and the agent app asking alice to connect (examples/README.md).
+demo:
+	$(CARGO) build -p latchkey-examples --bins
+	$(TARGET_DIR)/debug/demo
+
 ## Regenerate openapi.yaml from the code (a test fails when the committed file is stale).
 openapi: build
 	$(TARGET_DIR)/debug/latchkey openapi > openapi.yaml
 
 ## Everything CI checks.
-test: lint check-deps arcade-clients unit
+test: lint doc check-deps arcade-clients unit
 
 ## The official Arcade clients from PyPI and npm, pinned (tests/arcade), for the compatibility
 ## tests: a virtualenv under ~/.cache and node_modules in tests/arcade.
@@ -47,6 +55,9 @@ arcade-clients:
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+doc:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p latchkey-sdk --no-deps
 
 fmt:
 	$(CARGO) fmt --all

@@ -29,27 +29,30 @@ async fn main() -> anyhow::Result<()> {
         .to_owned();
 
     let api = &demo.latchkey.api;
-    println!(
-        "\nLatchkey demo\n\
-         =============\n\
-         Latchkey            {api}   (API reference: {api}/docs)\n\
-         Discord simulator   {sim}   (not discord.com)\n\
-         Example app         {app}   (users alice/wonderland, bob/builder)\n\
-         \n\
-         Keys of the demo tenant (a scratch database, gone when the demo stops):\n\
-           admin  {admin}\n\
-           app    {app_key}\n\
-           tool   {tool_key}   (Discord.ListServers)\n\
-         \n\
-         1. The agent app below asks alice to connect Discord: open its link in a browser.\n\
-         2. Continue, sign in to the simulator as Nelly, and click Authorize.\n\
-         3. The example app asks you to sign in (alice / wonderland): its verifier confirms\n\
-            it was alice, and the agent app prints the connection.\n\
-         4. Then the tool lists alice's Discord servers through Latchkey's proxy.\n",
-        sim = demo.sim.base_url(),
-        admin = demo.admin_key,
-        app_key = demo.app_key,
-    );
+    let sim = demo.sim.base_url();
+    let lines = [
+        String::new(),
+        "Latchkey demo".to_owned(),
+        "=============".to_owned(),
+        format!("Latchkey            {api}   (API reference: {api}/docs)"),
+        format!("Discord simulator   {sim}   (not discord.com)"),
+        format!("Example app         {app}   (users alice/wonderland, bob/builder)"),
+        String::new(),
+        "Keys of the demo tenant (a scratch database, gone when the demo stops):".to_owned(),
+        format!("  admin  {}", demo.admin_key),
+        format!("  app    {}", demo.app_key),
+        format!("  tool   {tool_key}   (Discord.ListServers)"),
+        String::new(),
+        "1. The agent app below asks alice to connect Discord: open its link in a browser."
+            .to_owned(),
+        "2. Continue, sign in to the simulator as Nelly, and click Authorize.".to_owned(),
+        "3. The example app asks you to sign in (alice / wonderland): its verifier confirms"
+            .to_owned(),
+        "   it was alice, and the agent app prints the connection.".to_owned(),
+        "4. Then the tool lists alice's Discord servers through Latchkey's proxy.".to_owned(),
+        String::new(),
+    ];
+    println!("{}", lines.join("\n"));
     let agent = demo
         .example("agent-app", &demo.app_key)?
         .arg("alice")
@@ -61,12 +64,14 @@ async fn main() -> anyhow::Result<()> {
             .status()
             .await?;
     }
+    let bin = |name: &str| latchkey_examples::example_path(name).map(|p| p.display().to_string());
     println!(
-        "\nTry it yourself, e.g. with bob:\n  \
-         LATCHKEY_BASE_URL={api} LATCHKEY_API_KEY={app_key} target/debug/agent-app bob\n  \
-         LATCHKEY_BASE_URL={api} LATCHKEY_API_KEY={tool_key} target/debug/list-servers run bob\n\
-         \nThe demo keeps running; Ctrl-C stops it.",
-        app_key = demo.app_key,
+        "\nTry it yourself, e.g. with bob:\n  LATCHKEY_BASE_URL={api} LATCHKEY_API_KEY={} {} bob\n  \
+         LATCHKEY_BASE_URL={api} LATCHKEY_API_KEY={tool_key} {} run bob\n\n\
+         The demo keeps running; Ctrl-C stops it.",
+        demo.app_key,
+        bin("agent-app")?,
+        bin("list-servers")?,
     );
     tokio::signal::ctrl_c().await?;
     let _ = verifier.kill().await;
