@@ -48,9 +48,13 @@ impl Demo {
             ..SimConfig::default()
         })
         .await
-        .context("starting the Discord simulator")?;
+        .with_context(|| {
+            format!("starting the Discord simulator on port {sim_port} (is another demo or `make sim` running?)")
+        })?;
         let origin = sim.base_url();
-        let latchkey = Latchkey::start(&origin, latchkey_port).await?;
+        let latchkey = Latchkey::start(&origin, latchkey_port)
+            .await
+            .with_context(|| format!("starting Latchkey on port {latchkey_port}"))?;
         let api = &latchkey.api;
         let tenant = ok(
             Method::POST,
