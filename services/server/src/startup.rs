@@ -154,6 +154,13 @@ impl Application {
             .merge(tokens)
             .merge(docs)
             .merge(self.grpc.router.clone())
+            // Arcade's routes under /v1/tools that Latchkey does not serve would otherwise be
+            // taken for tool names.
+            .route("/v1/tools/execute", axum::routing::any(routes::not_found))
+            .route(
+                "/v1/tools/requirements",
+                axum::routing::any(routes::not_found),
+            )
             .fallback(routes::not_found)
             .method_not_allowed_fallback(routes::method_not_allowed)
             .layer(DefaultBodyLimit::max(BODY_LIMIT))

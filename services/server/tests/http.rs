@@ -40,8 +40,35 @@ async fn health_and_request_ids() {
     assert_eq!(v["name"], "not_found");
     assert_eq!(v["request_id"].as_str(), id.as_deref());
 
-    // Wrong method.
+    // Arcade routes Latchkey does not serve: 404 not_supported (never a retried 5xx), whatever
+    // the method, also in the org/project form.
     let client = reqwest::Client::new();
+    for (method, path) in [
+        ("POST", "/v1/tools/execute"),
+        ("GET", "/v1/tools/execute"),
+        ("POST", "/v1/tools/requirements"),
+        ("POST", "/v1/admin/secrets/DISCORD_BOT_TOKEN"),
+        ("GET", "/v1/workers"),
+        ("GET", "/v1/formatted_tools/x"),
+        ("POST", "/v1/chat/completions"),
+        ("GET", "/v1/orgs/o/projects/p/gateways/g"),
+        ("GET", "/v1/config"),
+    ] {
+        let r = client
+            .request(method.parse().unwrap(), format!("{}{path}", app.api))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 404, "{method} {path}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["name"], "not_supported", "{method} {path}");
+    }
+    // Not a prefix match by accident.
+    let (status, _, body) = get(&format!("{}/v1/configs", app.api)).await;
+    assert_eq!(status, 404);
+    assert!(body.contains("\"not_found\""), "{body}");
+
+    // Wrong method.
     let r = client
         .post(format!("{}/v1/health", app.api))
         .send()

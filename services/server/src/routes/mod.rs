@@ -126,13 +126,53 @@ pub async fn plain_bodies_only(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// Arcade routes Latchkey does not serve (specs/arcade-compat.md §11), each with everything
+/// under it; `/v1/gateways` is what the org/project form of Arcade's gateways becomes.
+const UNSERVED: &[&str] = &[
+    "/v1/tools/execute",
+    "/v1/tools/requirements",
+    "/v1/admin/secrets",
+    "/v1/workers",
+    "/v1/formatted_tools",
+    "/v1/scheduled_tools",
+    "/v1/chat/completions",
+    "/v1/hooks",
+    "/v1/plugins",
+    "/v1/gateways",
+    "/v1/config",
+    "/v1/swagger",
+];
+
+/// 404 `not_supported` for an Arcade route Latchkey does not serve (a 501 would be retried by
+/// the clients), whatever the method.
+fn unserved(uri: &Uri) -> Option<Response> {
+    let path = uri.path();
+    UNSERVED
+        .iter()
+        .any(|p| {
+            path.strip_prefix(p)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+        .then(|| {
+            ApiError::new(
+                ErrorName::NotSupported,
+                "Latchkey does not serve this Arcade route",
+            )
+            .into_response()
+        })
+}
+
 /// 404 for unknown routes, in the error-body shape.
-pub async fn not_found() -> Response {
-    ApiError::new(ErrorName::NotFound, "no such route").into_response()
+pub async fn not_found(uri: Uri) -> Response {
+    unserved(&uri)
+        .unwrap_or_else(|| ApiError::new(ErrorName::NotFound, "no such route").into_response())
 }
 
 /// 405 for a known path with the wrong method.
-pub async fn method_not_allowed() -> Response {
+pub async fn method_not_allowed(uri: Uri) -> Response {
+    if let Some(r) = unserved(&uri) {
+        return r;
+    }
     ApiError::new(
         ErrorName::MethodNotAllowed,
         "this route does not accept that method",
