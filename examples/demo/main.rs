@@ -2,20 +2,53 @@
 //! (http://127.0.0.1:7300) with real login and consent pages, the example verifier app
 //! (http://127.0.0.1:3000), the `Discord.ListServers` tool registered from its declaration, and
 //! the example agent app asking alice to connect Discord. Click through in a browser; Ctrl-C
-//! stops everything.
+//! (or SIGTERM) stops everything. `DEMO_LATCHKEY_PORT`, `DEMO_SIM_PORT` and `DEMO_APP_PORT`
+//! change the ports.
 
 use latchkey_discord_sim::Mode;
 use latchkey_examples::Demo;
+use tokio::signal::unix::{SignalKind, signal};
 
-const LATCHKEY_PORT: u16 = 8090;
-const SIM_PORT: u16 = 7300;
-const APP_PORT: u16 = 3000;
+/// A port from `var`, else `default`.
+fn port(var: &str, default: u16) -> u16 {
+    std::env::var(var)
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(default)
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let demo = Demo::start(Mode::Demo, LATCHKEY_PORT, SIM_PORT).await?;
-    let (mut verifier, app) = demo.start_verifier_app(APP_PORT).await?;
+    let mut term = signal(SignalKind::terminate())?;
+    let demo = Demo::start(
+        Mode::Demo,
+        port("DEMO_LATCHKEY_PORT", 8090),
+        port("DEMO_SIM_PORT", 7300),
+    )
+    .await?;
+    let (mut verifier, app) = demo.start_verifier_app(port("DEMO_APP_PORT", 3000)).await?;
+    let stop = async {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    };
+    tokio::pin!(stop);
+    tokio::select! {
+        r = walk_through(&demo, &app) => {
+            r?;
+            println!("\nThe demo keeps running; Ctrl-C stops it.");
+            (&mut stop).await;
+        }
+        () = &mut stop => {}
+    }
+    let _ = verifier.kill().await;
+    demo.stop().await;
+    Ok(())
+}
 
+/// Registers the tool, prints the guide, runs the agent for alice and then the tool.
+async fn walk_through(demo: &Demo, app: &str) -> anyhow::Result<()> {
     let reg = demo
         .example("list-servers", &demo.admin_key)?
         .arg("register")
@@ -67,14 +100,10 @@ async fn main() -> anyhow::Result<()> {
     let bin = |name: &str| latchkey_examples::example_path(name).map(|p| p.display().to_string());
     println!(
         "\nTry it yourself, e.g. with bob:\n  LATCHKEY_BASE_URL={api} LATCHKEY_API_KEY={} {} bob\n  \
-         LATCHKEY_BASE_URL={api} LATCHKEY_API_KEY={tool_key} {} run bob\n\n\
-         The demo keeps running; Ctrl-C stops it.",
+         LATCHKEY_BASE_URL={api} LATCHKEY_API_KEY={tool_key} {} run bob",
         demo.app_key,
         bin("agent-app")?,
         bin("list-servers")?,
     );
-    tokio::signal::ctrl_c().await?;
-    let _ = verifier.kill().await;
-    demo.stop().await;
     Ok(())
 }
