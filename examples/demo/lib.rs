@@ -137,9 +137,7 @@ impl Demo {
         port: u16,
     ) -> anyhow::Result<(tokio::process::Child, String)> {
         let port = match port {
-            0 => std::net::TcpListener::bind("127.0.0.1:0")?
-                .local_addr()?
-                .port(),
+            0 => latchkey_conformance::free_port()?,
             p => p,
         };
         let app = format!("http://127.0.0.1:{port}");

@@ -14,14 +14,6 @@ use reqwest::StatusCode;
 use support::{next, sign_in};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The value of the first `name="…" value="…"` field of `html`, unescaped.
 fn field(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
@@ -70,7 +62,8 @@ impl Output {
 
 #[tokio::test]
 async fn make_demo_can_be_clicked_through_in_a_browser() {
-    let (latchkey, sim, app) = (free_port(), free_port(), free_port());
+    let port = || latchkey_conformance::free_port().unwrap();
+    let (latchkey, sim, app) = (port(), port(), port());
     let mut demo = tokio::process::Command::new(latchkey_examples::example_path("demo").unwrap())
         .env("DEMO_LATCHKEY_PORT", latchkey.to_string())
         .env("DEMO_SIM_PORT", sim.to_string())

@@ -13,11 +13,7 @@ use latchkey_conformance::{Routes, check, report};
 use serde_json::json;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    latchkey_conformance::free_port().unwrap()
 }
 
 #[test]
