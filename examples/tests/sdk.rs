@@ -158,6 +158,9 @@ async fn tools_are_declared_in_code_and_act_for_users_by_key_or_grant() {
         ("1.1.0", Some(latchkey_examples::PROVIDER))
     );
     assert_eq!(reg.tool.requirement.oauth2.scopes, ["guilds", "identify"]);
+    // Another key for the tool (rotation, or a lost first answer) works as the first does.
+    let second_key = admin.tools().issue_key("Demo.Whoami").await.unwrap();
+    assert_ne!(second_key, key);
     // Registering needs an admin key.
     let e = apps.tools().register(&v2).await.unwrap_err();
     assert_eq!(e.name(), Some(ErrorName::Forbidden));
@@ -226,5 +229,7 @@ async fn tools_are_declared_in_code_and_act_for_users_by_key_or_grant() {
     let by_grant = keyless.tool_context_with_grant(g.grant);
     assert_eq!(by_grant.token().await.unwrap().access_token, t.access_token);
     assert_eq!(by_grant.discord().guilds().await.unwrap().len(), 1);
+    let rotated = client(&demo, &second_key).tool_context("alice");
+    assert_eq!(rotated.token().await.unwrap().access_token, t.access_token);
     demo.stop().await;
 }

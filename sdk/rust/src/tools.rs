@@ -2,6 +2,7 @@
 //! a user for it or mint a tool grant.
 
 use latchkey_api::ErrorName;
+use latchkey_api::api_keys::CreatedApiKeyResponse;
 use latchkey_api::auth::AuthorizationResponse;
 use latchkey_api::tokens::{ToolGrantRequest, ToolGrantResponse};
 use latchkey_api::tools::{
@@ -188,7 +189,8 @@ impl Client {
 
 impl Tools<'_> {
     /// Registers `tool` as declared (admin key): creates it and returns its first tool key, or,
-    /// when it exists, updates its version, description and requirement to the declaration.
+    /// when it exists, updates its version, description and requirement to the declaration
+    /// (and returns no key: [`Tools::issue_key`] issues one).
     ///
     /// ```no_run
     /// # async fn f(admin: latchkey_sdk::Client) -> Result<(), latchkey_sdk::Error> {
@@ -217,6 +219,23 @@ impl Tools<'_> {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Issues another key for the registered tool `name` (admin key) — for rotation, or when
+    /// [`Tools::register`]'s answer was lost: a retried registration finds the tool and returns
+    /// no key. The secret is in this answer only. Revoke the old key afterwards with
+    /// `DELETE /v1/admin/api_keys/{id}`.
+    ///
+    /// ```no_run
+    /// # async fn f(admin: latchkey_sdk::Client) -> Result<(), latchkey_sdk::Error> {
+    /// let key = admin.tools().issue_key("Discord.ListServers").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn issue_key(&self, name: &str) -> Result<String, Error> {
+        let path = format!("/v1/admin/tools/{}/keys", segment(name));
+        let created: CreatedApiKeyResponse =
+            self.client.json(&Call::new(Method::POST, &path)).await?;
+        Ok(created.secret)
     }
 
     /// Starts (or reuses) an authorization for exactly what the registered tool `name`
