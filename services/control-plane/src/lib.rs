@@ -13,6 +13,7 @@ mod api_keys;
 mod audit;
 mod catalog;
 mod connections;
+mod dashboard;
 pub mod grpc;
 mod providers;
 mod query;
@@ -56,6 +57,8 @@ pub struct ControlPlane {
     pub skip_allowed: bool,
     /// What tenant-supplied URLs may be (operator configuration).
     pub url_policy: latchkey_core::urls::UrlPolicy,
+    /// How long a dashboard session lasts.
+    pub session_ttl: std::time::Duration,
 }
 
 impl FromRef<ControlPlane> for Arc<Authenticator> {
@@ -107,6 +110,14 @@ impl Modify for KeyRoles {
             ));
             components.add_security_scheme(name, SecurityScheme::ApiKey(ApiKey::Header(value)));
         }
+        let mut cookie = ApiKeyValue::new(latchkey_api::server::SESSION_COOKIE);
+        cookie.description = Some(
+            "the dashboard's session cookie (`__Host-latchkey_session` on https), standing for the admin key that signed in; writes also need `X-CSRF-Token`".to_owned(),
+        );
+        components.add_security_scheme(
+            "dashboard_session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(cookie)),
+        );
     }
 }
 
@@ -124,6 +135,7 @@ impl Modify for KeyRoles {
         (name = "admin", description = "A tenant's control plane."),
         (name = "tools", description = "The tenant's tool catalogue, as apps see it."),
         (name = "health", description = "Liveness for clients."),
+        (name = "dashboard", description = "The dashboard's sign-in: an admin key exchanged for an HttpOnly session cookie."),
     )
 )]
 struct ApiDoc;
@@ -148,4 +160,9 @@ pub fn routes() -> OpenApiRouter<ControlPlane> {
         .routes(routes!(connections::list))
         .routes(routes!(connections::delete))
         .routes(routes!(connections::acknowledge))
+        .routes(routes!(
+            dashboard::sign_in,
+            dashboard::get,
+            dashboard::sign_out
+        ))
 }

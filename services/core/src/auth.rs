@@ -59,6 +59,46 @@ pub enum AuthFailure {
     Unavailable(String),
 }
 
+/// A dashboard session: an admin key signed in to the dashboard. The browser holds only the
+/// session's secret (an HttpOnly cookie); the store holds its SHA-256 and this record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DashboardSession {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The admin key that signed in; revoking it ends the session.
+    pub key_id: ApiKeyId,
+    /// When it started.
+    pub created_at: UnixMillis,
+    /// When it ends.
+    pub expires_at: UnixMillis,
+}
+
+/// The stored form of a session secret.
+pub fn session_hash(secret: &str) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+/// The CSRF token of a session: the dashboard sends it in `X-CSRF-Token` on every write. It is
+/// derived from the secret the HttpOnly cookie holds, so only a page that was given it (by
+/// `GET /v1/dashboard/session`) can send it.
+pub fn csrf_token(secret: &str) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(b"latchkey dashboard csrf");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// Whether `sent` is the session's CSRF token (compared in constant time).
+pub fn csrf_matches(secret: &str, sent: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let want = csrf_token(secret);
+    !want.is_empty() && bool::from(want.as_bytes().ct_eq(sent.as_bytes()))
+}
+
 /// How long a looked-up key record is trusted before it is read again.
 pub const AUTH_CACHE_TTL: Duration = Duration::from_secs(5);
 
@@ -136,6 +176,96 @@ impl Authenticator {
             }
             (KeyRole::Admin | KeyRole::App | KeyRole::Tool, None) => Err(AuthFailure::UnknownKey),
         }
+    }
+
+    /// Signs an **admin** key in to the dashboard for `ttl`: the new session's secret (for the
+    /// cookie), its principal and record. Any other valid key is `Err(None)` (wrong role); an invalid one
+    /// `Err(Some(failure))`.
+    pub async fn open_session(
+        &self,
+        raw_key: &str,
+        ttl: Duration,
+        audit: impl FnOnce(&TenantPrincipal) -> crate::audit::AuditEvent,
+    ) -> Result<(SecretString, TenantPrincipal, DashboardSession), Option<AuthFailure>> {
+        let p = match self.authenticate(raw_key).await.map_err(Some)? {
+            Principal::Tenant(p) if p.role == KeyRole::Admin => p,
+            Principal::Tenant(_) | Principal::Operator { .. } => return Err(None),
+        };
+        use base64::Engine;
+        let secret =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+        let now = UnixMillis::now();
+        let session = DashboardSession {
+            tenant: p.tenant,
+            key_id: p.key_id,
+            created_at: now,
+            expires_at: UnixMillis(
+                now.0
+                    .saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)),
+            ),
+        };
+        self.store
+            .insert_dashboard_session(&session_hash(&secret), &session, &audit(&p))
+            .await
+            .map_err(|e| Some(AuthFailure::Unavailable(e.to_string())))?;
+        Ok((SecretString::from(secret), p, session))
+    }
+
+    /// Who a session secret stands for: an unexpired session whose admin key is still valid.
+    pub async fn session(
+        &self,
+        secret: &str,
+    ) -> Result<(TenantPrincipal, DashboardSession), AuthFailure> {
+        // A session secret is 43 URL-safe characters; anything else is not one.
+        if secret.len() != 43
+            || !secret
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(AuthFailure::UnknownKey);
+        }
+        let s = self
+            .store
+            .dashboard_session(&session_hash(secret))
+            .await
+            .map_err(|e| AuthFailure::Unavailable(e.to_string()))?
+            .ok_or(AuthFailure::UnknownKey)?;
+        if s.expires_at.0 <= UnixMillis::now().0 {
+            return Err(AuthFailure::Revoked);
+        }
+        let rec = self
+            .lookup(s.key_id)
+            .await?
+            .ok_or(AuthFailure::UnknownKey)?;
+        if rec.revoked_at.is_some() {
+            return Err(AuthFailure::Revoked);
+        }
+        match (rec.role, rec.tenant) {
+            (KeyRole::Admin, Some(tenant)) if tenant == s.tenant => Ok((
+                TenantPrincipal {
+                    tenant,
+                    key_id: s.key_id,
+                    role: KeyRole::Admin,
+                    tool_id: None,
+                },
+                s,
+            )),
+            (KeyRole::Admin | KeyRole::App | KeyRole::Tool | KeyRole::Operator, _) => {
+                Err(AuthFailure::UnknownKey)
+            }
+        }
+    }
+
+    /// Ends the session `secret` names (sign-out), with `audit`.
+    pub async fn close_session(
+        &self,
+        secret: &str,
+        audit: &crate::audit::AuditEvent,
+    ) -> Result<bool, AuthFailure> {
+        self.store
+            .delete_dashboard_session(&session_hash(secret), audit)
+            .await
+            .map_err(|e| AuthFailure::Unavailable(e.to_string()))
     }
 
     /// Drops cached key records that `change` makes stale: a revoked or re-hashed key, the

@@ -471,6 +471,29 @@ impl ApiKeyStore for CachedStore {
     async fn count_operator_keys(&self) -> Result<u64, StoreError> {
         self.inner.count_operator_keys().await
     }
+    async fn insert_dashboard_session(
+        &self,
+        id_hash: &[u8],
+        session: &crate::auth::DashboardSession,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .insert_dashboard_session(id_hash, session, audit)
+            .await
+    }
+    async fn dashboard_session(
+        &self,
+        id_hash: &[u8],
+    ) -> Result<Option<crate::auth::DashboardSession>, StoreError> {
+        self.inner.dashboard_session(id_hash).await
+    }
+    async fn delete_dashboard_session(
+        &self,
+        id_hash: &[u8],
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        self.inner.delete_dashboard_session(id_hash, audit).await
+    }
 }
 
 #[async_trait]

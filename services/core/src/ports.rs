@@ -156,6 +156,25 @@ pub trait ApiKeyStore: Send + Sync {
     async fn insert_first_operator_key(&self, key: &OperatorKeyRecord) -> Result<bool, StoreError>;
     /// How many operator keys are stored, revoked ones included.
     async fn count_operator_keys(&self) -> Result<u64, StoreError>;
+    /// Stores a dashboard session under the hash of its secret, with `audit`; expired sessions
+    /// are dropped on the way.
+    async fn insert_dashboard_session(
+        &self,
+        id_hash: &[u8],
+        session: &crate::auth::DashboardSession,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+    /// Cross-tenant by design: the browser presents only the session secret.
+    async fn dashboard_session(
+        &self,
+        id_hash: &[u8],
+    ) -> Result<Option<crate::auth::DashboardSession>, StoreError>;
+    /// Ends a session (sign-out) with `audit`; false if there was none.
+    async fn delete_dashboard_session(
+        &self,
+        id_hash: &[u8],
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Wrapped per-tenant data keys.

@@ -124,6 +124,8 @@ pub struct AuthSettings {
     /// How many accepted, unwritten audit events the pipeline holds before token releases stop
     /// (503). Default 10000, at least 1.
     pub audit_queue_capacity: Option<usize>,
+    /// How long a dashboard session lasts, in seconds. Default 28800 (8 h), 60 – 604800.
+    pub dashboard_session_secs: Option<u64>,
 }
 
 /// Log output.
@@ -357,6 +359,16 @@ impl Settings {
     /// How long a tool grant is valid (`auth.tool_grant_ttl_secs`, 1 s – 1 h).
     pub fn tool_grant_ttl(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.auth.tool_grant_ttl_secs.unwrap_or(300).clamp(1, 3600))
+    }
+
+    /// How long a dashboard session lasts (`auth.dashboard_session_secs`, 1 min – 7 days).
+    pub fn dashboard_session_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(
+            self.auth
+                .dashboard_session_secs
+                .unwrap_or(8 * 3600)
+                .clamp(60, 7 * 24 * 3600),
+        )
     }
 
     /// How long a warm token is served from memory (`auth.token_cache_ttl_secs`, 0 – 60 s).

@@ -377,6 +377,7 @@ fn control_plane_state(
         url_policy: latchkey_core::urls::UrlPolicy {
             allow_insecure_loopback: ctx.settings.auth.allow_insecure_loopback_urls,
         },
+        session_ttl: ctx.settings.dashboard_session_ttl(),
     }
 }
 

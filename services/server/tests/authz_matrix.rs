@@ -176,6 +176,11 @@ async fn every_operation_for_every_principal() {
                 panic!("{at}: no fixture for its path parameter; add one to the matrix")
             });
             let body = body_for(&method, path);
+            // The dashboard's sign-in takes a key in its body and its session routes a cookie:
+            // `dashboard_session.rs` covers who may use them.
+            if path.starts_with("/v1/dashboard/") {
+                continue;
+            }
             if path == "/v1/health" || path == "/.well-known/jwks.json" {
                 let (s, _) = send(&app, &method, path, None, None).await;
                 assert_eq!(s, StatusCode::OK, "{at}");

@@ -146,8 +146,15 @@ fn concrete(path: &str) -> String {
 }
 
 /// Operations whose bodies carry a one-time capability (`flow_id`) that no baseline can hold:
-/// their catalogue (security.md §5.5 CU) runs against real flows in `auth_flow.rs`.
-const COVERED_BY_FLOWS: &[&str] = &["/v1/auth/confirm_user", "/api/v1/oauth/confirm_user"];
+/// their catalogue (security.md §5.5 CU) runs against real flows in `auth_flow.rs`; and the
+/// dashboard's sign-in, whose body is a key.
+const COVERED_BY_FLOWS: &[&str] = &[
+    "/v1/auth/confirm_user",
+    "/api/v1/oauth/confirm_user",
+    // Its one field is a key: every bad value is 401 `unauthorized`, as a bad key is
+    // everywhere (`dashboard_session.rs`).
+    "/v1/dashboard/session",
+];
 
 /// The key an operation needs.
 fn key<'a>(w: &'a World, path: &str) -> &'a str {
@@ -582,6 +589,19 @@ async fn every_body_operation_refuses_malformed_bodies() {
                 (
                     "J16 NaN",
                     format!("{{\"{f}\": NaN}}").into_bytes(),
+                    vec![("content-type", "application/json")],
+                    400,
+                ),
+                (
+                    "J17 an array of the fields' values instead of an object",
+                    serde_json::to_vec(&Value::Array(
+                        serde_json::from_str::<serde_json::Map<String, Value>>(&valid)
+                            .unwrap()
+                            .into_iter()
+                            .map(|(_, v)| v)
+                            .collect(),
+                    ))
+                    .unwrap(),
                     vec![("content-type", "application/json")],
                     400,
                 ),

@@ -397,7 +397,7 @@ async fn postgres_needs_migrate_then_serves() {
     assert!(
         b.ok()
             .stdout
-            .contains("applied migrations [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]")
+            .contains("applied migrations [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]")
     );
     assert!(c.ok().stdout.contains("up to date"));
     d.refused("encryption.master_keys");

@@ -374,6 +374,13 @@ macro_rules! impl_ports {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
+                // Its dashboard sessions end with it.
+                sqlx::query("DELETE FROM dashboard_sessions WHERE tenant_id = $1 AND key_id = $2")
+                    .bind(tenant.to_string())
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .or_store("dashboard_sessions")?;
                 insert_audit(&mut *tx, tenant, audit).await?;
                 let change = latchkey_core::cache::Change::Key(id);
                 commit_announcing(tx, &self.notices, &[change], "api_keys").await?;
@@ -473,6 +480,72 @@ macro_rules! impl_ports {
                     .await
                     .or_store("operator_keys")?;
                 Ok(u64::try_from(n).unwrap_or(0))
+            }
+
+            async fn insert_dashboard_session(
+                &self,
+                id_hash: &[u8],
+                session: &latchkey_core::auth::DashboardSession,
+                audit: &AuditEvent,
+            ) -> Result<(), StoreError> {
+                let mut tx = crate::begin::<$store>(&self.pool).await.or_store("dashboard session")?;
+                sqlx::query("DELETE FROM dashboard_sessions WHERE expires_at <= $1")
+                    .bind(session.created_at.0)
+                    .execute(&mut *tx)
+                    .await
+                    .or_store("dashboard session")?;
+                sqlx::query(
+                    "INSERT INTO dashboard_sessions (tenant_id, id_hash, key_id, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(session.tenant.to_string())
+                .bind(id_hash)
+                .bind(session.key_id.to_string())
+                .bind(session.created_at.0)
+                .bind(session.expires_at.0)
+                .execute(&mut *tx)
+                .await
+                .or_store("dashboard session")?;
+                insert_audit(&mut *tx, session.tenant, audit).await?;
+                tx.commit().await.or_store("dashboard session")
+            }
+
+            async fn dashboard_session(
+                &self,
+                id_hash: &[u8],
+            ) -> Result<Option<latchkey_core::auth::DashboardSession>, StoreError> {
+                let row: Option<(String, String, i64, i64)> = sqlx::query_as(
+                    "SELECT tenant_id, key_id, created_at, expires_at FROM dashboard_sessions WHERE id_hash = $1",
+                )
+                .bind(id_hash)
+                .fetch_optional(&self.pool)
+                .await
+                .or_store("dashboard session")?;
+                row.map(|(tenant, key, created, expires)| {
+                    Ok(latchkey_core::auth::DashboardSession {
+                        tenant: crate::rows::tenant_id("dashboard_sessions", &tenant)?,
+                        key_id: crate::rows::key_id("dashboard_sessions", &key)?,
+                        created_at: UnixMillis(created),
+                        expires_at: UnixMillis(expires),
+                    })
+                })
+                .transpose()
+            }
+
+            async fn delete_dashboard_session(&self, id_hash: &[u8], audit: &AuditEvent) -> Result<bool, StoreError> {
+                let mut tx = crate::begin::<$store>(&self.pool).await.or_store("dashboard session")?;
+                let gone: Option<(String,)> = sqlx::query_as("DELETE FROM dashboard_sessions WHERE id_hash = $1 RETURNING tenant_id")
+                    .bind(id_hash)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .or_store("dashboard session")?;
+                let Some((tenant,)) = gone else {
+                    return Ok(false);
+                };
+                let tenant = crate::rows::tenant_id("dashboard_sessions", &tenant)?;
+                insert_audit(&mut *tx, tenant, audit).await?;
+                tx.commit().await.or_store("dashboard session")?;
+                Ok(true)
             }
         }
 

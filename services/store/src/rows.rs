@@ -29,7 +29,7 @@ pub(crate) fn tenant_id(table: &'static str, s: &str) -> Result<TenantId, StoreE
     TenantId::parse(s).map_err(|e| corrupt(table, e.to_string()))
 }
 
-fn key_id(table: &'static str, s: &str) -> Result<ApiKeyId, StoreError> {
+pub(crate) fn key_id(table: &'static str, s: &str) -> Result<ApiKeyId, StoreError> {
     ApiKeyId::parse(s).map_err(|e| corrupt(table, e.to_string()))
 }
 

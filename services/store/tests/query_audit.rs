@@ -59,6 +59,18 @@ const ALLOWED: &[(&str, &str)] = &[
         "the keep-alive refreshes every tenant's grants before they expire",
     ),
     (
+        "DELETE FROM dashboard_sessions WHERE expires_at <= $1",
+        "signing in drops every tenant's expired dashboard sessions",
+    ),
+    (
+        "SELECT tenant_id, key_id, created_at, expires_at FROM dashboard_sessions WHERE id_hash = $1",
+        "the dashboard's cookie names its session by a 256-bit secret (hash); no key, any tenant",
+    ),
+    (
+        "DELETE FROM dashboard_sessions WHERE id_hash = $1 RETURNING tenant_id",
+        "signing out names the session by its 256-bit secret (hash) and learns its tenant",
+    ),
+    (
         "SELECT COUNT(*) FROM providers WHERE client_id = $1 AND ref <> $2",
         "a Discord client id is registered once across tenants (P6)",
     ),

@@ -49,6 +49,18 @@ where
                 "the request body is not valid UTF-8",
             ));
         }
+        // Every body is an object: serde would also take a struct's fields as a positional
+        // array (`["name", "app"]`), which no client means.
+        if bytes
+            .iter()
+            .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            .is_some_and(|b| *b != b'{')
+        {
+            return Err(ApiError::new(
+                ErrorName::InvalidRequest,
+                "the request body must be a JSON object",
+            ));
+        }
         axum::Json::<T>::from_bytes(&bytes)
             .map(|axum::Json(v)| Self(v))
             .map_err(json_rejection)

@@ -19,7 +19,8 @@ use latchkey_core::error::StoreError;
 
 pub use extract::{JsonBody, MAX_PAGE, PageQuery};
 pub use principal::{
-    AdminKey, AppKey, OperatorKey, Presented, ToolKey, authenticate, bearer_value,
+    AdminKey, AppKey, CSRF_HEADER, OperatorKey, Presented, SECURE_SESSION_COOKIE, SESSION_COOKIE,
+    ToolKey, authenticate, bearer_value, session_cookie,
 };
 
 use crate::{ErrorBody, ErrorName};

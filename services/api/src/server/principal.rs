@@ -118,6 +118,59 @@ pub async fn authenticate(
     }
 }
 
+/// The dashboard's session cookie on a plain-`http` deployment (local development).
+pub const SESSION_COOKIE: &str = "latchkey_session";
+/// The dashboard's session cookie on an `https` deployment (host-only, `Secure`).
+pub const SECURE_SESSION_COOKIE: &str = "__Host-latchkey_session";
+/// The header a dashboard session's writes carry its CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The session secret of the request's dashboard cookie, if it has one.
+pub fn session_cookie(headers: &http::HeaderMap) -> Option<&str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|c| c.to_str().ok())
+        .flat_map(|c| c.split(';'))
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE || *k == SECURE_SESSION_COOKIE)
+        .map(|(_, v)| v)
+}
+
+/// A request without an `Authorization` header but with the dashboard's session cookie: the
+/// session's admin key, when the session is current and the key still valid; writes must also
+/// carry the session's CSRF token.
+async fn session_principal(
+    authenticator: &Authenticator,
+    parts: &Parts,
+    secret: &str,
+) -> Result<Principal, ApiError> {
+    let (p, _) = match authenticator.session(secret).await {
+        Ok(found) => found,
+        Err(AuthFailure::Unavailable(e)) => return Err(ApiError::unavailable(&e)),
+        Err(
+            reason @ (AuthFailure::Malformed(_)
+            | AuthFailure::UnknownKey
+            | AuthFailure::WrongSecret
+            | AuthFailure::Revoked),
+        ) => {
+            tracing::info!(reason = %reason, "dashboard session refused");
+            return Err(ApiError::unauthorized());
+        }
+    };
+    if !parts.method.is_safe() {
+        let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        if !sent.is_some_and(|t| latchkey_core::auth::csrf_matches(secret, t)) {
+            tracing::warn!("dashboard write without its CSRF token; refused");
+            return Err(ApiError::new(
+                ErrorName::Forbidden,
+                "this change needs the session's X-CSRF-Token header: reload the dashboard",
+            ));
+        }
+    }
+    Ok(Principal::Tenant(p))
+}
+
 async fn authenticate_parts<S>(parts: &Parts, state: &S) -> Result<Principal, ApiError>
 where
     Arc<Authenticator>: FromRef<S>,
@@ -130,7 +183,11 @@ where
         ));
     }
     let authenticator = Arc::<Authenticator>::from_ref(state);
-    authenticate(&authenticator, Presented::from_headers(&parts.headers)).await
+    let presented = Presented::from_headers(&parts.headers);
+    if let (Presented::Missing, Some(secret)) = (presented, session_cookie(&parts.headers)) {
+        return session_principal(&authenticator, parts, secret).await;
+    }
+    authenticate(&authenticator, presented).await
 }
 
 fn forbidden(wanted: &str) -> ApiError {

@@ -14,7 +14,7 @@ use latchkey_store::{AnyStore, PoolOptions};
 use secrecy::SecretString;
 
 /// Every tenant-owned table (their keys lead with `tenant_id`).
-pub const TENANT_OWNED_TABLES: [&str; 11] = [
+pub const TENANT_OWNED_TABLES: [&str; 12] = [
     "tenant_keys",
     "providers",
     "tools",
@@ -26,6 +26,7 @@ pub const TENANT_OWNED_TABLES: [&str; 11] = [
     "tenant_settings",
     "pending_revocations",
     "verifier_tests",
+    "dashboard_sessions",
 ];
 
 /// The platform tables, which belong to no tenant.
