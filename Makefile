@@ -7,7 +7,7 @@ PG_ADMIN_URL ?= $(or $(LATCHKEY_TEST_POSTGRES_URL),postgres://postgres@127.0.0.1
 
 ARCADE_VENV ?= $(HOME)/.cache/latchkey/arcade-venv
 
-.PHONY: run sim demo openapi test lint doc fmt check-deps unit test-long bench clean-test-dbs build help arcade-clients
+.PHONY: run sim demo openapi test lint doc fmt check-deps unit test-long bench clean-test-dbs build help arcade-clients dashboard dashboard-build
 
 help:
 	@echo "make run        build and start Latchkey on the embedded SQLite default"
@@ -18,14 +18,16 @@ help:
 	@echo "make bench      the measured runs recorded in docs/benchmarks.md (needs PostgreSQL)"
 	@echo "make lint       cargo fmt --check and cargo clippy -D warnings"
 	@echo "make doc        the SDK's API documentation (cargo doc, warnings are errors)"
+	@echo "make dashboard  build the dashboard (dashboard/dist) and run its unit tests"
 	@echo "make openapi    regenerate openapi.yaml from the code"
 	@echo "make arcade-clients  install arcadepy and @arcadeai/arcadejs for the compatibility tests"
 
 build:
 	$(CARGO) build --bin latchkey
 
-## Start Latchkey on ./latchkey-data (SQLite); creates a first tenant on the first run.
-run: build
+## Start Latchkey on ./latchkey-data (SQLite) with the dashboard; creates a first tenant on the
+## first run.
+run: build dashboard-build
 	@LATCHKEY_BIN=$(TARGET_DIR)/debug/latchkey scripts/run.sh
 
 ## The Discord simulator with demo fixtures and real consent pages, on 127.0.0.1:7300.
@@ -43,7 +45,17 @@ openapi: build
 	$(TARGET_DIR)/debug/latchkey openapi > openapi.yaml
 
 ## Everything CI checks.
-test: lint doc check-deps arcade-clients unit
+test: lint doc check-deps arcade-clients dashboard unit
+
+## The dashboard (React + Vite; API types generated from openapi.yaml) into dashboard/dist, served
+## by Latchkey at /dashboard/.
+dashboard-build:
+	@cd dashboard && npm ci --no-audit --no-fund --silent && npm run --silent build
+
+## The dashboard built, and its unit tests (Vitest); its browser test is in `make unit`
+## (services/server/tests/dashboard_e2e.rs, headless Chromium).
+dashboard: dashboard-build
+	@cd dashboard && npm test --silent
 
 ## The official Arcade clients from PyPI and npm, pinned (tests/arcade), for the compatibility
 ## tests: a virtualenv under ~/.cache and node_modules in tests/arcade.

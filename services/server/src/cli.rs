@@ -317,6 +317,18 @@ async fn prune(ctx: std::sync::Arc<Context>) -> Result<(), String> {
 
 async fn serve(settings: Settings) -> ExitCode {
     let db_url = redact_password(&settings.database_url());
+    let dashboard = format!(
+        "{}/dashboard/{}",
+        settings.server.public_url.trim_end_matches('/'),
+        if settings.server.dashboard_dir.join("index.html").is_file() {
+            String::new()
+        } else {
+            format!(
+                "   (not built: run `make dashboard`; looked in {})",
+                settings.server.dashboard_dir.display()
+            )
+        }
+    );
     let mut app = match Application::build(settings).await {
         Ok(a) => a,
         Err(e) => {
@@ -328,6 +340,7 @@ async fn serve(settings: Settings) -> ExitCode {
     let (api, ops) = (app.api_addr(), app.ops_addr());
     println!("Latchkey {} is running.", env!("CARGO_PKG_VERSION"));
     println!("  API:        http://{api}   (REST /v1, health: http://{api}/v1/health)");
+    println!("  Dashboard:  {dashboard}");
     println!("  Operations: http://{ops}   (/healthz, /readyz, /metrics)");
     println!("  Database:   {db_url}");
     if let Some(key) = app.take_new_operator_key() {

@@ -55,6 +55,8 @@ pub struct ServerSettings {
     pub public_url: String,
     /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
     pub shutdown_grace_secs: u64,
+    /// The built dashboard (`dashboard/dist`, from `make dashboard`), served at `/dashboard`.
+    pub dashboard_dir: PathBuf,
 }
 
 /// The database. `Debug` hides the URL's password.
@@ -169,6 +171,7 @@ impl Default for ServerSettings {
             ops_addr: SocketAddr::from(([127, 0, 0, 1], 9090)),
             public_url: "http://127.0.0.1:8080".to_owned(),
             shutdown_grace_secs: 20,
+            dashboard_dir: PathBuf::from("dashboard/dist"),
         }
     }
 }

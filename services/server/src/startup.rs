@@ -153,6 +153,9 @@ impl Application {
             .merge(authorization)
             .merge(tokens)
             .merge(docs)
+            .merge(routes::dashboard::router(
+                &self.ctx.settings.server.dashboard_dir,
+            ))
             .merge(self.grpc.router.clone())
             // Arcade's routes under /v1/tools that Latchkey does not serve would otherwise be
             // taken for tool names.

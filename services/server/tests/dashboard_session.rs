@@ -349,3 +349,63 @@ async fn sessions_end_when_their_key_is_revoked_or_they_expire() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_dashboard_is_served_under_a_strict_policy_or_says_how_to_build_it() {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // Not built: every dashboard path says how to build it.
+    let missing = tempfile::tempdir().unwrap();
+    let app = support::spawn_app_with(None, |s| {
+        s.server.dashboard_dir = missing.path().join("dist");
+    })
+    .await;
+    let r = http
+        .get(format!("{}/dashboard/providers", app.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.text().await.unwrap().contains("make dashboard"));
+    app.stop().await;
+
+    // Built: files, the app's index.html for its own paths, and the security headers.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("assets")).unwrap();
+    std::fs::write(
+        dir.path().join("index.html"),
+        "<!doctype html><div id=root></div>",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("assets/app.js"), "console.log(1)").unwrap();
+    let app =
+        support::spawn_app_with(None, |s| s.server.dashboard_dir = dir.path().to_owned()).await;
+    let r = http
+        .get(format!("{}/dashboard", app.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/dashboard/");
+    for (path, body) in [
+        ("/dashboard/", "id=root"),
+        ("/dashboard/connections", "id=root"),
+        ("/dashboard/assets/app.js", "console.log"),
+    ] {
+        let r = http.get(format!("{}{path}", app.api)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        let csp = r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{csp}"
+        );
+        assert_eq!(r.headers()["x-frame-options"], "DENY");
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        assert!(r.text().await.unwrap().contains(body), "{path}");
+    }
+    app.stop().await;
+}

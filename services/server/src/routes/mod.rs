@@ -1,6 +1,7 @@
 //! The routers of the two listeners and the middleware they share: request ids, one span per
 //! request with stable fields, an access log without query strings, and request metrics.
 
+pub mod dashboard;
 pub mod docs;
 pub mod grpc;
 pub mod health;

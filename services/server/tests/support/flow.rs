@@ -116,6 +116,8 @@ impl World {
             s.auth.token_cache_ttl_secs = opts.token_cache_ttl_secs;
             s.auth.audit_flush_interval_ms = opts.audit_flush_interval_ms;
             s.auth.audit_queue_capacity = opts.audit_queue_capacity;
+            s.server.dashboard_dir =
+                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dashboard/dist");
             if let Some((master, pepper)) = opts.keys.clone() {
                 s.encryption.master_keys = vec![master.into()];
                 s.auth.peppers = vec![pepper.into()];
