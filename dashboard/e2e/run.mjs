@@ -38,7 +38,7 @@ page.on('console', (m) => {
 });
 const shot = (name) => page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
 const go = async (title) => {
-  await page.getByRole('link', { name: title, exact: true }).click();
+  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: title, exact: true }).click();
   await page.getByRole('heading', { level: 1, name: title }).waitFor();
 };
 
@@ -96,8 +96,23 @@ try {
   await shown(page.getByRole('cell', { name: /Discord.ListServers/ }), 'the tool is listed');
   say('OK', 'tool');
 
-  // Verification: set the verifier (a server error is shown for a bad URL first).
+  // Verification: skipping it puts a banner on every page until it is turned off (V-T14).
   await go('Verification');
+  const banner = page.getByRole('alert').filter({ hasText: 'User verification is off' });
+  check((await banner.count()) === 0, 'no banner while verification is on');
+  await page.getByLabel(/Skip verification/).check();
+  await page.getByRole('button', { name: 'Save' }).click();
+  await banner.waitFor();
+  await go('Providers');
+  await shown(banner, 'the banner stays on other pages');
+  await shot('verification-skipped');
+  await go('Verification');
+  await page.getByLabel(/Skip verification/).uncheck();
+  await page.getByRole('button', { name: 'Save' }).click();
+  await banner.waitFor({ state: 'detached' });
+  say('OK', 'skip-banner');
+
+  // Then set the verifier (a server error is shown for a bad URL first).
   await page.getByLabel('Verifier URL').fill('https://192.0.2.1/verify');
   await page.getByRole('button', { name: 'Save' }).click();
   await page.getByRole('alert').waitFor();
@@ -124,6 +139,22 @@ try {
     .catch(() => check(false, 'the connection is gone'));
   say('OK', 'connection');
 
+  // Authorizations: a live list — one started now appears without a reload.
+  await go('Authorizations');
+  await shown(page.getByRole('row').filter({ hasText: 'alice' }).filter({ hasText: 'completed' }), "alice's completed authorization");
+  say('START', 'bob');
+  await lines.next();
+  await shown(page.getByRole('row').filter({ hasText: 'bob' }).filter({ hasText: 'pending' }), "bob's new authorization, live");
+  await shot('authorizations');
+  say('OK', 'authorizations');
+
+  // Usage: the chart counts them.
+  await go('Usage');
+  await shown(page.getByText(/Authorizations started: [2-9]/), 'authorizations counted');
+  await shown(page.getByText(/Authorizations completed: [1-9]/), 'completions counted');
+  await shot('usage');
+  say('OK', 'usage');
+
   // API keys and the audit log.
   await go('API keys');
   await page.getByLabel('Name', { exact: true }).fill('e2e app key');
@@ -140,7 +171,7 @@ try {
 
   // Keyboard: the navigation is reachable and usable with Tab and Enter.
   await page.keyboard.press('Home');
-  await page.getByRole('link', { name: 'Providers', exact: true }).focus();
+  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Providers', exact: true }).focus();
   await page.keyboard.press('Tab');
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { level: 1, name: 'Tools' }).waitFor();

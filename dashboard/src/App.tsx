@@ -10,6 +10,8 @@ import { Verification } from './pages/Verification';
 import { Connections } from './pages/Connections';
 import { ApiKeys } from './pages/ApiKeys';
 import { Audit } from './pages/Audit';
+import { Authorizations } from './pages/Authorizations';
+import { UsagePage } from './pages/Usage';
 
 type Session = components['schemas']['SessionResponse'];
 
@@ -18,6 +20,8 @@ export const PAGES = [
   { path: 'tools', title: 'Tools', Page: Tools },
   { path: 'verification', title: 'Verification', Page: Verification },
   { path: 'connections', title: 'Connections', Page: Connections },
+  { path: 'authorizations', title: 'Authorizations', Page: Authorizations },
+  { path: 'usage', title: 'Usage', Page: UsagePage },
   { path: 'keys', title: 'API keys', Page: ApiKeys },
   { path: 'audit', title: 'Audit log', Page: Audit },
 ] as const;
@@ -32,6 +36,13 @@ function currentPath(): string {
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const [path, setPath] = useState(currentPath());
+  const [skipped, setSkipped] = useState(false);
+
+  // Whether this tenant skips user verification: a banner says so on every page (V-T14).
+  useEffect(() => {
+    if (!session) return;
+    api.GET('/v1/admin/settings/session_verification').then(({ data }) => setSkipped(!!data?.unsafe_skip_verification));
+  }, [session]);
 
   useEffect(() => {
     api.GET('/v1/dashboard/session').then(({ data }) => {
@@ -80,6 +91,22 @@ export function App() {
           Sign out
         </button>
       </header>
+      {skipped && (
+        <div className="banner" role="alert">
+          <strong>User verification is off for this tenant.</strong> Anyone who opens one of your users' links can
+          connect their own Discord account to that user. Set a verifier and turn skipping off in{' '}
+          <a
+            href={BASE + 'verification'}
+            onClick={(e) => {
+              e.preventDefault();
+              go('verification');
+            }}
+          >
+            Verification
+          </a>{' '}
+          before real users connect.
+        </div>
+      )}
       <nav aria-label="Sections">
         <ul>
           {PAGES.map((p) => (
@@ -100,7 +127,7 @@ export function App() {
       </nav>
       <main>
         <h1>{current.title}</h1>
-        <Page onSessionEnded={() => setSession(null)} />
+        <Page onSessionEnded={() => setSession(null)} onVerificationChanged={setSkipped} />
       </main>
     </div>
   );

@@ -2,6 +2,8 @@
 export interface PageProps {
   /** Called when an answer says the session is over (401). */
   onSessionEnded: () => void;
+  /** Called when the verification settings changed (whether verification is skipped). */
+  onVerificationChanged: (skipped: boolean) => void;
 }
 
 /** The error of an answer, after telling the shell when the session is over. */

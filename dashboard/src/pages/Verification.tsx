@@ -48,6 +48,7 @@ export function Verification(props: PageProps) {
     if (r.data) {
       show(r.data);
       setSaved(true);
+      props.onVerificationChanged(r.data.unsafe_skip_verification);
     } else setError(checked(props, r.response, r.error));
   };
 

@@ -5,6 +5,7 @@
 //! four key principals (`OperatorKey`, `AdminKey`, `AppKey`, `ToolKey`). Without that feature
 //! it depends on nothing else of Latchkey's, so the SDK stays light.
 
+pub mod activity;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;

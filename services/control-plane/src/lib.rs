@@ -9,6 +9,7 @@
 //! a description, a tag and the key role it requires; `routes()` hands the server both the
 //! router and the OpenAPI paths.
 
+mod activity;
 mod api_keys;
 mod audit;
 mod catalog;
@@ -160,6 +161,8 @@ pub fn routes() -> OpenApiRouter<ControlPlane> {
         .routes(routes!(connections::list))
         .routes(routes!(connections::delete))
         .routes(routes!(connections::acknowledge))
+        .routes(routes!(activity::authorizations))
+        .routes(routes!(activity::usage))
         .routes(routes!(
             dashboard::sign_in,
             dashboard::get,

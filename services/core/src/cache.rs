@@ -691,6 +691,13 @@ impl AuditStore for CachedStore {
     async fn record_audits(&self, events: &[(TenantId, AuditEvent)]) -> Result<(), StoreError> {
         self.inner.record_audits(events).await
     }
+    async fn daily_usage(
+        &self,
+        tenant: TenantId,
+        since: UnixMillis,
+    ) -> Result<Vec<(i64, String, i64)>, StoreError> {
+        self.inner.daily_usage(tenant, since).await
+    }
 }
 
 #[async_trait]
@@ -740,6 +747,13 @@ impl AuthorizationStore for CachedStore {
         id: AuthorizationId,
     ) -> Result<Option<(AuthorizationRecord, FlowRecord)>, StoreError> {
         self.inner.get_authorization(tenant, id).await
+    }
+    async fn recent_authorizations(
+        &self,
+        tenant: TenantId,
+        limit: u32,
+    ) -> Result<Vec<AuthorizationRecord>, StoreError> {
+        self.inner.recent_authorizations(tenant, limit).await
     }
     async fn reusable_authorizations(
         &self,

@@ -624,6 +624,12 @@ pub trait AuthorizationStore: Send + Sync {
         t: &crate::authorization::VerifierTest,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError>;
+    /// The tenant's most recently changed authorizations, newest first.
+    async fn recent_authorizations(
+        &self,
+        tenant: TenantId,
+        limit: u32,
+    ) -> Result<Vec<AuthorizationRecord>, StoreError>;
     /// Creates an authorization with its flow in `link_issued`.
     async fn insert_authorization(
         &self,
@@ -710,6 +716,14 @@ pub trait AuditStore: Send + Sync {
         tenant: TenantId,
         filter: &AuditFilter,
     ) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Per UTC day since `since`, how many of the tenant's events of each usage action there
+    /// were (`authorization.start`, `authorization.completed`, `token.release`): `(day number
+    /// since the epoch, action, count)`, by day.
+    async fn daily_usage(
+        &self,
+        tenant: TenantId,
+        since: UnixMillis,
+    ) -> Result<Vec<(i64, String, i64)>, StoreError>;
     /// Records a batch of events (the audit pipeline's flush) in one transaction: all or none.
     /// Events of tenants deleted meanwhile are dropped with their tenant; recording an event
     /// that is already stored (a retried batch) is not an error.

@@ -41,6 +41,16 @@ fn missing() -> Option<String> {
     .map(|(_, what)| what.to_owned())
 }
 
+/// Starts an authorization for `user` (with two providers now, it names the one the tenant's
+/// users use).
+async fn start(w: &World, user: &str) -> serde_json::Value {
+    let (s, a) = w
+        .authorize_body(serde_json::json!({"user_id": user, "auth_requirement": {"id": "discord-prod", "oauth2": {"scopes": ["guilds"]}}}))
+        .await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{a}");
+    a
+}
+
 #[tokio::test]
 async fn the_dashboard_in_chromium_manages_a_tenant_end_to_end() {
     if let Some(what) = missing() {
@@ -78,13 +88,13 @@ async fn the_dashboard_in_chromium_manages_a_tenant_end_to_end() {
     while let Some(line) = rx.recv().await {
         match line.split(' ').collect::<Vec<_>>().as_slice() {
             ["FLOW", user] => {
-                // With two providers now, the flow names the one the tenant's users use.
-                let (s, a) = w
-                    .authorize_body(serde_json::json!({"user_id": user, "auth_requirement": {"id": "discord-prod", "oauth2": {"scopes": ["guilds"]}}}))
-                    .await;
-                assert_eq!(s, reqwest::StatusCode::OK, "{a}");
+                let a = start(&w, user).await;
                 w.complete(a["url"].as_str().unwrap(), user, D_ALICE).await;
                 writeln!(stdin, "done").unwrap();
+            }
+            ["START", user] => {
+                start(&w, user).await;
+                writeln!(stdin, "started").unwrap();
             }
             ["OK", step] => oks.push((*step).to_owned()),
             _ => eprintln!("e2e: {line}"),
@@ -102,8 +112,11 @@ async fn the_dashboard_in_chromium_manages_a_tenant_end_to_end() {
             "sign-in",
             "provider",
             "tool",
+            "skip-banner",
             "verifier",
             "connection",
+            "authorizations",
+            "usage",
             "keys-and-audit",
             "accessible",
             "sign-out"

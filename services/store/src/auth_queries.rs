@@ -226,6 +226,26 @@ macro_rules! impl_auth_ports {
                     Ok(untenanted(one(row)?))
                 }
 
+                async fn recent_authorizations(
+                    &self,
+                    tenant: TenantId,
+                    limit: u32,
+                ) -> Result<Vec<AuthorizationRecord>, StoreError> {
+                    let rows = sqlx::query_as::<_, FlowRow>(concat!(
+                        flow_cols!(),
+                        " FROM authorizations a JOIN flows f USING (tenant_id) WHERE tenant_id = $1 AND f.authorization_id = a.id \
+                         ORDER BY a.updated_at DESC, a.id DESC LIMIT $2"
+                    ))
+                    .bind(tenant.to_string())
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .or_store("authorizations")?;
+                    rows.into_iter()
+                        .map(|r| r.into_records().map(|(_, a, _)| a))
+                        .collect()
+                }
+
                 async fn reusable_authorizations(
                     &self,
                     tenant: TenantId,

@@ -855,6 +855,19 @@ macro_rules! impl_ports {
                 Ok(rows.into_iter().map(AuditEvent::from).collect())
             }
 
+            async fn daily_usage(&self, tenant: TenantId, since: UnixMillis) -> Result<Vec<(i64, String, i64)>, StoreError> {
+                sqlx::query_as::<_, (i64, String, i64)>(
+                    "SELECT at / 86400000 AS day, action, COUNT(*) FROM audit_events WHERE tenant_id = $1 AND at >= $2 \
+                     AND action IN ('authorization.start', 'authorization.completed', 'token.release') \
+                     GROUP BY at / 86400000, action ORDER BY day, action",
+                )
+                .bind(tenant.to_string())
+                .bind(since.0)
+                .fetch_all(&self.pool)
+                .await
+                .or_store("audit_events")
+            }
+
             async fn record_audits(&self, events: &[(TenantId, AuditEvent)]) -> Result<(), StoreError> {
                 let mut tx = crate::begin::<$store>(&self.pool).await.or_store("audit_events")?;
                 for (tenant, e) in events {
