@@ -11,6 +11,7 @@ const base = process.env.LATCHKEY_URL;
 const admin = process.env.ADMIN_KEY;
 const shots = process.env.SCREENSHOTS;
 const verifier = process.env.VERIFIER_URL;
+// The Discord simulator (providers' `endpoint_origin`).
 const input = createInterface({ input: process.stdin });
 const lines = input[Symbol.asyncIterator]();
 const say = (...parts) => process.stdout.write(parts.join(' ') + '\n');
@@ -72,12 +73,20 @@ try {
   await page.getByLabel('Client ID').fill('1300000000000000077');
   await page.getByLabel('Client secret').fill('second-app-secret-value');
   await page.getByLabel('guilds — The servers the user is in.').check();
+  await page.getByText('Advanced').click();
+  await page.getByLabel('Discord endpoint origin').fill(process.env.SIM_ORIGIN);
   await shot('provider-form');
   await page.getByRole('button', { name: 'Add provider' }).click();
   const redirect = await page.getByTestId('redirect-uri').textContent();
   check(redirect.startsWith(`${base}/oauth/callback/prv_`), `redirect URI shown: ${redirect}`);
   await shown(page.getByRole('cell', { name: /discord-second/ }), 'the new provider is listed');
   check(!(await page.content()).includes('second-app-secret-value'), 'the secret is never shown back');
+  // "Test" asks Discord about the credentials: the simulator knows discord-prod's app, not the
+  // new one.
+  await page.getByRole('row').filter({ hasText: 'discord-prod' }).getByRole('button', { name: 'Test' }).click();
+  await shown(page.getByTestId('check').filter({ hasText: 'Discord accepted' }), 'good credentials confirmed');
+  await page.getByRole('row').filter({ hasText: 'discord-second' }).getByRole('button', { name: 'Test' }).click();
+  await shown(page.getByTestId('check').filter({ hasText: 'Discord refused' }), 'bad credentials explained');
   await shot('providers');
   say('OK', 'provider');
 
@@ -94,6 +103,12 @@ try {
   await page.getByRole('button', { name: 'I have stored it' }).click();
   check(!(await page.content()).includes(key), 'and then gone');
   await shown(page.getByRole('cell', { name: /Discord.ListServers/ }), 'the tool is listed');
+  // Edit it: the declared scopes change.
+  await page.getByRole('row').filter({ hasText: 'Discord.ListServers' }).getByRole('button', { name: 'Edit' }).click();
+  await page.getByLabel('Version').fill('1.1.0');
+  await page.getByLabel('email — The user').check();
+  await page.getByRole('button', { name: 'Save' }).click();
+  await shown(page.getByRole('cell', { name: 'email guilds identify' }), 'the edited scopes are listed');
   say('OK', 'tool');
 
   // Verification: skipping it puts a banner on every page until it is turned off (V-T14).
@@ -129,6 +144,7 @@ try {
   await page.getByLabel('Search by user id or Discord user').fill('alice');
   await page.getByRole('cell', { name: 'alice', exact: true }).waitFor();
   await shown(page.getByRole('cell', { name: 'guilds identify' }), 'granted scopes shown');
+  await shown(page.getByRole('cell', { name: /refreshed automatically/ }), 'token expiry shown');
   await shot('connections');
   page.once('dialog', (d) => d.accept());
   await page.getByRole('button', { name: 'Revoke' }).click();

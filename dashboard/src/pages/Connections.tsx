@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { api } from '../api/client';
 import type { components } from '../api/schema';
 import { checked, type PageProps } from '../page';
-import { Empty, ErrorMessage, Notice } from '../ui';
+import { Empty, ErrorMessage, Notice, when } from '../ui';
 
 type Connection = components['schemas']['ConnectionResponse'];
 
@@ -63,6 +63,7 @@ export function Connections(props: PageProps) {
               <th scope="col">Provider</th>
               <th scope="col">Scopes</th>
               <th scope="col">Status</th>
+              <th scope="col">Token expires</th>
               <th scope="col">
                 <span className="sr-only">Actions</span>
               </th>
@@ -77,7 +78,11 @@ export function Connections(props: PageProps) {
                 <td>{discordName(c)}</td>
                 <td>{c.provider_id}</td>
                 <td>{c.scopes.join(' ')}</td>
-                <td>{c.connection_status}</td>
+                <td>{c.connection_status.replace(/_/g, ' ')}</td>
+                <td>
+                  {when(c.expires_at)}
+                  <div className="hint">refreshed automatically</div>
+                </td>
                 <td className="actions">
                   <button type="button" className="danger" onClick={() => void revoke(c)}>
                     Revoke

@@ -152,6 +152,7 @@ export function Providers(props: PageProps) {
   const [error, setError] = useState<unknown>(null);
   const [form, setForm] = useState<Provider | 'new' | null>(null);
   const [saved, setSaved] = useState<Provider | null>(null);
+  const [check, setCheck] = useState<{ id: string; ok: boolean; message: string } | null>(null);
 
   const load = async () => {
     const r = await api.GET('/v1/admin/auth_providers');
@@ -163,6 +164,14 @@ export function Providers(props: PageProps) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
+  const test = async (p: Provider) => {
+    setCheck(null);
+    setError(null);
+    const r = await api.POST('/v1/admin/auth_providers/{id}/test', { params: { path: { id: p.id } } });
+    if (r.data) setCheck({ id: p.id, ...r.data });
+    else setError(checked(props, r.response, r.error));
+  };
+
   const remove = async (p: Provider) => {
     if (!window.confirm(`Delete ${p.id}? Its users' connections are deleted and revoked at Discord.`)) return;
     const r = await api.DELETE('/v1/admin/auth_providers/{id}', { params: { path: { id: p.id } } });
@@ -173,6 +182,11 @@ export function Providers(props: PageProps) {
   return (
     <>
       <ErrorMessage error={error} />
+      {check && (
+        <p className={check.ok ? 'notice' : 'error'} role={check.ok ? 'status' : 'alert'} data-testid="check">
+          <strong>{check.id}:</strong> {check.message}
+        </p>
+      )}
       {saved && (
         <Notice>
           Saved <strong>{saved.id}</strong>. Add this redirect URI to your Discord application (OAuth2 → Redirects):{' '}
@@ -232,6 +246,9 @@ export function Providers(props: PageProps) {
                 </td>
                 <td>{p.status}</td>
                 <td className="actions">
+                  <button type="button" className="secondary" onClick={() => void test(p)}>
+                    Test
+                  </button>
                   <button type="button" className="secondary" onClick={() => setForm(p)}>
                     Edit
                   </button>

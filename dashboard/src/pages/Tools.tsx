@@ -13,6 +13,7 @@ export function Tools(props: PageProps) {
   const [providers, setProviders] = useState<Provider[]>([]);
   const [error, setError] = useState<unknown>(null);
   const [adding, setAdding] = useState(false);
+  const [editing, setEditing] = useState<Tool | null>(null);
   const [key, setKey] = useState<{ tool: string; secret: string } | null>(null);
   const [name, setName] = useState('');
   const [version, setVersion] = useState('1.0.0');
@@ -31,20 +32,37 @@ export function Tools(props: PageProps) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
+  const startEdit = (t: Tool) => {
+    setEditing(t);
+    setName(t.name);
+    setVersion(t.version);
+    setDescription(t.description ?? '');
+    setPinned(t.requirement.id ?? '');
+    setScopes(new Set(t.requirement.oauth2.scopes ?? []));
+    setAdding(true);
+  };
+
   const register = async () => {
     setError(null);
-    const r = await api.POST('/v1/admin/tools', {
-      body: {
-        name,
-        version,
-        description: description || null,
-        requirement: {
-          provider_id: 'discord',
-          id: pinned || null,
-          oauth2: { scopes: normalizeScopes(scopes) },
-        },
+    const body = {
+      version,
+      description: description || (editing ? '' : null),
+      requirement: {
+        provider_id: 'discord',
+        id: pinned || null,
+        oauth2: { scopes: normalizeScopes(scopes) },
       },
-    });
+    };
+    if (editing) {
+      const r = await api.PATCH('/v1/admin/tools/{name}', { params: { path: { name: editing.name } }, body });
+      if (r.data) {
+        setEditing(null);
+        setAdding(false);
+        await load();
+      } else setError(checked(props, r.response, r.error));
+      return;
+    }
+    const r = await api.POST('/v1/admin/tools', { body: { ...body, name } });
     if (r.data) {
       setKey({ tool: r.data.tool.name, secret: r.data.key.secret });
       setAdding(false);
@@ -78,9 +96,16 @@ export function Tools(props: PageProps) {
             void register();
           }}
         >
-          <h2>Register a tool</h2>
+          <h2>{editing ? `Edit ${editing.name}` : 'Register a tool'}</h2>
           <label htmlFor="t-name">Name</label>
-          <input id="t-name" required value={name} onChange={(e) => setName(e.target.value)} placeholder="Discord.ListServers" />
+          <input
+            id="t-name"
+            required
+            readOnly={!!editing}
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            placeholder="Discord.ListServers"
+          />
           <p className="hint">
             <code>Toolkit.Tool</code>. Tools declared with the Rust SDK register themselves (docs/tools.md).
           </p>
@@ -120,8 +145,15 @@ export function Tools(props: PageProps) {
             ))}
           </fieldset>
           <div className="row">
-            <button type="submit">Register</button>
-            <button type="button" className="secondary" onClick={() => setAdding(false)}>
+            <button type="submit">{editing ? 'Save' : 'Register'}</button>
+            <button
+              type="button"
+              className="secondary"
+              onClick={() => {
+                setAdding(false);
+                setEditing(null);
+              }}
+            >
               Cancel
             </button>
           </div>
@@ -161,6 +193,9 @@ export function Tools(props: PageProps) {
                 <td>{t.requirement.id ?? 'discord'}</td>
                 <td>{(t.requirement.oauth2.scopes ?? []).join(' ')}</td>
                 <td className="actions">
+                  <button type="button" className="secondary" onClick={() => startEdit(t)}>
+                    Edit
+                  </button>
                   <button type="button" className="danger" onClick={() => void remove(t)}>
                     Delete
                   </button>

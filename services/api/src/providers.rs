@@ -173,3 +173,12 @@ pub struct ProviderResponse {
 
 /// A page of `ProviderResponse`.
 pub type ProviderPage = crate::Page<ProviderResponse>;
+
+/// `POST /v1/admin/auth_providers/{id}/test`: what Discord said of the provider's credentials.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct ProviderCheckResponse {
+    /// Whether Discord accepted the client id and secret.
+    pub ok: bool,
+    /// What that means, or what to fix.
+    pub message: String,
+}

@@ -179,6 +179,9 @@ pub struct ConnectionResponse {
     pub scopes: Vec<String>,
     /// The tenant's user id.
     pub user_id: String,
+    /// When the current access token expires (RFC 3339); Latchkey refreshes it before then
+    /// (Latchkey's own field).
+    pub expires_at: String,
 }
 
 /// `POST /v1/tools/authorize` (Arcade's `tools.authorize`): start (or reuse) an authorization

@@ -41,6 +41,7 @@ fn response(c: &Connection) -> ConnectionResponse {
         provider_user_info: c.user_info.clone(),
         scopes,
         user_id: c.grant.user_id.clone(),
+        expires_at: latchkey_api::time::rfc3339(c.grant.expires_at.0),
     }
 }
 

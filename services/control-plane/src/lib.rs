@@ -54,6 +54,8 @@ pub struct ControlPlane {
     pub allowed_endpoint_origins: Arc<[String]>,
     /// Revokes grants at Discord (connection, provider and tenant deletion).
     pub revoker: Arc<dyn latchkey_core::ports::DiscordRevoker>,
+    /// Discord's OAuth2 steps (checking a provider's credentials).
+    pub discord: Arc<dyn latchkey_core::ports::DiscordOAuth>,
     /// Whether tenants may set `unsafe_skip_verification` (operator configuration).
     pub skip_allowed: bool,
     /// What tenant-supplied URLs may be (operator configuration).
@@ -150,6 +152,7 @@ pub fn routes() -> OpenApiRouter<ControlPlane> {
         .routes(routes!(api_keys::revoke))
         .routes(routes!(providers::create, providers::list))
         .routes(routes!(providers::get, providers::patch, providers::delete))
+        .routes(routes!(providers::test))
         .routes(routes!(settings::get, settings::put))
         .routes(routes!(audit::list))
         .routes(routes!(audit::platform_list))

@@ -425,3 +425,61 @@ pub(crate) async fn delete(
 ) -> Result<Json<ProviderResponse>, ApiError> {
     Ok(Json(delete_auth_provider(&cp, &caller, &id).await?))
 }
+
+/// Test a provider's credentials.
+///
+/// Asks Discord whether the provider's client id and secret are right (a client-credentials
+/// grant for `identify`, whose token is revoked at once): `ok` with what it means, or what to
+/// fix. 502 `upstream_unavailable` when Discord cannot be reached. Requires an admin key.
+#[utoipa::path(
+    post, path = "/v1/admin/auth_providers/{id}/test", tag = "admin",
+    operation_id = "admin_auth_providers_test",
+    security(("admin_key" = [])),
+    params(("id" = String, Path, description = "The provider's id")),
+    responses(
+        (status = 200, description = "What Discord said", body = latchkey_api::providers::ProviderCheckResponse),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Not an admin key", body = ErrorBody),
+        (status = 404, description = "No such provider", body = ErrorBody),
+        (status = 502, description = "Discord could not be reached", body = ErrorBody),
+    )
+)]
+pub(crate) async fn test(
+    State(cp): State<ControlPlane>,
+    AdminKey(caller): AdminKey,
+    Path(id): Path<String>,
+) -> Result<Json<latchkey_api::providers::ProviderCheckResponse>, ApiError> {
+    use latchkey_core::ports::{DiscordAppRef, DiscordCallError};
+    let rec = load(&cp, caller.tenant, &slug(&id)?).await?;
+    let secret = latchkey_core::provider::client_secret(&cp.vault, caller.tenant, &rec).await?;
+    let app = DiscordAppRef {
+        client_id: rec.client_id.as_str(),
+        client_secret: &secret,
+        redirect_uri: "",
+        endpoint_origin: rec.endpoint_origin.as_deref(),
+    };
+    let (ok, message) = match cp.discord.check_credentials(&app).await {
+        Ok(()) => (
+            true,
+            "Discord accepted the client ID and secret. Users can connect once the redirect URI is registered in the developer portal.".to_owned(),
+        ),
+        Err(DiscordCallError::Refused(e)) => {
+            tracing::info!(provider = %rec.slug.as_str(), error = %e, "provider credentials refused by Discord");
+            (
+                false,
+                "Discord refused the client ID or secret: copy both again from the developer portal (OAuth2 page; reset the secret if unsure) and save them here.".to_owned(),
+            )
+        }
+        Err(DiscordCallError::Unavailable(e)) => {
+            tracing::warn!(provider = %rec.slug.as_str(), error = %e, "provider credential check: Discord unavailable");
+            return Err(ApiError::new(
+                ErrorName::UpstreamUnavailable,
+                "Discord could not be reached to check the credentials; try again shortly",
+            ));
+        }
+    };
+    Ok(Json(latchkey_api::providers::ProviderCheckResponse {
+        ok,
+        message,
+    }))
+}

@@ -562,6 +562,9 @@ pub trait DiscordOAuth: Send + Sync {
         route: &'static str,
         path: &str,
     ) -> Result<ProxyOutcome, DiscordCallError>;
+    /// Checks an application's client id and secret at Discord: a client-credentials grant for
+    /// `identify`, whose token is revoked at once. `Refused` when Discord rejects them.
+    async fn check_credentials(&self, app: &DiscordAppRef<'_>) -> Result<(), DiscordCallError>;
     /// The user's role ids in `guild`, or `None` when not a member.
     async fn member_roles(
         &self,

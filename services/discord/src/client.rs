@@ -247,6 +247,20 @@ impl DiscordClient {
         self.token_grant(app, form, Retry::Once).await
     }
 
+    /// A client-credentials grant for `scopes`: Discord issues a token for the application's
+    /// owner only when the client id and secret are right (no refresh token).
+    pub async fn client_credentials(
+        &self,
+        app: &DiscordApp,
+        scopes: &str,
+    ) -> Result<TokenSet, DiscordError> {
+        let form = vec![
+            ("grant_type", "client_credentials".to_owned()),
+            ("scope", scopes.to_owned()),
+        ];
+        self.token_grant(app, form, Retry::Once).await
+    }
+
     /// A grant on the token endpoint with the given retry rule (rule 24).
     async fn token_grant(
         &self,

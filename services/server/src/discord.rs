@@ -134,6 +134,20 @@ impl DiscordOAuth for OAuth {
         Ok(exchanged(t))
     }
 
+    async fn check_credentials(&self, app: &DiscordAppRef<'_>) -> Result<(), DiscordCallError> {
+        let app = app_of(app)?;
+        let t = self
+            .0
+            .client_credentials(&app, "identify")
+            .await
+            .map_err(call_error)?;
+        // The token proves the credentials; it is not kept.
+        if let Err(e) = self.0.revoke(&app, &t.access_token).await {
+            tracing::warn!(error = %e, "could not revoke a credential check's token");
+        }
+        Ok(())
+    }
+
     async fn current_user(
         &self,
         app: &DiscordAppRef<'_>,

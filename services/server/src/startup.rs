@@ -80,7 +80,7 @@ impl Application {
         );
         let tokens = tokens(&ctx, custody.clone(), oauth.clone(), audit)?;
         let grpc = routes::grpc::build(
-            control_plane_state(&ctx, &revoker),
+            control_plane_state(&ctx, &revoker, &oauth),
             authorizer.clone(),
             tokens.clone(),
         )
@@ -137,7 +137,11 @@ impl Application {
 
     fn api_router(&self) -> Router {
         let (health, control_plane, authorization, tokens, doc) = api_parts();
-        let control_plane = control_plane.with_state(control_plane_state(&self.ctx, &self.revoker));
+        let control_plane = control_plane.with_state(control_plane_state(
+            &self.ctx,
+            &self.revoker,
+            &self.authorizer.discord,
+        ));
         let authorization = authorization
             .merge(latchkey_authorization::browser_routes())
             .with_state(self.authorizer.clone());
@@ -366,8 +370,10 @@ impl Application {
 fn control_plane_state(
     ctx: &Context,
     revoker: &Arc<dyn latchkey_core::ports::DiscordRevoker>,
+    discord: &Arc<dyn latchkey_core::ports::DiscordOAuth>,
 ) -> latchkey_control_plane::ControlPlane {
     latchkey_control_plane::ControlPlane {
+        discord: discord.clone(),
         store: ctx.store.clone(),
         fresh: ctx.db.store(),
         revoker: revoker.clone(),

@@ -250,8 +250,11 @@ async fn every_operation_for_every_principal() {
                     .await;
                     // Acknowledging needs a connection awaiting acknowledgement (the matrix's is
                     // active): found, and refused for its state rather than as missing.
+                    // Testing a provider's credentials asks Discord, which the matrix's world has
+                    // not: found, and Discord unreachable.
                     let found = s.is_success()
-                        || (path.ends_with("/acknowledge") && s == StatusCode::BAD_REQUEST);
+                        || (path.ends_with("/acknowledge") && s == StatusCode::BAD_REQUEST)
+                        || (path.ends_with("/test") && s == StatusCode::BAD_GATEWAY);
                     assert!(found, "{at}: A's admin on A's own object: {s}");
                 }
             }

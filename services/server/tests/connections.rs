@@ -146,13 +146,17 @@ async fn list_delete_and_reauth(db: Option<String>) {
         (Some(2), Some(2), Some(0), Some(100))
     );
     let first = &page["items"][0];
+    // When the access token expires: in the future, as the grant stores it.
+    let expires = first["expires_at"].as_str().unwrap();
+    let at = latchkey_api::time::parse_rfc3339(expires).unwrap();
+    assert!(at > latchkey_core::time::UnixMillis::now().0, "{expires}");
     assert_eq!(
         first,
         &json!({
         "id": alice, "connection_id": alice, "connection_status": "active",
         "provider_id": "discord-prod", "provider_type": "oauth2", "provider_description": "Discord prod app",
         "provider_user_info": {"id": sim::USER, "username": "nelly"},
-        "scopes": ["guilds", "identify"], "user_id": "alice"})
+        "scopes": ["guilds", "identify"], "user_id": "alice", "expires_at": expires})
     );
     let raw = page.to_string();
     let (access, refresh) = Sim::tokens(&alice_tokens);

@@ -66,6 +66,7 @@ async fn the_dashboard_in_chromium_manages_a_tenant_end_to_end() {
         .arg(repo().join("dashboard/e2e/run.mjs"))
         .env("LATCHKEY_URL", &w.app.api)
         .env("ADMIN_KEY", &w.admin)
+        .env("SIM_ORIGIN", w.sim.base_url())
         .env("VERIFIER_URL", format!("{}/verify", w.tenant_app.origin))
         .env("SCREENSHOTS", repo().join("docs/screenshots"))
         .stdin(Stdio::piped())

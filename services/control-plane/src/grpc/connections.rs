@@ -20,6 +20,7 @@ fn connection(c: ConnectionResponse) -> pb::UserConnection {
         provider_user_info: c.provider_user_info.to_string(),
         scopes: c.scopes,
         user_id: c.user_id,
+        expires_at: c.expires_at,
     }
 }
 

@@ -261,7 +261,7 @@ pub fn connection_json(c: &pb::UserConnection) -> Value {
         "provider_id": c.provider_id, "provider_type": c.provider_type,
         "provider_description": opt(&c.provider_description),
         "provider_user_info": serde_json::from_str::<Value>(&c.provider_user_info).unwrap(),
-        "scopes": c.scopes, "user_id": c.user_id,
+        "scopes": c.scopes, "user_id": c.user_id, "expires_at": c.expires_at,
     })
 }
 
