@@ -88,6 +88,10 @@ try {
   await page.getByRole('row').filter({ hasText: 'discord-second' }).getByRole('button', { name: 'Test' }).click();
   await shown(page.getByTestId('check').filter({ hasText: 'Discord refused' }), 'bad credentials explained');
   await shot('providers');
+  // Delete the second one again.
+  page.once('dialog', (d) => d.accept());
+  await page.getByRole('row').filter({ hasText: 'discord-second' }).getByRole('button', { name: 'Delete' }).click();
+  await page.getByRole('cell', { name: /discord-second/ }).waitFor({ state: 'detached' });
   say('OK', 'provider');
 
   // Tools: register one; its key is shown once.
@@ -134,7 +138,18 @@ try {
   await page.getByLabel('Verifier URL').fill(verifier);
   await page.getByRole('button', { name: 'Save' }).click();
   await page.getByText('Saved.').waitFor();
+  // Test my verifier: a self-test flow for alice, opened in a browser signed in to the tenant's
+  // app as alice, which its verifier confirms.
+  await page.getByLabel("Your app's user id").fill('alice');
+  await page.getByRole('button', { name: 'Start a test' }).click();
+  const testLink = await page.getByRole('link', { name: 'your verifier with the test flow' }).getAttribute('href');
+  check(testLink.startsWith(`${verifier}?flow_id=`), `test link: ${testLink}`);
   await shot('verification');
+  const tester = await context.newPage();
+  await tester.goto(`${process.env.TENANT_APP}/login?user=alice`);
+  await tester.goto(testLink);
+  await shown(tester.getByText('Verifier test passed'), 'the verifier confirmed the test flow');
+  await tester.close();
   say('OK', 'verifier');
 
   // Connections: after a user completes a flow, the connection appears; revoke it.
@@ -178,6 +193,9 @@ try {
   check((await page.getByTestId('secret').textContent()).startsWith('lk_key_'), 'new key shown once');
   await shot('api-keys');
   await page.getByRole('button', { name: 'I have stored it' }).click();
+  page.once('dialog', (d) => d.accept());
+  await page.getByRole('row').filter({ hasText: 'e2e app key' }).getByRole('button', { name: 'Revoke' }).click();
+  await shown(page.getByRole('row').filter({ hasText: 'e2e app key' }).getByText(/revoked/), 'the key is revoked');
   await go('Audit log');
   await page.getByLabel('Action').fill('provider.create');
   await page.getByRole('button', { name: 'Filter' }).click();

@@ -41,8 +41,8 @@ fn missing() -> Option<String> {
     .map(|(_, what)| what.to_owned())
 }
 
-/// Starts an authorization for `user` (with two providers now, it names the one the tenant's
-/// users use).
+/// Starts an authorization for `user` through the tenant's `discord-prod` (named, as the
+/// dashboard adds a second provider for a while).
 async fn start(w: &World, user: &str) -> serde_json::Value {
     let (s, a) = w
         .authorize_body(serde_json::json!({"user_id": user, "auth_requirement": {"id": "discord-prod", "oauth2": {"scopes": ["guilds"]}}}))
@@ -67,6 +67,7 @@ async fn the_dashboard_in_chromium_manages_a_tenant_end_to_end() {
         .env("LATCHKEY_URL", &w.app.api)
         .env("ADMIN_KEY", &w.admin)
         .env("SIM_ORIGIN", w.sim.base_url())
+        .env("TENANT_APP", &w.tenant_app.origin)
         .env("VERIFIER_URL", format!("{}/verify", w.tenant_app.origin))
         .env("SCREENSHOTS", repo().join("docs/screenshots"))
         .stdin(Stdio::piped())
@@ -130,6 +131,8 @@ async fn the_dashboard_in_chromium_manages_a_tenant_end_to_end() {
         "tool.create",
         "settings.session_verification.update",
         "connection.delete",
+        "provider.delete",
+        "api_key.revoke",
         "dashboard.sign_out",
     ])
     .await;
