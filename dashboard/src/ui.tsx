@@ -72,3 +72,22 @@ export function when(iso?: string | null): string {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
 }
+
+/** The header of a table's action column (announced, not shown). */
+export function ActionsHeader() {
+  return (
+    <th scope="col">
+      <span className="sr-only">Actions</span>
+    </th>
+  );
+}
+
+/** A table cell with a name in bold and an optional hint under it. */
+export function NameCell({ name, hint }: { name: string; hint?: string | null }) {
+  return (
+    <td>
+      <strong>{name}</strong>
+      {hint && <div className="hint">{hint}</div>}
+    </td>
+  );
+}

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { api } from '../api/client';
 import type { components } from '../api/schema';
 import { checked, type PageProps } from '../page';
-import { ErrorMessage, ShowOnce, when } from '../ui';
+import { ActionsHeader, NameCell, ErrorMessage, ShowOnce, when } from '../ui';
 
 type Key = components['schemas']['ApiKeyResponse'];
 
@@ -68,18 +68,13 @@ export function ApiKeys(props: PageProps) {
               <th scope="col">Role</th>
               <th scope="col">Created</th>
               <th scope="col">Last used</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
+              <ActionsHeader />
             </tr>
           </thead>
           <tbody>
             {items.map((k) => (
               <tr key={k.id}>
-                <td>
-                  <strong>{k.name}</strong>
-                  <div className="hint">{k.id}</div>
-                </td>
+                <NameCell name={k.name} hint={k.id} />
                 <td>{k.role}</td>
                 <td>{when(k.created_at)}</td>
                 <td>{when(k.last_used_at)}</td>

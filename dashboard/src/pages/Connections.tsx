@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { api } from '../api/client';
 import type { components } from '../api/schema';
 import { checked, type PageProps } from '../page';
-import { Empty, ErrorMessage, Notice, when } from '../ui';
+import { ActionsHeader, Empty, ErrorMessage, Notice, when } from '../ui';
 
 type Connection = components['schemas']['ConnectionResponse'];
 
@@ -64,9 +64,7 @@ export function Connections(props: PageProps) {
               <th scope="col">Scopes</th>
               <th scope="col">Status</th>
               <th scope="col">Token expires</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
+              <ActionsHeader />
             </tr>
           </thead>
           <tbody>

@@ -3,7 +3,7 @@ import { api } from '../api/client';
 import type { components } from '../api/schema';
 import { checked, type PageProps } from '../page';
 import { isSnowflake, normalizeScopes, SCOPES, selectableScopes } from '../scopes';
-import { CopyButton, Empty, ErrorMessage, Notice } from '../ui';
+import { ActionsHeader, NameCell, CopyButton, Empty, ErrorMessage, Notice } from '../ui';
 
 type Provider = components['schemas']['ProviderResponse'];
 
@@ -224,18 +224,13 @@ export function Providers(props: PageProps) {
               <th scope="col">Scopes</th>
               <th scope="col">Redirect URI</th>
               <th scope="col">Status</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
+              <ActionsHeader />
             </tr>
           </thead>
           <tbody>
             {items.map((p) => (
               <tr key={p.id}>
-                <td>
-                  <strong>{p.id}</strong>
-                  {p.description && <div className="hint">{p.description}</div>}
-                </td>
+                <NameCell name={p.id} hint={p.description} />
                 <td>
                   <code>{p.oauth2.client_id}</code>
                   <div className="hint">secret {p.oauth2.client_secret.hint}</div>

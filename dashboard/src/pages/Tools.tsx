@@ -3,7 +3,7 @@ import { api } from '../api/client';
 import type { components } from '../api/schema';
 import { checked, type PageProps } from '../page';
 import { normalizeScopes, selectableScopes } from '../scopes';
-import { Empty, ErrorMessage, ShowOnce } from '../ui';
+import { ActionsHeader, NameCell, Empty, ErrorMessage, ShowOnce } from '../ui';
 
 type Tool = components['schemas']['ToolResponse'];
 type Provider = components['schemas']['ProviderResponse'];
@@ -177,18 +177,13 @@ export function Tools(props: PageProps) {
               <th scope="col">Version</th>
               <th scope="col">Provider</th>
               <th scope="col">Scopes</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
+              <ActionsHeader />
             </tr>
           </thead>
           <tbody>
             {items.map((t) => (
               <tr key={t.id}>
-                <td>
-                  <strong>{t.name}</strong>
-                  {t.description && <div className="hint">{t.description}</div>}
-                </td>
+                <NameCell name={t.name} hint={t.description} />
                 <td>{t.version}</td>
                 <td>{t.requirement.id ?? 'discord'}</td>
                 <td>{(t.requirement.oauth2.scopes ?? []).join(' ')}</td>

@@ -10,13 +10,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_api::dashboard::{SessionResponse, SignInRequest};
 use latchkey_api::server::{
-    ApiError, JsonBody, SECURE_SESSION_COOKIE, SESSION_COOKIE, session_cookie,
+    ApiError, JsonBody, SECURE_SESSION_COOKIE, SESSION_COOKIE, csrf_checked, refusal,
+    session_cookie,
 };
 use latchkey_api::time::rfc3339;
 use latchkey_api::{ErrorBody, ErrorName};
 use latchkey_core::CoreError;
 use latchkey_core::audit::{Actor, AuditEvent};
-use latchkey_core::auth::{AuthFailure, DashboardSession, TenantPrincipal, csrf_token};
+use latchkey_core::auth::{DashboardSession, TenantPrincipal, csrf_token};
 use secrecy::ExposeSecret;
 
 use crate::ControlPlane;
@@ -64,26 +65,17 @@ fn actor(p: &TenantPrincipal) -> Actor {
     }
 }
 
-fn refused(e: AuthFailure) -> ApiError {
-    match e {
-        AuthFailure::Unavailable(e) => ApiError::unavailable(&e),
-        reason @ (AuthFailure::Malformed(_)
-        | AuthFailure::UnknownKey
-        | AuthFailure::WrongSecret
-        | AuthFailure::Revoked) => {
-            tracing::info!(reason = %reason, "dashboard session refused");
-            ApiError::unauthorized()
-        }
-    }
-}
-
 /// The current session, from the request's cookie.
 async fn current(
     cp: &ControlPlane,
     headers: &HeaderMap,
 ) -> Result<(String, TenantPrincipal, DashboardSession), ApiError> {
     let secret = session_cookie(headers).ok_or_else(ApiError::unauthorized)?;
-    let (p, s) = cp.authenticator.session(secret).await.map_err(refused)?;
+    let (p, s) = cp
+        .authenticator
+        .session(secret)
+        .await
+        .map_err(|e| refusal(e, "dashboard session refused"))?;
     Ok((secret.to_owned(), p, s))
 }
 
@@ -116,7 +108,7 @@ pub(crate) async fn sign_in(
         })
         .await
         .map_err(|e| match e {
-            Some(e) => refused(e),
+            Some(e) => refusal(e, "dashboard session refused"),
             None => ApiError::new(ErrorName::Forbidden, "the dashboard needs an admin key"),
         })?;
     let secret = secret.expose_secret();
@@ -172,20 +164,12 @@ pub(crate) async fn sign_out(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (secret, p, _) = current(&cp, &headers).await?;
-    let sent = headers
-        .get(latchkey_api::server::CSRF_HEADER)
-        .and_then(|v| v.to_str().ok());
-    if !sent.is_some_and(|t| latchkey_core::auth::csrf_matches(&secret, t)) {
-        return Err(ApiError::new(
-            ErrorName::Forbidden,
-            "signing out needs the session's X-CSRF-Token header",
-        ));
-    }
+    csrf_checked(&headers, &secret)?;
     let audit = AuditEvent::success(&actor(&p), "dashboard.sign_out", p.key_id.to_string());
     cp.authenticator
         .close_session(&secret, &audit)
         .await
-        .map_err(refused)?;
+        .map_err(|e| refusal(e, "dashboard session refused"))?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.headers_mut()
         .insert(header::SET_COOKIE, cp.cookie("", 0));

@@ -8,7 +8,6 @@
 
 mod support;
 
-use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -62,20 +61,6 @@ fn client_command(which: &str, script: &str) -> Option<Command> {
     Some(cmd)
 }
 
-/// The lines a child prints, as they come.
-fn lines(stdout: std::process::ChildStdout) -> tokio::sync::mpsc::UnboundedReceiver<String> {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
 async fn run(which: &str) {
     let script = if which == "python" {
         "clients.py"
@@ -97,7 +82,7 @@ async fn run(which: &str) {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let mut rx = lines(stdout);
+    let mut rx = support::lines(stdout);
     let mut oks = Vec::new();
     while let Some(line) = rx.recv().await {
         let parts: Vec<&str> = line.split(' ').collect();
@@ -180,7 +165,7 @@ async fn mcp(w: &World, user: &str, discord: &str, instance: Option<&str>, org_c
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    let mut rx = lines(stdout);
+    let mut rx = support::lines(stdout);
     let mut result = None;
     while let Some(line) = rx.recv().await {
         if let Some(url) = line.strip_prefix("CONSENT ") {

@@ -9,7 +9,7 @@
 
 mod support;
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -77,15 +77,7 @@ async fn the_dashboard_in_chromium_manages_a_tenant_end_to_end() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let mut rx = support::lines(stdout);
     let mut oks = Vec::new();
     while let Some(line) = rx.recv().await {
         match line.split(' ').collect::<Vec<_>>().as_slice() {

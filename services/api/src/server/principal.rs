@@ -103,17 +103,23 @@ pub async fn authenticate(
             return Err(ApiError::unauthorized());
         }
     };
-    match authenticator.authenticate(bearer_value(raw)).await {
-        Ok(p) => Ok(p),
-        Err(AuthFailure::Unavailable(e)) => Err(ApiError::unavailable(&e)),
-        Err(
-            reason @ (AuthFailure::Malformed(_)
-            | AuthFailure::UnknownKey
-            | AuthFailure::WrongSecret
-            | AuthFailure::Revoked),
-        ) => {
-            tracing::info!(reason = %reason, "authentication failed");
-            Err(ApiError::unauthorized())
+    authenticator
+        .authenticate(bearer_value(raw))
+        .await
+        .map_err(|e| refusal(e, "authentication failed"))
+}
+
+/// The answer to a failed key or session check: 503 when the key store is unreachable, else
+/// the one `unauthorized` whatever the reason (which is logged as `what`, never the secret).
+pub fn refusal(e: AuthFailure, what: &'static str) -> ApiError {
+    match e {
+        AuthFailure::Unavailable(e) => ApiError::unavailable(&e),
+        reason @ (AuthFailure::Malformed(_)
+        | AuthFailure::UnknownKey
+        | AuthFailure::WrongSecret
+        | AuthFailure::Revoked) => {
+            tracing::info!(reason = %reason, "{what}");
+            ApiError::unauthorized()
         }
     }
 }
@@ -137,6 +143,19 @@ pub fn session_cookie(headers: &http::HeaderMap) -> Option<&str> {
         .map(|(_, v)| v)
 }
 
+/// Refuses (403) a dashboard write that does not carry its session's CSRF token.
+pub fn csrf_checked(headers: &http::HeaderMap, secret: &str) -> Result<(), ApiError> {
+    let sent = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+    if sent.is_some_and(|t| latchkey_core::auth::csrf_matches(secret, t)) {
+        return Ok(());
+    }
+    tracing::warn!("dashboard write without its CSRF token; refused");
+    Err(ApiError::new(
+        ErrorName::Forbidden,
+        "this change needs the session's X-CSRF-Token header: reload the dashboard",
+    ))
+}
+
 /// A request without an `Authorization` header but with the dashboard's session cookie: the
 /// session's admin key, when the session is current and the key still valid; writes must also
 /// carry the session's CSRF token.
@@ -145,28 +164,12 @@ async fn session_principal(
     parts: &Parts,
     secret: &str,
 ) -> Result<Principal, ApiError> {
-    let (p, _) = match authenticator.session(secret).await {
-        Ok(found) => found,
-        Err(AuthFailure::Unavailable(e)) => return Err(ApiError::unavailable(&e)),
-        Err(
-            reason @ (AuthFailure::Malformed(_)
-            | AuthFailure::UnknownKey
-            | AuthFailure::WrongSecret
-            | AuthFailure::Revoked),
-        ) => {
-            tracing::info!(reason = %reason, "dashboard session refused");
-            return Err(ApiError::unauthorized());
-        }
-    };
+    let (p, _) = authenticator
+        .session(secret)
+        .await
+        .map_err(|e| refusal(e, "dashboard session refused"))?;
     if !parts.method.is_safe() {
-        let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-        if !sent.is_some_and(|t| latchkey_core::auth::csrf_matches(secret, t)) {
-            tracing::warn!("dashboard write without its CSRF token; refused");
-            return Err(ApiError::new(
-                ErrorName::Forbidden,
-                "this change needs the session's X-CSRF-Token header: reload the dashboard",
-            ));
-        }
+        csrf_checked(&parts.headers, secret)?;
     }
     Ok(Principal::Tenant(p))
 }

@@ -482,3 +482,18 @@ pub async fn call(
     let r = request(app, method, path, Some(key), body.as_ref()).await;
     (r.status, r.body)
 }
+
+/// The lines a child process prints, as they come.
+pub fn lines(stdout: std::process::ChildStdout) -> tokio::sync::mpsc::UnboundedReceiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
