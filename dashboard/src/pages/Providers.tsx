@@ -3,6 +3,7 @@ import { api } from '../api/client';
 import type { components } from '../api/schema';
 import { checked, type PageProps } from '../page';
 import { isSnowflake, normalizeScopes, SCOPES, selectableScopes } from '../scopes';
+import { ScopePicker } from '../ScopePicker';
 import { ActionsHeader, NameCell, CopyButton, Empty, ErrorMessage, Notice } from '../ui';
 
 type Provider = components['schemas']['ProviderResponse'];
@@ -94,26 +95,7 @@ function ProviderForm({ editing, props, onSaved, onCancel }: {
       <p className="hint">Write-only: once saved, only its last characters are shown.</p>
       <fieldset>
         <legend>Scopes users are asked for</legend>
-        {selectableScopes().map((s) => (
-          <div key={s.scope} className="check">
-            <input
-              type="checkbox"
-              id={`scope-${s.scope}`}
-              checked={s.always || scopes.has(s.scope)}
-              disabled={s.always}
-              onChange={(e) => {
-                const next = new Set(scopes);
-                if (e.target.checked) next.add(s.scope);
-                else next.delete(s.scope);
-                setScopes(next);
-              }}
-            />
-            <label htmlFor={`scope-${s.scope}`}>
-              <code>{s.scope}</code> — {s.what}
-              {s.warning && <span className="warning"> {s.warning}</span>}
-            </label>
-          </div>
-        ))}
+        <ScopePicker idPrefix="scope" selected={scopes} onChange={setScopes} showWarnings />
         <p className="hint">
           Not offered: {SCOPES.filter((s) => !selectableScopes().includes(s)).map((s) => s.scope).join(', ')} ({' '}
           {SCOPES.filter((s) => !selectableScopes().includes(s)).map((s) => s.warning).join(' ')})

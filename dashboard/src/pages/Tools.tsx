@@ -2,7 +2,8 @@ import { useEffect, useState } from 'react';
 import { api } from '../api/client';
 import type { components } from '../api/schema';
 import { checked, type PageProps } from '../page';
-import { normalizeScopes, selectableScopes } from '../scopes';
+import { normalizeScopes } from '../scopes';
+import { ScopePicker } from '../ScopePicker';
 import { ActionsHeader, NameCell, Empty, ErrorMessage, ShowOnce } from '../ui';
 
 type Tool = components['schemas']['ToolResponse'];
@@ -124,25 +125,7 @@ export function Tools(props: PageProps) {
           </select>
           <fieldset>
             <legend>Scopes the tool needs</legend>
-            {selectableScopes().map((s) => (
-              <div key={s.scope} className="check">
-                <input
-                  type="checkbox"
-                  id={`tool-scope-${s.scope}`}
-                  checked={s.always || scopes.has(s.scope)}
-                  disabled={s.always}
-                  onChange={(e) => {
-                    const next = new Set(scopes);
-                    if (e.target.checked) next.add(s.scope);
-                    else next.delete(s.scope);
-                    setScopes(next);
-                  }}
-                />
-                <label htmlFor={`tool-scope-${s.scope}`}>
-                  <code>{s.scope}</code> — {s.what}
-                </label>
-              </div>
-            ))}
+            <ScopePicker idPrefix="tool-scope" selected={scopes} onChange={setScopes} />
           </fieldset>
           <div className="row">
             <button type="submit">{editing ? 'Save' : 'Register'}</button>
