@@ -179,8 +179,8 @@ impl Authenticator {
     }
 
     /// Signs an **admin** key in to the dashboard for `ttl`: the new session's secret (for the
-    /// cookie), its principal and record. Any other valid key is `Err(None)` (wrong role); an invalid one
-    /// `Err(Some(failure))`.
+    /// cookie), its principal and record. Any other valid key is `Err(None)` (wrong role); an
+    /// invalid one `Err(Some(failure))`.
     pub async fn open_session(
         &self,
         raw_key: &str,
