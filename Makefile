@@ -7,7 +7,7 @@ PG_ADMIN_URL ?= $(or $(LATCHKEY_TEST_POSTGRES_URL),postgres://postgres@127.0.0.1
 
 ARCADE_VENV ?= $(HOME)/.cache/latchkey/arcade-venv
 
-.PHONY: run sim demo openapi test lint doc fmt check-deps unit test-long bench clean-test-dbs build help arcade-clients dashboard dashboard-build helm
+.PHONY: run sim demo openapi test lint doc fmt check-deps unit test-long bench clean-test-dbs build help arcade-clients dashboard dashboard-build helm image
 
 help:
 	@echo "make run        build and start Latchkey on the embedded SQLite default"
@@ -20,6 +20,7 @@ help:
 	@echo "make doc        the SDK's API documentation (cargo doc, warnings are errors)"
 	@echo "make dashboard  build the dashboard (dashboard/dist) and run its unit tests"
 	@echo "make helm       lint and render the Helm chart (charts/latchkey) over its CI value sets"
+	@echo "make image      build the container image latchkey:dev (needs a Docker engine)"
 	@echo "make openapi    regenerate openapi.yaml from the code"
 	@echo "make arcade-clients  install arcadepy and @arcadeai/arcadejs for the compatibility tests"
 
@@ -57,6 +58,11 @@ dashboard-build:
 ## (services/server/tests/dashboard_e2e.rs, headless Chromium).
 dashboard: dashboard-build
 	@cd dashboard && npm test --silent
+
+## The container image (Dockerfile; needs a Docker engine, which CI does not have).
+IMAGE ?= latchkey:dev
+image:
+	docker build -t $(IMAGE) .
 
 ## The Helm chart: lint --strict and template over charts/latchkey/ci/*.yaml, and the values it
 ## must refuse (helm 3 from npm, cached in ~/.cache/latchkey/helm).
