@@ -105,7 +105,10 @@ pub async fn get_status(
             AuthorizationStatus::Completed => return start::view(az, tenant, &a, &f).await,
             AuthorizationStatus::Failed => {
                 if first && wait > 0 {
-                    tokio::time::sleep(Duration::from_secs(wait.min(FAILED_WAIT))).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(wait.min(FAILED_WAIT))) => {}
+                        () = az.waiters.stopped() => {}
+                    }
                 }
                 return start::view(az, tenant, &a, &f).await;
             }
@@ -117,12 +120,14 @@ pub async fn get_status(
                 let Some(w) = woken.as_mut().as_pin_mut() else {
                     return start::view(az, tenant, &a, &f).await;
                 };
-                if tokio::time::Instant::now() >= deadline {
+                if tokio::time::Instant::now() >= deadline || az.waiters.is_stopping() {
                     return start::view(az, tenant, &a, &f).await;
                 }
                 tokio::select! {
                     () = w => {}
                     () = tokio::time::sleep_until(until) => {}
+                    // Shutting down: the loop reads the status once more and answers it.
+                    () = az.waiters.stopped() => {}
                 }
                 first = false;
             }

@@ -12,9 +12,19 @@ use latchkey_core::cache::Change;
 use tokio::sync::Notify;
 
 /// The registry of waiters, by authorization.
-#[derive(Default)]
 pub struct Waiters {
     by_id: Mutex<HashMap<AuthorizationId, Arc<Notify>>>,
+    /// Set at shutdown: every hold ends and answers the current status.
+    stopping: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Waiters {
+    fn default() -> Self {
+        Self {
+            by_id: Mutex::default(),
+            stopping: tokio::sync::watch::Sender::new(false),
+        }
+    }
 }
 
 /// One waiter's registration; dropping it forgets the authorization when nobody else waits.
@@ -46,6 +56,23 @@ impl Drop for Watch<'_> {
 }
 
 impl Waiters {
+    /// Ends every hold, now and later: long-polls answer with the current status at once
+    /// (graceful shutdown, so that no client waits out the grace period for nothing).
+    pub fn stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Whether [`Waiters::stop`] was called.
+    pub fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
+    /// Resolves once [`Waiters::stop`] is called.
+    pub async fn stopped(&self) {
+        let mut rx = self.stopping.subscribe();
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+
     /// Registers interest in `id`.
     pub fn watch(&self, id: AuthorizationId) -> Watch<'_> {
         let notify = self

@@ -324,6 +324,8 @@ impl Application {
         shutdown.await;
         tracing::info!("shutting down: draining in-flight requests");
         routes::grpc::stopping(&self.grpc.health).await;
+        // Held long-polls answer their current status now rather than hold the drain.
+        self.authorizer.waiters.stop();
         let _ = tx.send(true);
         let drained = tokio::time::timeout(grace, async {
             let a = api.await;

@@ -93,3 +93,41 @@ async fn long_polls_wait_on_the_notifier_not_on_the_database() {
         "{reads} reads of the authorization by {polls} polls waiting 3 s each"
     );
 }
+
+/// Issue 9, item 5: at shutdown a held long-poll answers the authorization's current status at
+/// once, instead of holding the drain until the grace period (20 s) drops it.
+#[tokio::test]
+async fn shutdown_answers_held_long_polls_with_the_current_status() {
+    let w = support::flow::World::start(support::flow::Options::default()).await;
+    let (_, a) = w.authorize("alice", &["guilds"]).await;
+    let url = format!(
+        "{}/v1/auth/status?id={}&wait=45",
+        w.app.api,
+        a["id"].as_str().unwrap()
+    );
+    let key = w.app_key.clone();
+    let poll = tokio::spawn(async move {
+        let r = reqwest::Client::new()
+            .get(url)
+            .header("authorization", key)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json::<serde_json::Value>().await.unwrap())
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!poll.is_finished(), "held while pending");
+    let stopping = std::time::Instant::now();
+    w.app.stop().await;
+    let (s, v) = poll.await.unwrap();
+    assert_eq!(
+        (s.as_u16(), v["status"].as_str()),
+        (200, Some("pending")),
+        "{v}"
+    );
+    assert!(v["url"].as_str().is_some(), "the answer is whole: {v}");
+    assert!(
+        stopping.elapsed() < std::time::Duration::from_secs(10),
+        "the server waited for the long-poll instead of answering it"
+    );
+}
