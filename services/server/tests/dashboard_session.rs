@@ -407,5 +407,15 @@ async fn the_dashboard_is_served_under_a_strict_policy_or_says_how_to_build_it()
         assert_eq!(r.headers()["x-content-type-options"], "nosniff");
         assert!(r.text().await.unwrap().contains(body), "{path}");
     }
+    let r = http
+        .get(format!("{}/dashboard/assets/missing.js", app.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "a missing asset is not the app"
+    );
     app.stop().await;
 }

@@ -1,5 +1,6 @@
 //! `/dashboard`: the tenant dashboard's built files (`server.dashboard_dir`, default
-//! `dashboard/dist`), with the single-page app's `index.html` for every other path under it, and
+//! `dashboard/dist`; a missing asset is 404), with the single-page app's `index.html` for every
+//! other path under it, and
 //! a strict content security policy: the page loads only its own scripts and styles and talks
 //! only to this origin's API. When the dashboard is not built, a page says how to build it.
 
@@ -20,10 +21,13 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; s
 pub fn router(dir: &Path) -> Router {
     let index = dir.join("index.html");
     let files = if index.is_file() {
-        Router::new().nest_service(
-            "/dashboard/",
-            ServeDir::new(dir).fallback(ServeFile::new(index)),
-        )
+        Router::new()
+            // Built files: a missing one is 404, not the app's page.
+            .nest_service("/dashboard/assets", ServeDir::new(dir.join("assets")))
+            .nest_service(
+                "/dashboard/",
+                ServeDir::new(dir).fallback(ServeFile::new(index)),
+            )
     } else {
         let shown = dir.display().to_string();
         let missing = move || async move {
