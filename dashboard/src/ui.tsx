@@ -73,12 +73,23 @@ export function when(iso?: string | null): string {
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
 }
 
-/** The header of a table's action column (announced, not shown). */
-export function ActionsHeader() {
+/** A table's header row: the column names, and an action column announced but not shown. */
+export function TableHead({ columns, actions = false }: { columns: string[]; actions?: boolean }) {
   return (
-    <th scope="col">
-      <span className="sr-only">Actions</span>
-    </th>
+    <thead>
+      <tr>
+        {columns.map((c) => (
+          <th key={c} scope="col">
+            {c}
+          </th>
+        ))}
+        {actions && (
+          <th scope="col">
+            <span className="sr-only">Actions</span>
+          </th>
+        )}
+      </tr>
+    </thead>
   );
 }
 

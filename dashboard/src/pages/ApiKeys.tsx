@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { api } from '../api/client';
 import type { components } from '../api/schema';
 import { checked, type PageProps } from '../page';
-import { ActionsHeader, NameCell, ErrorMessage, ShowOnce, when } from '../ui';
+import { NameCell, ErrorMessage, ShowOnce, when, TableHead } from '../ui';
 
 type Key = components['schemas']['ApiKeyResponse'];
 
@@ -62,15 +62,7 @@ export function ApiKeys(props: PageProps) {
       </form>
       {items && (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Role</th>
-              <th scope="col">Created</th>
-              <th scope="col">Last used</th>
-              <ActionsHeader />
-            </tr>
-          </thead>
+          <TableHead columns={['Name', 'Role', 'Created', 'Last used']} actions />
           <tbody>
             {items.map((k) => (
               <tr key={k.id}>

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { api } from '../api/client';
 import type { components } from '../api/schema';
 import { checked, type PageProps } from '../page';
-import { Empty, ErrorMessage, when } from '../ui';
+import { Empty, ErrorMessage, when, TableHead } from '../ui';
 
 type Event = components['schemas']['AuditEventResponse'];
 
@@ -57,15 +57,7 @@ export function Audit(props: PageProps) {
       {items && items.length === 0 && <Empty title="Nothing here">No event matches these filters.</Empty>}
       {items && items.length > 0 && (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">Action</th>
-              <th scope="col">Target</th>
-              <th scope="col">Actor</th>
-              <th scope="col">Outcome</th>
-            </tr>
-          </thead>
+          <TableHead columns={['When', 'Action', 'Target', 'Actor', 'Outcome']} />
           <tbody>
             {items.map((e) => (
               <tr key={e.id}>

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { api } from '../api/client';
 import type { components } from '../api/schema';
 import { checked, type PageProps } from '../page';
-import { Empty, ErrorMessage, when } from '../ui';
+import { Empty, ErrorMessage, when, TableHead } from '../ui';
 
 type Authorization = components['schemas']['AuthorizationSummary'];
 
@@ -47,15 +47,7 @@ export function Authorizations(props: PageProps) {
       )}
       {items && items.length > 0 && (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Updated</th>
-              <th scope="col">User</th>
-              <th scope="col">Provider</th>
-              <th scope="col">Scopes</th>
-              <th scope="col">Status</th>
-            </tr>
-          </thead>
+          <TableHead columns={['Updated', 'User', 'Provider', 'Scopes', 'Status']} />
           <tbody>
             {items.map((a) => (
               <tr key={a.id} data-status={a.status}>

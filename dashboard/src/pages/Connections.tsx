@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { api } from '../api/client';
 import type { components } from '../api/schema';
 import { checked, type PageProps } from '../page';
-import { ActionsHeader, Empty, ErrorMessage, Notice, when } from '../ui';
+import { Empty, ErrorMessage, Notice, when, TableHead } from '../ui';
 
 type Connection = components['schemas']['ConnectionResponse'];
 
@@ -56,17 +56,7 @@ export function Connections(props: PageProps) {
       )}
       {items && items.length > 0 && (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">User</th>
-              <th scope="col">Discord user</th>
-              <th scope="col">Provider</th>
-              <th scope="col">Scopes</th>
-              <th scope="col">Status</th>
-              <th scope="col">Token expires</th>
-              <ActionsHeader />
-            </tr>
-          </thead>
+          <TableHead columns={['User', 'Discord user', 'Provider', 'Scopes', 'Status', 'Token expires']} actions />
           <tbody>
             {shown.map((c) => (
               <tr key={c.id}>

@@ -4,7 +4,7 @@ import type { components } from '../api/schema';
 import { checked, type PageProps } from '../page';
 import { isSnowflake, normalizeScopes, SCOPES, selectableScopes } from '../scopes';
 import { ScopePicker } from '../ScopePicker';
-import { ActionsHeader, NameCell, CopyButton, Empty, ErrorMessage, Notice } from '../ui';
+import { NameCell, CopyButton, Empty, ErrorMessage, Notice, TableHead } from '../ui';
 
 type Provider = components['schemas']['ProviderResponse'];
 
@@ -199,16 +199,7 @@ export function Providers(props: PageProps) {
       )}
       {items && items.length > 0 && (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Id</th>
-              <th scope="col">Client ID</th>
-              <th scope="col">Scopes</th>
-              <th scope="col">Redirect URI</th>
-              <th scope="col">Status</th>
-              <ActionsHeader />
-            </tr>
-          </thead>
+          <TableHead columns={['Id', 'Client ID', 'Scopes', 'Redirect URI', 'Status']} actions />
           <tbody>
             {items.map((p) => (
               <tr key={p.id}>

@@ -4,7 +4,7 @@ import type { components } from '../api/schema';
 import { checked, type PageProps } from '../page';
 import { normalizeScopes } from '../scopes';
 import { ScopePicker } from '../ScopePicker';
-import { ActionsHeader, NameCell, Empty, ErrorMessage, ShowOnce } from '../ui';
+import { NameCell, Empty, ErrorMessage, ShowOnce, TableHead } from '../ui';
 
 type Tool = components['schemas']['ToolResponse'];
 type Provider = components['schemas']['ProviderResponse'];
@@ -154,15 +154,7 @@ export function Tools(props: PageProps) {
       )}
       {items && items.length > 0 && (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Tool</th>
-              <th scope="col">Version</th>
-              <th scope="col">Provider</th>
-              <th scope="col">Scopes</th>
-              <ActionsHeader />
-            </tr>
-          </thead>
+          <TableHead columns={['Tool', 'Version', 'Provider', 'Scopes']} actions />
           <tbody>
             {items.map((t) => (
               <tr key={t.id}>

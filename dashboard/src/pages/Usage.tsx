@@ -3,7 +3,7 @@ import { api } from '../api/client';
 import type { components } from '../api/schema';
 import { layout, type Series } from '../chart';
 import { checked, type PageProps } from '../page';
-import { ErrorMessage } from '../ui';
+import { ErrorMessage, TableHead } from '../ui';
 
 type Usage = components['schemas']['UsageResponse'];
 
@@ -73,14 +73,7 @@ export function UsagePage(props: PageProps) {
         <details>
           <summary>As a table</summary>
           <table>
-            <thead>
-              <tr>
-                <th scope="col">Day</th>
-                <th scope="col">Started</th>
-                <th scope="col">Completed</th>
-                <th scope="col">Token releases</th>
-              </tr>
-            </thead>
+            <TableHead columns={['Day', 'Started', 'Completed', 'Token releases']} />
             <tbody>
               {usage.days.map((d) => (
                 <tr key={d.date}>
