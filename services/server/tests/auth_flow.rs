@@ -1535,14 +1535,11 @@ async fn near_expiry(w: &World) {
     w.sim_settings(json!({"token.access_ttl_s": 200})).await;
     connect(w, "alice", D_ALICE, &["guilds"]).await;
     w.sim_settings(json!({"token.access_ttl_s": 604_800})).await;
-    let r = reqwest::Client::new()
-        .post(format!("{}/__sim/faults", w.sim.base_url()))
-        .json(&json!({"match": {"method": "POST", "path": "/api/oauth2/token"}, "trigger": {"count": null},
-                      "action": {"kind": "delay", "ms": 300}}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    w.sim_fault(
+        json!({"match": {"method": "POST", "path": "/api/oauth2/token"}, "trigger": {"count": null},
+                      "action": {"kind": "delay", "ms": 300}}),
+    )
+    .await;
 }
 
 fn one_token(answers: &[Value]) -> String {

@@ -54,14 +54,11 @@ async fn provider_credentials_are_checked_at_discord() {
     );
 
     // Discord down: 502, so the dashboard says to try again.
-    let f = reqwest::Client::new()
-        .post(format!("{}/__sim/faults", w.sim.base_url()))
-        .json(&json!({"match": {"method": "POST", "path": "/api/oauth2/token"}, "trigger": {"count": null},
-                      "action": {"kind": "status", "status": 503}}))
-        .send()
-        .await
-        .unwrap();
-    assert!(f.status().is_success());
+    w.sim_fault(
+        json!({"match": {"method": "POST", "path": "/api/oauth2/token"}, "trigger": {"count": null},
+                      "action": {"kind": "status", "status": 503}}),
+    )
+    .await;
     let (s, r) = test(&w, "discord-prod").await;
     assert_eq!(
         (s, r["name"].as_str()),

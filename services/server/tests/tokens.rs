@@ -725,14 +725,11 @@ async fn a_failed_refresh_serves_the_still_valid_token_and_cools_down() {
     w.complete(b["url"].as_str().unwrap(), "alice", D_ALICE)
         .await;
     // Discord's token endpoint fails from now on.
-    let r = reqwest::Client::new()
-        .post(format!("{}/__sim/faults", w.sim.base_url()))
-        .json(&json!({"match": {"method": "POST", "path": "/api/oauth2/token"}, "trigger": {"count": null},
-                      "action": {"kind": "status", "status": 503}}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    w.sim_fault(
+        json!({"match": {"method": "POST", "path": "/api/oauth2/token"}, "trigger": {"count": null},
+                      "action": {"kind": "status", "status": 503}}),
+    )
+    .await;
     let calls = || async {
         let v: Value = reqwest::get(format!(
             "{}/__sim/requests?path=/api/oauth2/token",

@@ -227,6 +227,17 @@ impl World {
         b
     }
 
+    /// Adds a fault rule to the simulator (`POST /__sim/faults`).
+    pub async fn sim_fault(&self, rule: Value) {
+        let r = reqwest::Client::new()
+            .post(format!("{}/__sim/faults", self.sim.base_url()))
+            .json(&rule)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+
     /// The requests the simulator logged under `path`.
     pub async fn sim_requests(&self, path: &str) -> Vec<Value> {
         logged(&self.sim.base_url(), path).await
