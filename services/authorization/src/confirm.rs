@@ -17,6 +17,7 @@ use latchkey_core::authorization::{
     AuthorizationRecord, Finish, Phase, Quarantine, capability_hash, is_capability_shaped,
 };
 use latchkey_core::grant::{self, GrantRecord, GrantSecrets, GrantStatus};
+use latchkey_core::metrics::AuthorizationOutcome;
 use latchkey_core::ports::GrantFilter;
 use latchkey_core::revocation;
 use latchkey_core::settings::{AccountSwitch, VerificationSettings};
@@ -363,6 +364,11 @@ pub(crate) async fn activate(
         .await
         .map_err(store_err)?;
     if done {
+        az.meters.authorization(if verified {
+            AuthorizationOutcome::CompletedVerified
+        } else {
+            AuthorizationOutcome::CompletedSkipped
+        });
         ending::work_off(az, tenant, &finish.revocations).await;
     }
     Ok(done)

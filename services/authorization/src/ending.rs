@@ -12,6 +12,7 @@ use latchkey_core::audit::{Actor, AuditEvent};
 use latchkey_core::authorization::{
     AuthorizationRecord, EXCHANGE_BUDGET, Finish, FlowRecord, Phase, Quarantine,
 };
+use latchkey_core::metrics::AuthorizationOutcome;
 use latchkey_core::revocation::{self, RevocationRecord};
 use latchkey_core::time::UnixMillis;
 use latchkey_core::{CoreError, TenantId};
@@ -152,6 +153,11 @@ pub(crate) async fn fail(
         .await
         .map_err(store_err)?;
     if done {
+        az.meters.authorization(if end.to == Phase::Expired {
+            AuthorizationOutcome::Expired
+        } else {
+            AuthorizationOutcome::Failed
+        });
         tracing::info!(authorization = %a.id, reason = end.reason, "authorization failed");
         work_off(az, tenant, &finish.revocations).await;
     }

@@ -78,6 +78,8 @@ pub struct Authorizer {
     pub url_policy: latchkey_core::urls::UrlPolicy,
     /// Per-address limits on the browser routes' misses.
     pub misses: Arc<limits::MissLimiter>,
+    /// Authorizations ended, by outcome.
+    pub meters: latchkey_core::metrics::Meters,
 }
 
 impl FromRef<Authorizer> for Arc<Authenticator> {

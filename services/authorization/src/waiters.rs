@@ -5,6 +5,7 @@
 //! never polls the database.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use latchkey_core::AuthorizationId;
@@ -14,6 +15,8 @@ use tokio::sync::Notify;
 /// The registry of waiters, by authorization.
 pub struct Waiters {
     by_id: Mutex<HashMap<AuthorizationId, Arc<Notify>>>,
+    /// Long-polls holding now (a metric).
+    held: AtomicUsize,
     /// Set at shutdown: every hold ends and answers the current status.
     stopping: tokio::sync::watch::Sender<bool>,
 }
@@ -22,6 +25,7 @@ impl Default for Waiters {
     fn default() -> Self {
         Self {
             by_id: Mutex::default(),
+            held: AtomicUsize::new(0),
             stopping: tokio::sync::watch::Sender::new(false),
         }
     }
@@ -43,6 +47,7 @@ impl Watch<'_> {
 
 impl Drop for Watch<'_> {
     fn drop(&mut self) {
+        self.waiters.held.fetch_sub(1, Ordering::Relaxed);
         let mut map = self
             .waiters
             .by_id
@@ -82,6 +87,7 @@ impl Waiters {
             .entry(id)
             .or_default()
             .clone();
+        self.held.fetch_add(1, Ordering::Relaxed);
         Watch {
             waiters: self,
             id,
@@ -115,6 +121,11 @@ impl Waiters {
             .len()
     }
 
+    /// Long-polls holding now, across all authorizations (the `long-poll waiters` metric).
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+
     /// Whether nobody waits.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -133,6 +144,9 @@ mod tests {
         let (a, b) = (AuthorizationId::generate(), AuthorizationId::generate());
         let wa = w.watch(a);
         let wb = w.watch(b);
+        let wb2 = w.watch(b);
+        assert_eq!((w.len(), w.held()), (2, 3));
+        drop(wb2);
         {
             let fa = wa.notify().notified();
             let fb = wb.notify().notified();
@@ -150,8 +164,9 @@ mod tests {
             );
         }
         drop(wa);
-        assert_eq!(w.len(), 1);
+        assert_eq!((w.len(), w.held()), (1, 1));
         drop(wb);
         assert!(w.is_empty());
+        assert_eq!(w.held(), 0);
     }
 }

@@ -17,6 +17,7 @@ use secrecy::SecretString;
 use crate::audit::{Actor, AuditEvent};
 use crate::error::CoreError;
 use crate::grant::{self, GrantRecord, GrantStatus};
+use crate::metrics::RefreshOutcome;
 use crate::ports::{DiscordAppRef, DiscordCallError, DiscordOAuth, Store, TokenUpdate};
 use crate::provider::{self, ProviderRecord};
 use crate::time::UnixMillis;
@@ -41,6 +42,7 @@ pub struct Custody {
     vault: Arc<crate::crypto::Vault>,
     discord: Arc<dyn DiscordOAuth>,
     margin: Duration,
+    meters: crate::metrics::Meters,
     inflight: Mutex<HashMap<GrantId, Weak<tokio::sync::Mutex<()>>>>,
 }
 
@@ -64,12 +66,14 @@ impl Custody {
         vault: Arc<crate::crypto::Vault>,
         discord: Arc<dyn DiscordOAuth>,
         margin: Duration,
+        meters: crate::metrics::Meters,
     ) -> Self {
         Self {
             store,
             vault,
             discord,
             margin,
+            meters,
             inflight: Mutex::default(),
         }
     }
@@ -191,8 +195,10 @@ impl Custody {
                 };
                 if !lock.store_tokens(&update).await? {
                     // The grant changed under us (deleted or replaced): nothing is released.
+                    self.meters.refresh(RefreshOutcome::Superseded);
                     return Ok(Released::ReauthRequired);
                 }
+                self.meters.refresh(RefreshOutcome::Refreshed);
                 let stored = GrantRecord {
                     access_token,
                     refresh_token,
@@ -216,6 +222,7 @@ impl Custody {
                     current.id.to_string(),
                 );
                 lock.reauth_required(&audit).await?;
+                self.meters.refresh(RefreshOutcome::ReauthRequired);
                 Ok(Released::ReauthRequired)
             }
             Err(DiscordCallError::Unavailable(why)) => {
@@ -224,6 +231,7 @@ impl Custody {
                         + i64::try_from(REFRESH_COOLDOWN.as_millis()).unwrap_or(i64::MAX),
                 );
                 lock.refresh_failed(until).await?;
+                self.meters.refresh(RefreshOutcome::Failed);
                 if still_valid {
                     tracing::warn!(grant = %current.id, error = %why, "refresh failed; releasing the still-valid token");
                     let token = grant::access_token(vault, tenant, &current).await?;

@@ -17,6 +17,7 @@ pub mod custody;
 pub mod error;
 pub mod grant;
 pub mod ids;
+pub mod metrics;
 pub mod ports;
 pub mod provider;
 pub mod resolve;

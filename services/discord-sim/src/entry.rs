@@ -244,10 +244,11 @@ fn finish(app: &AppState, ex: Exchange, response: &Response, body: &[u8]) {
         api_version: ex.api_version,
         query: scrub_pairs(&ex.query, mode),
         content_type: ex.content_type().map(str::to_owned),
-        headers: ex
-            .header("user-agent")
-            .map(|ua| ("user-agent".to_owned(), ua.to_owned()))
+        // The client's identification and its W3C trace context (so a trace can be followed
+        // into the simulator); no other header is kept.
+        headers: ["user-agent", "traceparent", "tracestate"]
             .into_iter()
+            .filter_map(|h| ex.header(h).map(|v| (h.to_owned(), v.to_owned())))
             .collect(),
         client_auth: ex.client_auth.map(str::to_owned),
         client_id: ex.client_id.clone(),

@@ -155,6 +155,26 @@ impl Breaker {
     pub fn is_open(&self) -> bool {
         self.lock().open_until.is_some_and(|u| Instant::now() < u)
     }
+
+    /// Where the breaker stands (a metric: 0 closed, 1 half-open, 2 open).
+    pub fn state(&self) -> BreakerState {
+        match self.lock().open_until {
+            None => BreakerState::Closed,
+            Some(until) if Instant::now() < until => BreakerState::Open,
+            Some(_) => BreakerState::HalfOpen,
+        }
+    }
+}
+
+/// See [`Breaker::state`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    /// Calls go out.
+    Closed,
+    /// The open period is over: one probe at a time decides.
+    HalfOpen,
+    /// Calls fail fast.
+    Open,
 }
 
 #[cfg(test)]
@@ -173,9 +193,12 @@ mod tests {
             b.record_invalid();
             assert!(b.check().is_ok());
         }
+        assert_eq!(b.state(), BreakerState::Closed);
         b.record_invalid();
         assert_eq!(b.check(), Err(DiscordError::BreakerOpen));
+        assert_eq!(b.state(), BreakerState::Open);
         std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(b.state(), BreakerState::HalfOpen);
         assert!(b.check().is_ok(), "one probe");
         assert_eq!(
             b.check(),
@@ -191,6 +214,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(60));
         assert!(b.check().is_ok());
         b.record_ok();
+        assert_eq!(b.state(), BreakerState::Closed);
         assert!(
             b.check().is_ok() && b.check().is_ok(),
             "a good probe closes"

@@ -20,7 +20,7 @@ use crate::breaker::{Breaker, BreakerConfig};
 use crate::endpoints::Endpoints;
 use crate::error::DiscordError;
 use crate::ratelimit::RateLimiter;
-use crate::transport::{Answer, Call, Retry, RetryConfig, Transport};
+use crate::transport::{Answer, Call, Propagator, RateLimitWaits, Retry, RetryConfig, Transport};
 use crate::types::{
     CurrentAuthorization, DiscordUser, GuildMember, OAuthErrorBody, PartialGuild, RawTokenResponse,
     RestErrorBody, Snowflake, TokenSet,
@@ -106,6 +106,15 @@ fn form_encode(part: &str) -> String {
 impl DiscordClient {
     /// A client with its own connection pool, limiter and breaker.
     pub fn new(config: ClientConfig) -> Result<Self, DiscordError> {
+        Self::with_propagator(config, None)
+    }
+
+    /// As [`DiscordClient::new`], with `propagate` adding headers (trace context) to every
+    /// request.
+    pub fn with_propagator(
+        config: ClientConfig,
+        propagate: Option<Propagator>,
+    ) -> Result<Self, DiscordError> {
         let http = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .connect_timeout(config.connect_timeout)
@@ -118,6 +127,8 @@ impl DiscordClient {
             breaker: Arc::new(Breaker::new(config.breaker.clone())),
             retry: config.retry.clone(),
             max_body_bytes: config.max_body_bytes,
+            waits: RateLimitWaits::default(),
+            propagate,
         };
         Ok(Self {
             transport: Arc::new(transport),
@@ -128,6 +139,11 @@ impl DiscordClient {
     /// The breaker, for metrics and health reporting.
     pub fn breaker(&self) -> &Breaker {
         &self.transport.breaker
+    }
+
+    /// Rate-limit waits so far, for metrics.
+    pub fn rate_limit_waits(&self) -> &RateLimitWaits {
+        &self.transport.waits
     }
 
     /// The authorize URL for one flow (see [`crate::authorize`]).

@@ -78,6 +78,25 @@ impl DiscordError {
         }
     }
 
+    /// A stable, low-cardinality name (span attributes and metrics; never the message).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DiscordError::GrantInvalid => "grant_invalid",
+            DiscordError::ClientCredentialsInvalid => "client_credentials_invalid",
+            DiscordError::ScopeConfig => "scope_config",
+            DiscordError::ClientBug(_) => "client_bug",
+            DiscordError::TokenDead => "token_dead",
+            DiscordError::Forbidden { .. } => "forbidden",
+            DiscordError::NotFound { .. } => "not_found",
+            DiscordError::RateLimited { .. } => "rate_limited",
+            DiscordError::Transient(_) => "transient",
+            DiscordError::EgressBanned => "egress_banned",
+            DiscordError::BreakerOpen => "breaker_open",
+            DiscordError::InvalidResponse(_) => "invalid_response",
+            DiscordError::InvalidInput(_) => "invalid_input",
+        }
+    }
+
     /// Whether the user must authorize again.
     pub fn requires_reauthorization(&self) -> bool {
         matches!(self, DiscordError::GrantInvalid | DiscordError::TokenDead)

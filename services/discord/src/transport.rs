@@ -4,6 +4,7 @@
 //! backoff; 429s wait `retry_after`, never less). Redirects are never followed.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rand::Rng;
@@ -76,12 +77,43 @@ pub(crate) struct Answer {
     pub json: bool,
 }
 
+/// Adds headers to every request from the caller's context (W3C trace context); the server
+/// supplies it, so this crate stays free of any telemetry framework.
+pub type Propagator = Arc<dyn Fn(&mut HeaderMap) + Send + Sync>;
+
+/// Rate-limit waits so far (metrics).
+#[derive(Debug, Default)]
+pub struct RateLimitWaits {
+    count: AtomicU64,
+    micros: AtomicU64,
+}
+
+impl RateLimitWaits {
+    fn record(&self, wait: Duration) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.micros.fetch_add(
+            u64::try_from(wait.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// How many waits, and their total length.
+    pub fn total(&self) -> (u64, Duration) {
+        (
+            self.count.load(Ordering::Relaxed),
+            Duration::from_micros(self.micros.load(Ordering::Relaxed)),
+        )
+    }
+}
+
 pub(crate) struct Transport {
     pub http: reqwest::Client,
     pub limiter: Arc<RateLimiter>,
     pub breaker: Arc<Breaker>,
     pub retry: RetryConfig,
     pub max_body_bytes: usize,
+    pub waits: RateLimitWaits,
+    pub propagate: Option<Propagator>,
 }
 
 enum Outcome {
@@ -96,7 +128,31 @@ enum Outcome {
 }
 
 impl Transport {
+    /// Runs `call` in a client span named by its route (never its URL: ids stay out of spans).
     pub(crate) async fn execute(&self, call: Call) -> Result<Answer, DiscordError> {
+        let span = tracing::info_span!(
+            "discord",
+            otel.name = %format_args!("Discord {}", call.route),
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            http.route = call.route,
+            http.response.status_code = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        );
+        let result = tracing::Instrument::instrument(self.run(call), span.clone()).await;
+        match &result {
+            Ok(a) => {
+                span.record("http.response.status_code", a.status.as_u16());
+            }
+            Err(e) => {
+                span.record("otel.status_code", "ERROR");
+                span.record("error.type", e.kind());
+            }
+        }
+        result
+    }
+
+    async fn run(&self, call: Call) -> Result<Answer, DiscordError> {
         let max_attempts = match call.retry {
             Retry::Idempotent => self.retry.max_attempts.max(1),
             Retry::Once | Retry::OnceIfUnsent => 2,
@@ -114,6 +170,7 @@ impl Transport {
                     });
                 }
                 waited += wait;
+                self.waits.record(wait);
                 tokio::time::sleep(wait).await;
             }
             while let Err(wait) = self.limiter.claim(call.identity) {
@@ -124,6 +181,7 @@ impl Transport {
                     });
                 }
                 waited += wait;
+                self.waits.record(wait);
                 tokio::time::sleep(wait).await;
             }
             // Checked right before sending, so a half-open probe is always resolved below.
@@ -149,12 +207,21 @@ impl Transport {
                     }
                     if rate_limited {
                         waited += delay;
+                        self.waits.record(delay);
                     }
                     tracing::debug!(route = call.route, attempt, delay_ms = delay.as_millis() as u64, error = %error, "retrying Discord call");
                     tokio::time::sleep(delay).await;
                 }
             }
         }
+    }
+
+    fn headers(&self, call: &Call) -> HeaderMap {
+        let mut headers = call.headers.clone();
+        if let Some(propagate) = &self.propagate {
+            propagate(&mut headers);
+        }
+        headers
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
@@ -171,7 +238,7 @@ impl Transport {
         let mut req = self
             .http
             .request(call.method.clone(), call.url.clone())
-            .headers(call.headers.clone());
+            .headers(self.headers(call));
         if let Some(form) = &call.form {
             req = req
                 .header(CONTENT_TYPE, "application/x-www-form-urlencoded")

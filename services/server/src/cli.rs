@@ -139,7 +139,6 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init_logging(&settings.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -150,6 +149,9 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Inside the runtime: the OTLP exporters run on it.
+    let _entered = runtime.enter();
+    telemetry::init_logging(&settings.log);
     runtime.block_on(run(cli.command, settings))
 }
 

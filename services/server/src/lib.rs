@@ -5,6 +5,7 @@ pub mod cli;
 pub mod context;
 pub mod discord;
 pub mod keyfiles;
+pub mod metrics;
 pub mod routes;
 pub mod settings;
 pub mod startup;

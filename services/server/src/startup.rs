@@ -16,9 +16,9 @@ use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 use crate::context::{Context, Migrations, StartupError};
+use crate::metrics::Metrics;
 use crate::routes::{self, AppState, Listener};
 use crate::settings::Settings;
-use crate::telemetry::Metrics;
 
 /// Request bodies over this size get 413 (specs/arcade-compat.md §3.3).
 pub use latchkey_api::BODY_LIMIT;
@@ -57,9 +57,14 @@ impl Application {
                     message: e.to_string(),
                 })
         };
-        let discord =
-            latchkey_discord::DiscordClient::new(latchkey_discord::ClientConfig::default())
-                .map_err(StartupError::Discord)?;
+        let metrics = Arc::new(Metrics::new());
+        let meters = latchkey_core::metrics::Meters::new(metrics.meter());
+        let discord = latchkey_discord::DiscordClient::with_propagator(
+            latchkey_discord::ClientConfig::default(),
+            Some(crate::telemetry::discord_propagator()),
+        )
+        .map_err(StartupError::Discord)?;
+        metrics.observe(ctx.waiters.clone(), discord.clone());
         let revoker: Arc<dyn latchkey_core::ports::DiscordRevoker> =
             Arc::new(crate::discord::Revoker(discord.clone()));
         let oauth: Arc<dyn latchkey_core::ports::DiscordOAuth> =
@@ -71,14 +76,15 @@ impl Application {
             ctx.vault.clone(),
             oauth.clone(),
             ctx.settings.refresh_margin(),
+            meters.clone(),
         ));
-        let authorizer = authorizer(&ctx, &revoker, oauth.clone(), custody.clone());
+        let authorizer = authorizer(&ctx, &revoker, oauth.clone(), custody.clone(), &meters);
         let (audit, audit_flusher) = latchkey_core::audit_pipeline::AuditPipeline::new(
             ctx.store.clone(),
             ctx.settings.audit_queue_capacity(),
             ctx.settings.audit_flush_interval(),
         );
-        let tokens = tokens(&ctx, custody.clone(), oauth.clone(), audit)?;
+        let tokens = tokens(&ctx, custody.clone(), oauth.clone(), audit, meters)?;
         let grpc = routes::grpc::build(
             control_plane_state(&ctx, &revoker, &oauth),
             authorizer.clone(),
@@ -91,7 +97,7 @@ impl Application {
             ctx,
             api,
             ops,
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             revoker,
             authorizer,
             tokens,
@@ -362,6 +368,9 @@ impl Application {
         for f in followers {
             f.abort();
         }
+        // Spans and metrics still queued go out before the process ends.
+        self.metrics.shutdown().await;
+        crate::telemetry::flush_traces().await;
         self.ctx.db.close().await;
         tracing::info!("stopped");
         Ok(())
@@ -407,6 +416,7 @@ fn authorizer(
     revoker: &Arc<dyn latchkey_core::ports::DiscordRevoker>,
     discord: Arc<dyn latchkey_core::ports::DiscordOAuth>,
     custody: Arc<latchkey_core::custody::Custody>,
+    meters: &latchkey_core::metrics::Meters,
 ) -> latchkey_authorization::Authorizer {
     latchkey_authorization::Authorizer {
         store: ctx.store.clone(),
@@ -425,6 +435,7 @@ fn authorizer(
             allow_insecure_loopback: ctx.settings.auth.allow_insecure_loopback_urls,
         },
         misses: Arc::default(),
+        meters: meters.clone(),
     }
 }
 
@@ -434,6 +445,7 @@ fn tokens(
     custody: Arc<latchkey_core::custody::Custody>,
     discord: Arc<dyn latchkey_core::ports::DiscordOAuth>,
     audit: latchkey_core::audit_pipeline::AuditPipeline,
+    meters: latchkey_core::metrics::Meters,
 ) -> Result<latchkey_token::Tokens, StartupError> {
     // Tool grants are signed with keys derived from the peppers: the newest signs, the older
     // ones verify, and every replica with the same configuration derives the same keys.
@@ -453,6 +465,7 @@ fn tokens(
         grant_ttl: ctx.settings.tool_grant_ttl(),
         warm: ctx.warm.clone(),
         audit,
+        meters,
     })
 }
 

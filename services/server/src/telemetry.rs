@@ -1,36 +1,134 @@
-//! Logging and metrics. Logs go to stderr, as text or JSON lines; every line passes through a
+//! Logging and traces. Logs go to stderr, as text or JSON lines; every line passes through a
 //! writer that redacts anything shaped like a Latchkey key (`lk_…`), as a last line of defence
-//! behind types that never print secrets (security.md B3, K18). Metrics are a
-//! `prometheus-client` registry held in the application state (no global recorder).
+//! behind types that never print secrets (security.md B3, K18). Spans are exported over OTLP
+//! when the standard `OTEL_*` variables ask for it (see [`otlp_enabled`]): spans only, never
+//! log events, so no message text reaches a trace; span fields are the stable, low-cardinality
+//! ones each span declares. W3C trace context comes in on requests ([`parent_from`]) and goes
+//! out on Discord calls ([`discord_propagator`]).
 
 use std::io::Write;
+use std::sync::OnceLock;
 
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
-use tracing_subscriber::EnvFilter;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::settings::{LogFormat, LogSettings};
 
-/// Installs the global tracing subscriber (once per process; later calls do nothing).
+/// The process's span exporter, kept to flush it at shutdown.
+static TRACES: OnceLock<SdkTracerProvider> = OnceLock::new();
+
+/// Whether OTLP export of `signal` (`TRACES` or `METRICS`) is asked for: not when
+/// `OTEL_SDK_DISABLED=true` or `OTEL_<signal>_EXPORTER` names anything but `otlp`; otherwise when
+/// an endpoint is set (`OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_<signal>_ENDPOINT`)
+/// or `OTEL_<signal>_EXPORTER=otlp` says so explicitly (then the default endpoint is used).
+pub fn otlp_enabled(signal: &str) -> bool {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if var("OTEL_SDK_DISABLED").is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) {
+        return false;
+    }
+    match var(&format!("OTEL_{signal}_EXPORTER")) {
+        Some(v) if v.trim().eq_ignore_ascii_case("otlp") => true,
+        Some(_) => false,
+        None => {
+            var("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
+                || var(&format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")).is_some()
+        }
+    }
+}
+
+/// The resource every exported span and metric carries: `service.name` from
+/// `OTEL_SERVICE_NAME` (default `latchkey`), `OTEL_RESOURCE_ATTRIBUTES`, and the version.
+pub fn resource() -> opentelemetry_sdk::Resource {
+    let builder = opentelemetry_sdk::Resource::builder().with_attribute(
+        opentelemetry::KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
+    );
+    if std::env::var_os("OTEL_SERVICE_NAME").is_some() {
+        builder.build()
+    } else {
+        builder.with_service_name("latchkey").build()
+    }
+}
+
+fn span_exporter() -> Option<SdkTracerProvider> {
+    if !otlp_enabled("TRACES") {
+        return None;
+    }
+    // The protocol (`grpc` or `http/protobuf`), endpoint, headers and timeout come from the
+    // standard variables.
+    let exporter = match opentelemetry_otlp::SpanExporter::builder().build() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("latchkey: OTLP trace export disabled: {e}");
+            return None;
+        }
+    };
+    let batch =
+        opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
+            exporter,
+            opentelemetry_sdk::runtime::Tokio,
+        )
+        .build();
+    Some(
+        SdkTracerProvider::builder()
+            .with_span_processor(batch)
+            .with_resource(resource())
+            .build(),
+    )
+}
+
+/// Installs the global tracing subscriber (once per process; later calls do nothing), with the
+/// OTLP span exporter when configured. Call it inside the Tokio runtime: the exporter runs on it.
 pub fn init_logging(log: &LogSettings) {
     let filter = EnvFilter::try_new(&log.level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(RedactingStderr);
-    let _ = match log.format {
-        LogFormat::Json => builder
+    let fmt = match log.format {
+        LogFormat::Json => fmt
             .json()
             .flatten_event(true)
             .with_current_span(true)
-            .try_init(),
-        LogFormat::Text => builder.try_init(),
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Text => fmt.with_filter(filter).boxed(),
     };
+    let traces = if TRACES.get().is_none() {
+        span_exporter()
+    } else {
+        None
+    };
+    let otel = traces.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("latchkey"))
+            .with_location(false)
+            .with_threads(false)
+            .with_target(false)
+            .with_tracked_inactivity(false)
+            // Spans at INFO and above, never events (log messages stay in the logs).
+            // Store calls only inside a request's trace: the background loops' polling would
+            // otherwise start a trace every second.
+            .with_filter(tracing_subscriber::filter::dynamic_filter_fn(|meta, cx| {
+                meta.is_span()
+                    && *meta.level() <= tracing::Level::INFO
+                    && (!meta.name().starts_with("store.") || cx.lookup_current().is_some())
+            }))
+    });
+    if tracing_subscriber::registry()
+        .with(fmt)
+        .with(otel)
+        .try_init()
+        .is_ok()
+        && let Some(provider) = traces
+    {
+        let _ = TRACES.set(provider);
+    }
     std::panic::set_hook(Box::new(|info| {
         let payload = info
             .payload()
@@ -68,6 +166,60 @@ pub fn redact_keys(s: &str) -> String {
     out
 }
 
+/// Sends the spans still queued (graceful shutdown); bounded by the exporter's timeout.
+pub async fn flush_traces() {
+    if let Some(provider) = TRACES.get() {
+        let provider = provider.clone();
+        let _ = tokio::task::spawn_blocking(move || provider.force_flush()).await;
+    }
+}
+
+/// The W3C trace context of an incoming request's headers, made the parent of `span` (a
+/// malformed or missing `traceparent` starts a new trace).
+pub fn parent_from(span: &tracing::Span, headers: &http::HeaderMap) {
+    let cx = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+    let _ = span.set_parent(cx);
+}
+
+/// Renames `span` in the exported trace (a gRPC request, once tonic has recognised its method).
+pub fn rename(span: &tracing::Span, name: String) {
+    use opentelemetry::trace::TraceContextExt as _;
+    span.context().span().update_name(name);
+}
+
+/// Adds the current span's W3C trace context to outgoing Discord requests.
+pub fn discord_propagator() -> latchkey_discord::transport::Propagator {
+    std::sync::Arc::new(|headers: &mut http::HeaderMap| {
+        let cx = tracing::Span::current().context();
+        TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(headers));
+    })
+}
+
+struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+struct HeaderInjector<'a>(&'a mut http::HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
 /// A `MakeWriter` for stderr that redacts key-shaped tokens.
 #[derive(Clone, Copy)]
 pub struct RedactingStderr;
@@ -91,74 +243,6 @@ impl Write for RedactingWriter {
 
     fn flush(&mut self) -> std::io::Result<()> {
         std::io::stderr().flush()
-    }
-}
-
-/// Labels of an HTTP request metric: low-cardinality by construction (the matched route
-/// template, never the raw path).
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct HttpLabels {
-    /// `api` or `ops`.
-    pub listener: &'static str,
-    /// The route template, or `unmatched`.
-    pub route: String,
-    /// The method.
-    pub method: String,
-    /// The status code.
-    pub status: u16,
-}
-
-/// Latchkey's metrics.
-pub struct Metrics {
-    registry: Registry,
-    /// Requests served.
-    pub requests: Family<HttpLabels, Counter>,
-    /// Request duration in seconds.
-    pub duration: Family<HttpLabels, Histogram>,
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Metrics {
-    /// A registry with Latchkey's metrics registered.
-    pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("latchkey");
-        let requests = Family::<HttpLabels, Counter>::default();
-        let duration = Family::<HttpLabels, Histogram>::new_with_constructor(
-            (|| Histogram::new(exponential_buckets(0.0005, 2.0, 16))) as fn() -> Histogram,
-        );
-        registry.register("http_requests", "HTTP requests served", requests.clone());
-        registry.register(
-            "http_request_duration_seconds",
-            "HTTP request duration",
-            duration.clone(),
-        );
-        let build = Family::<Vec<(String, String)>, Gauge>::default();
-        build
-            .get_or_create(&vec![(
-                "version".to_owned(),
-                env!("CARGO_PKG_VERSION").to_owned(),
-            )])
-            .set(1);
-        registry.register("build_info", "Build information", build);
-        Self {
-            registry,
-            requests,
-            duration,
-        }
-    }
-
-    /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
-            out.clear();
-        }
-        out
     }
 }
 

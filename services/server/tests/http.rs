@@ -119,7 +119,7 @@ async fn operations_listener() {
     let (status, _, metrics) = get(&format!("{}/metrics", app.ops)).await;
     assert_eq!(status, 200);
     assert!(
-        metrics.contains(r#"latchkey_http_requests_total{listener="api",route="/v1/health",method="GET",status="200"} 1"#),
+        metrics.contains(r#"latchkey_http_requests_total{listener="api",method="GET",route="/v1/health",status="200"} 1"#),
         "{metrics}"
     );
     assert!(metrics.contains(r#"route="unmatched""#));
@@ -128,6 +128,18 @@ async fn operations_listener() {
         "raw paths never become labels"
     );
     assert!(metrics.contains("latchkey_build_info"));
+    for family in [
+        "latchkey_http_request_duration_seconds histogram",
+        "latchkey_longpoll_waiters gauge",
+        "latchkey_discord_breaker_state gauge",
+        "latchkey_discord_rate_limit_waits_total counter",
+        "latchkey_discord_rate_limit_wait_seconds_total counter",
+    ] {
+        assert!(
+            metrics.contains(&format!("# TYPE {family}")),
+            "{family}\n{metrics}"
+        );
+    }
     app.stop().await;
 }
 

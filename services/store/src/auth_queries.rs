@@ -78,6 +78,7 @@ macro_rules! impl_auth_ports {
 
             #[async_trait]
             impl AuthorizationStore for $store {
+                #[tracing::instrument(name = "store.insert_verifier_test", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn insert_verifier_test(
                     &self,
                     tenant: TenantId,
@@ -105,6 +106,7 @@ macro_rules! impl_auth_ports {
                     tx.commit().await.or_store("verifier_tests")
                 }
 
+                #[tracing::instrument(name = "store.verifier_test_by_flow_id", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn verifier_test_by_flow_id(
                     &self,
                     tenant: TenantId,
@@ -120,6 +122,7 @@ macro_rules! impl_auth_ports {
                         .transpose()
                 }
 
+                #[tracing::instrument(name = "store.get_verifier_test", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn get_verifier_test(
                     &self,
                     tenant: TenantId,
@@ -135,6 +138,7 @@ macro_rules! impl_auth_ports {
                         .transpose()
                 }
 
+                #[tracing::instrument(name = "store.decide_verifier_test", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn decide_verifier_test(
                     &self,
                     tenant: TenantId,
@@ -163,6 +167,7 @@ macro_rules! impl_auth_ports {
                     Ok(true)
                 }
 
+                #[tracing::instrument(name = "store.insert_authorization", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn insert_authorization(
                     &self,
                     tenant: TenantId,
@@ -209,6 +214,7 @@ macro_rules! impl_auth_ports {
                     tx.commit().await.or_store("authorization")
                 }
 
+                #[tracing::instrument(name = "store.get_authorization", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn get_authorization(
                     &self,
                     tenant: TenantId,
@@ -226,6 +232,7 @@ macro_rules! impl_auth_ports {
                     Ok(untenanted(one(row)?))
                 }
 
+                #[tracing::instrument(name = "store.recent_authorizations", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn recent_authorizations(
                     &self,
                     tenant: TenantId,
@@ -246,6 +253,7 @@ macro_rules! impl_auth_ports {
                         .collect()
                 }
 
+                #[tracing::instrument(name = "store.reusable_authorizations", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn reusable_authorizations(
                     &self,
                     tenant: TenantId,
@@ -270,6 +278,7 @@ macro_rules! impl_auth_ports {
                         .collect()
                 }
 
+                #[tracing::instrument(name = "store.flow_by_start_token", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn flow_by_start_token(&self, hash: &[u8]) -> Result<Option<FoundFlow>, StoreError> {
                     let row = sqlx::query_as::<_, FlowRow>(concat!(
                         flow_cols!(),
@@ -282,6 +291,7 @@ macro_rules! impl_auth_ports {
                     one(row)
                 }
 
+                #[tracing::instrument(name = "store.flow_by_state", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn flow_by_state(&self, hash: &[u8]) -> Result<Option<FoundFlow>, StoreError> {
                     let row = sqlx::query_as::<_, FlowRow>(concat!(
                         flow_cols!(),
@@ -294,6 +304,7 @@ macro_rules! impl_auth_ports {
                     one(row)
                 }
 
+                #[tracing::instrument(name = "store.flow_by_flow_id", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn flow_by_flow_id(
                     &self,
                     tenant: TenantId,
@@ -311,6 +322,7 @@ macro_rules! impl_auth_ports {
                     Ok(untenanted(one(row)?))
                 }
 
+                #[tracing::instrument(name = "store.advance_flow", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn advance_flow(
                     &self,
                     tenant: TenantId,
@@ -342,6 +354,7 @@ macro_rules! impl_auth_ports {
                     Ok(done.rows_affected() == 1)
                 }
 
+                #[tracing::instrument(name = "store.finish_flow", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn finish_flow(
                     &self,
                     tenant: TenantId,
@@ -413,6 +426,7 @@ macro_rules! impl_auth_ports {
                     Ok(true)
                 }
 
+                #[tracing::instrument(name = "store.due_flows", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn due_flows(
                     &self,
                     now: UnixMillis,
@@ -434,6 +448,7 @@ macro_rules! impl_auth_ports {
                     rows.into_iter().map(FlowRow::into_records).collect()
                 }
 
+                #[tracing::instrument(name = "store.purge_authorizations", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn purge_authorizations(&self, before: UnixMillis, limit: u32) -> Result<u64, StoreError> {
                     // Flows go with their authorization (foreign key, ON DELETE CASCADE).
                     let done = sqlx::query(
@@ -459,10 +474,12 @@ macro_rules! impl_auth_ports {
                     Ok(done.rows_affected() + tests.rows_affected())
                 }
 
+                #[tracing::instrument(name = "store.record_audit", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn record_audit(&self, tenant: TenantId, event: &AuditEvent) -> Result<(), StoreError> {
                     insert_audit(&self.pool, tenant, event).await
                 }
 
+                #[tracing::instrument(name = "store.discord_user_connected", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn discord_user_connected(
                     &self,
                     tenant: TenantId,

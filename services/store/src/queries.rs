@@ -44,6 +44,7 @@ macro_rules! impl_ports {
 
         #[async_trait]
         impl TenantStore for $store {
+            #[tracing::instrument(name = "store.create_tenant", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn create_tenant(
                 &self,
                 tenant: &Tenant,
@@ -79,6 +80,7 @@ macro_rules! impl_ports {
                 tx.commit().await.or_store("tenant")
             }
 
+            #[tracing::instrument(name = "store.get_tenant", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn get_tenant(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
                 sqlx::query_as::<_, TenantRow>("SELECT id, name, created_at FROM tenants WHERE id = $1")
                     .bind(id.to_string())
@@ -89,6 +91,7 @@ macro_rules! impl_ports {
                     .transpose()
             }
 
+            #[tracing::instrument(name = "store.list_platform_audit_events", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn list_platform_audit_events(&self, f: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
                 // Platform scope: operator routes only.
                 let rows = sqlx::query_as::<_, rows::AuditRow>(
@@ -104,6 +107,7 @@ macro_rules! impl_ports {
                 Ok(rows.into_iter().map(AuditEvent::from).collect())
             }
 
+            #[tracing::instrument(name = "store.list_tenants", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
                 let rows = sqlx::query_as::<_, TenantRow>("SELECT id, name, created_at FROM tenants ORDER BY id")
                     .fetch_all(&self.pool)
@@ -112,6 +116,7 @@ macro_rules! impl_ports {
                 rows::all(rows)
             }
 
+            #[tracing::instrument(name = "store.delete_tenant", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn delete_tenant(&self, id: TenantId, revoked: &[latchkey_core::GrantId], audit: &AuditEvent) -> Result<(), StoreError> {
                 // Every tenant-owned table cascades from tenants, data keys included.
                 let change = latchkey_core::cache::Change::Tenant(id);
@@ -333,6 +338,7 @@ macro_rules! impl_ports {
 
         #[async_trait]
         impl ApiKeyStore for $store {
+            #[tracing::instrument(name = "store.insert_api_key", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn insert_api_key(&self, tenant: TenantId, key: &ApiKeyRecord, audit: &AuditEvent) -> Result<(), StoreError> {
                 let mut tx = crate::begin::<$store>(&self.pool).await.or_store("api key")?;
                 insert_api_key(&mut *tx, tenant, key).await?;
@@ -340,6 +346,7 @@ macro_rules! impl_ports {
                 tx.commit().await.or_store("api key")
             }
 
+            #[tracing::instrument(name = "store.get_api_key", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn get_api_key(&self, tenant: TenantId, id: ApiKeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
                 sqlx::query_as::<_, ApiKeyRow>(concat!("SELECT ", api_key_cols!(), " FROM api_keys WHERE tenant_id = $1 AND id = $2"))
                 .bind(tenant.to_string())
@@ -351,6 +358,7 @@ macro_rules! impl_ports {
                 .transpose()
             }
 
+            #[tracing::instrument(name = "store.list_api_keys", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn list_api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKeyRecord>, StoreError> {
                 let rows = sqlx::query_as::<_, ApiKeyRow>(concat!("SELECT ", api_key_cols!(), " FROM api_keys WHERE tenant_id = $1 ORDER BY id"))
                 .bind(tenant.to_string())
@@ -360,6 +368,7 @@ macro_rules! impl_ports {
                 rows::all(rows)
             }
 
+            #[tracing::instrument(name = "store.revoke_api_key", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn revoke_api_key(&self, tenant: TenantId, id: ApiKeyId, at: UnixMillis, audit: &AuditEvent) -> Result<(), StoreError> {
                 let mut tx = crate::begin::<$store>(&self.pool).await.or_store("api_keys")?;
                 let done = sqlx::query(
@@ -387,6 +396,7 @@ macro_rules! impl_ports {
                 Ok(())
             }
 
+            #[tracing::instrument(name = "store.find_key_for_auth", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn find_key_for_auth(&self, id: ApiKeyId) -> Result<Option<AuthKeyRecord>, StoreError> {
                 // Cross-tenant by design (authentication): key ids are globally unique.
                 sqlx::query_as::<_, AuthKeyRow>(
@@ -404,6 +414,7 @@ macro_rules! impl_ports {
                 .transpose()
             }
 
+            #[tracing::instrument(name = "store.update_key_hash", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn update_key_hash(&self, id: ApiKeyId, hash: &KeyHash) -> Result<(), StoreError> {
                 for sql in [
                     "UPDATE api_keys SET pepper_id = $2, key_hash = $3 WHERE id = $1",
@@ -423,6 +434,7 @@ macro_rules! impl_ports {
                 Ok(())
             }
 
+            #[tracing::instrument(name = "store.touch_api_key", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn touch_api_key(&self, id: ApiKeyId, at: UnixMillis) -> Result<(), StoreError> {
                 sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
                     .bind(id.to_string())
@@ -433,6 +445,7 @@ macro_rules! impl_ports {
                 Ok(())
             }
 
+            #[tracing::instrument(name = "store.insert_operator_key", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn insert_operator_key(&self, key: &OperatorKeyRecord) -> Result<(), StoreError> {
                 sqlx::query(
                     "INSERT INTO operator_keys (id, pepper_id, key_hash, created_at, revoked_at) \
@@ -449,6 +462,7 @@ macro_rules! impl_ports {
                 Ok(())
             }
 
+            #[tracing::instrument(name = "store.insert_first_operator_key", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn insert_first_operator_key(&self, key: &OperatorKeyRecord) -> Result<bool, StoreError> {
                 let mut tx = crate::begin::<$store>(&self.pool).await.or_store("operator key")?;
                 let marked = sqlx::query("INSERT INTO platform_bootstrap (name, created_at) VALUES ('operator_key', $1)")
@@ -474,6 +488,7 @@ macro_rules! impl_ports {
                 Ok(true)
             }
 
+            #[tracing::instrument(name = "store.count_operator_keys", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn count_operator_keys(&self) -> Result<u64, StoreError> {
                 let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM operator_keys")
                     .fetch_one(&self.pool)
@@ -482,6 +497,7 @@ macro_rules! impl_ports {
                 Ok(u64::try_from(n).unwrap_or(0))
             }
 
+            #[tracing::instrument(name = "store.insert_dashboard_session", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn insert_dashboard_session(
                 &self,
                 id_hash: &[u8],
@@ -510,6 +526,7 @@ macro_rules! impl_ports {
                 tx.commit().await.or_store("dashboard session")
             }
 
+            #[tracing::instrument(name = "store.dashboard_session", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn dashboard_session(
                 &self,
                 id_hash: &[u8],
@@ -532,6 +549,7 @@ macro_rules! impl_ports {
                 .transpose()
             }
 
+            #[tracing::instrument(name = "store.delete_dashboard_session", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn delete_dashboard_session(&self, id_hash: &[u8], audit: &AuditEvent) -> Result<bool, StoreError> {
                 let mut tx = crate::begin::<$store>(&self.pool).await.or_store("dashboard session")?;
                 let gone: Option<(String,)> = sqlx::query_as("DELETE FROM dashboard_sessions WHERE id_hash = $1 RETURNING tenant_id")
@@ -551,6 +569,7 @@ macro_rules! impl_ports {
 
         #[async_trait]
         impl TenantKeyStore for $store {
+            #[tracing::instrument(name = "store.tenant_key", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn tenant_key(&self, tenant: TenantId, version: u32) -> Result<Option<TenantKeyRecord>, StoreError> {
                 sqlx::query_as::<_, TenantKeyRow>(concat!("SELECT ", tenant_key_cols!(), " FROM tenant_keys WHERE tenant_id = $1 AND version = $2"))
                 .bind(tenant.to_string())
@@ -562,6 +581,7 @@ macro_rules! impl_ports {
                 .transpose()
             }
 
+            #[tracing::instrument(name = "store.latest_tenant_key", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn latest_tenant_key(&self, tenant: TenantId) -> Result<Option<TenantKeyRecord>, StoreError> {
                 sqlx::query_as::<_, TenantKeyRow>(concat!("SELECT ", tenant_key_cols!(), " FROM tenant_keys WHERE tenant_id = $1 ORDER BY version DESC LIMIT 1"))
                 .bind(tenant.to_string())
@@ -572,6 +592,7 @@ macro_rules! impl_ports {
                 .transpose()
             }
 
+            #[tracing::instrument(name = "store.all_tenant_keys", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn all_tenant_keys(&self) -> Result<Vec<(TenantId, TenantKeyRecord)>, StoreError> {
                 // Cross-tenant by design: start-up check and rotation.
                 let rows = sqlx::query_as::<_, TenantKeyRow>(concat!("SELECT ", tenant_key_cols!(), " FROM tenant_keys ORDER BY tenant_id, version"))
@@ -583,6 +604,7 @@ macro_rules! impl_ports {
                     .collect()
             }
 
+            #[tracing::instrument(name = "store.rewrap_tenant_key", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn rewrap_tenant_key(
                 &self,
                 tenant: TenantId,
@@ -608,6 +630,7 @@ macro_rules! impl_ports {
 
         #[async_trait]
         impl ProviderStore for $store {
+            #[tracing::instrument(name = "store.insert_provider", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn insert_provider(&self, tenant: TenantId, p: &ProviderRecord, audit: &AuditEvent) -> Result<(), StoreError> {
                 let mut tx = crate::begin::<$store>(&self.pool).await.or_store("provider")?;
                 sqlx::query(
@@ -637,6 +660,7 @@ macro_rules! impl_ports {
                 Ok(())
             }
 
+            #[tracing::instrument(name = "store.update_provider", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn update_provider(
                 &self,
                 tenant: TenantId,
@@ -701,6 +725,7 @@ macro_rules! impl_ports {
                 Ok(true)
             }
 
+            #[tracing::instrument(name = "store.client_id_in_use", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn client_id_in_use(&self, client_id: &str, except: Option<latchkey_core::ProviderRef>) -> Result<bool, StoreError> {
                 // Cross-tenant by design (security.md P6).
                 let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM providers WHERE client_id = $1 AND ref <> $2")
@@ -712,6 +737,7 @@ macro_rules! impl_ports {
                 Ok(n > 0)
             }
 
+            #[tracing::instrument(name = "store.get_provider_by_ref", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn get_provider_by_ref(&self, tenant: TenantId, id: latchkey_core::ProviderRef) -> Result<Option<ProviderRecord>, StoreError> {
                 sqlx::query_as::<_, ProviderRow>(concat!("SELECT ", provider_cols!(), " FROM providers WHERE tenant_id = $1 AND ref = $2"))
                 .bind(tenant.to_string())
@@ -723,6 +749,7 @@ macro_rules! impl_ports {
                 .transpose()
             }
 
+            #[tracing::instrument(name = "store.get_provider", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn get_provider(&self, tenant: TenantId, slug: &str) -> Result<Option<ProviderRecord>, StoreError> {
                 sqlx::query_as::<_, ProviderRow>(concat!("SELECT ", provider_cols!(), " FROM providers WHERE tenant_id = $1 AND id = $2"))
                 .bind(tenant.to_string())
@@ -734,6 +761,7 @@ macro_rules! impl_ports {
                 .transpose()
             }
 
+            #[tracing::instrument(name = "store.list_providers", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn list_providers(&self, tenant: TenantId) -> Result<Vec<ProviderRecord>, StoreError> {
                 let rows = sqlx::query_as::<_, ProviderRow>(concat!("SELECT ", provider_cols!(), " FROM providers WHERE tenant_id = $1 ORDER BY created_at, id"))
                 .bind(tenant.to_string())
@@ -743,6 +771,7 @@ macro_rules! impl_ports {
                 rows::all(rows)
             }
 
+            #[tracing::instrument(name = "store.delete_provider", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn delete_provider(
                 &self,
                 tenant: TenantId,
@@ -800,6 +829,7 @@ macro_rules! impl_ports {
 
         #[async_trait]
         impl SettingsStore for $store {
+            #[tracing::instrument(name = "store.verification_settings", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn verification_settings(&self, tenant: TenantId) -> Result<Option<VerificationSettings>, StoreError> {
                 sqlx::query_as::<_, rows::SettingsRow>(
                     "SELECT verifier_url, unsafe_skip_verification, allowed_next_uri_origins, account_switch, updated_at \
@@ -813,6 +843,7 @@ macro_rules! impl_ports {
                 .transpose()
             }
 
+            #[tracing::instrument(name = "store.put_verification_settings", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn put_verification_settings(&self, tenant: TenantId, s: &VerificationSettings, audit: &AuditEvent) -> Result<(), StoreError> {
                 let origins = serde_json::to_string(&s.allowed_next_uri_origins).unwrap_or_else(|_| "[]".to_owned());
                 let mut tx = crate::begin::<$store>(&self.pool).await.or_store("tenant_settings")?;
@@ -840,6 +871,7 @@ macro_rules! impl_ports {
 
         #[async_trait]
         impl AuditStore for $store {
+            #[tracing::instrument(name = "store.list_audit_events", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn list_audit_events(&self, tenant: TenantId, f: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
                 let rows = sqlx::query_as::<_, rows::AuditRow>(
                     "SELECT id, at, actor, action, target, outcome, request_id FROM audit_events \
@@ -855,6 +887,7 @@ macro_rules! impl_ports {
                 Ok(rows.into_iter().map(AuditEvent::from).collect())
             }
 
+            #[tracing::instrument(name = "store.daily_usage", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn daily_usage(&self, tenant: TenantId, since: UnixMillis) -> Result<Vec<(i64, String, i64)>, StoreError> {
                 sqlx::query_as::<_, (i64, String, i64)>(
                     "SELECT at / 86400000 AS day, action, COUNT(*) FROM audit_events WHERE tenant_id = $1 AND at >= $2 \
@@ -868,6 +901,7 @@ macro_rules! impl_ports {
                 .or_store("audit_events")
             }
 
+            #[tracing::instrument(name = "store.record_audits", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn record_audits(&self, events: &[(TenantId, AuditEvent)]) -> Result<(), StoreError> {
                 let mut tx = crate::begin::<$store>(&self.pool).await.or_store("audit_events")?;
                 for (tenant, e) in events {
@@ -893,6 +927,7 @@ macro_rules! impl_ports {
                 <$store as crate::Dialect>::NAME
             }
 
+            #[tracing::instrument(name = "store.ping", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn ping(&self) -> Result<(), StoreError> {
                 sqlx::query("SELECT 1").execute(&self.pool).await.or_store("ping")?;
                 Ok(())

@@ -52,6 +52,7 @@ macro_rules! impl_more_ports {
                     &self.grant
                 }
 
+                #[tracing::instrument(name = "store.store_tokens", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn store_tokens(mut self: Box<Self>, u: &TokenUpdate) -> Result<bool, StoreError> {
                     let mut tx = self.tx().await?;
                     let done = sqlx::query(
@@ -79,6 +80,7 @@ macro_rules! impl_more_ports {
                     Ok(true)
                 }
 
+                #[tracing::instrument(name = "store.refresh_failed", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn refresh_failed(mut self: Box<Self>, until: UnixMillis) -> Result<bool, StoreError> {
                     let mut tx = self.tx().await?;
                     let done = sqlx::query(
@@ -96,6 +98,7 @@ macro_rules! impl_more_ports {
                     Ok(done.rows_affected() == 1)
                 }
 
+                #[tracing::instrument(name = "store.reauth_required", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn reauth_required(mut self: Box<Self>, audit: &AuditEvent) -> Result<bool, StoreError> {
                     let mut tx = self.tx().await?;
                     let done = sqlx::query(
@@ -132,6 +135,7 @@ macro_rules! impl_more_ports {
 
             #[async_trait]
             impl ToolStore for $store {
+                #[tracing::instrument(name = "store.insert_tool", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn insert_tool(&self, tenant: TenantId, t: &ToolRecord, key: &ApiKeyRecord, audit: &AuditEvent) -> Result<(), StoreError> {
                     let mut tx = crate::begin::<$store>(&self.pool).await.or_store("tool")?;
                     sqlx::query(
@@ -155,6 +159,7 @@ macro_rules! impl_more_ports {
                     commit_tools(self, tx, tenant).await
                 }
 
+                #[tracing::instrument(name = "store.get_tool", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn get_tool(&self, tenant: TenantId, name: &ToolName) -> Result<Option<ToolRecord>, StoreError> {
                     sqlx::query_as::<_, ToolRow>(concat!("SELECT ", tool_cols!(), " FROM tools WHERE tenant_id = $1 AND name = $2"))
                         .bind(tenant.to_string())
@@ -166,6 +171,7 @@ macro_rules! impl_more_ports {
                         .transpose()
                 }
 
+                #[tracing::instrument(name = "store.get_tool_by_id", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn get_tool_by_id(&self, tenant: TenantId, id: ToolId) -> Result<Option<ToolRecord>, StoreError> {
                     sqlx::query_as::<_, ToolRow>(concat!("SELECT ", tool_cols!(), " FROM tools WHERE tenant_id = $1 AND id = $2"))
                         .bind(tenant.to_string())
@@ -177,6 +183,7 @@ macro_rules! impl_more_ports {
                         .transpose()
                 }
 
+                #[tracing::instrument(name = "store.list_tools", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn list_tools(&self, tenant: TenantId) -> Result<Vec<ToolRecord>, StoreError> {
                     let rows = sqlx::query_as::<_, ToolRow>(concat!("SELECT ", tool_cols!(), " FROM tools WHERE tenant_id = $1 ORDER BY name"))
                         .bind(tenant.to_string())
@@ -186,6 +193,7 @@ macro_rules! impl_more_ports {
                     rows::all(rows)
                 }
 
+                #[tracing::instrument(name = "store.update_tool", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn update_tool(&self, tenant: TenantId, t: &ToolRecord, expected_updated_at: UnixMillis, audit: &AuditEvent) -> Result<bool, StoreError> {
                     let mut tx = crate::begin::<$store>(&self.pool).await.or_store("tool")?;
                     let done = sqlx::query(
@@ -211,6 +219,7 @@ macro_rules! impl_more_ports {
                     Ok(true)
                 }
 
+                #[tracing::instrument(name = "store.delete_tool", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn delete_tool(&self, tenant: TenantId, name: &ToolName, audit: &AuditEvent) -> Result<(), StoreError> {
                     let mut tx = crate::begin::<$store>(&self.pool).await.or_store("tools")?;
                     // Tool keys go with the tool (composite foreign key, ON DELETE CASCADE).
@@ -237,6 +246,7 @@ macro_rules! impl_more_ports {
 
             #[async_trait]
             impl RevocationStore for $store {
+                #[tracing::instrument(name = "store.list_revocations", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn list_revocations(&self, tenant: TenantId) -> Result<Vec<RevocationRecord>, StoreError> {
                     let rows = sqlx::query_as::<_, RevocationRow>(concat!(
                         "SELECT ", revocation_cols!(), " FROM pending_revocations WHERE tenant_id = $1 ORDER BY created_at, id"
@@ -248,6 +258,7 @@ macro_rules! impl_more_ports {
                     rows.into_iter().map(|r| r.into_record().map(|(_, r)| r)).collect()
                 }
 
+                #[tracing::instrument(name = "store.claim_revocations", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn claim_revocations(&self, now: UnixMillis, lease_until: UnixMillis, limit: u32) -> Result<Vec<(TenantId, RevocationRecord)>, StoreError> {
                     // Cross-tenant by design (the background task). The outer condition is
                     // checked again on the locked row, so two replicas never claim one row.
@@ -265,6 +276,7 @@ macro_rules! impl_more_ports {
                     rows.into_iter().map(RevocationRow::into_record).collect()
                 }
 
+                #[tracing::instrument(name = "store.finish_revocation", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn finish_revocation(&self, tenant: TenantId, id: &str, audit: &AuditEvent) -> Result<(), StoreError> {
                     let mut tx = crate::begin::<$store>(&self.pool).await.or_store("pending_revocations")?;
                     let done = sqlx::query("DELETE FROM pending_revocations WHERE tenant_id = $1 AND id = $2")
@@ -281,6 +293,7 @@ macro_rules! impl_more_ports {
                     tx.commit().await.or_store("pending_revocations")
                 }
 
+                #[tracing::instrument(name = "store.reschedule_revocation", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn reschedule_revocation(&self, tenant: TenantId, id: &str, attempts: u32, next_attempt_at: UnixMillis, error: &str) -> Result<(), StoreError> {
                     sqlx::query(
                         "UPDATE pending_revocations SET attempts = $3, next_attempt_at = $4, last_error = $5 WHERE tenant_id = $1 AND id = $2",
@@ -299,6 +312,7 @@ macro_rules! impl_more_ports {
 
             #[async_trait]
             impl GrantStore for $store {
+                #[tracing::instrument(name = "store.insert_grant", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn insert_grant(&self, tenant: TenantId, g: &GrantRecord, audit: &AuditEvent) -> Result<(), StoreError> {
                     let mut tx = crate::begin::<$store>(&self.pool).await.or_store("grant")?;
                     insert_grant_row(&mut *tx, tenant, g).await?;
@@ -306,6 +320,7 @@ macro_rules! impl_more_ports {
                     tx.commit().await.or_store("grant")
                 }
 
+                #[tracing::instrument(name = "store.get_grant", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn get_grant(&self, tenant: TenantId, id: GrantId) -> Result<Option<GrantRecord>, StoreError> {
                     sqlx::query_as::<_, GrantRow>(concat!("SELECT ", grant_cols!(), " FROM grants WHERE tenant_id = $1 AND id = $2"))
                         .bind(tenant.to_string())
@@ -317,6 +332,7 @@ macro_rules! impl_more_ports {
                         .transpose()
                 }
 
+                #[tracing::instrument(name = "store.list_grants", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn list_grants(&self, tenant: TenantId, f: &GrantFilter) -> Result<Vec<GrantRecord>, StoreError> {
                     let rows = sqlx::query_as::<_, GrantRow>(concat!(
                         "SELECT ", grant_cols!(), " FROM grants WHERE tenant_id = $1 AND status <> 'revoked' \
@@ -331,6 +347,7 @@ macro_rules! impl_more_ports {
                     rows::all(rows)
                 }
 
+                #[tracing::instrument(name = "store.active_grant", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn active_grant(&self, tenant: TenantId, user_id: &str, provider: ProviderRef) -> Result<Option<GrantRecord>, StoreError> {
                     sqlx::query_as::<_, GrantRow>(concat!(
                         "SELECT ", grant_cols!(), " FROM grants WHERE tenant_id = $1 AND user_id = $2 AND provider_ref = $3 AND status = 'active'"
@@ -345,6 +362,7 @@ macro_rules! impl_more_ports {
                     .transpose()
                 }
 
+                #[tracing::instrument(name = "store.delete_grant", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn delete_grant(&self, tenant: TenantId, id: GrantId, revocation: Option<&RevocationRecord>, audit: &AuditEvent) -> Result<(), StoreError> {
                     let mut tx = crate::begin::<$store>(&self.pool).await.or_store("grants")?;
                     let done = sqlx::query("DELETE FROM grants WHERE tenant_id = $1 AND id = $2")
@@ -365,6 +383,7 @@ macro_rules! impl_more_ports {
                     Ok(())
                 }
 
+                #[tracing::instrument(name = "store.acknowledge_grant", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn acknowledge_grant(&self, tenant: TenantId, id: GrantId, replaces: &[GrantId], revocations: &[RevocationRecord], audit: &AuditEvent) -> Result<bool, StoreError> {
                     let mut tx = crate::begin::<$store>(&self.pool).await.or_store("grants")?;
                     // The replaced grants go first: the one active grant per user and provider.
@@ -401,6 +420,7 @@ macro_rules! impl_more_ports {
                     Ok(true)
                 }
 
+                #[tracing::instrument(name = "store.expiring_grants", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn expiring_grants(&self, before: UnixMillis, limit: u32) -> Result<Vec<(TenantId, GrantRecord)>, StoreError> {
                     let rows: Vec<(String, String)> = sqlx::query_as(
                         "SELECT tenant_id, id FROM grants WHERE status = 'active' AND refresh_token IS NOT NULL \
@@ -422,6 +442,7 @@ macro_rules! impl_more_ports {
                     Ok(out)
                 }
 
+                #[tracing::instrument(name = "store.lock_grant", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn lock_grant(&self, tenant: TenantId, id: GrantId) -> Result<Option<Box<dyn GrantLock>>, StoreError> {
                     let postgres = <$store as crate::Dialect>::NAME == "postgres";
                     let mut tx = if postgres { Some(crate::begin::<$store>(&self.pool).await.or_store("grants")?) } else { None };
@@ -441,6 +462,7 @@ macro_rules! impl_more_ports {
                     Ok(Some(Box::new(Locked { tx, pool: self.pool.clone(), notices: self.notices.clone(), tenant, grant: GrantRecord::try_from(row)? })))
                 }
 
+                #[tracing::instrument(name = "store.authorization_summary", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn authorization_summary(&self, tenant: TenantId, user_id: &str, provider: ProviderRef, now: UnixMillis) -> Result<Option<AuthorizationStatus>, StoreError> {
                     let row: Option<(String,)> = sqlx::query_as(
                         "SELECT status FROM authorizations WHERE tenant_id = $1 AND user_id = $2 AND provider_ref = $3 \

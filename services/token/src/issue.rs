@@ -223,7 +223,12 @@ pub async fn get_token(
 
 /// Accepts the caller's `action` on `target` into the audit pipeline (to be persisted within
 /// one flush interval), or refuses with 503 — then nothing may be released.
-pub fn audit(tk: &Tokens, caller: &Caller, action: &str, target: String) -> Result<(), ApiError> {
+pub fn audit(
+    tk: &Tokens,
+    caller: &Caller,
+    action: &'static str,
+    target: String,
+) -> Result<(), ApiError> {
     let actor = Actor {
         id: caller.actor.clone(),
         request_id: Some(current_request_id()),
@@ -231,7 +236,9 @@ pub fn audit(tk: &Tokens, caller: &Caller, action: &str, target: String) -> Resu
     let event = latchkey_core::audit::AuditEvent::success(&actor, action, target);
     tk.audit
         .accept(caller.tenant, event)
-        .map_err(ApiError::from)
+        .map_err(ApiError::from)?;
+    tk.meters.release(action);
+    Ok(())
 }
 
 /// A released token, with what it was released for.

@@ -51,6 +51,8 @@ pub struct Tokens {
     pub warm: Arc<latchkey_core::warm::WarmTokens>,
     /// Accepts each release's audit event before the token leaves.
     pub audit: latchkey_core::audit_pipeline::AuditPipeline,
+    /// Releases counted.
+    pub meters: latchkey_core::metrics::Meters,
 }
 
 impl FromRef<Tokens> for Arc<Authenticator> {

@@ -22,7 +22,7 @@ use latchkey_core::auth::Authenticator;
 use latchkey_core::ports::Store;
 use tracing::Instrument;
 
-use crate::telemetry::{HttpLabels, Metrics};
+use crate::metrics::{HttpLabels, Metrics};
 
 /// What handlers share: `Arc`-held ports, no globals.
 #[derive(Clone)]
@@ -45,7 +45,9 @@ impl FromRef<AppState> for Arc<Authenticator> {
 #[derive(Clone, Copy)]
 pub struct Listener(pub &'static str);
 
-/// Request id, span, access log and metrics for every request.
+/// Request id, span, access log and metrics for every request. The span is the trace's root
+/// (or continues the caller's W3C `traceparent`), named `METHOD route` for REST and
+/// `service/method` for gRPC, with the route template — never the raw path.
 pub async fn request_context(
     State((metrics, listener)): State<(Arc<Metrics>, Listener)>,
     matched: Option<MatchedPath>,
@@ -58,37 +60,67 @@ pub async fn request_context(
         m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m.to_owned(),
         _ => "other".to_owned(),
     };
+    // gRPC routes are `/<service>/{*rest}`; the method is named once tonic has answered (an
+    // unknown method keeps the template, so the cardinality stays bounded).
+    let grpc = route.ends_with("/{*rest}");
+    let grpc_path = grpc.then(|| req.uri().path().to_owned());
     let span = tracing::info_span!(
         "request",
-        http.method = %method,
+        otel.name = %format_args!("{method} {route}"),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = %method,
         http.route = %route,
+        http.response.status_code = tracing::field::Empty,
+        rpc.system = tracing::field::Empty,
+        rpc.method = tracing::field::Empty,
         request_id = %id,
         tenant_id = tracing::field::Empty,
-        http.status = tracing::field::Empty,
     );
+    crate::telemetry::parent_from(&span, req.headers());
     let started = Instant::now();
     let mut response = with_request_id(id.clone(), next.run(req))
         .instrument(span.clone())
         .await;
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    span.record("http.status", status);
+    let route = match grpc_path {
+        Some(path) if known_grpc_method(&response) => {
+            let name = path.trim_start_matches('/').to_owned();
+            crate::telemetry::rename(&span, name.clone());
+            span.record("rpc.system", "grpc");
+            span.record("rpc.method", name.as_str());
+            path
+        }
+        Some(_) | None => route,
+    };
+    span.record("http.response.status_code", status);
+    if status >= 500 {
+        span.record("otel.status_code", "ERROR");
+    }
     span.in_scope(|| tracing::info!(latency_ms = elapsed.as_secs_f64() * 1000.0, "served"));
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
-    let labels = HttpLabels {
-        listener: listener.0,
-        route,
-        method,
-        status,
-    };
-    metrics.requests.get_or_create(&labels).inc();
-    metrics
-        .duration
-        .get_or_create(&labels)
-        .observe(elapsed.as_secs_f64());
+    metrics.request(
+        HttpLabels {
+            listener: listener.0,
+            route,
+            method,
+            status,
+        },
+        elapsed,
+    );
     response
+}
+
+/// Whether tonic served the method: an unknown one answers `grpc-status: 12` (UNIMPLEMENTED)
+/// in the headers at once.
+fn known_grpc_method(response: &Response) -> bool {
+    response
+        .headers()
+        .get("grpc-status")
+        .is_none_or(|s| s.as_bytes() != b"12")
 }
 
 /// Refuses request bodies Latchkey does not read (security.md J4, J12): compressed bodies

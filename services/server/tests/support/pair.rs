@@ -51,6 +51,16 @@ impl Pair {
 
     /// [`Pair::start`], with `a_only` set on replica A alone.
     pub async fn start_with(db: &PgDb, env: &[(&str, &str)], a_only: &[(&str, &str)]) -> Self {
+        Self::start_each(db, env, a_only, &[]).await
+    }
+
+    /// [`Pair::start`], with `a_only` set on replica A alone and `b_only` on B alone.
+    pub async fn start_each(
+        db: &PgDb,
+        env: &[(&str, &str)],
+        a_only: &[(&str, &str)],
+        b_only: &[(&str, &str)],
+    ) -> Self {
         let sim = Simulator::start(SimConfig::default()).await.unwrap();
         let origin = sim.base_url();
         let port = free_port();
@@ -74,7 +84,7 @@ impl Pair {
             }
             sb
         };
-        let (a_env, b_env) = (Arc::new(sandbox(a_only)), Arc::new(sandbox(&[])));
+        let (a_env, b_env) = (Arc::new(sandbox(a_only)), Arc::new(sandbox(b_only)));
         let (a, b, created) = tokio::task::spawn_blocking(move || {
             let a = a_env.serve_at(port);
             let b = b_env.serve();

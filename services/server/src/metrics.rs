@@ -1,0 +1,365 @@
+//! Metrics: one OpenTelemetry meter provider per application, read two ways — exported over
+//! OTLP when the `OTEL_*` variables ask for it (see [`crate::telemetry::otlp_enabled`]), and
+//! rendered in the Prometheus text format on the ops listener's `/metrics`. Instrument names
+//! follow OpenTelemetry (`latchkey.http.requests`); `/metrics` shows them the Prometheus way
+//! (`latchkey_http_requests_total`). Every attribute comes from a small fixed vocabulary or a
+//! route template, never from the raw path or a secret.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider as _};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
+use opentelemetry_sdk::metrics::reader::MetricReader;
+use opentelemetry_sdk::metrics::{
+    InstrumentKind, ManualReader, Pipeline, SdkMeterProvider, Temporality,
+};
+
+/// Upper bounds (seconds) of the request-duration histogram: 0.5 ms to about 16 s.
+const DURATION_BOUNDS: [f64; 16] = [
+    0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048,
+    4.096, 8.192, 16.384,
+];
+
+/// Labels of one served request.
+pub struct HttpLabels {
+    /// `api` or `ops`.
+    pub listener: &'static str,
+    /// The route template (or the gRPC method), or `unmatched`.
+    pub route: String,
+    /// The method.
+    pub method: String,
+    /// The status code.
+    pub status: u16,
+}
+
+/// The application's meter provider and the instruments the server records itself.
+pub struct Metrics {
+    provider: SdkMeterProvider,
+    reader: Arc<ManualReader>,
+    meter: Meter,
+    requests: Counter<u64>,
+    duration: Histogram<f64>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A meter provider read by `/metrics`, and by the OTLP exporter when configured.
+    pub fn new() -> Self {
+        let reader = Arc::new(ManualReader::builder().build());
+        let mut builder = SdkMeterProvider::builder()
+            .with_resource(crate::telemetry::resource())
+            .with_reader(Shared(reader.clone()));
+        if crate::telemetry::otlp_enabled("METRICS") {
+            match opentelemetry_otlp::MetricExporter::builder().build() {
+                Ok(exporter) => {
+                    builder = builder.with_reader(
+                        opentelemetry_sdk::metrics::periodic_reader_with_async_runtime::PeriodicReader::builder(
+                            exporter,
+                            opentelemetry_sdk::runtime::Tokio,
+                        )
+                        .build(),
+                    );
+                }
+                Err(e) => tracing::error!(error = %e, "OTLP metric export disabled"),
+            }
+        }
+        let provider = builder.build();
+        let meter = provider.meter("latchkey");
+        let requests = meter
+            .u64_counter("latchkey.http.requests")
+            .with_description("HTTP and gRPC requests served")
+            .build();
+        let duration = meter
+            .f64_histogram("latchkey.http.request.duration")
+            .with_unit("s")
+            .with_description("HTTP and gRPC request duration")
+            .with_boundaries(DURATION_BOUNDS.to_vec())
+            .build();
+        meter
+            .u64_observable_gauge("latchkey.build.info")
+            .with_description("Build information")
+            .with_callback(|o| o.observe(1, &[KeyValue::new("version", env!("CARGO_PKG_VERSION"))]))
+            .build();
+        Self {
+            provider,
+            reader,
+            meter,
+            requests,
+            duration,
+        }
+    }
+
+    /// The meter the services' instruments are made from.
+    pub fn meter(&self) -> &Meter {
+        &self.meter
+    }
+
+    /// Records one served request.
+    pub fn request(&self, labels: HttpLabels, elapsed: Duration) {
+        let attrs = [
+            KeyValue::new("listener", labels.listener),
+            KeyValue::new("route", labels.route),
+            KeyValue::new("method", labels.method),
+            KeyValue::new("status", i64::from(labels.status)),
+        ];
+        self.requests.add(1, &attrs);
+        self.duration.record(elapsed.as_secs_f64(), &attrs);
+    }
+
+    /// Observes the process's live state: long-poll waiters, the Discord breaker and the
+    /// rate-limit waits.
+    pub fn observe(
+        &self,
+        waiters: Arc<latchkey_authorization::Waiters>,
+        discord: latchkey_discord::DiscordClient,
+    ) {
+        self.meter
+            .u64_observable_gauge("latchkey.longpoll.waiters")
+            .with_description("Long-polls holding for a status change")
+            .with_callback(move |o| o.observe(waiters.held() as u64, &[]))
+            .build();
+        let breaker = discord.clone();
+        self.meter
+            .u64_observable_gauge("latchkey.discord.breaker.state")
+            .with_description("Discord invalid-request breaker: 0 closed, 1 half-open, 2 open")
+            .with_callback(move |o| {
+                let state = match breaker.breaker().state() {
+                    latchkey_discord::breaker::BreakerState::Closed => 0,
+                    latchkey_discord::breaker::BreakerState::HalfOpen => 1,
+                    latchkey_discord::breaker::BreakerState::Open => 2,
+                };
+                o.observe(state, &[]);
+            })
+            .build();
+        let waits = discord.clone();
+        self.meter
+            .u64_observable_counter("latchkey.discord.rate_limit.waits")
+            .with_description("Waits before Discord calls because of rate limits")
+            .with_callback(move |o| o.observe(waits.rate_limit_waits().total().0, &[]))
+            .build();
+        self.meter
+            .f64_observable_counter("latchkey.discord.rate_limit.wait")
+            .with_unit("s")
+            .with_description("Time spent waiting for Discord's rate limits")
+            .with_callback(move |o| {
+                o.observe(discord.rate_limit_waits().total().1.as_secs_f64(), &[]);
+            })
+            .build();
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    pub fn render(&self) -> String {
+        let mut rm = ResourceMetrics::default();
+        if self.reader.collect(&mut rm).is_err() {
+            return String::new();
+        }
+        let mut out = String::new();
+        for scope in rm.scope_metrics() {
+            for m in scope.metrics() {
+                match m.data() {
+                    AggregatedMetrics::F64(d) => {
+                        family(&mut out, m.name(), m.unit(), m.description(), d)
+                    }
+                    AggregatedMetrics::U64(d) => {
+                        family(&mut out, m.name(), m.unit(), m.description(), d)
+                    }
+                    AggregatedMetrics::I64(d) => {
+                        family(&mut out, m.name(), m.unit(), m.description(), d)
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Exports what is pending and stops the exporter (graceful shutdown).
+    pub async fn shutdown(&self) {
+        let provider = self.provider.clone();
+        let _ = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+    }
+}
+
+/// A number as Prometheus prints it.
+trait Number: Copy {
+    fn text(self) -> String;
+}
+
+impl Number for u64 {
+    fn text(self) -> String {
+        self.to_string()
+    }
+}
+
+impl Number for i64 {
+    fn text(self) -> String {
+        self.to_string()
+    }
+}
+
+impl Number for f64 {
+    fn text(self) -> String {
+        if self.is_infinite() {
+            if self > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
+        } else {
+            self.to_string()
+        }
+    }
+}
+
+/// One metric family: `# HELP`, `# TYPE` and its samples.
+fn family<T: Number>(out: &mut String, name: &str, unit: &str, help: &str, data: &MetricData<T>) {
+    let mut base = name.replace(['.', '-'], "_");
+    if unit == "s" {
+        base.push_str("_seconds");
+    }
+    let kind = match data {
+        MetricData::Sum(s) if s.is_monotonic() => {
+            base.push_str("_total");
+            "counter"
+        }
+        MetricData::Sum(_) | MetricData::Gauge(_) => "gauge",
+        MetricData::Histogram(_) => "histogram",
+        MetricData::ExponentialHistogram(_) => return,
+    };
+    let sample = base.as_str();
+    let _ = writeln!(out, "# HELP {base} {help}");
+    let _ = writeln!(out, "# TYPE {base} {kind}");
+    match data {
+        MetricData::Sum(s) => {
+            for p in s.data_points() {
+                sample_line(out, sample, &labels(p.attributes(), None), p.value().text());
+            }
+        }
+        MetricData::Gauge(g) => {
+            for p in g.data_points() {
+                sample_line(out, sample, &labels(p.attributes(), None), p.value().text());
+            }
+        }
+        MetricData::Histogram(h) => {
+            for p in h.data_points() {
+                let mut cumulative = 0;
+                let bounds: Vec<String> = p
+                    .bounds()
+                    .map(Number::text)
+                    .chain(["+Inf".to_owned()])
+                    .collect();
+                for (bound, count) in bounds.iter().zip(p.bucket_counts()) {
+                    cumulative += count;
+                    let le = labels(p.attributes(), Some(bound));
+                    sample_line(out, &format!("{base}_bucket"), &le, cumulative.to_string());
+                }
+                let plain = labels(p.attributes(), None);
+                sample_line(out, &format!("{base}_sum"), &plain, p.sum().text());
+                sample_line(out, &format!("{base}_count"), &plain, p.count().to_string());
+            }
+        }
+        MetricData::ExponentialHistogram(_) => {}
+    }
+}
+
+fn sample_line(out: &mut String, name: &str, labels: &str, value: String) {
+    let _ = writeln!(out, "{name}{labels} {value}");
+}
+
+/// `{k="v",…}` sorted by name (with `le` last for buckets), or nothing without labels.
+fn labels<'a>(attrs: impl Iterator<Item = &'a KeyValue>, le: Option<&str>) -> String {
+    let mut parts: Vec<String> = attrs
+        .map(|kv| {
+            format!(
+                "{}=\"{}\"",
+                kv.key.as_str().replace(['.', '-'], "_"),
+                escape(&kv.value.as_str())
+            )
+        })
+        .collect();
+    // Sorted, so every scrape prints a series the same way.
+    parts.sort();
+    if let Some(le) = le {
+        parts.push(format!("le=\"{le}\""));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("{{{}}}", parts.join(","))
+    }
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', r"\\")
+        .replace('"', "\\\"")
+        .replace('\n', r"\n")
+}
+
+/// Lets the provider and `/metrics` share one manual reader.
+#[derive(Debug)]
+struct Shared(Arc<ManualReader>);
+
+impl MetricReader for Shared {
+    fn register_pipeline(&self, pipeline: Weak<Pipeline>) {
+        self.0.register_pipeline(pipeline);
+    }
+
+    fn collect(&self, rm: &mut ResourceMetrics) -> OTelSdkResult {
+        self.0.collect(rm)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+
+    fn temporality(&self, kind: InstrumentKind) -> Temporality {
+        self.0.temporality(kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_histograms_and_gauges_the_prometheus_way() {
+        let m = Metrics::new();
+        m.request(
+            HttpLabels {
+                listener: "api",
+                route: "/v1/health".to_owned(),
+                method: "GET".to_owned(),
+                status: 200,
+            },
+            Duration::from_millis(3),
+        );
+        let text = m.render();
+        assert!(
+            text.contains("# TYPE latchkey_http_requests_total counter"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"latchkey_http_requests_total{listener="api",method="GET",route="/v1/health",status="200"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE latchkey_http_request_duration_seconds histogram"));
+        assert!(text.contains(r#"latchkey_http_request_duration_seconds_bucket{listener="api",method="GET",route="/v1/health",status="200",le="0.002"} 0"#), "{text}");
+        assert!(text.contains(r#"le="0.004"} 1"#));
+        assert!(text.contains(r#"le="+Inf"} 1"#));
+        assert!(text.contains(r#"latchkey_http_request_duration_seconds_count{listener="api",method="GET",route="/v1/health",status="200"} 1"#));
+        assert!(text.contains(r#"latchkey_build_info{version=""#));
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape("a\"b\\c\nd"), r#"a\"b\\c\nd"#);
+    }
+}
