@@ -1,16 +1,17 @@
 //! The audit pipeline for the token hot path (security.md I7, R11): every token release is
 //! *accepted* into a bounded in-memory queue before the token leaves Latchkey, and a flusher
-//! persists the queue in batches — every second or every 500 events, whichever comes first.
+//! persists the queue in batches — every second or every 5,000 events, whichever comes first
+//! (one transaction each, 500 rows per statement).
 //! When the queue cannot accept (it is full, the flusher's writes are failing, or the process
 //! is shutting down), the release fails closed: nothing leaves. On shutdown the queue is
 //! flushed before the database closes. A crash can lose at most one flush interval of events —
 //! the documented difference from Vault's stricter ordering, chosen for the hot path.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Semaphore, TryAcquireError, mpsc, watch};
 
 use crate::TenantId;
 use crate::audit::AuditEvent;
@@ -20,11 +21,15 @@ use crate::ports::Store;
 /// How often accepted events are persisted, at the latest.
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
-/// At most this many events go in one write.
-pub const FLUSH_BATCH: usize = 500;
+/// At most this many events go in one write (one transaction).
+pub const FLUSH_BATCH: usize = 5_000;
 
 /// Accepted, unwritten events (queued or being written) before releases stop, by default.
 pub const QUEUE_CAPACITY: usize = 10_000;
+
+/// How long a release waits for room in a full queue (a burst the flusher is about to absorb)
+/// before it is refused. Writes that fail refuse at once.
+pub const ACCEPT_WAIT: Duration = Duration::from_millis(500);
 
 /// Accepts audit events for the flusher. Cheap to clone; every clone feeds the same queue.
 #[derive(Clone)]
@@ -33,9 +38,9 @@ pub struct AuditPipeline {
     /// Cleared while the flusher's writes fail, so releases stop instead of piling up events
     /// that may never be written.
     healthy: Arc<AtomicBool>,
-    /// Events accepted and not yet written (queued or in the batch being written).
-    unwritten: Arc<AtomicUsize>,
-    capacity: usize,
+    /// One permit per event that may still be accepted: taken on accept, given back once the
+    /// event is written.
+    room: Arc<Semaphore>,
 }
 
 /// Persists what the pipeline accepted. Run it with [`Flusher::run`].
@@ -43,7 +48,7 @@ pub struct Flusher {
     rx: mpsc::UnboundedReceiver<(TenantId, AuditEvent)>,
     store: Arc<dyn Store>,
     healthy: Arc<AtomicBool>,
-    unwritten: Arc<AtomicUsize>,
+    room: Arc<Semaphore>,
     interval: Duration,
 }
 
@@ -53,37 +58,45 @@ impl AuditPipeline {
     pub fn new(store: Arc<dyn Store>, capacity: usize, interval: Duration) -> (Self, Flusher) {
         let (tx, rx) = mpsc::unbounded_channel();
         let healthy = Arc::new(AtomicBool::new(true));
-        let unwritten = Arc::new(AtomicUsize::new(0));
+        let room = Arc::new(Semaphore::new(capacity.clamp(1, Semaphore::MAX_PERMITS)));
         (
             Self {
                 tx,
                 healthy: Arc::clone(&healthy),
-                unwritten: Arc::clone(&unwritten),
-                capacity: capacity.max(1),
+                room: Arc::clone(&room),
             },
             Flusher {
                 rx,
                 store,
                 healthy,
-                unwritten,
+                room,
                 interval,
             },
         )
     }
 
     /// Accepts `event` for persisting within one flush interval, or refuses with
-    /// [`CoreError::AuditUnavailable`] — then the caller must not release anything.
-    pub fn accept(&self, tenant: TenantId, event: AuditEvent) -> Result<(), CoreError> {
+    /// [`CoreError::AuditUnavailable`] — then the caller must not release anything. A full
+    /// queue is waited on for up to [`ACCEPT_WAIT`]; failing writes refuse at once.
+    pub async fn accept(&self, tenant: TenantId, event: AuditEvent) -> Result<(), CoreError> {
         if !self.healthy.load(Ordering::Acquire) {
             return Err(CoreError::AuditUnavailable);
         }
-        if self.unwritten.fetch_add(1, Ordering::AcqRel) >= self.capacity {
-            self.unwritten.fetch_sub(1, Ordering::AcqRel);
-            return Err(CoreError::AuditUnavailable);
-        }
+        let permit = match self.room.try_acquire() {
+            Ok(p) => p,
+            Err(TryAcquireError::NoPermits) => {
+                match tokio::time::timeout(ACCEPT_WAIT, self.room.acquire()).await {
+                    Ok(Ok(p)) => p,
+                    Ok(Err(_)) | Err(_) => return Err(CoreError::AuditUnavailable),
+                }
+            }
+            Err(TryAcquireError::Closed) => return Err(CoreError::AuditUnavailable),
+        };
+        // Given back by the flusher once the event is written.
+        permit.forget();
         self.tx.send((tenant, event)).map_err(|_| {
             // Shutting down: the flusher no longer takes events.
-            self.unwritten.fetch_sub(1, Ordering::AcqRel);
+            self.room.add_permits(1);
             CoreError::AuditUnavailable
         })
     }
@@ -141,7 +154,7 @@ impl Flusher {
                 }
             }
             self.write(&batch).await;
-            self.unwritten.fetch_sub(batch.len(), Ordering::AcqRel);
+            self.room.add_permits(batch.len());
             written += batch.len() as u64;
             batch.clear();
         }

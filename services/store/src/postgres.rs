@@ -58,3 +58,53 @@ impl PgStore {
 crate::queries::impl_ports!(PgStore);
 crate::tool_queries::impl_more_ports!(PgStore);
 crate::auth_queries::impl_auth_ports!(PgStore);
+
+impl PgStore {
+    /// Audit events in bulk: one statement over `UNNEST`ed arrays, whatever the batch size;
+    /// events of tenants that no longer exist, and events already written, are skipped.
+    pub(crate) async fn insert_audit_rows(
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        events: &[(latchkey_core::TenantId, latchkey_core::audit::AuditEvent)],
+    ) -> Result<(), latchkey_core::StoreError> {
+        use crate::error::OrStore;
+        let mut cols = (
+            Vec::with_capacity(events.len()),
+            Vec::with_capacity(events.len()),
+            Vec::with_capacity(events.len()),
+            Vec::with_capacity(events.len()),
+            Vec::with_capacity(events.len()),
+            Vec::with_capacity(events.len()),
+            Vec::with_capacity(events.len()),
+            Vec::with_capacity(events.len()),
+        );
+        for (tenant, e) in events {
+            cols.0.push(tenant.to_string());
+            cols.1.push(e.id.clone());
+            cols.2.push(e.at.0);
+            cols.3.push(e.actor.clone());
+            cols.4.push(e.action.clone());
+            cols.5.push(e.target.clone());
+            cols.6.push(e.outcome.clone());
+            cols.7.push(e.request_id.clone());
+        }
+        sqlx::query(
+            "INSERT INTO audit_events (tenant_id, id, at, actor, action, target, outcome, request_id) \
+             SELECT v.* FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) \
+               AS v (tenant_id, id, at, actor, action, target, outcome, request_id) \
+             WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = v.tenant_id) \
+             ON CONFLICT (tenant_id, id) DO NOTHING",
+        )
+        .bind(cols.0)
+        .bind(cols.1)
+        .bind(cols.2)
+        .bind(cols.3)
+        .bind(cols.4)
+        .bind(cols.5)
+        .bind(cols.6)
+        .bind(cols.7)
+        .execute(&mut **tx)
+        .await
+        .or_store("audit_events")?;
+        Ok(())
+    }
+}

@@ -904,19 +904,9 @@ macro_rules! impl_ports {
             #[tracing::instrument(name = "store.record_audits", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn record_audits(&self, events: &[(TenantId, AuditEvent)]) -> Result<(), StoreError> {
                 let mut tx = crate::begin::<$store>(&self.pool).await.or_store("audit_events")?;
-                for (tenant, e) in events {
-                    // A tenant deleted since took its audit trail with it; a retried batch
-                    // that had committed after all adds nothing twice.
-                    write_audit(
-                        &mut *tx,
-                        "INSERT INTO audit_events (tenant_id, id, at, actor, action, target, outcome, request_id) \
-                         SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $1) \
-                         ON CONFLICT (tenant_id, id) DO NOTHING",
-                        *tenant,
-                        e,
-                    )
-                    .await?;
-                }
+                // A tenant deleted since took its audit trail with it; a retried batch that had
+                // committed after all adds nothing twice.
+                <$store>::insert_audit_rows(&mut tx, events).await?;
                 tx.commit().await.or_store("audit_events")
             }
         }

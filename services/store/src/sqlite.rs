@@ -72,3 +72,39 @@ impl SqliteStore {
 crate::queries::impl_ports!(SqliteStore);
 crate::tool_queries::impl_more_ports!(SqliteStore);
 crate::auth_queries::impl_auth_ports!(SqliteStore);
+
+impl SqliteStore {
+    /// Audit events in bulk: 500 rows per statement (8 parameters each, far below SQLite's
+    /// limit); events of tenants that no longer exist, and events already written, are skipped.
+    pub(crate) async fn insert_audit_rows(
+        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        events: &[(latchkey_core::TenantId, latchkey_core::audit::AuditEvent)],
+    ) -> Result<(), latchkey_core::StoreError> {
+        use crate::error::OrStore;
+        for chunk in events.chunks(500) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO audit_events (tenant_id, id, at, actor, action, target, outcome, request_id) \
+                 SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8 FROM (",
+            );
+            q.push_values(chunk, |mut row, (tenant, e)| {
+                row.push_bind(tenant.to_string())
+                    .push_bind(e.id.clone())
+                    .push_bind(e.at.0)
+                    .push_bind(e.actor.clone())
+                    .push_bind(e.action.clone())
+                    .push_bind(e.target.clone())
+                    .push_bind(e.outcome.clone())
+                    .push_bind(e.request_id.clone());
+            });
+            q.push(
+                ") AS v WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = v.column1) \
+                 ON CONFLICT (tenant_id, id) DO NOTHING",
+            );
+            q.build()
+                .execute(&mut **tx)
+                .await
+                .or_store("audit_events")?;
+        }
+        Ok(())
+    }
+}

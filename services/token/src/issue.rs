@@ -203,7 +203,7 @@ pub async fn get_token(
     let r = release(tk, caller, user_id).await?;
     // Every release is accepted by the audit pipeline before the token leaves; if the pipeline
     // cannot accept it, nothing is released (fail closed; security.md I7).
-    audit(tk, caller, "token.release", r.warm.grant.id.to_string())?;
+    audit(tk, caller, "token.release", r.warm.grant.id.to_string()).await?;
     // Tools are told the token expires when Latchkey may start refreshing it: Discord kills
     // the old token on refresh, so no tool may hold it past that moment (security.md §4.1).
     // A token served inside the margin (Discord could not refresh it) gets its real expiry.
@@ -223,7 +223,7 @@ pub async fn get_token(
 
 /// Accepts the caller's `action` on `target` into the audit pipeline (to be persisted within
 /// one flush interval), or refuses with 503 — then nothing may be released.
-pub fn audit(
+pub async fn audit(
     tk: &Tokens,
     caller: &Caller,
     action: &'static str,
@@ -236,6 +236,7 @@ pub fn audit(
     let event = latchkey_core::audit::AuditEvent::success(&actor, action, target);
     tk.audit
         .accept(caller.tenant, event)
+        .await
         .map_err(ApiError::from)?;
     tk.meters.release(action);
     Ok(())

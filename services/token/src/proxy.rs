@@ -221,7 +221,8 @@ pub async fn forward(
         &caller,
         "proxy.discord",
         format!("GET {}", rule.template),
-    )?;
+    )
+    .await?;
     let grant = &r.warm.grant;
     let outcome = tk
         .discord
