@@ -316,15 +316,21 @@ impl Application {
         let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
+        // TCP_NODELAY: small HTTP/2 (gRPC) frames must not wait for Nagle and a delayed ACK
+        // (40 ms per call otherwise).
+        let nodelay = |tcp: &mut tokio::net::TcpStream| {
+            let _ = tcp.set_nodelay(true);
+        };
         let api = axum::serve(
-            self.api,
+            axum::serve::ListenerExt::tap_io(self.api, nodelay),
             // The peer address feeds the browser routes' per-address limits.
             axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
                 SocketAddr,
             >(api_app),
         )
         .with_graceful_shutdown(wait(rx.clone()));
-        let ops = axum::serve(self.ops, ops_app).with_graceful_shutdown(wait(rx));
+        let ops = axum::serve(axum::serve::ListenerExt::tap_io(self.ops, nodelay), ops_app)
+            .with_graceful_shutdown(wait(rx));
         let api = tokio::spawn(async move { api.await });
         let ops = tokio::spawn(async move { ops.await });
         shutdown.await;
