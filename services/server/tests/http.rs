@@ -116,6 +116,19 @@ async fn operations_listener() {
     );
     get(&format!("{}/v1/health", app.api)).await;
     get(&format!("{}/v1/secret-looking-path-123", app.api)).await;
+    // An unknown gRPC method keeps the service's route template: callers cannot mint labels.
+    let r = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap()
+        .post(format!("{}/latchkey.v1.Token/NoSuchMethod-123", app.api))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(vec![0u8, 0, 0, 0, 0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["grpc-status"], "12");
     let (status, _, metrics) = get(&format!("{}/metrics", app.ops)).await;
     assert_eq!(status, 200);
     assert!(
@@ -124,8 +137,12 @@ async fn operations_listener() {
     );
     assert!(metrics.contains(r#"route="unmatched""#));
     assert!(
-        !metrics.contains("secret-looking-path"),
+        !metrics.contains("secret-looking-path") && !metrics.contains("NoSuchMethod"),
         "raw paths never become labels"
+    );
+    assert!(
+        metrics.contains(r#"route="/latchkey.v1.Token/{*rest}""#),
+        "{metrics}"
     );
     assert!(metrics.contains("latchkey_build_info"));
     for family in [

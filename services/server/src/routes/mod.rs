@@ -114,13 +114,16 @@ pub async fn request_context(
     response
 }
 
-/// Whether tonic served the method: an unknown one answers `grpc-status: 12` (UNIMPLEMENTED)
-/// in the headers at once.
+/// Whether tonic served the method: a gRPC answer, and not the `grpc-status: 12`
+/// (UNIMPLEMENTED) an unknown method gets at once.
 fn known_grpc_method(response: &Response) -> bool {
-    response
-        .headers()
-        .get("grpc-status")
-        .is_none_or(|s| s.as_bytes() != b"12")
+    let headers = response.headers();
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(b"application/grpc"))
+        && headers
+            .get("grpc-status")
+            .is_none_or(|s| s.as_bytes() != b"12")
 }
 
 /// Refuses request bodies Latchkey does not read (security.md J4, J12): compressed bodies
