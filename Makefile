@@ -7,14 +7,14 @@ PG_ADMIN_URL ?= $(or $(LATCHKEY_TEST_POSTGRES_URL),postgres://postgres@127.0.0.1
 
 ARCADE_VENV ?= $(HOME)/.cache/latchkey/arcade-venv
 
-.PHONY: run sim demo openapi test lint doc fmt check-deps unit test-long bench clean-test-dbs build help arcade-clients dashboard dashboard-build helm image
+.PHONY: run sim demo openapi test lint doc fmt check-deps unit test-long fuzz bench clean-test-dbs build help arcade-clients dashboard dashboard-build helm image
 
 help:
 	@echo "make run        build and start Latchkey on the embedded SQLite default"
 	@echo "make sim        start the Discord simulator (demo mode) on 127.0.0.1:7300"
 	@echo "make demo       Latchkey, the simulator and the examples: click through a whole flow"
 	@echo "make test       lints, dependency check and the whole test suite (SQLite and PostgreSQL)"
-	@echo "make test-long  the test suite with ten times the property-test cases"
+	@echo "make test-long  the test suite with ten times the property-test cases, then the fault suite"
 	@echo "make bench      the measured runs recorded in docs/benchmarks.md (needs PostgreSQL)"
 	@echo "make lint       cargo fmt --check and cargo clippy -D warnings"
 	@echo "make doc        the SDK's API documentation (cargo doc, warnings are errors)"
@@ -104,11 +104,31 @@ endif
 ## Property tests with ten times the default case count (security.md §7).
 test-long:
 	PROPTEST_CASES=2560 $(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz
+	CI=true $(CARGO) test -p latchkey-server --test faults -- --ignored --test-threads=1
+	@$(MAKE) --no-print-directory clean-test-dbs
 
-## Measured runs (docs/benchmarks.md); PostgreSQL is required. The refresh race at 1,000
-## concurrent token requests across two `latchkey serve` processes: exactly one refresh.
+## cargo-fuzz over the parsers of untrusted input (fuzz/fuzz_targets), FUZZ_SECS seconds each,
+## starting from the committed seeds (fuzz/seeds); needs the nightly toolchain.
+FUZZ_SECS ?= 60
+FUZZ_TARGETS := callback_query next_uri scopes api_key tool_grant
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	@cd fuzz && for t in $(FUZZ_TARGETS); do \
+		mkdir -p corpus/$$t && \
+		$(CARGO) +nightly fuzz run $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECS) || exit 1; \
+	done
+
+## Measured runs, written to docs/benchmarks.md (services/bench): warm token fetch over REST
+## and gRPC against a bare axum baseline, auth.start, 10,000 long-poll waiters, start-up and idle
+## memory on the release build; and the 1,000-request refresh race across two processes.
+## PostgreSQL and wrk are required.
 bench:
-	LATCHKEY_RACE_REQUESTS=1000 CI=true $(CARGO) test -p latchkey-server --test refresh_race -- --nocapture
+	@command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null
+	$(CARGO) build --release -p latchkey-server -p latchkey-bench
+	LATCHKEY_RACE_REQUESTS=1000 CI=true $(CARGO) test -p latchkey-server --test refresh_race -- --nocapture 2> $(TARGET_DIR)/bench-race.txt \
+		|| (cat $(TARGET_DIR)/bench-race.txt; exit 1)
+	PG_ADMIN_URL="$(PG_ADMIN_URL)" $(TARGET_DIR)/release/latchkey-bench run --out docs/benchmarks.md --race $(TARGET_DIR)/bench-race.txt
 	@$(MAKE) --no-print-directory clean-test-dbs
 
 ## Drops test databases a crashed test run may have left behind.

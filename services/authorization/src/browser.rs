@@ -443,13 +443,13 @@ async fn start_click_inner(
 
 /// The callback's parameters, each at most once.
 #[derive(Default)]
-struct CallbackQuery {
-    state: Option<String>,
-    code: Option<String>,
-    error: Option<String>,
+pub(crate) struct CallbackQuery {
+    pub(crate) state: Option<String>,
+    pub(crate) code: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
-fn parse_callback(query: &str) -> Result<CallbackQuery, &'static str> {
+pub(crate) fn parse_callback(query: &str) -> Result<CallbackQuery, &'static str> {
     if query.len() > MAX_QUERY {
         return Err("The sign-in answer from Discord was too long.");
     }

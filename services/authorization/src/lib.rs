@@ -31,6 +31,26 @@ pub mod tool_start;
 pub mod verifier_test;
 pub mod waiters;
 
+/// Entry points for the fuzz targets (`fuzz/`); not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// The callback query parser: `(state, code, error)` when the query is accepted.
+    pub fn callback_query(query: &str) -> Option<(Option<String>, Option<String>, Option<String>)> {
+        crate::browser::parse_callback(query)
+            .ok()
+            .map(|q| (q.state, q.code, q.error))
+    }
+
+    /// Whether `raw` is an acceptable `next_uri` for a tenant allowing `origins`.
+    pub fn next_uri_allowed(raw: &str, origins: &[String]) -> bool {
+        let settings = latchkey_core::settings::VerificationSettings {
+            allowed_next_uri_origins: origins.to_vec(),
+            ..Default::default()
+        };
+        crate::start::allowed_next_uri(raw, &settings)
+    }
+}
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -172,9 +172,25 @@ mod tests {
         }
 
         #[test]
-        fn display_parse_round_trip(bits in any::<u128>()) {
-            let id = ProviderRef(Uuid::from_u128(bits));
-            prop_assert_eq!(ProviderRef::parse(&id.to_string()), Ok(id));
+        fn display_parse_round_trip_for_every_id(bits in any::<u128>()) {
+            let u = Uuid::from_u128(bits);
+            macro_rules! round_trip {
+                ($($t:ident),*) => {$(
+                    let id = $t(u);
+                    prop_assert_eq!($t::parse(&id.to_string()), Ok(id));
+                    prop_assert_eq!(id.to_string().len(), $t::LEN);
+                    prop_assert_eq!(format!("{id:?}"), id.to_string());
+                )*};
+            }
+            round_trip!(TenantId, ApiKeyId, ProviderRef, ToolId, GrantId, AuthorizationId);
+        }
+
+        #[test]
+        fn one_kind_of_id_is_never_another(bits in any::<u128>()) {
+            let written = TenantId(Uuid::from_u128(bits)).to_string();
+            prop_assert!(ApiKeyId::parse(&written).is_err());
+            prop_assert!(GrantId::parse(&written).is_err());
+            prop_assert!(AuthorizationId::parse(&written).is_err());
         }
     }
 }

@@ -22,6 +22,9 @@ pub struct Pair {
     pub app_key: String,
     pub tool_key: String,
     pub tenant_app: TenantApp,
+    /// Replica A's environment and port, to start it again after a crash.
+    a_env: Arc<Sandbox>,
+    a_port: u16,
 }
 
 /// A JSON call with a key (`method` `url`), answering the status and the body.
@@ -85,6 +88,7 @@ impl Pair {
             sb
         };
         let (a_env, b_env) = (Arc::new(sandbox(a_only)), Arc::new(sandbox(b_only)));
+        let a_sandbox = a_env.clone();
         let (a, b, created) = tokio::task::spawn_blocking(move || {
             let a = a_env.serve_at(port);
             let b = b_env.serve();
@@ -139,7 +143,30 @@ impl Pair {
             app_key,
             tool_key,
             tenant_app,
+            a_env: a_sandbox,
+            a_port: port,
         }
+    }
+
+    /// Kills replica A with SIGKILL: no graceful anything.
+    pub fn kill_a(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-KILL", &self.a.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Starts replica A again on its port (after [`Pair::kill_a`]).
+    pub async fn restart_a(&mut self) {
+        let (env, port) = (self.a_env.clone(), self.a_port);
+        let a = tokio::task::spawn_blocking(move || {
+            // The killed process's sockets are closed by the time it is gone.
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            env.serve_at(port)
+        });
+        let dead = std::mem::replace(&mut self.a, a.await.unwrap());
+        drop(dead);
     }
 
     /// The tool's token request for `user` at replica `api`.

@@ -1,0 +1,199 @@
+//! Load generators: `wrk` (Debian's) for REST, and a small Rust generator for gRPC and for the
+//! baseline it is compared with. Every run reports requests per second and latency
+//! percentiles, and refuses to report a run in which any answer was not a success.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// One measured run.
+#[derive(Debug, Clone, Copy)]
+pub struct Figures {
+    /// Requests per second.
+    pub rps: f64,
+    /// Median latency, ms.
+    pub p50: f64,
+    /// 99th percentile latency, ms.
+    pub p99: f64,
+}
+
+/// `wrk` with `connections` connections (two threads) for `secs` seconds, running `script`
+/// (Lua) against `url`.
+pub async fn wrk(url: &str, script: &str, connections: u32, secs: u32) -> anyhow::Result<Figures> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("bench.lua");
+    std::fs::write(&path, script)?;
+    let out = tokio::process::Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{connections}"),
+            &format!("-d{secs}s"),
+            "--latency",
+            "-s",
+        ])
+        .arg(&path)
+        .arg(url)
+        .output()
+        .await
+        .context("running wrk (apt-get install wrk)")?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        bail!("wrk failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+    }
+    parse_wrk(&text)
+}
+
+fn parse_wrk(text: &str) -> anyhow::Result<Figures> {
+    if let Some(l) = text
+        .lines()
+        .find(|l| l.contains("Non-2xx or 3xx responses"))
+    {
+        bail!("the run had failures ({}):\n{text}", l.trim());
+    }
+    if let Some(l) = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("Socket errors"))
+    {
+        bail!("the run had socket errors ({}):\n{text}", l.trim());
+    }
+    let pct = |p: &str| -> anyhow::Result<f64> {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(p))
+            .with_context(|| format!("no {p} line in wrk's output:\n{text}"))?;
+        duration_ms(line.split_whitespace().nth(1).unwrap_or_default())
+    };
+    let rps = text
+        .lines()
+        .find(|l| l.starts_with("Requests/sec:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("no Requests/sec in wrk's output:\n{text}"))?;
+    Ok(Figures {
+        rps,
+        p50: pct("50%")?,
+        p99: pct("99%")?,
+    })
+}
+
+fn duration_ms(s: &str) -> anyhow::Result<f64> {
+    let (n, unit) = s
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map(|i| s.split_at(i))
+        .with_context(|| format!("a duration: {s}"))?;
+    let n: f64 = n.parse().with_context(|| format!("a duration: {s}"))?;
+    Ok(match unit {
+        "us" => n / 1000.0,
+        "ms" => n,
+        "s" => n * 1000.0,
+        "m" => n * 60_000.0,
+        other => bail!("unknown unit {other} in {s}"),
+    })
+}
+
+/// A `wrk` script that POSTs `body` to `path` with `key`.
+pub fn post_script(path: &str, key: &str, body: &str) -> String {
+    format!(
+        "wrk.method = \"POST\"\nwrk.path = \"{path}\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n\
+         wrk.headers[\"Authorization\"] = \"{key}\"\nwrk.body = '{body}'\n"
+    )
+}
+
+/// A `wrk` script that starts an authorization for a new user on every request.
+pub fn authorize_script(key: &str) -> String {
+    format!(
+        "local n = 0\nlocal threads = 0\n\
+         function setup(thread) threads = threads + 1; thread:set(\"tid\", threads) end\n\
+         function init(args) tid = wrk.thread:get(\"tid\") end\n\
+         function request()\n  n = n + 1\n  return wrk.format(\"POST\", \"/v1/auth/authorize\", \
+         {{[\"Content-Type\"] = \"application/json\", [\"Authorization\"] = \"{key}\"}}, \
+         '{{\"user_id\":\"bench-' .. tid .. '-' .. n .. '\",\"auth_requirement\":{{\"provider_id\":\"discord\",\
+         \"oauth2\":{{\"scopes\":[\"guilds\"]}}}}}}')\nend\n"
+    )
+}
+
+/// Runs `call` from `tasks` concurrent tasks for `secs` seconds; any failed call fails the run.
+pub async fn drive<F, Fut>(tasks: usize, secs: u64, call: F) -> anyhow::Result<Figures>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let call = Arc::new(call);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut handles = Vec::new();
+    for t in 0..tasks {
+        let (call, stop) = (call.clone(), stop.clone());
+        handles.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                call(t).await?;
+                lat.push(started.elapsed());
+            }
+            anyhow::Ok(lat)
+        }));
+    }
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.await??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    Ok(Figures {
+        rps: all.len() as f64 / elapsed,
+        p50: percentile(&mut all, 0.50),
+        p99: percentile(&mut all, 0.99),
+    })
+}
+
+/// The `q` quantile of `samples`, in ms.
+pub fn percentile(samples: &mut [Duration], q: f64) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    samples.sort_unstable();
+    let i = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
+    samples[i].as_secs_f64() * 1000.0
+}
+
+/// Whether `wrk` is installed.
+pub fn have_wrk() -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| Path::new(&d).join("wrk").exists()))
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_wrk_output() {
+        let out = "Running 10s test @ http://127.0.0.1:8080/v1/tokens
+  2 threads and 64 connections
+  Latency Distribution
+     50%  812.00us
+     75%    1.20ms
+     90%    2.01ms
+     99%    4.50ms
+  123456 requests in 10.00s, 50.00MB read
+Requests/sec:  12345.60
+Transfer/sec:      5.00MB
+";
+        let f = parse_wrk(out).unwrap();
+        assert_eq!((f.rps, f.p50, f.p99), (12345.6, 0.812, 4.5));
+        assert!(parse_wrk(&format!("{out}  Non-2xx or 3xx responses: 3\n")).is_err());
+    }
+
+    #[test]
+    fn percentiles() {
+        let mut v: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&mut v, 0.5), 50.0);
+        assert_eq!(percentile(&mut v, 0.99), 99.0);
+    }
+}

@@ -1,0 +1,288 @@
+//! `latchkey-bench`: the measurements behind `make bench` (issue 10). `run` starts Latchkey
+//! (release build, its own process) on SQLite and on PostgreSQL, measures each hot path next to
+//! an in-run baseline — a bare axum handler in its own process answering the same JSON body —
+//! and writes docs/benchmarks.md. `baseline` is that handler.
+
+mod load;
+mod report;
+mod waiters;
+mod world;
+
+use std::time::Duration;
+
+use axum::routing::any;
+use clap::{Parser, Subcommand};
+use load::Figures;
+use world::{Db, Deployment, Replica, Tenant};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serves `body` as JSON on every path (the baseline).
+    Baseline {
+        /// Port on 127.0.0.1.
+        #[arg(long)]
+        port: u16,
+        /// The JSON body to answer.
+        #[arg(long)]
+        body: String,
+    },
+    /// Measures everything and writes the report.
+    Run {
+        /// Where the report goes.
+        #[arg(long, default_value = "docs/benchmarks.md")]
+        out: String,
+        /// A URL to PostgreSQL's `postgres` database (a scratch database is created beside it).
+        #[arg(
+            long,
+            env = "PG_ADMIN_URL",
+            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+        )]
+        pg: String,
+        /// Seconds per throughput run.
+        #[arg(long, default_value_t = 10)]
+        secs: u32,
+        /// Concurrent long-poll waiters.
+        #[arg(long, default_value_t = 10_000)]
+        waiters: usize,
+        /// The refresh-race test's output (`make bench` runs it first).
+        #[arg(long)]
+        race: Option<String>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Baseline { port, body } => rt.block_on(baseline(port, body)),
+        Command::Run {
+            out,
+            pg,
+            secs,
+            waiters,
+            race,
+        } => rt.block_on(async {
+            let report = run(&pg, secs, waiters).await?;
+            let race = race.and_then(|p| std::fs::read_to_string(p).ok());
+            std::fs::write(&out, report::markdown(&report, race.as_deref()))?;
+            println!("wrote {out}");
+            Ok(())
+        }),
+    }
+}
+
+async fn baseline(port: u16, body: String) -> anyhow::Result<()> {
+    let body: &'static str = Box::leak(body.into_boxed_str());
+    let app = axum::Router::new().fallback(any(move || async move {
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+    }));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// The baseline process, answering `body`.
+struct Baseline {
+    child: tokio::process::Child,
+    url: String,
+}
+
+impl Baseline {
+    async fn start(body: &str) -> anyhow::Result<Self> {
+        let port = latchkey_conformance::free_port()?;
+        let child = tokio::process::Command::new(std::env::current_exe()?)
+            .args(["baseline", "--port", &port.to_string(), "--body", body])
+            .kill_on_drop(true)
+            .spawn()?;
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..500 {
+            if reqwest::get(&url).await.is_ok() {
+                return Ok(Self { child, url });
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        anyhow::bail!("the baseline did not start")
+    }
+}
+
+/// One store's figures.
+pub struct StoreRun {
+    /// `SQLite` or `PostgreSQL`.
+    pub store: &'static str,
+    /// Warm token fetch over REST (wrk, 64 connections) and its baseline.
+    pub rest: (Figures, Figures),
+    /// Warm token fetch over gRPC (64 concurrent calls) and its baseline (the same generator
+    /// over HTTP/1.1).
+    pub grpc: (Figures, Figures),
+    /// `auth.start` (wrk, 64 connections, a new user each time).
+    pub start: Figures,
+    /// Long-poll waiters.
+    pub waiters: waiters::WaiterFigures,
+}
+
+/// Everything measured.
+pub struct Report {
+    /// Per store: its figures, or why the run failed.
+    pub stores: Vec<Result<StoreRun, (&'static str, String)>>,
+    /// Start-up: the first start on an empty SQLite database, and restarts (median).
+    pub startup: (Duration, Duration),
+    /// Idle RSS after start-up, KiB.
+    pub idle_rss_kib: u64,
+    /// Seconds per throughput run.
+    pub secs: u32,
+}
+
+async fn run(pg: &str, secs: u32, waiters: usize) -> anyhow::Result<Report> {
+    anyhow::ensure!(
+        load::have_wrk(),
+        "wrk is not installed (apt-get install wrk)"
+    );
+    let (startup, idle_rss_kib) = startup().await?;
+    let mut stores = Vec::new();
+    for db in [Db::sqlite()?, Db::postgres(pg)?] {
+        let label = db.label();
+        eprintln!("== {label}");
+        let sim = world::simulator().await?;
+        let dep = Deployment::new(db, &sim.base_url());
+        let r = store_run(&dep, sim, secs, waiters).await;
+        dep.db().drop_now();
+        stores.push(r.map_err(|e| {
+            eprintln!("{label}: {e:#}");
+            (label, format!("{e:#}"))
+        }));
+    }
+    Ok(Report {
+        stores,
+        startup,
+        idle_rss_kib,
+        secs,
+    })
+}
+
+/// First start on an empty SQLite database, then five restarts on it; the idle RSS.
+async fn startup() -> anyhow::Result<((Duration, Duration), u64)> {
+    let sim = world::simulator().await?;
+    let dep = Deployment::new(Db::sqlite()?, &sim.base_url());
+    let (r, first) = dep.start(true, &[]).await?;
+    r.stop().await;
+    let mut again = Vec::new();
+    let mut rss = 0;
+    for _ in 0..5 {
+        let (r, took) = dep.start(true, &[]).await?;
+        again.push(took);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        rss = r.rss_kib();
+        r.stop().await;
+    }
+    again.sort();
+    Ok(((first, again[again.len() / 2]), rss))
+}
+
+async fn store_run(
+    dep: &Deployment,
+    sim: latchkey_discord_sim::Simulator,
+    secs: u32,
+    waiters: usize,
+) -> anyhow::Result<StoreRun> {
+    let (a, _) = dep.start(true, &[]).await?;
+    let tenant = Tenant::set_up(dep, sim, &a.api).await?;
+    tenant.connect(&a.api, "nelly").await?;
+    let token_body = r#"{"user_id":"nelly"}"#;
+    let answer = reqwest::Client::new()
+        .post(format!("{}/v1/tokens", a.api))
+        .header("authorization", &tenant.tool)
+        .header("content-type", "application/json")
+        .body(token_body)
+        .send()
+        .await?;
+    anyhow::ensure!(answer.status().is_success(), "token: {}", answer.status());
+    let body = answer.text().await?;
+    let base = Baseline::start(&body).await?;
+
+    eprintln!("warm token fetch, REST");
+    let script = load::post_script("/v1/tokens", &tenant.tool, token_body);
+    let rest = load::wrk(&format!("{}/v1/tokens", a.api), &script, 64, secs).await?;
+    let rest_base = load::wrk(&format!("{}/v1/tokens", base.url), &script, 64, secs).await?;
+
+    eprintln!("warm token fetch, gRPC");
+    let grpc = grpc_tokens(&a, &tenant.tool, secs).await?;
+    let grpc_base = http_drive(&base.url, secs).await?;
+
+    eprintln!("auth.start");
+    let start = load::wrk(
+        &format!("{}/v1/auth/authorize", a.api),
+        &load::authorize_script(&tenant.app),
+        64,
+        secs,
+    )
+    .await?;
+    drop(base.child);
+
+    eprintln!("long-poll waiters");
+    let waiters = waiters::measure(dep, &tenant, a, waiters).await?;
+    Ok(StoreRun {
+        store: dep.db().label(),
+        rest: (rest, rest_base),
+        grpc: (grpc, grpc_base),
+        start,
+        waiters,
+    })
+}
+
+/// 64 concurrent `GetToken` calls over 8 channels.
+async fn grpc_tokens(a: &Replica, tool: &str, secs: u32) -> anyhow::Result<Figures> {
+    use latchkey_api::grpc::v1 as pb;
+    let mut channels = Vec::new();
+    for _ in 0..8 {
+        channels.push(
+            tonic::transport::Channel::from_shared(a.api.clone())?
+                .connect()
+                .await?,
+        );
+    }
+    let key: tonic::metadata::MetadataValue<_> = tool.parse()?;
+    load::drive(64, u64::from(secs), move |t| {
+        let mut c = pb::token_client::TokenClient::new(channels[t % channels.len()].clone());
+        let key = key.clone();
+        async move {
+            let mut req = tonic::Request::new(pb::GetTokenRequest {
+                user_id: "nelly".to_owned(),
+                grant: String::new(),
+            });
+            req.metadata_mut().insert("authorization", key);
+            c.get_token(req).await?;
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// The same generator over HTTP/1.1 (64 connections) against `url`.
+async fn http_drive(url: &str, secs: u32) -> anyhow::Result<Figures> {
+    let clients: Vec<reqwest::Client> = (0..64)
+        .map(|_| reqwest::Client::builder().pool_max_idle_per_host(1).build())
+        .collect::<Result<_, _>>()?;
+    let url = format!("{url}/v1/tokens");
+    load::drive(64, u64::from(secs), move |t| {
+        let c = clients[t].clone();
+        let url = url.clone();
+        async move {
+            let r = c.post(&url).body(r#"{"user_id":"nelly"}"#).send().await?;
+            anyhow::ensure!(r.status().is_success());
+            r.bytes().await?;
+            Ok(())
+        }
+    })
+    .await
+}

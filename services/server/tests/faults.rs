@@ -1,0 +1,382 @@
+//! The fault suite (issue 10, item 3), run by `make test-long` one test at a time
+//! (`--ignored --test-threads=1`): each breaks something real — the PostgreSQL server, a
+//! replica's process, time — under load, and asserts that nothing completed is lost, nothing
+//! is released that should not be, and the service recovers by itself.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use support::PgDb;
+use support::flow::{Browser, D_ALICE};
+use support::pair::{Pair, send};
+use tokio::sync::Mutex;
+
+/// One answer under load: which call, its status, its error name, how long it took.
+type Answer = (&'static str, StatusCode, String, Duration);
+
+/// Token requests for alice on both replicas and authorizations for new users, from eight
+/// tasks, until `stop`.
+fn load(pair: &Arc<Pair>, stop: &Arc<AtomicBool>) -> Arc<Mutex<Vec<Answer>>> {
+    let answers: Arc<Mutex<Vec<Answer>>> = Arc::default();
+    for t in 0..8 {
+        let (pair, stop, answers) = (pair.clone(), stop.clone(), answers.clone());
+        tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let api = if n % 2 == 0 { &pair.a.api } else { &pair.b.api };
+                let started = Instant::now();
+                let (what, (s, body)) = if t < 6 {
+                    ("token", pair.token(api, "alice").await)
+                } else {
+                    let body = json!({"user_id": format!("load-{t}-{n}"),
+                        "auth_requirement": {"provider_id": "discord", "oauth2": {"scopes": ["guilds"]}}});
+                    let url = format!("{api}/v1/auth/authorize");
+                    (
+                        "authorize",
+                        send(Method::POST, &url, &pair.app_key, Some(body)).await,
+                    )
+                };
+                let name = body["name"].as_str().unwrap_or_default().to_owned();
+                answers
+                    .lock()
+                    .await
+                    .push((what, s, name, started.elapsed()));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+    }
+    answers
+}
+
+fn pg_cluster(action: &str) {
+    let version = std::fs::read_dir("/etc/postgresql")
+        .expect("a Debian PostgreSQL cluster (/etc/postgresql)")
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name();
+    let s = std::process::Command::new("pg_ctlcluster")
+        .arg("--skip-systemctl-redirect")
+        .arg(&version)
+        .args(["main", action])
+        .status()
+        .unwrap();
+    assert!(s.success(), "pg_ctlcluster {action}");
+}
+
+async fn count_releases(db: &PgDb) -> i64 {
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM audit_events WHERE action = 'token.release'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    n
+}
+
+#[tokio::test]
+#[ignore = "stops the PostgreSQL server: make test-long"]
+async fn postgres_down_under_load_fails_fast_then_recovers_with_nothing_lost() {
+    let db = PgDb::create().await.expect("PostgreSQL");
+    let pair = Pair::start(&db, &[("LATCHKEY__DATABASE__ACQUIRE_TIMEOUT_SECS", "2")]).await;
+    pair.connect("alice", D_ALICE).await;
+    let (s, before) = pair.token(&pair.a.api, "alice").await;
+    assert_eq!(s, StatusCode::OK, "{before}");
+    let pair = Arc::new(pair);
+    let stop = Arc::new(AtomicBool::new(false));
+    let answers = load(&pair, &stop);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // Down for three seconds, then up again.
+    pg_cluster("stop");
+    let down = Instant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    pg_cluster("start");
+    let up = Instant::now();
+    // Both replicas serve again by themselves, within seconds.
+    let mut recovered = None;
+    while recovered.is_none() {
+        let a = pair.token(&pair.a.api, "alice").await.0;
+        let b = pair.token(&pair.b.api, "alice").await.0;
+        if a == StatusCode::OK && b == StatusCode::OK {
+            recovered = Some(up.elapsed());
+        }
+        assert!(
+            up.elapsed() < Duration::from_secs(30),
+            "no recovery 30 s after restart"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let answers = answers.lock().await.clone();
+    let refused: Vec<&Answer> = answers.iter().filter(|a| a.1 != StatusCode::OK).collect();
+    eprintln!(
+        "{} answers, {} refused while the database was down {:?}; recovered {:?} after it was up",
+        answers.len(),
+        refused.len(),
+        up - down,
+        recovered.unwrap()
+    );
+    assert!(!refused.is_empty(), "the outage was noticed");
+    for (what, s, name, took) in &refused {
+        assert_eq!(*s, StatusCode::SERVICE_UNAVAILABLE, "{what}: {name}");
+        assert_eq!(name, "unavailable", "{what}");
+        assert!(
+            *took < Duration::from_secs(5),
+            "{what} took {took:?}: not failing fast"
+        );
+    }
+    // Every token that left has its audit event; the grant still works at Discord.
+    let released = answers
+        .iter()
+        .filter(|a| a.0 == "token" && a.1 == StatusCode::OK)
+        .count();
+    let mut audited = 0;
+    for _ in 0..30 {
+        audited = count_releases(&db).await;
+        if audited as usize >= released {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        audited as usize >= released,
+        "{audited} audited < {released} released"
+    );
+    let (s, after) = pair.token(&pair.b.api, "alice").await;
+    assert_eq!(s, StatusCode::OK, "{after}");
+    let me = reqwest::Client::new()
+        .get(format!("{}/api/v10/users/@me", pair.origin))
+        .bearer_auth(after["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK, "the grant survived");
+    let Ok(pair) = Arc::try_unwrap(pair) else {
+        panic!("the pair is still shared")
+    };
+    let (a, b) = pair.stop().await;
+    assert_eq!((a.code, b.code), (0, 0), "{}\n{}", a.stderr, b.stderr);
+    db.drop_now().await;
+}
+
+/// `n` Discord users in the simulator (`D_n`), beyond the usual fixtures.
+async fn discord_users(origin: &str, n: usize) -> Vec<String> {
+    let ids: Vec<String> = (0..n).map(|i| format!("8200000000000{i:04}")).collect();
+    let users: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({"id": id, "username": format!("u{id}"), "global_name": "Load"}))
+        .collect();
+    let r = reqwest::Client::new()
+        .post(format!("{origin}/__sim/fixtures"))
+        .json(&json!({ "users": users }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    ids
+}
+
+/// User `user` (Discord `discord`) consents to `link` and the tenant's verifier confirms.
+async fn consent(pair: &Pair, user: &str, discord: &str, link: &str) {
+    let mut browser = Browser::new();
+    browser.set_cookie(&pair.origin, "sim_user", discord);
+    browser
+        .get(&format!("{}/login?user={user}", pair.tenant_app.origin))
+        .await;
+    let cb = browser.consent(link).await;
+    if let Some(to) = cb.location {
+        browser.get(&to).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "kills a replica: make test-long"]
+async fn kill_9_during_callbacks_leaves_each_authorization_completed_with_its_grant_or_retryable() {
+    let db = PgDb::create().await.expect("PostgreSQL");
+    let pair = Pair::start(&db, &[]).await;
+    let n = 30;
+    let discord = discord_users(&pair.origin, n).await;
+    let mut links = Vec::new();
+    for i in 0..n {
+        let (s, needed) = pair.token(&pair.b.api, &format!("user{i}")).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{needed}");
+        links.push(needed["url"].as_str().unwrap().to_owned());
+    }
+    // Everyone consents at once — the callbacks and the verifier's confirmations go to replica
+    // A — and A is killed in the middle of it (a flow that meets the dead replica panics in its
+    // own task; that user finds out below).
+    let pair = Arc::new(pair);
+    let mut flows = Vec::new();
+    for (i, link) in links.into_iter().enumerate() {
+        let (p, d) = (pair.clone(), discord[i].clone());
+        flows.push(tokio::spawn(async move {
+            consent(&p, &format!("user{i}"), &d, &link).await;
+        }));
+    }
+    // Killed once a few users are through (the rest are somewhere in the middle).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pair.tenant_app.confirmations.lock().unwrap().len() < 5 {
+        assert!(Instant::now() < deadline, "no confirmations");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    pair.kill_a();
+    for f in flows {
+        let _ = f.await;
+    }
+    let Ok(mut pair) = Arc::try_unwrap(pair) else {
+        panic!("the pair is still shared")
+    };
+    pair.restart_a().await;
+
+    // Each user has a working grant, or is asked to authorize again and then has one.
+    let (mut completed, mut retried) = (0, 0);
+    for (i, d) in discord.iter().enumerate() {
+        let user = format!("user{i}");
+        let (s, body) = pair.token(&pair.b.api, &user).await;
+        let token = if s == StatusCode::OK {
+            completed += 1;
+            body["access_token"].as_str().unwrap().to_owned()
+        } else {
+            assert_eq!(s, StatusCode::FORBIDDEN, "{user}: {body}");
+            assert_eq!(body["name"], "authorization_required", "{user}: {body}");
+            retried += 1;
+            consent(&pair, &user, d, body["url"].as_str().unwrap()).await;
+            let (s, body) = pair.token(&pair.b.api, &user).await;
+            assert_eq!(
+                s,
+                StatusCode::OK,
+                "{user} could not authorize again: {body}"
+            );
+            body["access_token"].as_str().unwrap().to_owned()
+        };
+        let me = reqwest::Client::new()
+            .get(format!("{}/api/v10/users/@me", pair.origin))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            me.status(),
+            StatusCode::OK,
+            "{user}'s token works at Discord"
+        );
+    }
+    eprintln!("after kill -9: {completed} had completed, {retried} authorized again");
+    assert!(completed >= 5, "what completed before the kill survives it");
+    // No authorization is `completed` without the grant that serves its user.
+    let (s, list) = send(
+        Method::GET,
+        &format!("{}/v1/admin/authorizations?limit=100", pair.b.api),
+        &pair.admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    for a in list["items"].as_array().unwrap() {
+        if a["status"] == "completed" {
+            let (s, body) = pair
+                .token(&pair.b.api, a["user_id"].as_str().unwrap())
+                .await;
+            assert_eq!(s, StatusCode::OK, "{a}: {body}");
+        }
+    }
+    let (a, b) = pair.stop().await;
+    assert_eq!((a.code, b.code), (0, 0), "{}\n{}", a.stderr, b.stderr);
+    db.drop_now().await;
+}
+
+#[tokio::test]
+#[ignore = "make test-long"]
+async fn flows_that_expire_under_load_release_nothing() {
+    let db = PgDb::create().await.expect("PostgreSQL");
+    let pair = Pair::start(&db, &[("LATCHKEY__AUTH__FLOW_LIFETIME_SECS", "2")]).await;
+    pair.connect("alice", D_ALICE).await;
+    let n = 20;
+    let discord = discord_users(&pair.origin, n).await;
+    let mut links = Vec::new();
+    for i in 0..n {
+        let (s, needed) = pair.token(&pair.b.api, &format!("late{i}")).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{needed}");
+        links.push(needed["url"].as_str().unwrap().to_owned());
+    }
+    // Half the users get as far as Discord's consent page before their flow ends.
+    let mut at_discord = Vec::new();
+    for (i, link) in links.iter().enumerate().take(n / 2) {
+        let mut browser = Browser::new();
+        browser.set_cookie(&pair.origin, "sim_user", &discord[i]);
+        let to_discord = browser.click_through(link).await;
+        assert_eq!(
+            to_discord.status,
+            StatusCode::SEE_OTHER,
+            "{}",
+            to_discord.body
+        );
+        at_discord.push((browser, to_discord.location.unwrap()));
+    }
+    let pair = Arc::new(pair);
+    let stop = Arc::new(AtomicBool::new(false));
+    let answers = load(&pair, &stop);
+    let exchanges = || async {
+        support::flow::logged(&pair.origin, "/api/oauth2/token")
+            .await
+            .iter()
+            .filter(|e| e["form"]["grant_type"] == "authorization_code")
+            .count()
+    };
+    // Every flow's lifetime is over before its user is back from Discord, or starts at all.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = exchanges().await;
+    for (mut browser, to_discord) in at_discord {
+        let consented = browser.get(&to_discord).await;
+        let back = consented.location.expect("Discord sends the browser back");
+        let callback = browser.get(&back).await;
+        assert!(
+            !callback.location.unwrap_or_default().contains("flow_id"),
+            "an expired flow reached the verifier ({})",
+            callback.status
+        );
+    }
+    for link in links.iter().skip(n / 2) {
+        let page = Browser::new().get(link).await;
+        assert_eq!(page.status, StatusCode::GONE, "an expired start link");
+    }
+    stop.store(true, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    assert_eq!(
+        exchanges().await,
+        before,
+        "no code of an expired flow was exchanged"
+    );
+    for i in 0..n {
+        let (s, body) = pair.token(&pair.a.api, &format!("late{i}")).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "late{i}: {body}");
+        assert_eq!(body["name"], "authorization_required");
+    }
+    let answers = answers.lock().await;
+    assert!(
+        answers
+            .iter()
+            .all(|(what, s, _, _)| *s == StatusCode::OK || *what == "authorize"),
+        "alice kept being served"
+    );
+    drop(answers);
+    let Ok(pair) = Arc::try_unwrap(pair) else {
+        panic!("the pair is still shared")
+    };
+    let (a, b) = pair.stop().await;
+    assert_eq!((a.code, b.code), (0, 0), "{}\n{}", a.stderr, b.stderr);
+    db.drop_now().await;
+}
