@@ -82,21 +82,7 @@ impl Demo {
             .as_str()
             .context("no redirect URI")?;
         // The fixtures' app, now redirecting to this Latchkey's provider.
-        let mut fixtures: serde_json::Value = serde_json::from_str(FIXTURES)?;
-        let mut app = fixtures["apps"][0].take();
-        app["redirect_uris"] = json!([redirect]);
-        let r = reqwest::Client::new()
-            .post(format!("{origin}/__sim/fixtures"))
-            .json(&json!({ "apps": [app] }))
-            .send()
-            .await?;
-        if !r.status().is_success() {
-            let status = r.status();
-            bail!(
-                "the simulator refused the redirect URI: {status} {}",
-                r.text().await.unwrap_or_default()
-            );
-        }
+        latchkey_conformance::redirect_sim_app(&origin, FIXTURES, redirect).await?;
         Ok(Demo {
             sim,
             latchkey,

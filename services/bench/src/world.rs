@@ -325,17 +325,7 @@ impl Tenant {
         let redirect = provider["oauth2"]["redirect_uri"]
             .as_str()
             .context("redirect URI")?;
-        let mut fixtures: Value = serde_json::from_str(FIXTURES)?;
-        let mut sim_app = fixtures["apps"][0].take();
-        sim_app["redirect_uris"] = json!([redirect]);
-        let r = reqwest::Client::new()
-            .post(format!("{origin}/__sim/fixtures"))
-            .json(&json!({ "apps": [sim_app] }))
-            .send()
-            .await?;
-        if !r.status().is_success() {
-            bail!("simulator fixtures: {}", r.text().await.unwrap_or_default());
-        }
+        latchkey_conformance::redirect_sim_app(&origin, FIXTURES, redirect).await?;
         ok(
             Method::PUT,
             &format!("{api}/v1/admin/settings/session_verification"),

@@ -148,6 +148,27 @@ pub async fn call(
     Ok((s, r.json().await.unwrap_or(Value::Null)))
 }
 
+/// Loads the first app of the simulator `fixtures` (JSON) into the simulator at `origin`,
+/// redirecting to `redirect` (a provider's redirect URI).
+pub async fn redirect_sim_app(origin: &str, fixtures: &str, redirect: &str) -> anyhow::Result<()> {
+    let mut fixtures: Value = serde_json::from_str(fixtures)?;
+    let mut app = fixtures["apps"][0].take();
+    app["redirect_uris"] = serde_json::json!([redirect]);
+    let r = reqwest::Client::new()
+        .post(format!("{origin}/__sim/fixtures"))
+        .json(&serde_json::json!({ "apps": [app] }))
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        let status = r.status();
+        anyhow::bail!(
+            "the simulator refused the redirect URI: {status} {}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
 /// [`call`], failing unless the status is 2xx: the body.
 pub async fn ok(
     method: reqwest::Method,

@@ -96,13 +96,7 @@ async fn two_processes_refresh_an_expired_grant_exactly_once() {
     .await;
     assert_eq!(list["items"][0]["connection_status"], "active", "{list}");
     let token = tokens.into_iter().next().unwrap();
-    let me = reqwest::Client::new()
-        .get(format!("{}/api/v10/users/@me", pair.origin))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(me.status(), StatusCode::OK);
+    assert!(pair.discord_accepts(&token).await);
 
     let Ok(pair) = std::sync::Arc::try_unwrap(pair) else {
         panic!("the pair is still shared");

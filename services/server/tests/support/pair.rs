@@ -197,6 +197,18 @@ impl Pair {
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     }
 
+    /// Whether Discord (the simulator) accepts `token` (`GET /users/@me` answers 200).
+    pub async fn discord_accepts(&self, token: &str) -> bool {
+        reqwest::Client::new()
+            .get(format!("{}/api/v10/users/@me", self.origin))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == StatusCode::OK
+    }
+
     /// Patches the simulator's settings.
     pub async fn sim_settings(&self, patch: Value) {
         self.sim_post("/__sim/settings", patch).await;
