@@ -105,6 +105,7 @@ endif
 test-long:
 	PROPTEST_CASES=2560 $(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz
+	bash scripts/schemathesis.sh
 	CI=true $(CARGO) test -p latchkey-server --test faults -- --ignored --test-threads=1
 	@$(MAKE) --no-print-directory clean-test-dbs
 

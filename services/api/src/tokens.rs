@@ -34,17 +34,23 @@ pub struct TokenResponse {
 }
 
 /// 403 `authorization_required`: the error body plus the authorization the user must complete.
+/// (The same status also answers `forbidden` — a key without the tool role — with the plain
+/// error body, so the document marks the two extra fields as present with
+/// `authorization_required` only.)
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 pub struct AuthorizationRequiredBody {
-    /// `authorization_required`.
+    /// `authorization_required` (or `forbidden`, without the fields below).
     pub name: String,
     /// What to do.
     pub message: String,
     /// The request id.
     pub request_id: String,
     /// The authorization to show the user (`auth_…`; poll it with `GET /v1/auth/status`).
+    /// Present with `authorization_required`.
+    #[schema(required = false)]
     pub authorization_id: String,
-    /// The start link for the user's browser.
+    /// The start link for the user's browser. Present with `authorization_required`.
+    #[schema(required = false)]
     pub url: String,
 }
 

@@ -493,7 +493,48 @@ fn api_parts() -> (
     doc.merge(auth_doc);
     doc.merge(token_doc);
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    document_body_refusals(&mut doc);
     (health, control_plane, authorization, tokens, doc)
+}
+
+/// Every operation that takes a JSON body may also answer 413 (over 64 KiB) and 415 (not JSON,
+/// compressed, or not UTF-8): the body layers refuse before any handler runs, so no handler
+/// documents them. (Found by schemathesis, `make test-long`.)
+fn document_body_refusals(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let refusal = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|op| op.request_body.is_some())
+        {
+            op.responses
+                .responses
+                .entry("413".to_owned())
+                .or_insert_with(|| refusal("`payload_too_large`: the body is over 64 KiB"));
+            op.responses.responses.entry("415".to_owned()).or_insert_with(|| {
+                refusal("`unsupported_media_type`: the body is not JSON (`Content-Type: application/json`), is compressed, or is not UTF-8")
+            });
+        }
+    }
 }
 
 /// Latchkey's OpenAPI document (`latchkey openapi`, committed as `openapi.yaml`).
