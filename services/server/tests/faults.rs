@@ -1,6 +1,6 @@
 //! The fault suite (issue 10, item 3), run by `make test-long` one test at a time
 //! (`--ignored --test-threads=1`): each breaks something real — the PostgreSQL server, a
-//! replica's process, time — under load, and asserts that nothing completed is lost, nothing
+//! replica's process, time, Discord — under load, and asserts that nothing completed is lost, nothing
 //! is released that should not be, and the service recovers by itself.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -364,6 +364,87 @@ async fn flows_that_expire_under_load_release_nothing() {
         "alice kept being served"
     );
     drop(answers);
+    let Ok(pair) = Arc::try_unwrap(pair) else {
+        panic!("the pair is still shared")
+    };
+    let (a, b) = pair.stop().await;
+    assert_eq!((a.code, b.code), (0, 0), "{}\n{}", a.stderr, b.stderr);
+    db.drop_now().await;
+}
+
+#[tokio::test]
+#[ignore = "make test-long"]
+async fn discord_failing_during_refreshes_gets_bounded_retries_then_everything_recovers() {
+    let db = PgDb::create().await.expect("PostgreSQL");
+    let pair = Pair::start(&db, &[]).await;
+    // alice's access token expires at once (60 s, minus the client's 60 s skew): every release
+    // needs a refresh.
+    pair.sim_settings(json!({"token.access_ttl_s": 60})).await;
+    pair.connect("alice", D_ALICE).await;
+    let pair = Arc::new(pair);
+    for (what, action, most) in [
+        ("5xx", json!({"kind": "status", "status": 503}), 4),
+        ("timeouts", json!({"kind": "hang"}), 4),
+        // 429s are waited out (retry_after) within the client's 10 s budget per call.
+        (
+            "429 storm",
+            json!({"kind": "rate_limit", "retry_after": 0.5}),
+            2 * 21,
+        ),
+    ] {
+        pair.sim_post(
+            "/__sim/faults",
+            json!({"match": {"method": "POST", "path": "/api/oauth2/token"},
+                   "trigger": {"count": null}, "action": action}),
+        )
+        .await;
+
+        // 100 concurrent token requests across both replicas.
+        let mut tasks = Vec::new();
+        for i in 0..100 {
+            let pair = pair.clone();
+            tasks.push(tokio::spawn(async move {
+                let api = if i % 2 == 0 { &pair.a.api } else { &pair.b.api };
+                pair.token(api, "alice").await
+            }));
+        }
+        for t in tasks {
+            let (s, body) = t.await.unwrap();
+            assert_eq!(s, StatusCode::BAD_GATEWAY, "{what}: {body}");
+            assert_eq!(body["name"], "upstream_unavailable", "{what}: {body}");
+            assert!(body.get("access_token").is_none());
+        }
+        // Every call to the token endpoint now is a refresh, answered by the rule (a hung call
+        // never reaches the request log, so count the rule's firings).
+        let rules: Value = reqwest::get(format!("{}/__sim/faults", pair.origin))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let calls = rules[0]["fired"].as_u64().unwrap();
+        eprintln!("{what}: 100 token requests made {calls} refresh calls");
+        assert!(
+            (1..=most).contains(&calls),
+            "{what}: {calls} refresh calls for 100 requests (at most {most})"
+        );
+        let r = reqwest::Client::new()
+            .delete(format!("{}/__sim/faults", pair.origin))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        // The grant cools down after a failed refresh (30 s, on every replica), then recovers.
+        tokio::time::sleep(Duration::from_secs(31)).await;
+        let (s, body) = pair.token(&pair.b.api, "alice").await;
+        assert_eq!(s, StatusCode::OK, "{what}: no recovery: {body}");
+        // The new token expires at once too (the simulator still issues 60 s tokens), so the
+        // next round starts from an expired grant again.
+        assert!(
+            pair.discord_accepts(body["access_token"].as_str().unwrap())
+                .await
+        );
+    }
     let Ok(pair) = Arc::try_unwrap(pair) else {
         panic!("the pair is still shared")
     };
