@@ -3,6 +3,7 @@
 //! an in-run baseline — a bare axum handler in its own process answering the same JSON body —
 //! and writes docs/benchmarks.md. `baseline` is that handler.
 
+mod cold;
 mod load;
 mod report;
 mod waiters;
@@ -127,6 +128,8 @@ pub struct StoreRun {
     pub grpc: (Figures, Figures),
     /// `auth.start` (wrk, 64 connections, a new user each time).
     pub start: Figures,
+    /// Token fetch with the warm cache off over 100,000 grants (PostgreSQL only).
+    pub cold: Option<Figures>,
     /// Long-poll waiters.
     pub waiters: waiters::WaiterFigures,
 }
@@ -229,6 +232,15 @@ async fn store_run(
     .await?;
     drop(base.child);
 
+    let cold = match dep.db() {
+        Db::Postgres { .. } => {
+            eprintln!("cold token fetch over {} grants", cold::GRANTS);
+            cold::seed(dep).await?;
+            Some(cold::measure(dep, &tenant, secs).await?)
+        }
+        Db::Sqlite(_) => None,
+    };
+
     eprintln!("long-poll waiters");
     let waiters = waiters::measure(dep, &tenant, a, waiters).await?;
     Ok(StoreRun {
@@ -236,6 +248,7 @@ async fn store_run(
         rest: (rest, rest_base),
         grpc: (grpc, grpc_base),
         start,
+        cold,
         waiters,
     })
 }

@@ -147,6 +147,8 @@ pub fn rss_kib(pid: u32) -> u64 {
 pub struct Deployment {
     db: Db,
     env: Vec<(String, String)>,
+    /// The master key and pepper every replica shares (base64).
+    keys: (String, String),
     /// The port of the replica browsers and Discord reach (the public URL).
     pub public_port: u16,
 }
@@ -179,8 +181,8 @@ impl Deployment {
                 "true".into(),
             ),
             ("LATCHKEY__DATABASE__AUTO_MIGRATE".into(), "true".into()),
-            ("LATCHKEY__ENCRYPTION__MASTER_KEYS".into(), master),
-            ("LATCHKEY__AUTH__PEPPERS".into(), pepper),
+            ("LATCHKEY__ENCRYPTION__MASTER_KEYS".into(), master.clone()),
+            ("LATCHKEY__AUTH__PEPPERS".into(), pepper.clone()),
             ("LATCHKEY__LOG__LEVEL".into(), "error".into()),
         ];
         if let Db::Postgres { url, .. } = &db {
@@ -189,8 +191,25 @@ impl Deployment {
         Self {
             db,
             env,
+            keys: (master, pepper),
             public_port,
         }
+    }
+
+    /// The deployment's database and keys opened in this process, as a replica opens them.
+    pub async fn open(&self) -> anyhow::Result<latchkey_server::Context> {
+        let Db::Postgres { url, .. } = &self.db else {
+            bail!("only PostgreSQL deployments are opened in-process");
+        };
+        let mut settings = latchkey_server::Settings::default();
+        settings.database.url = Some(url.clone());
+        settings.encryption.master_keys = vec![self.keys.0.clone().into()];
+        settings.auth.peppers = vec![self.keys.1.clone().into()];
+        Ok(latchkey_server::Context::open(
+            settings,
+            latchkey_server::context::Migrations::AsConfigured,
+        )
+        .await?)
     }
 
     /// The database.

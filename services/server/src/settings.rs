@@ -121,7 +121,7 @@ pub struct AuthSettings {
     /// Default 10, at most 60; 0 turns the cache off.
     pub token_cache_ttl_secs: Option<u64>,
     /// How often the audit pipeline persists accepted token releases, in milliseconds
-    /// (also after every 500). Default 1000, 10 – 60000.
+    /// (also after every 5,000). Default 1000, 10 – 60000.
     pub audit_flush_interval_ms: Option<u64>,
     /// How many accepted, unwritten audit events the pipeline holds before token releases stop
     /// (503). Default 10000, at least 1.
