@@ -36,6 +36,18 @@ pub async fn logged(origin: &str, path: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// Whether Discord (the simulator at `origin`) accepts `token`: `GET /users/@me` answers 200.
+pub async fn discord_accepts(origin: &str, token: &str) -> bool {
+    reqwest::Client::new()
+        .get(format!("{origin}/api/v10/users/@me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        == StatusCode::OK
+}
+
 /// Refresh-token grants the simulator at `origin` received so far.
 pub async fn refreshes(origin: &str) -> usize {
     logged(origin, "/api/oauth2/token")
@@ -268,14 +280,7 @@ impl World {
 
     /// Whether Discord accepts `token`.
     pub async fn token_alive(&self, token: &str) -> bool {
-        reqwest::Client::new()
-            .get(format!("{}/api/v10/users/@me", self.sim.base_url()))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            == StatusCode::OK
+        discord_accepts(&self.sim.base_url(), token).await
     }
 
     /// The tenant's audit actions, in order.

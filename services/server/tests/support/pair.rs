@@ -199,14 +199,7 @@ impl Pair {
 
     /// Whether Discord (the simulator) accepts `token` (`GET /users/@me` answers 200).
     pub async fn discord_accepts(&self, token: &str) -> bool {
-        reqwest::Client::new()
-            .get(format!("{}/api/v10/users/@me", self.origin))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            == StatusCode::OK
+        super::flow::discord_accepts(&self.origin, token).await
     }
 
     /// Patches the simulator's settings.
