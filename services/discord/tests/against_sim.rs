@@ -495,6 +495,10 @@ async fn rate_limit_then_success_waits_retry_after() {
     );
     let calls = h.requests("/api/v10/users/@me").await;
     assert_eq!(calls.len(), 2, "one 429, one success");
+    // The wait is counted for the `latchkey_discord_rate_limit_wait*` metrics.
+    let (waits, waited) = h.client.rate_limit_waits().total();
+    assert_eq!(waits, 1);
+    assert!(waited >= Duration::from_millis(400), "{waited:?}");
     // A wait beyond the caller's budget comes back as RateLimited with the wait.
     h.post("/faults", json!({"match": {"method": "GET", "path": "/api/v10/users/@me"}, "trigger": {"count": 1}, "action": {"kind": "rate_limit", "retry_after": 30.0, "scope": "user"}})).await;
     match h
