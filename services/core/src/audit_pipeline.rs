@@ -8,7 +8,7 @@
 //! the documented difference from Vault's stricter ordering, chosen for the hot path.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Semaphore, TryAcquireError, mpsc, watch};
@@ -41,6 +41,9 @@ pub struct AuditPipeline {
     /// One permit per event that may still be accepted: taken on accept, given back once the
     /// event is written.
     room: Arc<Semaphore>,
+    /// Refusals not logged yet, and the second of the last log line: under overload every
+    /// refused release would otherwise add an error line.
+    refusals: Arc<(AtomicU64, AtomicU64)>,
 }
 
 /// Persists what the pipeline accepted. Run it with [`Flusher::run`].
@@ -64,6 +67,7 @@ impl AuditPipeline {
                 tx,
                 healthy: Arc::clone(&healthy),
                 room: Arc::clone(&room),
+                refusals: Arc::default(),
             },
             Flusher {
                 rx,
@@ -80,25 +84,48 @@ impl AuditPipeline {
     /// queue is waited on for up to [`ACCEPT_WAIT`]; failing writes refuse at once.
     pub async fn accept(&self, tenant: TenantId, event: AuditEvent) -> Result<(), CoreError> {
         if !self.healthy.load(Ordering::Acquire) {
-            return Err(CoreError::AuditUnavailable);
+            return Err(self.refused("writes are failing"));
         }
         let permit = match self.room.try_acquire() {
             Ok(p) => p,
             Err(TryAcquireError::NoPermits) => {
                 match tokio::time::timeout(ACCEPT_WAIT, self.room.acquire()).await {
                     Ok(Ok(p)) => p,
-                    Ok(Err(_)) | Err(_) => return Err(CoreError::AuditUnavailable),
+                    Ok(Err(_)) | Err(_) => return Err(self.refused("the queue is full")),
                 }
             }
-            Err(TryAcquireError::Closed) => return Err(CoreError::AuditUnavailable),
+            Err(TryAcquireError::Closed) => return Err(self.refused("shutting down")),
         };
         // Given back by the flusher once the event is written.
         permit.forget();
         self.tx.send((tenant, event)).map_err(|_| {
             // Shutting down: the flusher no longer takes events.
             self.room.add_permits(1);
-            CoreError::AuditUnavailable
+            self.refused("shutting down")
         })
+    }
+
+    /// Counts a refusal; logs at most one line a second, with how many were refused since.
+    fn refused(&self, why: &'static str) -> CoreError {
+        let (count, last) = &*self.refusals;
+        let refused = count.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let before = last.load(Ordering::Relaxed);
+        if now > before
+            && last
+                .compare_exchange(before, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            count.fetch_sub(refused, Ordering::Relaxed);
+            tracing::error!(
+                refused,
+                reason = why,
+                "token releases refused: the audit pipeline cannot accept events"
+            );
+        }
+        CoreError::AuditUnavailable
     }
 }
 

@@ -177,13 +177,11 @@ impl From<CoreError> for ApiError {
                 | CryptoError::Malformed
                 | CryptoError::MissingDataKey { .. } => Self::internal(&c),
             },
-            CoreError::AuditUnavailable => {
-                audit_refusal_logged();
-                Self::new(
-                    ErrorName::Unavailable,
-                    "the audit log cannot record this release right now, so nothing was released; try again shortly",
-                )
-            }
+            // The pipeline logs its refusals (once a second, with the reason).
+            CoreError::AuditUnavailable => Self::new(
+                ErrorName::Unavailable,
+                "the audit log cannot record this release right now, so nothing was released; try again shortly",
+            ),
             CoreError::Store(s) => match s {
                 StoreError::NotFound => Self::new(ErrorName::NotFound, "not found"),
                 StoreError::Conflict(what) => {
@@ -193,29 +191,5 @@ impl From<CoreError> for ApiError {
                 StoreError::Corrupt { .. } => Self::internal(&s),
             },
         }
-    }
-}
-
-/// Logs refused releases at most once a second, with how many were refused since the last line:
-/// under overload every request would otherwise add an error line (a log storm on top of it).
-fn audit_refusal_logged() {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static LAST_SECOND: AtomicU64 = AtomicU64::new(0);
-    static REFUSED: AtomicU64 = AtomicU64::new(0);
-    let refused = REFUSED.fetch_add(1, Ordering::Relaxed) + 1;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let last = LAST_SECOND.load(Ordering::Relaxed);
-    if now > last
-        && LAST_SECOND
-            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-    {
-        REFUSED.fetch_sub(refused, Ordering::Relaxed);
-        tracing::error!(
-            refused,
-            "token releases refused: the audit pipeline cannot accept events (queue full or writes failing)"
-        );
     }
 }
