@@ -65,6 +65,9 @@ pub async fn status(
             ));
         }
     }
+    // The request's bytes (hyper's read buffer, which the URI shares) are not held through a
+    // long wait.
+    drop(uri);
     let id = id.ok_or_else(|| ApiError::new(ErrorName::InvalidRequest, "id: required"))?;
     let wait = match wait.as_deref() {
         None | Some("") => 0,
@@ -93,6 +96,22 @@ pub async fn get_status(
     // Only a request that will wait registers with the notifier.
     let watch = (wait > 0).then(|| az.waiters.watch(id));
     let mut first = true;
+    // The reads and the answer are boxed: their futures (the store's queries) would otherwise
+    // be laid out inside this one, which lives as long as the hold — kilobytes for each of
+    // thousands of held long-polls.
+    // The answer lingers on a failed authorization's first read (Arcade's clients poll again at
+    // once otherwise).
+    let answer = |a: AuthorizationRecord, f: FlowRecord, linger: Option<Duration>| {
+        Box::pin(async move {
+            if let Some(linger) = linger {
+                tokio::select! {
+                    () = tokio::time::sleep(linger) => {}
+                    () = az.waiters.stopped() => {}
+                }
+            }
+            start::view(az, tenant, &a, &f).await
+        })
+    };
     loop {
         // Enabled before reading, so that a change between the read and the wait still wakes.
         let woken = watch.as_ref().map(|w| w.notify().notified());
@@ -100,38 +119,40 @@ pub async fn get_status(
         if let Some(w) = woken.as_mut().as_pin_mut() {
             w.enable();
         }
-        let (a, f) = current(az, tenant, id).await?;
-        match a.status {
-            AuthorizationStatus::Completed => return start::view(az, tenant, &a, &f).await,
-            AuthorizationStatus::Failed => {
-                if first && wait > 0 {
-                    tokio::select! {
-                        () = tokio::time::sleep(Duration::from_secs(wait.min(FAILED_WAIT))) => {}
-                        () = az.waiters.stopped() => {}
+        // The authorization read is not kept through the wait (it would be, in scope).
+        let until = {
+            let (a, f) = Box::pin(current(az, tenant, id)).await?;
+            match a.status {
+                AuthorizationStatus::Completed => return answer(a, f, None).await,
+                AuthorizationStatus::Failed => {
+                    let linger =
+                        (first && wait > 0).then(|| Duration::from_secs(wait.min(FAILED_WAIT)));
+                    return answer(a, f, linger).await;
+                }
+                AuthorizationStatus::Pending | AuthorizationStatus::NotStarted => {
+                    let expiry = Duration::from_millis(
+                        u64::try_from(a.expires_at.0.saturating_sub(UnixMillis::now().0))
+                            .unwrap_or(0),
+                    );
+                    if woken.is_none()
+                        || tokio::time::Instant::now() >= deadline
+                        || az.waiters.is_stopping()
+                    {
+                        return answer(a, f, None).await;
                     }
+                    deadline.min(tokio::time::Instant::now() + expiry)
                 }
-                return start::view(az, tenant, &a, &f).await;
             }
-            AuthorizationStatus::Pending | AuthorizationStatus::NotStarted => {
-                let expiry = Duration::from_millis(
-                    u64::try_from(a.expires_at.0.saturating_sub(UnixMillis::now().0)).unwrap_or(0),
-                );
-                let until = deadline.min(tokio::time::Instant::now() + expiry);
-                let Some(w) = woken.as_mut().as_pin_mut() else {
-                    return start::view(az, tenant, &a, &f).await;
-                };
-                if tokio::time::Instant::now() >= deadline || az.waiters.is_stopping() {
-                    return start::view(az, tenant, &a, &f).await;
-                }
-                tokio::select! {
-                    () = w => {}
-                    () = tokio::time::sleep_until(until) => {}
-                    // Shutting down: the loop reads the status once more and answers it.
-                    () = az.waiters.stopped() => {}
-                }
-                first = false;
+        };
+        if let Some(w) = woken.as_mut().as_pin_mut() {
+            tokio::select! {
+                () = w => {}
+                () = tokio::time::sleep_until(until) => {}
+                // Shutting down: the loop reads the status once more and answers it.
+                () = az.waiters.stopped() => {}
             }
         }
+        first = false;
     }
 }
 

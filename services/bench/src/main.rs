@@ -55,6 +55,13 @@ enum Command {
         #[arg(long)]
         race: Option<String>,
     },
+    /// Only the long-poll waiters on one SQLite replica, printed (for profiling: the replica
+    /// runs under `LATCHKEY_BENCH_WRAP`, e.g. `heaptrack`, when it is set).
+    Waiters {
+        /// Concurrent long-poll waiters.
+        #[arg(long, default_value_t = 10_000)]
+        n: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -75,6 +82,15 @@ fn main() -> anyhow::Result<()> {
             let race = race.and_then(|p| std::fs::read_to_string(p).ok());
             std::fs::write(&out, report::markdown(&report, race.as_deref()))?;
             println!("wrote {out}");
+            Ok(())
+        }),
+        Command::Waiters { n } => rt.block_on(async {
+            let sim = world::simulator().await?;
+            let dep = Deployment::new(Db::sqlite()?, &sim.base_url());
+            let (a, _) = dep.start(true, &[]).await?;
+            let tenant = Tenant::set_up(&dep, sim, &a.api).await?;
+            let f = waiters::measure(&dep, &tenant, a, n).await?;
+            println!("{:?}", f.one);
             Ok(())
         }),
     }

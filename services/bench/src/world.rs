@@ -229,7 +229,17 @@ impl Deployment {
         args: &[&str],
         extra: &[(&str, &str)],
     ) -> anyhow::Result<tokio::process::Command> {
-        let mut c = tokio::process::Command::new(latchkey_bin()?);
+        // A profiler the replica runs under, e.g. `heaptrack -o /tmp/latchkey`.
+        let wrap = std::env::var("LATCHKEY_BENCH_WRAP").unwrap_or_default();
+        let mut wrap = wrap.split_whitespace();
+        let mut c = match wrap.next() {
+            Some(profiler) if args.first() == Some(&"serve") => {
+                let mut c = tokio::process::Command::new(profiler);
+                c.args(wrap).arg(latchkey_bin()?);
+                c
+            }
+            _ => tokio::process::Command::new(latchkey_bin()?),
+        };
         c.args(args).current_dir(self.dir()).env_clear();
         if let Ok(path) = std::env::var("PATH") {
             c.env("PATH", path);

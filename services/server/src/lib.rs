@@ -7,6 +7,7 @@ pub mod discord;
 pub mod keyfiles;
 pub mod metrics;
 pub mod routes;
+pub mod serve;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
@@ -35,12 +36,41 @@ pub struct Settings {
 }
 
 /// Discord.
-#[derive(Debug, Deserialize, Serialize, Default)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DiscordSettings {
     /// Origins (`scheme://host[:port]`) a provider may use instead of discord.com: the
     /// simulator or an egress proxy. Empty: providers always talk to discord.com.
     pub allowed_endpoint_origins: Vec<String>,
+    /// Invalid answers (401, 403, 429) this process may get from Discord in ten minutes before
+    /// its breaker opens. Discord bans an IP address at 10,000; replicas sharing an egress
+    /// address should split a budget below that.
+    pub invalid_request_budget: usize,
+    /// Seconds an open breaker fails calls before it lets one probe through.
+    pub breaker_open_secs: u64,
+}
+
+impl Default for DiscordSettings {
+    fn default() -> Self {
+        let breaker = latchkey_discord::breaker::BreakerConfig::default();
+        Self {
+            allowed_endpoint_origins: Vec::new(),
+            invalid_request_budget: breaker.trip_at,
+            breaker_open_secs: breaker.open_for.as_secs(),
+        }
+    }
+}
+
+impl DiscordSettings {
+    /// The breaker these settings give: it warns at half the budget.
+    pub fn breaker(&self) -> latchkey_discord::breaker::BreakerConfig {
+        latchkey_discord::breaker::BreakerConfig {
+            warn_at: self.invalid_request_budget.div_ceil(2),
+            trip_at: self.invalid_request_budget,
+            open_for: Duration::from_secs(self.breaker_open_secs),
+            ..Default::default()
+        }
+    }
 }
 
 /// Listeners.
@@ -320,6 +350,15 @@ impl Settings {
                     "must be an origin: http(s)://host[:port], with no path, userinfo or trailing dot",
                 ));
             }
+        }
+        if !(1..=10_000).contains(&self.discord.invalid_request_budget) {
+            return Err(invalid(
+                "discord.invalid_request_budget",
+                "must be 1–10000 (Discord bans an address at 10,000 invalid requests in ten minutes)",
+            ));
+        }
+        if !(1..=3_600).contains(&self.discord.breaker_open_secs) {
+            return Err(invalid("discord.breaker_open_secs", "must be 1–3600"));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| invalid("log.level", format!("not a valid filter: {e}")))?;

@@ -60,7 +60,10 @@ impl Application {
         let metrics = Arc::new(Metrics::new());
         let meters = latchkey_core::metrics::Meters::new(metrics.meter());
         let discord = latchkey_discord::DiscordClient::with_propagator(
-            latchkey_discord::ClientConfig::default(),
+            latchkey_discord::ClientConfig {
+                breaker: ctx.settings.discord.breaker(),
+                ..Default::default()
+            },
             Some(crate::telemetry::discord_propagator()),
         )
         .map_err(StartupError::Discord)?;
@@ -177,7 +180,6 @@ impl Application {
             .fallback(routes::not_found)
             .method_not_allowed_fallback(routes::method_not_allowed)
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
-            .layer(axum::middleware::from_fn(routes::plain_bodies_only))
             .layer(axum::middleware::from_fn_with_state(
                 (self.metrics.clone(), Listener("api")),
                 routes::request_context,
@@ -316,23 +318,10 @@ impl Application {
         let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
-        // TCP_NODELAY: small HTTP/2 (gRPC) frames must not wait for Nagle and a delayed ACK
-        // (40 ms per call otherwise).
-        let nodelay = |tcp: &mut tokio::net::TcpStream| {
-            let _ = tcp.set_nodelay(true);
-        };
-        let api = axum::serve(
-            axum::serve::ListenerExt::tap_io(self.api, nodelay),
-            // The peer address feeds the browser routes' per-address limits.
-            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-                SocketAddr,
-            >(api_app),
-        )
-        .with_graceful_shutdown(wait(rx.clone()));
-        let ops = axum::serve(axum::serve::ListenerExt::tap_io(self.ops, nodelay), ops_app)
-            .with_graceful_shutdown(wait(rx));
-        let api = tokio::spawn(async move { api.await });
-        let ops = tokio::spawn(async move { ops.await });
+        let api = crate::serve::serve(self.api, api_app, wait(rx.clone()));
+        let ops = crate::serve::serve(self.ops, ops_app, wait(rx));
+        let api = tokio::spawn(api);
+        let ops = tokio::spawn(ops);
         shutdown.await;
         tracing::info!("shutting down: draining in-flight requests");
         routes::grpc::stopping(&self.grpc.health).await;
@@ -348,10 +337,8 @@ impl Application {
         match drained {
             Ok((a, o)) => {
                 for r in [a, o] {
-                    match r {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => tracing::error!(error = %e, "listener failed"),
-                        Err(e) => tracing::error!(error = %e, "listener task failed"),
+                    if let Err(e) = r {
+                        tracing::error!(error = %e, "listener task failed");
                     }
                 }
             }

@@ -145,6 +145,16 @@ fn bad_configuration_names_the_key() {
             None,
             "server.public_url",
         ),
+        (
+            vec![("LATCHKEY__DISCORD__INVALID_REQUEST_BUDGET", "10001".into())],
+            None,
+            "discord.invalid_request_budget",
+        ),
+        (
+            vec![("LATCHKEY__DISCORD__BREAKER_OPEN_SECS", "0".into())],
+            None,
+            "discord.breaker_open_secs",
+        ),
         (vec![], Some("[server]\nbogus = 1\n"), "bogus"),
         (vec![], Some("[server\n"), "TOML"),
     ];

@@ -187,10 +187,12 @@ where
     }
     let authenticator = Arc::<Authenticator>::from_ref(state);
     let presented = Presented::from_headers(&parts.headers);
+    // Boxed: the look-ups' futures would otherwise be laid out inside every handler's future,
+    // which a long-poll keeps for its whole hold.
     if let (Presented::Missing, Some(secret)) = (presented, session_cookie(&parts.headers)) {
-        return session_principal(&authenticator, parts, secret).await;
+        return Box::pin(session_principal(&authenticator, parts, secret)).await;
     }
-    authenticate(&authenticator, presented).await
+    Box::pin(authenticate(&authenticator, presented)).await
 }
 
 fn forbidden(wanted: &str) -> ApiError {

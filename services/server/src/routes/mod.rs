@@ -79,7 +79,15 @@ pub async fn request_context(
     );
     crate::telemetry::parent_from(&span, req.headers());
     let started = Instant::now();
-    let mut response = with_request_id(id.clone(), next.run(req))
+    // The body check runs here rather than as a middleware of its own: each `from_fn` layer
+    // is one more boxed future that a held long-poll keeps.
+    let inner = async move {
+        match refuse_unplain_body(req.headers()) {
+            Some(refusal) => refusal,
+            None => next.run(req).await,
+        }
+    };
+    let mut response = with_request_id(id.clone(), inner)
         .instrument(span.clone())
         .await;
     let status = response.status().as_u16();
@@ -127,21 +135,22 @@ fn known_grpc_method(response: &Response) -> bool {
 }
 
 /// Refuses request bodies Latchkey does not read (security.md J4, J12): compressed bodies
-/// (`Content-Encoding` other than `identity`) and JSON in a charset other than UTF-8. Both 415.
-pub async fn plain_bodies_only(req: Request, next: Next) -> Response {
-    let encoded = req
-        .headers()
+/// (`Content-Encoding` other than `identity`) and JSON in a charset other than UTF-8. Both 415,
+/// before any handler runs ([`request_context`] applies it to every request).
+pub fn refuse_unplain_body(headers: &http::HeaderMap) -> Option<Response> {
+    let encoded = headers
         .get(http::header::CONTENT_ENCODING)
         .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
     if encoded {
-        return ApiError::new(
-            ErrorName::UnsupportedMediaType,
-            "compressed request bodies are not accepted",
-        )
-        .into_response();
+        return Some(
+            ApiError::new(
+                ErrorName::UnsupportedMediaType,
+                "compressed request bodies are not accepted",
+            )
+            .into_response(),
+        );
     }
-    let other_charset = req
-        .headers()
+    let other_charset = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| {
@@ -152,14 +161,13 @@ pub async fn plain_bodies_only(req: Request, next: Next) -> Response {
                 })
             })
         });
-    if other_charset {
-        return ApiError::new(
+    other_charset.then(|| {
+        ApiError::new(
             ErrorName::UnsupportedMediaType,
             "request bodies must be UTF-8 JSON",
         )
-        .into_response();
-    }
-    next.run(req).await
+        .into_response()
+    })
 }
 
 /// Arcade routes Latchkey does not serve (specs/arcade-compat.md §11), each with everything
