@@ -452,3 +452,198 @@ async fn discord_failing_during_refreshes_gets_bounded_retries_then_everything_r
     assert_eq!((a.code, b.code), (0, 0), "{}\n{}", a.stderr, b.stderr);
     db.drop_now().await;
 }
+
+/// The rules the simulator holds (each with how often it `fired`).
+async fn fired(origin: &str) -> u64 {
+    let rules: Value = reqwest::get(format!("{origin}/__sim/faults"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    rules[0]["fired"].as_u64().unwrap()
+}
+
+async fn clear_faults(origin: &str) {
+    let r = reqwest::Client::new()
+        .delete(format!("{origin}/__sim/faults"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+}
+
+/// The token endpoint answers every call with `action`.
+async fn token_endpoint_fails(pair: &Pair, action: Value) {
+    pair.sim_post(
+        "/__sim/faults",
+        json!({"match": {"method": "POST", "path": "/api/oauth2/token"},
+               "trigger": {"count": null}, "action": action}),
+    )
+    .await;
+}
+
+/// Start links for `users` (the tool's token requests at replica B).
+async fn links(pair: &Pair, users: &[String]) -> Vec<String> {
+    let mut links = Vec::new();
+    for user in users {
+        let (s, needed) = pair.token(&pair.b.api, user).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{needed}");
+        links.push(needed["url"].as_str().unwrap().to_owned());
+    }
+    links
+}
+
+/// `user` (Discord `discord`) consents; the callback's answer.
+async fn callback(pair: &Pair, user: &str, discord: &str, link: &str) -> support::flow::Page {
+    let mut browser = Browser::new();
+    browser.set_cookie(&pair.origin, "sim_user", discord);
+    browser
+        .get(&format!("{}/login?user={user}", pair.tenant_app.origin))
+        .await;
+    browser.consent(link).await
+}
+
+/// Every user's flow failed cleanly: a 502 page, nothing released, and the next token request
+/// asks for a new authorization, which then completes.
+async fn each_fails_cleanly_then_retries(pair: &Pair, what: &str, users: &[String], d: &[String]) {
+    for (user, discord) in users.iter().zip(d) {
+        let (s, body) = pair.token(&pair.b.api, user).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{what}: {user}: {body}");
+        assert_eq!(body["name"], "authorization_required", "{what}: {body}");
+        consent(pair, user, discord, body["url"].as_str().unwrap()).await;
+        let (s, body) = pair.token(&pair.b.api, user).await;
+        assert_eq!(s, StatusCode::OK, "{what}: {user} could not retry: {body}");
+        assert!(
+            pair.discord_accepts(body["access_token"].as_str().unwrap())
+                .await
+        );
+    }
+}
+
+#[tokio::test]
+#[ignore = "make test-long"]
+async fn discord_failing_during_callbacks_fails_each_flow_cleanly_with_bounded_calls() {
+    let db = PgDb::create().await.expect("PostgreSQL");
+    let pair = Arc::new(Pair::start(&db, &[]).await);
+    let n = 10;
+    let discord = discord_users(&pair.origin, n).await;
+    // Code exchanges are retried only when Discord surely did not use the code: once after a
+    // 5xx, never after a timeout; a 429 is waited out within the call's 10 s budget.
+    for (round, (what, action, per_callback)) in [
+        ("5xx", json!({"kind": "status", "status": 503}), 2),
+        ("timeouts", json!({"kind": "hang"}), 1),
+        (
+            "429 storm",
+            json!({"kind": "rate_limit", "retry_after": 0.5}),
+            21,
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let users: Vec<String> = (0..n).map(|i| format!("cb{round}-{i}")).collect();
+        let links = links(&pair, &users).await;
+        token_endpoint_fails(&pair, action).await;
+        // Everyone is back from Discord at once.
+        let mut callbacks = Vec::new();
+        for (i, link) in links.into_iter().enumerate() {
+            let (p, user, d) = (pair.clone(), users[i].clone(), discord[i].clone());
+            callbacks.push(tokio::spawn(
+                async move { callback(&p, &user, &d, &link).await },
+            ));
+        }
+        for c in callbacks {
+            let page = c.await.unwrap();
+            assert_eq!(
+                page.status,
+                StatusCode::BAD_GATEWAY,
+                "{what}: {}",
+                page.body
+            );
+            assert!(
+                page.body.contains("Discord could not complete the sign-in"),
+                "{what}: {}",
+                page.body
+            );
+            assert!(
+                page.location.is_none(),
+                "{what}: no verifier after a failure"
+            );
+        }
+        let calls = fired(&pair.origin).await;
+        eprintln!("{what}: {n} callbacks made {calls} code exchanges");
+        assert!(
+            (n as u64..=per_callback * n as u64).contains(&calls),
+            "{what}: {calls} exchange calls for {n} callbacks (at most {per_callback} each)"
+        );
+        clear_faults(&pair.origin).await;
+        each_fails_cleanly_then_retries(&pair, what, &users, &discord).await;
+    }
+    let Ok(pair) = Arc::try_unwrap(pair) else {
+        panic!("the pair is still shared")
+    };
+    let (a, b) = pair.stop().await;
+    assert_eq!((a.code, b.code), (0, 0), "{}\n{}", a.stderr, b.stderr);
+    db.drop_now().await;
+}
+
+/// `latchkey_discord_breaker_state` of a replica (0 closed, 1 half-open, 2 open).
+async fn breaker_state(ops: &str) -> u64 {
+    let text = reqwest::get(format!("{ops}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with("latchkey_discord_breaker_state"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse().ok())
+        .expect("the breaker gauge")
+}
+
+#[tokio::test]
+#[ignore = "make test-long"]
+async fn the_breaker_stops_an_invalid_request_storm_at_its_budget_then_recovers() {
+    let db = PgDb::create().await.expect("PostgreSQL");
+    let budget = 8;
+    let pair = Pair::start(
+        &db,
+        &[
+            ("LATCHKEY__DISCORD__INVALID_REQUEST_BUDGET", "8"),
+            ("LATCHKEY__DISCORD__BREAKER_OPEN_SECS", "3"),
+        ],
+    )
+    .await;
+    let n = 20;
+    let discord = discord_users(&pair.origin, n).await;
+    let users: Vec<String> = (0..n).map(|i| format!("storm{i}")).collect();
+    let links = links(&pair, &users).await;
+    // The provider's secret went bad at Discord: every exchange is a 401 (an invalid request).
+    token_endpoint_fails(
+        &pair,
+        json!({"kind": "status", "status": 401, "body": {"error": "invalid_client"}}),
+    )
+    .await;
+    assert_eq!(breaker_state(&pair.a.ops).await, 0);
+    for (i, link) in links.iter().enumerate() {
+        let page = callback(&pair, &users[i], &discord[i], link).await;
+        assert_eq!(page.status, StatusCode::BAD_GATEWAY, "{}", page.body);
+    }
+    // The callbacks went to replica A: its breaker stopped calling Discord at the budget.
+    assert_eq!(
+        fired(&pair.origin).await,
+        budget,
+        "invalid requests beyond the breaker's budget"
+    );
+    assert_eq!(breaker_state(&pair.a.ops).await, 2, "open");
+    // The secret is fixed; after the open period one probe goes out, succeeds, and closes it.
+    clear_faults(&pair.origin).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    each_fails_cleanly_then_retries(&pair, "breaker", &users[..3], &discord[..3]).await;
+    assert_eq!(breaker_state(&pair.a.ops).await, 0, "closed again");
+    let (a, b) = pair.stop().await;
+    assert_eq!((a.code, b.code), (0, 0), "{}\n{}", a.stderr, b.stderr);
+    db.drop_now().await;
+}
