@@ -241,7 +241,7 @@ The baseline is the same burst once the grant is fresh.
 
 /// What earlier runs found and what was changed (kept with the figures they explain).
 const HISTORY: &str = "
-## Profiles and fixes (2026-12-03)
+## Profiles and fixes (2026-12-03, 2026-12-04)
 
 The first runs of this harness missed targets; each cause was found and fixed, and the figures
 above are after the fixes.
@@ -251,10 +251,13 @@ above are after the fixes.
 | gRPC token fetch at 1,456 req/s, p50 44 ms | every small HTTP/2 frame waited for Nagle's algorithm and the peer's delayed ACK (40 ms: the latency was a constant 44 ms at any load) | `TCP_NODELAY` on accepted connections (both listeners) | SQLite: 1,456 → 17,525 req/s; p50 44.0 → 3.4 ms |
 | PostgreSQL: 3,500–19,000 token requests a second refused with 503 under load; SQLite: 148,891 of 346,380 answers refused | the audit pipeline wrote one `INSERT` per event, in batches of 500: slower than releases arrive, so its queue filled (`perf`: the flusher's round trips; the refusals' log line) | one bulk statement per batch (`UNNEST` of arrays on PostgreSQL, 500-row `VALUES` on SQLite), 5,000 events per transaction, and a release waits up to 500 ms for room before it is refused | PostgreSQL: refusals → none, 23,873 req/s; SQLite: 34,571 req/s with 43 % refused → 27,590 req/s, none refused |
 | a log line per refused release (147,000 lines in ten seconds) | the refusal logged at ERROR each time | one line a second with the count | — |
+| 10,000 held long-polls cost 265–292 MiB (about 28 KiB each) | `heaptrack` of a replica holding 5,000 (`LATCHKEY_BENCH_WRAP=\"heaptrack -o …\" latchkey-bench waiters --n 5000`): hyper's read buffer was 16 KiB a connection — `axum::serve` (hyper-util's `auto` builder) reads HTTP/2's 24-byte preface itself and hands hyper a rewound stream, whose first read then grows hyper's 8 KiB buffer to 16 KiB; the status handler's future was 6.7 KiB, because the store queries' futures (and the API-key look-up's) were laid out inside it for the whole hold; two `from_fn` middlewares, each a boxed future | an accept loop of our own that peeks at the preface (the bytes stay in the socket, so hyper reads the request into its usual 8 KiB); the status wait and the key look-ups box their store futures, and the request's URI is dropped before the wait; the body check runs inside `request_context` | `latchkey-bench waiters`, SQLite: 285 → 195 MiB extra (28.5 → 19.9 KiB each); `make bench` (next day, another host): 265 → 182 MiB (SQLite), 289 → 212 MiB (PostgreSQL), 292 → 217 MiB (two processes) |
 
 Still missed, with what the profile shows:
 
-- **Warm token fetch, 0.25–0.39 × the baseline.** `perf record -a -g` during the REST run: the
+- **Warm token fetch, 0.30–0.57 × the baseline** (0.25–0.47 on 2026-12-03, on an Intel host;
+  the gRPC figures rose most, after the accept loop above replaced hyper-util's `auto` builder
+  — not separately measured). `perf record -a -g` during the REST run: the
   process is CPU-bound on two cores shared with `wrk`; about 40 % of its samples are in the
   kernel's socket write and wake-up paths (as for the baseline), the rest spread over the
   per-request work the baseline does not do — API-key and tool look-ups in the caches, the
@@ -262,9 +265,15 @@ Still missed, with what the profile shows:
   flusher on another thread), the request span, the metrics, JSON — with the allocator
   (`malloc`/`free`, about 8 %) and the per-request clone of the token service's state (2 %) the
   largest single items. No single cause; next steps are an `Arc` state, fewer allocations per
-  release, and batching the audit wake-ups.
-- **Extra RSS of 10,000 waiters, about 27 KiB each.** Every held long-poll is an HTTP/1.1
-  connection with hyper's read buffer (8 KiB), the boxed middleware futures and the handler's
-  state. Next step: a smaller connection buffer (hyper's builder is not exposed by
-  `axum::serve`) and a leaner long-poll future.
+  release (each one deep-copies the tenant's cached provider list and the tool record), and
+  batching the audit wake-ups. PostgreSQL's REST p99 (about 45–50 ms) is releases waiting for
+  room in the audit queue while a bulk insert is in flight.
+- **Extra RSS of 10,000 waiters, about 20 KiB each.** Of the heap a held long-poll keeps
+  (`heaptrack`, 5,000 held), 16 KiB is hyper's: the 8 KiB read buffer the request was read
+  into and the 8 KiB write buffer every HTTP/1.1 connection allocates when it opens — neither
+  is configurable in hyper 1.x's server builder, so the 100 MB target needs a change in hyper
+  (or another HTTP/1.1 server), which is not done. The rest: the connection's task (2 KiB),
+  `request_context` (2.4 KiB) and the handler (2.3 KiB). SQLite's page cache (2 MiB for each
+  pooled connection at most) also grows by about 20 MiB while the 10,000 authorizations are
+  read.
 ";
