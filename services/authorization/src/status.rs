@@ -65,8 +65,7 @@ pub async fn status(
             ));
         }
     }
-    // The request's bytes (hyper's read buffer, which the URI shares) are not held through a
-    // long wait.
+    // Nothing of the request is kept through a long wait (the URI shares hyper's read buffer).
     drop(uri);
     let id = id.ok_or_else(|| ApiError::new(ErrorName::InvalidRequest, "id: required"))?;
     let wait = match wait.as_deref() {
@@ -98,9 +97,8 @@ pub async fn get_status(
     let mut first = true;
     // The reads and the answer are boxed: their futures (the store's queries) would otherwise
     // be laid out inside this one, which lives as long as the hold — kilobytes for each of
-    // thousands of held long-polls.
-    // The answer lingers on a failed authorization's first read (Arcade's clients poll again at
-    // once otherwise).
+    // thousands of held long-polls. The answer lingers on a failed authorization's first read
+    // (Arcade's clients poll again at once otherwise).
     let answer = |a: AuthorizationRecord, f: FlowRecord, linger: Option<Duration>| {
         Box::pin(async move {
             if let Some(linger) = linger {
