@@ -55,6 +55,16 @@ fn load(pair: &Arc<Pair>, stop: &Arc<AtomicBool>) -> Arc<Mutex<Vec<Answer>>> {
     answers
 }
 
+/// Both replicas stop on SIGTERM with status 0; the database goes.
+async fn stop_cleanly(pair: impl Into<Arc<Pair>>, db: PgDb) {
+    let Ok(pair) = Arc::try_unwrap(pair.into()) else {
+        panic!("the pair is still shared")
+    };
+    let (a, b) = pair.stop().await;
+    assert_eq!((a.code, b.code), (0, 0), "{}\n{}", a.stderr, b.stderr);
+    db.drop_now().await;
+}
+
 fn pg_cluster(action: &str) {
     let version = std::fs::read_dir("/etc/postgresql")
         .expect("a Debian PostgreSQL cluster (/etc/postgresql)")
@@ -161,12 +171,7 @@ async fn postgres_down_under_load_fails_fast_then_recovers_with_nothing_lost() {
             .await,
         "the grant survived"
     );
-    let Ok(pair) = Arc::try_unwrap(pair) else {
-        panic!("the pair is still shared")
-    };
-    let (a, b) = pair.stop().await;
-    assert_eq!((a.code, b.code), (0, 0), "{}\n{}", a.stderr, b.stderr);
-    db.drop_now().await;
+    stop_cleanly(pair, db).await;
 }
 
 /// `n` Discord users in the simulator (`D_n`), beyond the usual fixtures.
@@ -283,9 +288,7 @@ async fn kill_9_during_callbacks_leaves_each_authorization_completed_with_its_gr
             assert_eq!(s, StatusCode::OK, "{a}: {body}");
         }
     }
-    let (a, b) = pair.stop().await;
-    assert_eq!((a.code, b.code), (0, 0), "{}\n{}", a.stderr, b.stderr);
-    db.drop_now().await;
+    stop_cleanly(pair, db).await;
 }
 
 #[tokio::test]
@@ -364,12 +367,7 @@ async fn flows_that_expire_under_load_release_nothing() {
         "alice kept being served"
     );
     drop(answers);
-    let Ok(pair) = Arc::try_unwrap(pair) else {
-        panic!("the pair is still shared")
-    };
-    let (a, b) = pair.stop().await;
-    assert_eq!((a.code, b.code), (0, 0), "{}\n{}", a.stderr, b.stderr);
-    db.drop_now().await;
+    stop_cleanly(pair, db).await;
 }
 
 #[tokio::test]
@@ -416,24 +414,13 @@ async fn discord_failing_during_refreshes_gets_bounded_retries_then_everything_r
         }
         // Every call to the token endpoint now is a refresh, answered by the rule (a hung call
         // never reaches the request log, so count the rule's firings).
-        let rules: Value = reqwest::get(format!("{}/__sim/faults", pair.origin))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let calls = rules[0]["fired"].as_u64().unwrap();
+        let calls = fired(&pair.origin).await;
         eprintln!("{what}: 100 token requests made {calls} refresh calls");
         assert!(
             (1..=most).contains(&calls),
             "{what}: {calls} refresh calls for 100 requests (at most {most})"
         );
-        let r = reqwest::Client::new()
-            .delete(format!("{}/__sim/faults", pair.origin))
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
+        clear_faults(&pair.origin).await;
         // The grant cools down after a failed refresh (30 s, on every replica), then recovers.
         tokio::time::sleep(Duration::from_secs(31)).await;
         let (s, body) = pair.token(&pair.b.api, "alice").await;
@@ -445,12 +432,7 @@ async fn discord_failing_during_refreshes_gets_bounded_retries_then_everything_r
                 .await
         );
     }
-    let Ok(pair) = Arc::try_unwrap(pair) else {
-        panic!("the pair is still shared")
-    };
-    let (a, b) = pair.stop().await;
-    assert_eq!((a.code, b.code), (0, 0), "{}\n{}", a.stderr, b.stderr);
-    db.drop_now().await;
+    stop_cleanly(pair, db).await;
 }
 
 /// The rules the simulator holds (each with how often it `fired`).
@@ -580,12 +562,7 @@ async fn discord_failing_during_callbacks_fails_each_flow_cleanly_with_bounded_c
         clear_faults(&pair.origin).await;
         each_fails_cleanly_then_retries(&pair, what, &users, &discord).await;
     }
-    let Ok(pair) = Arc::try_unwrap(pair) else {
-        panic!("the pair is still shared")
-    };
-    let (a, b) = pair.stop().await;
-    assert_eq!((a.code, b.code), (0, 0), "{}\n{}", a.stderr, b.stderr);
-    db.drop_now().await;
+    stop_cleanly(pair, db).await;
 }
 
 /// `latchkey_discord_breaker_state` of a replica (0 closed, 1 half-open, 2 open).
@@ -643,7 +620,5 @@ async fn the_breaker_stops_an_invalid_request_storm_at_its_budget_then_recovers(
     tokio::time::sleep(Duration::from_secs(4)).await;
     each_fails_cleanly_then_retries(&pair, "breaker", &users[..3], &discord[..3]).await;
     assert_eq!(breaker_state(&pair.a.ops).await, 0, "closed again");
-    let (a, b) = pair.stop().await;
-    assert_eq!((a.code, b.code), (0, 0), "{}\n{}", a.stderr, b.stderr);
-    db.drop_now().await;
+    stop_cleanly(pair, db).await;
 }
