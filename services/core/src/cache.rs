@@ -290,6 +290,12 @@ impl ProviderStore for CachedStore {
     async fn list_providers(&self, tenant: TenantId) -> Result<Vec<ProviderRecord>, StoreError> {
         Ok(self.providers(tenant).await?.as_ref().clone())
     }
+    async fn shared_providers(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Arc<Vec<ProviderRecord>>, StoreError> {
+        self.providers(tenant).await
+    }
     async fn update_provider(
         &self,
         tenant: TenantId,
@@ -363,6 +369,9 @@ impl ToolStore for CachedStore {
     }
     async fn list_tools(&self, tenant: TenantId) -> Result<Vec<ToolRecord>, StoreError> {
         Ok(self.tools(tenant).await?.as_ref().clone())
+    }
+    async fn shared_tools(&self, tenant: TenantId) -> Result<Arc<Vec<ToolRecord>>, StoreError> {
+        self.tools(tenant).await
     }
     async fn update_tool(
         &self,

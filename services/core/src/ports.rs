@@ -227,6 +227,14 @@ pub trait ProviderStore: Send + Sync {
     ) -> Result<Option<ProviderRecord>, StoreError>;
     /// The tenant's providers, oldest first.
     async fn list_providers(&self, tenant: TenantId) -> Result<Vec<ProviderRecord>, StoreError>;
+    /// [`list_providers`](Self::list_providers) as one shared list: the look-up cache answers
+    /// it without copying (the token hot path reads it on every release).
+    async fn shared_providers(
+        &self,
+        tenant: TenantId,
+    ) -> Result<std::sync::Arc<Vec<ProviderRecord>>, StoreError> {
+        Ok(std::sync::Arc::new(self.list_providers(tenant).await?))
+    }
     /// Replaces a provider's mutable fields if it still has `expected_updated_at`; true if written.
     /// In the same transaction: a changed client id turns the provider's active grants
     /// `reauth_required` (security.md B13), and `inactive` fails its open authorizations.
@@ -280,6 +288,14 @@ pub trait ToolStore: Send + Sync {
     ) -> Result<Option<ToolRecord>, StoreError>;
     /// The tenant's tools, by name.
     async fn list_tools(&self, tenant: TenantId) -> Result<Vec<ToolRecord>, StoreError>;
+    /// [`list_tools`](Self::list_tools) as one shared list: the look-up cache answers it
+    /// without copying (the token hot path reads it on every release).
+    async fn shared_tools(
+        &self,
+        tenant: TenantId,
+    ) -> Result<std::sync::Arc<Vec<ToolRecord>>, StoreError> {
+        Ok(std::sync::Arc::new(self.list_tools(tenant).await?))
+    }
     /// Replaces a tool's mutable fields if it still has `expected_updated_at`; true if written.
     async fn update_tool(
         &self,

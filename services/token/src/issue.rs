@@ -174,11 +174,10 @@ pub async fn authenticate(
 }
 
 /// The caller's tool (a deleted tool's key or grant gets nothing).
-async fn tool_of(tk: &Tokens, caller: &Caller) -> Result<ToolRecord, ApiError> {
-    tk.store
-        .get_tool_by_id(caller.tenant, caller.tool)
-        .await
-        .map_err(|e| ApiError::from(CoreError::from(e)))?
+fn tool_of<'a>(tools: &'a [ToolRecord], caller: &Caller) -> Result<&'a ToolRecord, ApiError> {
+    tools
+        .iter()
+        .find(|t| t.id == caller.tool)
         .ok_or_else(|| ApiError::new(ErrorName::Forbidden, "the tool no longer exists"))
 }
 
@@ -244,8 +243,8 @@ pub async fn audit(
 
 /// A released token, with what it was released for.
 pub struct Release {
-    /// The provider it goes through.
-    pub provider: ProviderRecord,
+    /// The origin standing in for discord.com of the provider it goes through, if any.
+    pub endpoint_origin: Option<String>,
     /// The grant (after any refresh), its access token and its user.
     pub warm: Arc<Warm>,
     /// What the tool declared (plus `identify`), sorted.
@@ -259,13 +258,19 @@ pub struct Release {
 pub async fn release(tk: &Tokens, caller: &Caller, user_id: &str) -> Result<Release, Refusal> {
     let tenant = caller.tenant;
     let user = UserId::parse("user_id", user_id)?;
-    let tool = tool_of(tk, caller).await?;
-    let providers = tk
+    // Shared lists from the look-up cache: nothing of them is copied per release.
+    let tools = tk
         .store
-        .list_providers(tenant)
+        .shared_tools(tenant)
         .await
         .map_err(CoreError::from)?;
-    let provider = provider_of(&providers, &tool)?;
+    let tool = tool_of(&tools, caller)?;
+    let providers = tk
+        .store
+        .shared_providers(tenant)
+        .await
+        .map_err(CoreError::from)?;
+    let provider = provider_of(&providers, tool)?;
     let wanted = authorization::scope_set(&tool.requirement.scopes, &[], &[]);
     if let Some(granted) = &caller.granted
         && !wanted.iter().all(|s| granted.contains(s))
@@ -281,7 +286,7 @@ pub async fn release(tk: &Tokens, caller: &Caller, user_id: &str) -> Result<Rele
         && grant::covers(&warm.grant, &wanted)
     {
         return Ok(Release {
-            provider: provider.clone(),
+            endpoint_origin: provider.endpoint_origin.clone(),
             warm,
             scopes: wanted,
         });
@@ -305,7 +310,7 @@ pub async fn release(tk: &Tokens, caller: &Caller, user_id: &str) -> Result<Rele
             tk.warm.put(epoch, tenant, Arc::clone(&warm)).await;
         }
         return Ok(Release {
-            provider: provider.clone(),
+            endpoint_origin: provider.endpoint_origin.clone(),
             warm,
             scopes: wanted,
         });

@@ -227,7 +227,7 @@ pub async fn forward(
     let outcome = tk
         .discord
         .proxy_get(
-            r.provider.endpoint_origin.as_deref(),
+            r.endpoint_origin.as_deref(),
             &r.warm.token,
             rule.template,
             &format!("/{path}{query}"),
