@@ -252,21 +252,21 @@ above are after the fixes.
 | PostgreSQL: 3,500–19,000 token requests a second refused with 503 under load; SQLite: 148,891 of 346,380 answers refused | the audit pipeline wrote one `INSERT` per event, in batches of 500: slower than releases arrive, so its queue filled (`perf`: the flusher's round trips; the refusals' log line) | one bulk statement per batch (`UNNEST` of arrays on PostgreSQL, 500-row `VALUES` on SQLite), 5,000 events per transaction, and a release waits up to 500 ms for room before it is refused | PostgreSQL: refusals → none, 23,873 req/s; SQLite: 34,571 req/s with 43 % refused → 27,590 req/s, none refused |
 | a log line per refused release (147,000 lines in ten seconds) | the refusal logged at ERROR each time | one line a second with the count | — |
 | 10,000 held long-polls cost 265–292 MiB (about 28 KiB each) | `heaptrack` of a replica holding 5,000 (`LATCHKEY_BENCH_WRAP=\"heaptrack -o …\" latchkey-bench waiters --n 5000`): hyper's read buffer was 16 KiB a connection — `axum::serve` (hyper-util's `auto` builder) reads HTTP/2's 24-byte preface itself and hands hyper a rewound stream, whose first read then grows hyper's 8 KiB buffer to 16 KiB; the status handler's future was 6.7 KiB, because the store queries' futures (and the API-key look-up's) were laid out inside it for the whole hold; two `from_fn` middlewares, each a boxed future | an accept loop of our own that peeks at the preface (the bytes stay in the socket, so hyper reads the request into its usual 8 KiB); the status wait and the key look-ups box their store futures, and the request's URI is dropped before the wait; the body check runs inside `request_context` | `latchkey-bench waiters`, SQLite: 285 → 195 MiB extra (28.5 → 19.9 KiB each); `make bench` (next day, another host): 265 → 182 MiB (SQLite), 289 → 212 MiB (PostgreSQL), 292 → 217 MiB (two processes) |
+| every token release deep-copied the tenant's provider list and its tool record out of the look-up cache (about 25 allocations), and each audit event's UUID v7 took a `getrandom` system call | reading the hot path after `perf` showed `malloc`/`free` at about 8 % | releases read the cached lists shared (`shared_providers`, `shared_tools`: an `Arc`, nothing copied) and keep only the provider's endpoint origin; `uuid`'s `fast-rng` (a thread-local CSPRNG) | runs before and after, same host and day: SQLite REST 37,171 → 46,452 req/s (p99 5.62 → 4.88 ms), PostgreSQL REST 33,860 → 33,527, gRPC 33,829 → 32,912 (SQLite) and 28,294 → 30,149 (PostgreSQL); cold fetch over 100,000 grants 6,206 → 10,717 req/s (p99 44.1 → 20.7 ms). The baseline moved as much between the runs (93,360 → 119,919 req/s), so the ratios did not: this host's run-to-run spread is wide |
 
 Still missed, with what the profile shows:
 
-- **Warm token fetch, 0.30–0.57 × the baseline** (0.25–0.47 on 2026-12-03, on an Intel host;
-  the gRPC figures rose most, after the accept loop above replaced hyper-util's `auto` builder
-  — not separately measured). `perf record -a -g` during the REST run: the
+- **Warm token fetch, 0.34–0.48 × the baseline** (0.30–0.57 in the run before the last fix,
+  the same day; 0.25–0.47 on 2026-12-03 on an Intel host). `perf record -a -g` during the REST run: the
   process is CPU-bound on two cores shared with `wrk`; about 40 % of its samples are in the
   kernel's socket write and wake-up paths (as for the baseline), the rest spread over the
   per-request work the baseline does not do — API-key and tool look-ups in the caches, the
   grant's warm entry, the audit event (a UUID from `getrandom`, a channel send that wakes the
   flusher on another thread), the request span, the metrics, JSON — with the allocator
   (`malloc`/`free`, about 8 %) and the per-request clone of the token service's state (2 %) the
-  largest single items. No single cause; next steps are an `Arc` state, fewer allocations per
-  release (each one deep-copies the tenant's cached provider list and the tool record), and
-  batching the audit wake-ups. PostgreSQL's REST p99 (about 45–50 ms) is releases waiting for
+  largest single items. No single cause; next steps are an `Arc` state for the token service
+  (cloned per request), fewer allocations per release (the response's copies of the token and
+  the user info, the audit event's strings), and batching the audit wake-ups. PostgreSQL's REST p99 (about 45–50 ms) is releases waiting for
   room in the audit queue while a bulk insert is in flight.
 - **Extra RSS of 10,000 waiters, about 20 KiB each.** Of the heap a held long-poll keeps
   (`heaptrack`, 5,000 held), 16 KiB is hyper's: the 8 KiB read buffer the request was read
