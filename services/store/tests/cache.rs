@@ -170,6 +170,13 @@ async fn cached_store(db: &TestDb) {
     );
     assert_eq!(description().await.as_deref(), Some("written"));
     assert!(store.get_provider_by_ref(t, p.id).await.unwrap().is_some());
+    // The token hot path's shared list: the cache's own (not a copy), as fresh as the rest.
+    let shared = store.shared_providers(t).await.unwrap();
+    assert_eq!(shared[0].description.as_deref(), Some("written"));
+    assert!(
+        Arc::ptr_eq(&shared, &store.shared_providers(t).await.unwrap()),
+        "not copied"
+    );
 
     // Tools the same way; another tenant's entries are its own.
     let name = ToolName::parse("Discord.Probe").unwrap();
@@ -195,6 +202,17 @@ async fn cached_store(db: &TestDb) {
             .unwrap()
             .is_some()
     );
+    let tools = store.shared_tools(t).await.unwrap();
+    assert!(tools.iter().any(|x| x.id == reg.tool.id));
+    assert!(
+        Arc::ptr_eq(&tools, &store.shared_tools(t).await.unwrap()),
+        "not copied"
+    );
+    // The database's store answers the same without a cache.
+    assert_eq!(
+        db.store.store().shared_tools(t).await.unwrap().len(),
+        tools.len()
+    );
     let other = new_tenant(&w, "B").await.tenant.id;
     assert!(store.get_tool(other, &name).await.unwrap().is_none());
     db.exec("DELETE FROM tools WHERE tenant_id = $1", &[&t.to_string()])
@@ -206,6 +224,7 @@ async fn cached_store(db: &TestDb) {
     );
     cached.apply(&Change::All).await;
     assert!(store.get_tool(t, &name).await.unwrap().is_none());
+    assert!(store.shared_tools(t).await.unwrap().is_empty());
 }
 
 async fn another_replica_hears(db: &TestDb) {
