@@ -39,7 +39,7 @@ impl<S> App for S where
 /// HTTP/2's connection preface (RFC 9113 §3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// How long a client may take to send the rest of a preface it has begun.
+/// How long a new connection may take to show which protocol it speaks.
 const PREFACE_WAIT: Duration = Duration::from_secs(10);
 
 /// Serves `app` on `listener` until `stop` resolves, then lets every open connection finish
@@ -52,6 +52,9 @@ where
     S: App,
 {
     let graceful = GracefulShutdown::new();
+    // Tells connections that have not said anything yet to close (the graceful shutdown only
+    // reaches connections hyper serves).
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     tokio::pin!(stop);
     loop {
         let accepted = tokio::select! {
@@ -61,7 +64,14 @@ where
         match accepted {
             Ok((tcp, peer)) => {
                 let _ = tcp.set_nodelay(true);
-                tokio::spawn(connection(tcp, peer, app.clone(), graceful.watcher()));
+                let watcher = graceful.watcher();
+                tokio::spawn(connection(
+                    tcp,
+                    peer,
+                    app.clone(),
+                    watcher,
+                    stopping.clone(),
+                ));
             }
             // The peer gave up before we took it: nothing to do.
             Err(e) if is_connection_error(&e) => {}
@@ -73,12 +83,25 @@ where
         }
     }
     drop(listener);
+    let _ = stopping_tx.send(true);
     graceful.shutdown().await;
 }
 
 /// Serves one connection with the protocol its first bytes announce.
-async fn connection<S: App>(tcp: TcpStream, peer: SocketAddr, app: S, watcher: Watcher) {
-    let h2 = match tokio::time::timeout(PREFACE_WAIT, speaks_h2(&tcp)).await {
+async fn connection<S: App>(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    app: S,
+    watcher: Watcher,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    let told = tokio::select! {
+        biased;
+        told = tokio::time::timeout(PREFACE_WAIT, speaks_h2(&tcp)) => told,
+        // Shutting down: a connection that has sent nothing yet is closed, not waited for.
+        _ = stopping.wait_for(|stop| *stop) => return,
+    };
+    let h2 = match told {
         Ok(Ok(h2)) => h2,
         // Closed, failed or stalled before it said anything useful.
         Ok(Err(_)) | Err(_) => return,
@@ -167,6 +190,24 @@ mod tests {
         let (mut client, server) = pair().await;
         client.write_all(b"PRX").await.unwrap();
         assert!(!speaks_h2(&server).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_never_speaks_does_not_hold_up_the_shutdown() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = tokio::spawn(serve(l, axum::Router::new(), async move {
+            let _ = stopped.await;
+        }));
+        let _silent = TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stop.send(()).unwrap();
+        // Far less than PREFACE_WAIT, which bounded it before.
+        tokio::time::timeout(Duration::from_secs(3), served)
+            .await
+            .expect("serve returned without waiting for the silent connection")
+            .unwrap();
     }
 
     #[tokio::test]

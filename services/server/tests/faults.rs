@@ -435,7 +435,7 @@ async fn discord_failing_during_refreshes_gets_bounded_retries_then_everything_r
     stop_cleanly(pair, db).await;
 }
 
-/// The rules the simulator holds (each with how often it `fired`).
+/// How often the simulator's first fault rule fired.
 async fn fired(origin: &str) -> u64 {
     let rules: Value = reqwest::get(format!("{origin}/__sim/faults"))
         .await
