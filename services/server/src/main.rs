@@ -1,5 +1,13 @@
 //! The `latchkey` binary; all logic lives in the library's `cli` module.
 
+/// jemalloc rather than the system allocator (docs/benchmarks.md): a held long-poll's idle
+/// connection buffers (hyper's, 8 KiB each) stay unbacked until written, where glibc's inline
+/// chunk headers touch a page of each, and its thread caches make the token hot path's many
+/// small allocations cheaper.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> std::process::ExitCode {
     latchkey_server::cli::main()
 }

@@ -180,9 +180,9 @@ impl Application {
             .fallback(routes::not_found)
             .method_not_allowed_fallback(routes::method_not_allowed)
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
-            .layer(axum::middleware::from_fn_with_state(
-                (self.metrics.clone(), Listener("api")),
-                routes::request_context,
+            .layer(routes::context::RequestContextLayer::new(
+                self.metrics.clone(),
+                Listener("api"),
             ))
     }
 
@@ -192,9 +192,9 @@ impl Application {
             .route("/readyz", get(routes::ops::readyz))
             .route("/metrics", get(routes::ops::metrics))
             .fallback(routes::not_found)
-            .layer(axum::middleware::from_fn_with_state(
-                (self.metrics.clone(), Listener("ops")),
-                routes::request_context,
+            .layer(routes::context::RequestContextLayer::new(
+                self.metrics.clone(),
+                Listener("ops"),
             ))
             .with_state(self.state())
     }

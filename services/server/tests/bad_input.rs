@@ -653,9 +653,21 @@ async fn every_body_operation_refuses_malformed_bodies() {
                 }
                 let r = req.send().await.unwrap();
                 let status = r.status().as_u16();
+                let id = r.headers().get("x-request-id").cloned();
                 let body: Value = r.json().await.unwrap_or(Value::Null);
                 assert_eq!(status, want, "{method} {path} {what}: {body}");
                 assert!(body["name"].is_string(), "{method} {path} {what}: {body}");
+                // Refused before any handler or not, the body names the request's id.
+                let id = id.and_then(|v| v.to_str().ok().map(str::to_owned));
+                assert!(
+                    id.as_deref().is_some_and(|id| id.starts_with("req_")),
+                    "{method} {path} {what}: {id:?}"
+                );
+                assert_eq!(
+                    body["request_id"].as_str(),
+                    id.as_deref(),
+                    "{method} {path} {what}"
+                );
                 assert_eq!(
                     writes(&w).await,
                     before,

@@ -42,6 +42,20 @@ pub async fn with_request_id<F: Future>(id: String, f: F) -> F::Output {
     REQUEST_ID.scope(id, f).await
 }
 
+/// A future run with a request id as the current one ([`request_id_scope`]).
+pub type RequestIdScope<F> = tokio::task::futures::TaskLocalFuture<String, F>;
+
+/// `f` with `id` as the current request id, as a nameable future (for middleware whose future
+/// is a struct rather than an `async` block).
+pub fn request_id_scope<F: Future>(id: String, f: F) -> RequestIdScope<F> {
+    REQUEST_ID.scope(id, f)
+}
+
+/// Calls `f` with `id` as the current request id.
+pub fn sync_request_id_scope<R>(id: String, f: impl FnOnce() -> R) -> R {
+    REQUEST_ID.sync_scope(id, f)
+}
+
 /// A new request id: `req_` and a time-sortable UUIDv7.
 pub fn new_request_id() -> String {
     format!("req_{}", uuid::Uuid::now_v7().simple())

@@ -1,6 +1,8 @@
-//! The routers of the two listeners and the middleware they share: request ids, one span per
-//! request with stable fields, an access log without query strings, and request metrics.
+//! The routers of the two listeners and the middleware they share ([`context`]): request ids,
+//! one span per request with stable fields, an access log without query strings, and request
+//! metrics.
 
+pub mod context;
 pub mod dashboard;
 pub mod docs;
 pub mod grpc;
@@ -8,21 +10,16 @@ pub mod health;
 pub mod ops;
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use axum::extract::{FromRef, MatchedPath, Request, State};
-use axum::middleware::Next;
+use axum::extract::{FromRef, Request};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, Uri};
+use http::Uri;
 use latchkey_api::ErrorName;
-use latchkey_api::server::{
-    ApiError, REQUEST_ID_HEADER, accept_request_id, new_request_id, with_request_id,
-};
+use latchkey_api::server::ApiError;
 use latchkey_core::auth::Authenticator;
 use latchkey_core::ports::Store;
-use tracing::Instrument;
 
-use crate::metrics::{HttpLabels, Metrics};
+use crate::metrics::Metrics;
 
 /// What handlers share: `Arc`-held ports, no globals.
 #[derive(Clone)]
@@ -45,86 +42,9 @@ impl FromRef<AppState> for Arc<Authenticator> {
 #[derive(Clone, Copy)]
 pub struct Listener(pub &'static str);
 
-/// Request id, span, access log and metrics for every request. The span is the trace's root
-/// (or continues the caller's W3C `traceparent`), named `METHOD route` for REST and
-/// `service/method` for gRPC, with the route template — never the raw path.
-pub async fn request_context(
-    State((metrics, listener)): State<(Arc<Metrics>, Listener)>,
-    matched: Option<MatchedPath>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let id = accept_request_id(req.headers().get(REQUEST_ID_HEADER)).unwrap_or_else(new_request_id);
-    let route = matched.map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
-    let method = match req.method().as_str() {
-        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m.to_owned(),
-        _ => "other".to_owned(),
-    };
-    // gRPC routes are `/<service>/{*rest}`; the method is named once tonic has answered (an
-    // unknown method keeps the template, so the cardinality stays bounded).
-    let grpc = route.ends_with("/{*rest}");
-    let grpc_path = grpc.then(|| req.uri().path().to_owned());
-    let span = tracing::info_span!(
-        "request",
-        otel.name = %format_args!("{method} {route}"),
-        otel.kind = "server",
-        otel.status_code = tracing::field::Empty,
-        http.request.method = %method,
-        http.route = %route,
-        http.response.status_code = tracing::field::Empty,
-        rpc.system = tracing::field::Empty,
-        rpc.method = tracing::field::Empty,
-        request_id = %id,
-        tenant_id = tracing::field::Empty,
-    );
-    crate::telemetry::parent_from(&span, req.headers());
-    let started = Instant::now();
-    // The body check runs here rather than as a middleware of its own: each `from_fn` layer
-    // is one more boxed future that a held long-poll keeps.
-    let inner = async move {
-        match refuse_unplain_body(req.headers()) {
-            Some(refusal) => refusal,
-            None => next.run(req).await,
-        }
-    };
-    let mut response = with_request_id(id.clone(), inner)
-        .instrument(span.clone())
-        .await;
-    let status = response.status().as_u16();
-    let elapsed = started.elapsed();
-    let route = match grpc_path {
-        Some(path) if known_grpc_method(&response) => {
-            let name = path.trim_start_matches('/').to_owned();
-            crate::telemetry::rename(&span, name.clone());
-            span.record("rpc.system", "grpc");
-            span.record("rpc.method", name.as_str());
-            path
-        }
-        Some(_) | None => route,
-    };
-    span.record("http.response.status_code", status);
-    if status >= 500 {
-        span.record("otel.status_code", "ERROR");
-    }
-    span.in_scope(|| tracing::info!(latency_ms = elapsed.as_secs_f64() * 1000.0, "served"));
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, v);
-    }
-    metrics.request(
-        HttpLabels {
-            listener: listener.0,
-            route,
-            method,
-            status,
-        },
-        elapsed,
-    );
-    response
-}
-
 /// Whether tonic served the method: a gRPC answer, and not the `grpc-status: 12`
 /// (UNIMPLEMENTED) an unknown method gets at once.
-fn known_grpc_method(response: &Response) -> bool {
+pub(crate) fn known_grpc_method(response: &Response) -> bool {
     let headers = response.headers();
     headers
         .get(http::header::CONTENT_TYPE)
