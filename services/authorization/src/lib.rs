@@ -68,8 +68,28 @@ use utoipa_axum::routes;
 pub use waiters::Waiters;
 
 /// What the authorization service's handlers share.
+///
+/// One allocation, so that handing it to a request (axum's `State` clones it for each, and a
+/// held long-poll keeps its copies for the whole hold) is one reference count.
 #[derive(Clone)]
-pub struct Authorizer {
+pub struct Authorizer(Arc<AuthorizationService>);
+
+impl From<AuthorizationService> for Authorizer {
+    fn from(s: AuthorizationService) -> Self {
+        Self(Arc::new(s))
+    }
+}
+
+impl std::ops::Deref for Authorizer {
+    type Target = AuthorizationService;
+
+    fn deref(&self) -> &AuthorizationService {
+        &self.0
+    }
+}
+
+/// The authorization service's parts.
+pub struct AuthorizationService {
     /// The store (providers served from the look-up cache).
     pub store: Arc<dyn Store>,
     /// Encryption at rest.
@@ -108,7 +128,7 @@ impl FromRef<Authorizer> for Arc<Authenticator> {
     }
 }
 
-impl Authorizer {
+impl AuthorizationService {
     /// Whether cookies are `Secure` with the `__Host-` prefix (an `https` public URL); a plain
     /// `http` public URL (local development) gets unprefixed cookies.
     pub fn secure_cookies(&self) -> bool {

@@ -411,7 +411,7 @@ fn authorizer(
     custody: Arc<latchkey_core::custody::Custody>,
     meters: &latchkey_core::metrics::Meters,
 ) -> latchkey_authorization::Authorizer {
-    latchkey_authorization::Authorizer {
+    latchkey_authorization::AuthorizationService {
         store: ctx.store.clone(),
         vault: ctx.vault.clone(),
         authenticator: ctx.authenticator.clone(),
@@ -430,6 +430,7 @@ fn authorizer(
         misses: Arc::default(),
         meters: meters.clone(),
     }
+    .into()
 }
 
 /// The token service's state.
@@ -445,7 +446,7 @@ fn tokens(
     let seeds = ctx.peppers.derive_each("tool grant signing key v1");
     let grant_keys = latchkey_token::grants::GrantKeys::from_seeds(&seeds)
         .map_err(|e| StartupError::Grpc(format!("tool grant keys: {e}")))?;
-    Ok(latchkey_token::Tokens {
+    Ok(latchkey_token::TokenService {
         store: ctx.store.clone(),
         vault: ctx.vault.clone(),
         authenticator: ctx.authenticator.clone(),
@@ -459,7 +460,8 @@ fn tokens(
         warm: ctx.warm.clone(),
         audit,
         meters,
-    })
+    }
+    .into())
 }
 
 /// The API routes that carry OpenAPI documentation, and the document they make.

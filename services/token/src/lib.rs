@@ -24,9 +24,27 @@ use latchkey_core::ports::Store;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// What the token service's handlers share.
+/// What the token service's handlers share: one allocation, so that handing it to a request
+/// (axum's `State` clones it for each) is one reference count, not one for each part.
 #[derive(Clone)]
-pub struct Tokens {
+pub struct Tokens(Arc<TokenService>);
+
+impl From<TokenService> for Tokens {
+    fn from(s: TokenService) -> Self {
+        Self(Arc::new(s))
+    }
+}
+
+impl std::ops::Deref for Tokens {
+    type Target = TokenService;
+
+    fn deref(&self) -> &TokenService {
+        &self.0
+    }
+}
+
+/// The token service's parts.
+pub struct TokenService {
     /// The store (providers and tools served from the look-up cache).
     pub store: Arc<dyn Store>,
     /// Encryption at rest.
