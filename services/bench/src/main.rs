@@ -55,12 +55,23 @@ enum Command {
         #[arg(long)]
         race: Option<String>,
     },
-    /// Only the long-poll waiters on one SQLite replica, printed (for profiling: the replica
-    /// runs under `LATCHKEY_BENCH_WRAP`, e.g. `heaptrack`, when it is set).
+    /// Only the long-poll waiters on one replica, printed (for profiling: the replica runs
+    /// under `LATCHKEY_BENCH_WRAP`, e.g. `heaptrack`, when it is set).
     Waiters {
         /// Concurrent long-poll waiters.
         #[arg(long, default_value_t = 10_000)]
         n: usize,
+        /// On PostgreSQL (a scratch database beside this `postgres` database URL) rather
+        /// than SQLite.
+        #[arg(long)]
+        pg: Option<String>,
+    },
+    /// Only the warm REST token fetch on one SQLite replica, printed (for profiling, as
+    /// `waiters`).
+    Fetch {
+        /// Seconds of load.
+        #[arg(long, default_value_t = 10)]
+        secs: u32,
     },
 }
 
@@ -84,17 +95,37 @@ fn main() -> anyhow::Result<()> {
             println!("wrote {out}");
             Ok(())
         }),
-        Command::Waiters { n } => rt.block_on(async {
+        Command::Waiters { n, pg } => rt.block_on(async {
+            let db = match pg {
+                Some(url) => Db::postgres(&url)?,
+                None => Db::sqlite()?,
+            };
+            let sim = world::simulator().await?;
+            let dep = Deployment::new(db, &sim.base_url());
+            let (a, _) = dep.start(true, &[]).await?;
+            let tenant = Tenant::set_up(&dep, sim, &a.api).await?;
+            let f = waiters::measure(&dep, &tenant, a, n).await;
+            dep.db().drop_now();
+            println!("{:?}", f?.one);
+            Ok(())
+        }),
+        Command::Fetch { secs } => rt.block_on(async {
             let sim = world::simulator().await?;
             let dep = Deployment::new(Db::sqlite()?, &sim.base_url());
             let (a, _) = dep.start(true, &[]).await?;
             let tenant = Tenant::set_up(&dep, sim, &a.api).await?;
-            let f = waiters::measure(&dep, &tenant, a, n).await?;
-            println!("{:?}", f.one);
+            tenant.connect(&a.api, "nelly").await?;
+            let script = load::post_script("/v1/tokens", &tenant.tool, TOKEN_BODY);
+            let f = load::wrk(&format!("{}/v1/tokens", a.api), &script, 64, secs).await?;
+            println!("{f:?}");
+            a.stop().await;
             Ok(())
         }),
     }
 }
+
+/// The warm token fetch's request body.
+const TOKEN_BODY: &str = r#"{"user_id":"nelly"}"#;
 
 async fn baseline(port: u16, body: String) -> anyhow::Result<()> {
     let body: &'static str = Box::leak(body.into_boxed_str());
@@ -217,12 +248,11 @@ async fn store_run(
     let (a, _) = dep.start(true, &[]).await?;
     let tenant = Tenant::set_up(dep, sim, &a.api).await?;
     tenant.connect(&a.api, "nelly").await?;
-    let token_body = r#"{"user_id":"nelly"}"#;
     let answer = reqwest::Client::new()
         .post(format!("{}/v1/tokens", a.api))
         .header("authorization", &tenant.tool)
         .header("content-type", "application/json")
-        .body(token_body)
+        .body(TOKEN_BODY)
         .send()
         .await?;
     anyhow::ensure!(answer.status().is_success(), "token: {}", answer.status());
@@ -230,7 +260,7 @@ async fn store_run(
     let base = Baseline::start(&body).await?;
 
     eprintln!("warm token fetch, REST");
-    let script = load::post_script("/v1/tokens", &tenant.tool, token_body);
+    let script = load::post_script("/v1/tokens", &tenant.tool, TOKEN_BODY);
     let rest = load::wrk(&format!("{}/v1/tokens", a.api), &script, 64, secs).await?;
     let rest_base = load::wrk(&format!("{}/v1/tokens", base.url), &script, 64, secs).await?;
 
