@@ -241,7 +241,7 @@ The baseline is the same burst once the grant is fresh.
 
 /// What earlier runs found and what was changed (kept with the figures they explain).
 const HISTORY: &str = "
-## Profiles and fixes (2026-12-03, 2026-12-04)
+## Profiles and fixes (2026-12-03 to 2026-12-04)
 
 The first runs of this harness missed targets; each cause was found and fixed, and the figures
 above are after the fixes.
@@ -253,27 +253,31 @@ above are after the fixes.
 | a log line per refused release (147,000 lines in ten seconds) | the refusal logged at ERROR each time | one line a second with the count | — |
 | 10,000 held long-polls cost 265–292 MiB (about 28 KiB each) | `heaptrack` of a replica holding 5,000 (`LATCHKEY_BENCH_WRAP=\"heaptrack -o …\" latchkey-bench waiters --n 5000`): hyper's read buffer was 16 KiB a connection — `axum::serve` (hyper-util's `auto` builder) reads HTTP/2's 24-byte preface itself and hands hyper a rewound stream, whose first read then grows hyper's 8 KiB buffer to 16 KiB; the status handler's future was 6.7 KiB, because the store queries' futures (and the API-key look-up's) were laid out inside it for the whole hold; two `from_fn` middlewares, each a boxed future | an accept loop of our own that peeks at the preface (the bytes stay in the socket, so hyper reads the request into its usual 8 KiB); the status wait and the key look-ups box their store futures, and the request's URI is dropped before the wait; the body check runs inside `request_context` | `latchkey-bench waiters`, SQLite: 285 → 195 MiB extra (28.5 → 19.9 KiB each); `make bench` (next day, another host): 265 → 182 MiB (SQLite), 289 → 212 MiB (PostgreSQL), 292 → 217 MiB (two processes) |
 | every token release deep-copied the tenant's provider list and its tool record out of the look-up cache (about 25 allocations), and each audit event's UUID v7 took a `getrandom` system call | reading the hot path after `perf` showed `malloc`/`free` at about 8 % | releases read the cached lists shared (`shared_providers`, `shared_tools`: an `Arc`, nothing copied) and keep only the provider's endpoint origin; `uuid`'s `fast-rng` (a thread-local CSPRNG) | runs before and after, same host and day: SQLite REST 37,171 → 46,452 req/s (p99 5.62 → 4.88 ms), PostgreSQL REST 33,860 → 33,527, gRPC 33,829 → 32,912 (SQLite) and 28,294 → 30,149 (PostgreSQL); cold fetch over 100,000 grants 6,206 → 10,717 req/s (p99 44.1 → 20.7 ms). The baseline moved as much between the runs (93,360 → 119,919 req/s), so the ratios did not: this host's run-to-run spread is wide |
+| held long-polls still about 19 KiB each (SQLite) after the fixes above | `heaptrack` of 5,000 held: hyper's two 8 KiB buffers per connection — with glibc's `malloc` an untouched buffer still costs the page holding its inline chunk header; `request_context`'s `from_fn` future (2.4 KiB: an `async fn` middleware keeps a copy of the request in each of its nested states); the handler's boxed future (1.9 KiB), holding copies of the 16-field `Authorizer` state | jemalloc as the global allocator (metadata out of line: an untouched buffer costs nothing resident); `request_context` a hand-written `tower` layer whose future is a small struct around the route's; `Authorizer` and `Tokens` one `Arc` each | `latchkey-bench waiters --n 10000`, SQLite, runs in one hour on one host: 186 → 146 MiB extra (jemalloc) → 122 MiB (the layer) → 115–119 MiB (`Arc` state); `make bench`: SQLite 183 → 109 MiB. PostgreSQL did not improve: 150–237 MiB across today's runs (192 before) — see below |
+| `malloc`/`free` about 10 % of the token hot path's samples (`perf record`, `latchkey-bench fetch`) | glibc's allocator on many small, short-lived allocations | jemalloc (above) | `latchkey-bench fetch`, runs interleaved with and without it (`LD_PRELOAD` of Debian's jemalloc): 10,435 and 10,909 → 11,418 and 12,263 req/s (+9–12 %) |
 
-Still missed, with what the profile shows:
+Still missed, with what the profile shows (figures above: 2026-12-04, a host about 3.5 times
+slower than the day before — the REST baseline answered 33,251 req/s against 119,919 — so the
+absolute figures and the latencies are not comparable with earlier runs; the ratios are):
 
-- **Warm token fetch, 0.34–0.48 × the baseline** (0.30–0.57 in the run before the last fix,
-  the same day; 0.25–0.47 on 2026-12-03 on an Intel host). `perf record -a -g` during the REST run: the
-  process is CPU-bound on two cores shared with `wrk`; about 40 % of its samples are in the
-  kernel's socket write and wake-up paths (as for the baseline), the rest spread over the
-  per-request work the baseline does not do — API-key and tool look-ups in the caches, the
-  grant's warm entry, the audit event (a UUID from `getrandom`, a channel send that wakes the
-  flusher on another thread), the request span, the metrics, JSON — with the allocator
-  (`malloc`/`free`, about 8 %) and the per-request clone of the token service's state (2 %) the
-  largest single items. No single cause; next steps are an `Arc` state for the token service
-  (cloned per request), fewer allocations per release (the response's copies of the token and
-  the user info, the audit event's strings), and batching the audit wake-ups. PostgreSQL's REST p99 (about 45–50 ms) is releases waiting for
-  room in the audit queue while a bulk insert is in flight.
-- **Extra RSS of 10,000 waiters, about 20 KiB each.** Of the heap a held long-poll keeps
-  (`heaptrack`, 5,000 held), 16 KiB is hyper's: the 8 KiB read buffer the request was read
-  into and the 8 KiB write buffer every HTTP/1.1 connection allocates when it opens — neither
-  is configurable in hyper 1.x's server builder, so the 100 MB target needs a change in hyper
-  (or another HTTP/1.1 server), which is not done. The rest: the connection's task (2 KiB),
-  `request_context` (2.4 KiB) and the handler (2.3 KiB). SQLite's page cache (2 MiB for each
-  pooled connection at most) also grows by about 20 MiB while the 10,000 authorizations are
-  read.
+- **Warm token fetch, 0.38–0.47 × the baseline over REST** (0.34–0.39 before the allocator and
+  middleware changes; gRPC 0.45–0.65, its baseline being the slower HTTP/1.1 generator), and its
+  p99 above 5 ms on this slow host (the baseline's own p99 was 4.7–19.6 ms). `perf` of
+  `latchkey-bench fetch` (`LATCHKEY_BENCH_WRAP=\"perf record …\"`): about 30 % of the process's
+  samples are the kernel's socket and wake-up paths (as for the baseline); the rest is spread
+  thin — `moka` look-ups and their read logs (about 6 %: the key, the tool list, the provider
+  list, the warm token), hyper and axum (about 9 %), `memmove` of futures (4 %), the audit
+  event's channel send and SQLite insert, the span, the metrics, JSON. No single cause is
+  left; next steps are fewer cache look-ups per release (the tool and provider lists as one
+  entry), the user info and token served without copies, and batching the audit wake-ups.
+  PostgreSQL's REST p99 is releases waiting for room in the audit queue while a bulk insert
+  is in flight.
+- **Extra RSS of 10,000 waiters: SQLite 109 MiB** (about 11 KiB each: hyper's read buffer page,
+  the connection's task, the handler, SQLite's page cache growing by up to 2 MiB for each pooled
+  connection); **PostgreSQL 150–269 MiB**, varying from run to run. On PostgreSQL the 10,000
+  first reads queue for the 10-connection pool at once; their futures and buffers are freed
+  after, but in pages shared with the waiters' long-lived allocations, so the allocator cannot
+  return them (one run with jemalloc's `background_thread:true` measured 150 MiB against
+  170–183 MiB without). hyper's 8 KiB read and write buffers per connection are still not
+  configurable in hyper 1.x's server builder.
 ";
