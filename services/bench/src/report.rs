@@ -277,7 +277,7 @@ absolute figures and the latencies are not comparable with earlier runs; the rat
   connection); **PostgreSQL 150–269 MiB**, varying from run to run. On PostgreSQL the 10,000
   first reads queue for the 10-connection pool at once; their futures and buffers are freed
   after, but in pages shared with the waiters' long-lived allocations, so the allocator cannot
-  return them (one run with jemalloc's `background_thread:true` measured 150 MiB against
-  170–183 MiB without). hyper's 8 KiB read and write buffers per connection are still not
+  return them (jemalloc's `background_thread:true`, which purges freed pages from threads of its
+  own, did not clearly help: 150–166 MiB against 166–183 MiB without, three runs each). hyper's 8 KiB read and write buffers per connection are still not
   configurable in hyper 1.x's server builder.
 ";
