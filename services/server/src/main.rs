@@ -3,8 +3,9 @@
 /// jemalloc rather than the system allocator (docs/benchmarks.md): a held long-poll's idle
 /// connection buffers (hyper's, 8 KiB each) stay unbacked until written, where glibc's inline
 /// chunk headers touch a page of each, and its thread caches make the token hot path's many
-/// small allocations cheaper.
-#[cfg(not(target_env = "msvc"))]
+/// small allocations cheaper. Build with `--no-default-features` for the system allocator (to
+/// profile the heap with heaptrack, which only sees `malloc`).
+#[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
