@@ -13,17 +13,18 @@ use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use http::HeaderValue;
+use latchkey_api::ErrorName;
 use latchkey_api::server::{
-    REQUEST_ID_HEADER, RequestIdScope, accept_request_id, new_request_id, request_id_scope,
-    sync_request_id_scope,
+    ApiError, REQUEST_ID_HEADER, RequestIdScope, accept_request_id, new_request_id,
+    request_id_scope, sync_request_id_scope,
 };
 use pin_project_lite::pin_project;
 use tracing::Instrument;
 use tracing::instrument::Instrumented;
 
-use super::{Listener, known_grpc_method, refuse_unplain_body};
+use super::{Listener, known_grpc_method, unplain_body};
 use crate::metrics::{HttpLabels, Metrics};
 
 /// Applies [`RequestContext`] to every route of a router (`Router::layer`).
@@ -54,7 +55,7 @@ impl<S> tower::Layer<S> for RequestContextLayer {
 
 /// Request id, span, access log and metrics for every request. The span is named
 /// `METHOD route` for REST and `service/method` for gRPC, with the route template — never the
-/// raw path. Bodies Latchkey does not read are refused here ([`refuse_unplain_body`]).
+/// raw path. Bodies Latchkey does not read are refused here ([`unplain_body`]).
 #[derive(Clone)]
 pub struct RequestContext<S> {
     inner: S,
@@ -128,8 +129,15 @@ where
         );
         crate::telemetry::parent_from(&span, req.headers());
         let started = Instant::now();
-        let refused = span
-            .in_scope(|| sync_request_id_scope(id.clone(), || refuse_unplain_body(req.headers())));
+        // The refusal's body names the request id, so it is made in the request's scope (only
+        // when there is one: the scope takes its own copy of the id).
+        let refused = unplain_body(req.headers()).map(|why| {
+            span.in_scope(|| {
+                sync_request_id_scope(id.clone(), || {
+                    ApiError::new(ErrorName::UnsupportedMediaType, why).into_response()
+                })
+            })
+        });
         let inner = match refused {
             Some(_) => None,
             None => {

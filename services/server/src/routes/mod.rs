@@ -54,21 +54,16 @@ pub(crate) fn known_grpc_method(response: &Response) -> bool {
             .is_none_or(|s| s.as_bytes() != b"12")
 }
 
-/// Refuses request bodies Latchkey does not read (security.md J4, J12): compressed bodies
-/// (`Content-Encoding` other than `identity`) and JSON in a charset other than UTF-8. Both 415,
-/// before any handler runs ([`request_context`] applies it to every request).
-pub fn refuse_unplain_body(headers: &http::HeaderMap) -> Option<Response> {
+/// Why a request body Latchkey does not read is refused (security.md J4, J12), if it is:
+/// compressed bodies (`Content-Encoding` other than `identity`) and JSON in a charset other than
+/// UTF-8. Both 415 `unsupported_media_type`, before any handler runs
+/// ([`context::RequestContext`] checks every request).
+pub fn unplain_body(headers: &http::HeaderMap) -> Option<&'static str> {
     let encoded = headers
         .get(http::header::CONTENT_ENCODING)
         .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
     if encoded {
-        return Some(
-            ApiError::new(
-                ErrorName::UnsupportedMediaType,
-                "compressed request bodies are not accepted",
-            )
-            .into_response(),
-        );
+        return Some("compressed request bodies are not accepted");
     }
     let other_charset = headers
         .get(http::header::CONTENT_TYPE)
@@ -81,13 +76,7 @@ pub fn refuse_unplain_body(headers: &http::HeaderMap) -> Option<Response> {
                 })
             })
         });
-    other_charset.then(|| {
-        ApiError::new(
-            ErrorName::UnsupportedMediaType,
-            "request bodies must be UTF-8 JSON",
-        )
-        .into_response()
-    })
+    other_charset.then_some("request bodies must be UTF-8 JSON")
 }
 
 /// Arcade routes Latchkey does not serve (specs/arcade-compat.md §11), each with everything
