@@ -8,10 +8,10 @@
 //! the documented difference from Vault's stricter ordering, chosen for the hot path.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, TryAcquireError, mpsc, watch};
+use tokio::sync::{Notify, Semaphore, TryAcquireError, mpsc, watch};
 
 use crate::TenantId;
 use crate::audit::AuditEvent;
@@ -44,6 +44,10 @@ pub struct AuditPipeline {
     /// Refusals not logged yet, and the second of the last log line: under overload every
     /// refused release would otherwise add an error line.
     refusals: Arc<(AtomicU64, AtomicU64)>,
+    /// Events sent and not yet taken by the flusher.
+    queued: Arc<AtomicUsize>,
+    /// Wakes the flusher before its interval ends: a batch's worth is queued.
+    full: Arc<Notify>,
 }
 
 /// Persists what the pipeline accepted. Run it with [`Flusher::run`].
@@ -52,6 +56,8 @@ pub struct Flusher {
     store: Arc<dyn Store>,
     healthy: Arc<AtomicBool>,
     room: Arc<Semaphore>,
+    queued: Arc<AtomicUsize>,
+    full: Arc<Notify>,
     interval: Duration,
 }
 
@@ -62,18 +68,24 @@ impl AuditPipeline {
         let (tx, rx) = mpsc::unbounded_channel();
         let healthy = Arc::new(AtomicBool::new(true));
         let room = Arc::new(Semaphore::new(capacity.clamp(1, Semaphore::MAX_PERMITS)));
+        let queued = Arc::new(AtomicUsize::new(0));
+        let full = Arc::new(Notify::new());
         (
             Self {
                 tx,
                 healthy: Arc::clone(&healthy),
                 room: Arc::clone(&room),
                 refusals: Arc::default(),
+                queued: Arc::clone(&queued),
+                full: Arc::clone(&full),
             },
             Flusher {
                 rx,
                 store,
                 healthy,
                 room,
+                queued,
+                full,
                 interval,
             },
         )
@@ -98,8 +110,13 @@ impl AuditPipeline {
         };
         // Given back by the flusher once the event is written.
         permit.forget();
+        // Counted before it is sent, so the flusher never takes more than was counted.
+        if self.queued.fetch_add(1, Ordering::AcqRel) + 1 == FLUSH_BATCH {
+            self.full.notify_one();
+        }
         self.tx.send((tenant, event)).map_err(|_| {
             // Shutting down: the flusher no longer takes events.
+            self.queued.fetch_sub(1, Ordering::AcqRel);
             self.room.add_permits(1);
             self.refused("shutting down")
         })
@@ -134,17 +151,21 @@ impl Flusher {
     /// everything already accepted, and returns how many events it wrote in all. A failing
     /// write is retried (with backoff, never dropped) while accepting stops; during shutdown
     /// the caller bounds the wait.
+    ///
+    /// The first event of a batch wakes the flusher; the rest are taken together when the
+    /// interval has passed or a batch's worth is queued ([`AuditPipeline::accept`] says so), so
+    /// a busy token path wakes it a few times a second, not once per release.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> u64 {
         let mut written = 0u64;
         let mut batch = Vec::with_capacity(FLUSH_BATCH);
         let mut stopping = false;
         loop {
-            // The first event of the next batch (or the end).
-            let first = if stopping {
-                self.rx.recv().await
+            // The first events of the next batch (or the end).
+            let received = if stopping {
+                self.rx.recv_many(&mut batch, FLUSH_BATCH).await
             } else {
                 tokio::select! {
-                    e = self.rx.recv() => e,
+                    n = self.rx.recv_many(&mut batch, FLUSH_BATCH) => n,
                     _ = stop.wait_for(|s| *s) => {
                         stopping = true;
                         // New events are refused; what is queued is still received.
@@ -153,33 +174,30 @@ impl Flusher {
                     }
                 }
             };
-            let Some(first) = first else { break };
-            batch.push(first);
-            let deadline = tokio::time::Instant::now() + self.interval;
-            while batch.len() < FLUSH_BATCH {
-                let next = if stopping {
-                    // Whatever is queued, without waiting for the interval.
-                    match self.rx.try_recv() {
-                        Ok(e) => Some(e),
-                        Err(_) => break,
-                    }
-                } else {
+            if received == 0 {
+                break;
+            }
+            if !stopping {
+                let deadline = tokio::time::Instant::now() + self.interval;
+                while self.queued.load(Ordering::Acquire) < FLUSH_BATCH {
                     tokio::select! {
-                        e = tokio::time::timeout_at(deadline, self.rx.recv()) => match e {
-                            Ok(Some(e)) => Some(e),
-                            Ok(None) | Err(_) => break,
-                        },
+                        () = tokio::time::sleep_until(deadline) => break,
+                        () = self.full.notified() => {}
                         _ = stop.wait_for(|s| *s) => {
                             stopping = true;
                             self.rx.close();
-                            None
+                            break;
                         }
                     }
-                };
-                if let Some(e) = next {
-                    batch.push(e);
                 }
             }
+            while batch.len() < FLUSH_BATCH {
+                match self.rx.try_recv() {
+                    Ok(e) => batch.push(e),
+                    Err(_) => break,
+                }
+            }
+            self.queued.fetch_sub(batch.len(), Ordering::AcqRel);
             self.write(&batch).await;
             self.room.add_permits(batch.len());
             written += batch.len() as u64;

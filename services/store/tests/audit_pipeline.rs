@@ -1,0 +1,76 @@
+//! The audit pipeline on SQLite and PostgreSQL: a batch's worth of accepted events is written
+//! as soon as it is queued, without waiting for the flush interval; fewer wait for it; stopping
+//! writes everything accepted and refuses what comes after.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
+
+use std::time::Duration;
+
+use latchkey_core::audit::{AuditEvent, AuditFilter};
+use latchkey_core::audit_pipeline::{AuditPipeline, FLUSH_BATCH};
+use latchkey_core::{CoreError, TenantId};
+use support::{TestDb, actor, new_tenant, world};
+
+const ACTION: &str = "token.release";
+
+async fn released(w: &support::World, t: TenantId) -> usize {
+    let filter = AuditFilter {
+        action: Some(ACTION.to_owned()),
+        ..AuditFilter::default()
+    };
+    w.store.list_audit_events(t, &filter).await.unwrap().len()
+}
+
+async fn batches(db: &TestDb) {
+    let w = world(db);
+    let t = new_tenant(&w, "A").await.tenant.id;
+    // An interval far longer than the test: only a full batch can be written before the stop.
+    let (pipeline, flusher) =
+        AuditPipeline::new(w.store.clone(), 3 * FLUSH_BATCH, Duration::from_secs(3_600));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let run = tokio::spawn(flusher.run(stopped));
+    let extra = 7;
+    for i in 0..FLUSH_BATCH + extra {
+        let e = AuditEvent::success(&actor(), ACTION, format!("grt_{i}"));
+        pipeline.accept(t, e).await.unwrap();
+    }
+    let mut waited = Duration::ZERO;
+    while released(&w, t).await < FLUSH_BATCH {
+        assert!(
+            waited < Duration::from_secs(60),
+            "{}: a full batch was not written before the interval",
+            db.kind
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += Duration::from_millis(50);
+    }
+    // The rest is not a batch: it waits for the interval (or the stop).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(released(&w, t).await, FLUSH_BATCH, "{}", db.kind);
+
+    stop.send(true).unwrap();
+    let written = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(written, (FLUSH_BATCH + extra) as u64, "{}", db.kind);
+    assert_eq!(released(&w, t).await, FLUSH_BATCH + extra, "{}", db.kind);
+    let late = AuditEvent::success(&actor(), ACTION, "grt_late".to_owned());
+    assert!(matches!(
+        pipeline.accept(t, late).await,
+        Err(CoreError::AuditUnavailable)
+    ));
+}
+
+#[tokio::test]
+async fn a_full_batch_is_written_before_the_interval_sqlite() {
+    TestDb::sqlite().await.run(batches).await;
+}
+
+#[tokio::test]
+async fn a_full_batch_is_written_before_the_interval_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        db.run(batches).await;
+    }
+}
