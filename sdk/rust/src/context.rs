@@ -157,11 +157,15 @@ impl ToolContext {
         let until = latchkey_api::time::parse_rfc3339(&r.expires_at)
             .map(|t| t - i64::try_from(EARLY.as_millis()).unwrap_or(0))
             .unwrap_or(0);
+        let user_info = serde_json::from_str(r.user_info.get()).map_err(|e| Error::Decode {
+            status: 200,
+            message: e.to_string(),
+        })?;
         let t = Token {
             access_token: r.access_token,
             expires_at: r.expires_at,
             scopes: r.scopes,
-            user_info: r.user_info,
+            user_info,
         };
         *kept = Some((t.clone(), until));
         Ok(t)

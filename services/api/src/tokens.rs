@@ -30,7 +30,7 @@ pub struct TokenResponse {
     pub scopes: Vec<String>,
     /// Discord's `/users/@me` object for the user.
     #[schema(value_type = Object)]
-    pub user_info: serde_json::Value,
+    pub user_info: std::sync::Arc<serde_json::value::RawValue>,
 }
 
 /// 403 `authorization_required`: the error body plus the authorization the user must complete.

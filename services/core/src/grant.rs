@@ -3,7 +3,10 @@
 //! sealed with the tenant's data key (AAD binds table, row and column); this module seals and
 //! opens them, and nothing else in Latchkey sees them in plaintext.
 
+use std::sync::Arc;
+
 use secrecy::{ExposeSecret, SecretString};
+use serde_json::value::RawValue;
 
 use crate::crypto::{Aad, CryptoError, Vault};
 use crate::error::CoreError;
@@ -190,6 +193,21 @@ pub async fn user_info(
         .open(tenant, aad(&g.id.to_string(), "user_info"), &g.user_info)
         .await?;
     Ok(serde_json::from_slice(&plain).map_err(|_| CryptoError::Malformed)?)
+}
+
+/// The stored Discord user object as its JSON text (checked to be JSON), for answers that
+/// carry it as it is: a warm token serves it without parsing or re-serializing it.
+pub async fn user_info_json(
+    vault: &Vault,
+    tenant: TenantId,
+    g: &GrantRecord,
+) -> Result<Arc<RawValue>, CoreError> {
+    let plain = vault
+        .open(tenant, aad(&g.id.to_string(), "user_info"), &g.user_info)
+        .await?;
+    let text = std::str::from_utf8(&plain).map_err(|_| CryptoError::Malformed)?;
+    let raw = RawValue::from_string(text.to_owned()).map_err(|_| CryptoError::Malformed)?;
+    Ok(Arc::from(raw))
 }
 
 /// The token that revokes the whole grant at Discord: the refresh token when there is one

@@ -29,8 +29,8 @@ pub struct Warm {
     pub grant: GrantRecord,
     /// Its access token.
     pub token: SecretString,
-    /// The Discord user, as stored with the grant.
-    pub user_info: serde_json::Value,
+    /// The Discord user, as stored with the grant (its JSON text).
+    pub user_info: Arc<serde_json::value::RawValue>,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]

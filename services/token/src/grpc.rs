@@ -78,7 +78,7 @@ impl Rpc for TokenService {
             token_type: t.token_type,
             expires_at: t.expires_at,
             scopes: t.scopes,
-            user_info_json: t.user_info.to_string(),
+            user_info_json: t.user_info.get().to_owned(),
         }))
     }
 }

@@ -300,7 +300,7 @@ pub async fn release(tk: &Tokens, caller: &Caller, user_id: &str) -> Result<Rele
     if let Some(g) = existing.clone().filter(|g| grant::covers(g, &wanted))
         && let Released::Token(g, token) = tk.custody.release(tenant, provider, g).await?
     {
-        let user_info = grant::user_info(&tk.vault, tenant, &g).await?;
+        let user_info = grant::user_info_json(&tk.vault, tenant, &g).await?;
         let warm = Arc::new(Warm {
             grant: *g,
             token,
