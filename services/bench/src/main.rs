@@ -66,8 +66,8 @@ enum Command {
         #[arg(long)]
         pg: Option<String>,
     },
-    /// Only the warm REST token fetch on one SQLite replica, printed (for profiling, as
-    /// `waiters`).
+    /// Only the warm REST token fetch on one SQLite replica, then its baseline, printed (for
+    /// profiling, as `waiters`).
     Fetch {
         /// Seconds of load.
         #[arg(long, default_value_t = 10)]
@@ -116,9 +116,34 @@ fn main() -> anyhow::Result<()> {
             let tenant = Tenant::set_up(&dep, sim, &a.api).await?;
             tenant.connect(&a.api, "nelly").await?;
             let script = load::post_script("/v1/tokens", &tenant.tool, TOKEN_BODY);
+            let before = world::cpu_time(a.pid());
             let f = load::wrk(&format!("{}/v1/tokens", a.api), &script, 64, secs).await?;
-            println!("{f:?}");
+            let used = world::cpu_time(a.pid()) - before;
+            let body = reqwest::Client::new()
+                .post(format!("{}/v1/tokens", a.api))
+                .header("authorization", &tenant.tool)
+                .header("content-type", "application/json")
+                .body(TOKEN_BODY)
+                .send()
+                .await?
+                .text()
+                .await?;
             a.stop().await;
+            let base = Baseline::start(&body).await?;
+            let pid = base.child.id().unwrap_or(0);
+            let before = world::cpu_time(pid);
+            let b = load::wrk(&format!("{}/v1/tokens", base.url), &script, 64, secs).await?;
+            let base_used = world::cpu_time(pid) - before;
+            // CPU time per request, in microseconds.
+            let per = |used: Duration, fig: &Figures| {
+                used.as_secs_f64() * 1e6 / (fig.rps * f64::from(secs))
+            };
+            println!(
+                "latchkey {f:?} {:.1} µs CPU a request\nbaseline {b:?} {:.1} µs CPU a request\nratio {:.2}",
+                per(used, &f),
+                per(base_used, &b),
+                f.rps / b.rps
+            );
             Ok(())
         }),
     }

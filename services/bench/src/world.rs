@@ -130,6 +130,21 @@ impl Replica {
     }
 }
 
+/// CPU time `pid` has used (user and system, all threads), from `/proc/<pid>/stat`.
+pub fn cpu_time(pid: u32) -> Duration {
+    let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // After the command name in parentheses: state is field 3, utime 14, stime 15.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0);
+    // Linux reports these in USER_HZ, 100 a second on every architecture we run on.
+    Duration::from_millis(ticks * 10)
+}
+
 /// `VmRSS` of `pid` in KiB (0 when unknown).
 pub fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
