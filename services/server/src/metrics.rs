@@ -30,8 +30,8 @@ pub struct HttpLabels {
     pub listener: &'static str,
     /// The route template (or the gRPC method), or `unmatched`.
     pub route: String,
-    /// The method.
-    pub method: String,
+    /// The method (`other` for one outside HTTP's usual set).
+    pub method: &'static str,
     /// The status code.
     pub status: u16,
 }
@@ -336,7 +336,7 @@ mod tests {
             HttpLabels {
                 listener: "api",
                 route: "/v1/health".to_owned(),
-                method: "GET".to_owned(),
+                method: "GET",
                 status: 200,
             },
             Duration::from_millis(3),

@@ -113,7 +113,9 @@ async fn connection<S: App>(
     let io = TokioIo::new(tcp);
     let served = if h2 {
         let builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
-        watcher.watch(builder.serve_connection(io, service)).await
+        // Boxed: an HTTP/2 connection's state is large, and the task of every connection would
+        // otherwise be laid out for it — HTTP/1.1 connections (each held long-poll) included.
+        Box::pin(watcher.watch(builder.serve_connection(io, service))).await
     } else {
         let builder = hyper::server::conn::http1::Builder::new();
         watcher.watch(builder.serve_connection(io, service)).await

@@ -34,7 +34,8 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            .pragma("cache_size", "-512");
         if let Some(dir) = connect.get_filename().parent()
             && !dir.as_os_str().is_empty()
         {

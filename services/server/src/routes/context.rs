@@ -69,7 +69,7 @@ struct Served {
     listener: &'static str,
     id: String,
     route: String,
-    method: String,
+    method: &'static str,
     grpc_path: Option<String>,
     span: tracing::Span,
     started: Instant,
@@ -80,9 +80,23 @@ pin_project! {
     /// scope, or the refusal of an unreadable body.
     pub struct RequestContextFuture<F> {
         #[pin]
-        inner: Option<Instrumented<RequestIdScope<F>>>,
-        refused: Option<Response>,
+        state: State<F>,
         served: Option<Served>,
+    }
+}
+
+pin_project! {
+    /// The route's future, or the refusal (taken once it is answered). One or the other: a
+    /// held long-poll's future is no larger than the route's.
+    #[project = StateProj]
+    enum State<F> {
+        Route {
+            #[pin]
+            future: Instrumented<RequestIdScope<F>>,
+        },
+        Refused {
+            response: Option<Response>,
+        },
     }
 }
 
@@ -105,9 +119,15 @@ where
             .extensions()
             .get::<MatchedPath>()
             .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
-        let method = match req.method().as_str() {
-            m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m.to_owned(),
-            _ => "other".to_owned(),
+        let method = match *req.method() {
+            http::Method::GET => "GET",
+            http::Method::POST => "POST",
+            http::Method::PUT => "PUT",
+            http::Method::PATCH => "PATCH",
+            http::Method::DELETE => "DELETE",
+            http::Method::HEAD => "HEAD",
+            http::Method::OPTIONS => "OPTIONS",
+            _ => "other",
         };
         // gRPC routes are `/<service>/{*rest}`; the method is named once tonic has answered (an
         // unknown method keeps the template, so the cardinality stays bounded).
@@ -138,15 +158,16 @@ where
                 })
             })
         });
-        let inner = match refused {
-            Some(_) => None,
-            None => {
-                Some(request_id_scope(id.clone(), self.inner.call(req)).instrument(span.clone()))
-            }
+        let state = match refused {
+            Some(response) => State::Refused {
+                response: Some(response),
+            },
+            None => State::Route {
+                future: request_id_scope(id.clone(), self.inner.call(req)).instrument(span.clone()),
+            },
         };
         RequestContextFuture {
-            inner,
-            refused,
+            state,
             served: Some(Served {
                 metrics: self.metrics.clone(),
                 listener: self.listener.0,
@@ -169,14 +190,16 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let response = match (this.inner.as_pin_mut(), this.refused.take()) {
-            (Some(inner), _) => match ready!(inner.poll(cx)) {
+        let response = match this.state.project() {
+            StateProj::Route { future } => match ready!(future.poll(cx)) {
                 Ok(r) => r,
                 Err(never) => match never {},
             },
-            (None, Some(refused)) => refused,
-            // Polled again after it completed (a caller's error): it stays pending.
-            (None, None) => return Poll::Pending,
+            StateProj::Refused { response } => match response.take() {
+                Some(r) => r,
+                // Polled again after it completed (a caller's error): it stays pending.
+                None => return Poll::Pending,
+            },
         };
         match this.served.take() {
             Some(served) => Poll::Ready(Ok(served.record(response))),
