@@ -255,29 +255,34 @@ above are after the fixes.
 | every token release deep-copied the tenant's provider list and its tool record out of the look-up cache (about 25 allocations), and each audit event's UUID v7 took a `getrandom` system call | reading the hot path after `perf` showed `malloc`/`free` at about 8 % | releases read the cached lists shared (`shared_providers`, `shared_tools`: an `Arc`, nothing copied) and keep only the provider's endpoint origin; `uuid`'s `fast-rng` (a thread-local CSPRNG) | runs before and after, same host and day: SQLite REST 37,171 → 46,452 req/s (p99 5.62 → 4.88 ms), PostgreSQL REST 33,860 → 33,527, gRPC 33,829 → 32,912 (SQLite) and 28,294 → 30,149 (PostgreSQL); cold fetch over 100,000 grants 6,206 → 10,717 req/s (p99 44.1 → 20.7 ms). The baseline moved as much between the runs (93,360 → 119,919 req/s), so the ratios did not: this host's run-to-run spread is wide |
 | held long-polls still about 19 KiB each (SQLite) after the fixes above | `heaptrack` of 5,000 held: hyper's two 8 KiB buffers per connection — with glibc's `malloc` an untouched buffer still costs the page holding its inline chunk header; `request_context`'s `from_fn` future (2.4 KiB: an `async fn` middleware keeps a copy of the request in each of its nested states); the handler's boxed future (1.9 KiB), holding copies of the 16-field `Authorizer` state | jemalloc as the global allocator (metadata out of line: an untouched buffer costs nothing resident); `request_context` a hand-written `tower` layer whose future is a small struct around the route's; `Authorizer` and `Tokens` one `Arc` each | `latchkey-bench waiters --n 10000`, SQLite, runs in one hour on one host: 186 → 146 MiB extra (jemalloc) → 122 MiB (the layer) → 115–119 MiB (`Arc` state); `make bench`: SQLite 183 → 109 MiB. PostgreSQL did not improve: 150–237 MiB across today's runs (192 before) — see below |
 | `malloc`/`free` about 10 % of the token hot path's samples (`perf record`, `latchkey-bench fetch`) | glibc's allocator on many small, short-lived allocations | jemalloc (above) | `latchkey-bench fetch`, runs interleaved with and without it (`LD_PRELOAD` of Debian's jemalloc): 10,435 and 10,909 → 11,418 and 12,263 req/s (+9–12 %) |
+| the audit flusher woken for every release (its receive, with a timer armed, for each event) | the flusher's task and SQLite's worker thread at about 13 % of the server's samples (`perf record` of `latchkey-bench fetch`) | woken by a batch's first event, then only when 5,000 are queued (a `Notify`) or the interval ends; the queue taken with `recv_many` | `latchkey-bench fetch`: 48,314 → 49,242 req/s (within the run-to-run spread) |
+| every warm release deep-copied the Discord user object (a `serde_json` map) and serialized it again | `perf`: the map's clone and `Value`'s serialization about 2 % of the samples | warm tokens keep the object's JSON text (`RawValue`), written into the answer as it is | `latchkey-bench fetch` (which now prints each process's CPU time a request, from `/proc`): ratio 0.40 → 0.43, Latchkey's CPU 27.1–27.4 → 25.5–26.1 µs a request |
+| 10,000 held long-polls still 122–127 MiB extra (`latchkey-bench waiters --n 10000`, SQLite) | `heaptrack` of 5,000 held (glibc build): every connection's task laid out for an HTTP/2 connection's state, though the held ones speak HTTP/1.1; SQLite's page caches at 25 MB (up to 2 MiB on each of ten pooled connections); the request context's future with room for the route's future and a refusal side by side; 41 MB of hyper's 8 KiB buffers that jemalloc never makes resident (an experiment with hyper's `half_close`, which drops the read that detects a vanished client mid-request, changed nothing resident and was not kept) | the HTTP/2 serving future boxed; SQLite `cache_size` 512 KiB a connection; the context's future one enum (route or refusal) | `latchkey-bench waiters --n 10000`: 122–127 → 102–113 MiB; `make bench`: 109 → 103 MiB (SQLite), 237 → 179 and 269 → 156 MiB (PostgreSQL, which varies run to run) |
 
-Still missed, with what the profile shows (figures above: 2026-12-04, a host about 3.5 times
-slower than the day before — the REST baseline answered 33,251 req/s against 119,919 — so the
-absolute figures and the latencies are not comparable with earlier runs; the ratios are):
+Still missed, with what the profile shows (figures above: 2026-12-04 23:40, on a host as fast as
+2026-12-03's — the REST baseline answered 126,903 req/s, against 33,251 in the slow run before):
 
-- **Warm token fetch, 0.38–0.47 × the baseline over REST** (0.34–0.39 before the allocator and
-  middleware changes; gRPC 0.45–0.65, its baseline being the slower HTTP/1.1 generator), and its
-  p99 above 5 ms on this slow host (the baseline's own p99 was 4.7–19.6 ms). `perf` of
-  `latchkey-bench fetch` (`LATCHKEY_BENCH_WRAP=\"perf record …\"`): about 30 % of the process's
-  samples are the kernel's socket and wake-up paths (as for the baseline); the rest is spread
-  thin — `moka` look-ups and their read logs (about 6 %: the key, the tool list, the provider
-  list, the warm token), hyper and axum (about 9 %), `memmove` of futures (4 %), the audit
-  event's channel send and SQLite insert, the span, the metrics, JSON. No single cause is
-  left; next steps are fewer cache look-ups per release (the tool and provider lists as one
-  entry), the user info and token served without copies, and batching the audit wake-ups.
-  PostgreSQL's REST p99 is releases waiting for room in the audit queue while a bulk insert
-  is in flight.
-- **Extra RSS of 10,000 waiters: SQLite 109 MiB** (about 11 KiB each: hyper's read buffer page,
-  the connection's task, the handler, SQLite's page cache growing by up to 2 MiB for each pooled
-  connection); **PostgreSQL 150–269 MiB**, varying from run to run. On PostgreSQL the 10,000
+- **Warm token fetch: 0.43 (SQLite) and 0.34 (PostgreSQL) × the baseline over REST**; gRPC 0.59
+  and 0.51. The p99 target is met on SQLite (4.07 ms REST, 4.94 ms gRPC); PostgreSQL's REST p99
+  (42.6 ms) is releases waiting for room in the audit queue (10,000 accepted, unwritten events)
+  while a 5,000-row insert is in flight. Where the time goes (`latchkey-bench fetch`): Latchkey
+  uses 25.5 µs of CPU a request, the baseline 8.3–8.8. `perf record -p` of each: the kernel takes
+  12.3 µs a request in Latchkey against 5.8 in the baseline, and the difference is scheduling —
+  0.5 involuntary context switches a request against 0.07 (`/proc/<pid>/task/*/status`): the load
+  generator's threads preempt the server's workers on the two shared cores, the more often the
+  longer a request runs. User space, about 13 µs, is spread thin: allocation 9 % of the samples,
+  hyper 8 %, the SQLite audit inserts 4 % (plus their own thread), `moka` look-ups 4 %, `memmove`
+  4 %, axum and tower 3 %, tokio 3 %, serde 2.6 %, metrics 1.4 %, the key's hash 1.1 %. Next
+  steps: fewer allocations per release (the audit event's strings, the scope list, the answer's
+  copies), one cache entry for a tenant's tools and providers, the SQLite audit table
+  `WITHOUT ROWID` (one b-tree less per event), and two audit batches in flight on PostgreSQL.
+- **Extra RSS of 10,000 waiters: SQLite 103 MiB** (100 MB is 95.4 MiB; about 10.5 KiB each: the
+  4 KiB page of hyper's read buffer the request lands in, the handler's boxed future, 1.2 KiB,
+  the route's boxed future, 1 KiB, the connection's task, the socket's registration, SQLite's
+  pages); **PostgreSQL 156–179 MiB**, varying from run to run. On PostgreSQL the 10,000
   first reads queue for the 10-connection pool at once; their futures and buffers are freed
   after, but in pages shared with the waiters' long-lived allocations, so the allocator cannot
   return them (jemalloc's `background_thread:true`, which purges freed pages from threads of its
-  own, did not clearly help: 150–166 MiB against 166–183 MiB without, three runs each). hyper's 8 KiB read and write buffers per connection are still not
-  configurable in hyper 1.x's server builder.
+  own, did not clearly help: 150–166 MiB against 166–183 MiB without, three runs each). hyper's
+  read buffer size is not configurable in hyper 1.x's server builder.
 ";
