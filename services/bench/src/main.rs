@@ -119,15 +119,7 @@ fn main() -> anyhow::Result<()> {
             let before = world::cpu_time(a.pid());
             let f = load::wrk(&format!("{}/v1/tokens", a.api), &script, 64, secs).await?;
             let used = world::cpu_time(a.pid()) - before;
-            let body = reqwest::Client::new()
-                .post(format!("{}/v1/tokens", a.api))
-                .header("authorization", &tenant.tool)
-                .header("content-type", "application/json")
-                .body(TOKEN_BODY)
-                .send()
-                .await?
-                .text()
-                .await?;
+            let body = token_body(&a, &tenant).await?;
             a.stop().await;
             let base = Baseline::start(&body).await?;
             let pid = base.child.id().unwrap_or(0);
@@ -151,6 +143,19 @@ fn main() -> anyhow::Result<()> {
 
 /// The warm token fetch's request body.
 const TOKEN_BODY: &str = r#"{"user_id":"nelly"}"#;
+
+/// One warm token fetch's answer: the body the baseline serves.
+async fn token_body(a: &Replica, tenant: &Tenant) -> anyhow::Result<String> {
+    let answer = reqwest::Client::new()
+        .post(format!("{}/v1/tokens", a.api))
+        .header("authorization", &tenant.tool)
+        .header("content-type", "application/json")
+        .body(TOKEN_BODY)
+        .send()
+        .await?;
+    anyhow::ensure!(answer.status().is_success(), "token: {}", answer.status());
+    Ok(answer.text().await?)
+}
 
 async fn baseline(port: u16, body: String) -> anyhow::Result<()> {
     let body: &'static str = Box::leak(body.into_boxed_str());
@@ -273,15 +278,7 @@ async fn store_run(
     let (a, _) = dep.start(true, &[]).await?;
     let tenant = Tenant::set_up(dep, sim, &a.api).await?;
     tenant.connect(&a.api, "nelly").await?;
-    let answer = reqwest::Client::new()
-        .post(format!("{}/v1/tokens", a.api))
-        .header("authorization", &tenant.tool)
-        .header("content-type", "application/json")
-        .body(TOKEN_BODY)
-        .send()
-        .await?;
-    anyhow::ensure!(answer.status().is_success(), "token: {}", answer.status());
-    let body = answer.text().await?;
+    let body = token_body(&a, &tenant).await?;
     let base = Baseline::start(&body).await?;
 
     eprintln!("warm token fetch, REST");

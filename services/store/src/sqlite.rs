@@ -35,6 +35,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5))
+            // 512 KiB of pages per pooled connection (SQLite's default is 2 MiB each, 20 MiB for
+            // the pool): the operating system's page cache holds the file anyway, and the hot
+            // path reads from Latchkey's own caches (docs/benchmarks.md, waiter memory).
             .pragma("cache_size", "-512");
         if let Some(dir) = connect.get_filename().parent()
             && !dir.as_os_str().is_empty()
