@@ -66,12 +66,15 @@ enum Command {
         #[arg(long)]
         pg: Option<String>,
     },
-    /// Only the warm REST token fetch on one SQLite replica, then its baseline, printed (for
-    /// profiling, as `waiters`).
+    /// Only the warm REST token fetch on one replica (SQLite, or PostgreSQL with `--pg`), then
+    /// its baseline, printed (for profiling, as `waiters`).
     Fetch {
         /// Seconds of load.
         #[arg(long, default_value_t = 10)]
         secs: u32,
+        /// Fetch on PostgreSQL: an admin URL (a scratch database is created and dropped).
+        #[arg(long)]
+        pg: Option<String>,
     },
 }
 
@@ -109,9 +112,13 @@ fn main() -> anyhow::Result<()> {
             println!("{:?}", f?.one);
             Ok(())
         }),
-        Command::Fetch { secs } => rt.block_on(async {
+        Command::Fetch { secs, pg } => rt.block_on(async {
+            let db = match pg {
+                Some(url) => Db::postgres(&url)?,
+                None => Db::sqlite()?,
+            };
             let sim = world::simulator().await?;
-            let dep = Deployment::new(Db::sqlite()?, &sim.base_url());
+            let dep = Deployment::new(db, &sim.base_url());
             let (a, _) = dep.start(true, &[]).await?;
             let tenant = Tenant::set_up(&dep, sim, &a.api).await?;
             tenant.connect(&a.api, "nelly").await?;
@@ -121,6 +128,7 @@ fn main() -> anyhow::Result<()> {
             let used = world::cpu_time(a.pid()) - before;
             let body = token_body(&a, &tenant).await?;
             a.stop().await;
+            dep.db().drop_now();
             let base = Baseline::start(&body).await?;
             let pid = base.child.id().unwrap_or(0);
             let before = world::cpu_time(pid);

@@ -263,9 +263,12 @@ Still missed, with what the profile shows (figures above: 2026-12-04 23:40, on a
 2026-12-03's — the REST baseline answered 126,903 req/s, against 33,251 in the slow run before):
 
 - **Warm token fetch: 0.43 (SQLite) and 0.34 (PostgreSQL) × the baseline over REST**; gRPC 0.59
-  and 0.51. The p99 target is met on SQLite (4.07 ms REST, 4.94 ms gRPC); PostgreSQL's REST p99
-  (42.6 ms) is releases waiting for room in the audit queue (10,000 accepted, unwritten events)
-  while a 5,000-row insert is in flight. Where the time goes (`latchkey-bench fetch`): Latchkey
+  and 0.51. The p99 target is met on SQLite (4.07 ms REST, 4.94 ms gRPC). PostgreSQL's REST p99
+  (42.6 ms) is only partly releases waiting for room in the audit queue while a 5,000-row insert
+  is in flight (`latchkey-bench fetch --pg`: a 50,000-event queue, 48.6 → 35.2 ms); the rest
+  follows the PostgreSQL backend's bulk inserts, which compete for the same two cores (batches
+  of 1,000 instead of 5,000 halved the throughput and left the p99 at 43 ms; neither change
+  was kept). Where the time goes (`latchkey-bench fetch`): Latchkey
   uses 25.5 µs of CPU a request, the baseline 8.3–8.8. `perf record -p` of each: the kernel takes
   12.3 µs a request in Latchkey against 5.8 in the baseline, and the difference is scheduling —
   0.5 involuntary context switches a request against 0.07 (`/proc/<pid>/task/*/status`): the load
@@ -275,7 +278,7 @@ Still missed, with what the profile shows (figures above: 2026-12-04 23:40, on a
   4 %, axum and tower 3 %, tokio 3 %, serde 2.6 %, metrics 1.4 %, the key's hash 1.1 %. Next
   steps: fewer allocations per release (the audit event's strings, the scope list, the answer's
   copies), one cache entry for a tenant's tools and providers, the SQLite audit table
-  `WITHOUT ROWID` (one b-tree less per event), and two audit batches in flight on PostgreSQL.
+  `WITHOUT ROWID` (one b-tree less per event), and a cheaper audit insert on PostgreSQL.
 - **Extra RSS of 10,000 waiters: SQLite 103 MiB** (100 MB is 95.4 MiB; about 10.5 KiB each: the
   4 KiB page of hyper's read buffer the request lands in, the handler's boxed future, 1.2 KiB,
   the route's boxed future, 1 KiB, the connection's task, the socket's registration, SQLite's
