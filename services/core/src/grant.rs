@@ -189,10 +189,7 @@ pub async fn user_info(
     tenant: TenantId,
     g: &GrantRecord,
 ) -> Result<serde_json::Value, CoreError> {
-    let plain = vault
-        .open(tenant, aad(&g.id.to_string(), "user_info"), &g.user_info)
-        .await?;
-    Ok(serde_json::from_slice(&plain).map_err(|_| CryptoError::Malformed)?)
+    open_user_info(vault, tenant, g).await
 }
 
 /// The stored Discord user object as its JSON text (checked to be JSON), for answers that
@@ -202,12 +199,20 @@ pub async fn user_info_json(
     tenant: TenantId,
     g: &GrantRecord,
 ) -> Result<Arc<RawValue>, CoreError> {
+    let raw: Box<RawValue> = open_user_info(vault, tenant, g).await?;
+    Ok(Arc::from(raw))
+}
+
+/// The stored Discord user object, opened and read as `T`.
+async fn open_user_info<T: serde::de::DeserializeOwned>(
+    vault: &Vault,
+    tenant: TenantId,
+    g: &GrantRecord,
+) -> Result<T, CoreError> {
     let plain = vault
         .open(tenant, aad(&g.id.to_string(), "user_info"), &g.user_info)
         .await?;
-    let text = std::str::from_utf8(&plain).map_err(|_| CryptoError::Malformed)?;
-    let raw = RawValue::from_string(text.to_owned()).map_err(|_| CryptoError::Malformed)?;
-    Ok(Arc::from(raw))
+    Ok(serde_json::from_slice(&plain).map_err(|_| CryptoError::Malformed)?)
 }
 
 /// The token that revokes the whole grant at Discord: the refresh token when there is one
