@@ -118,7 +118,8 @@ macro_rules! impl_ports {
 
             #[tracing::instrument(name = "store.delete_tenant", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn delete_tenant(&self, id: TenantId, revoked: &[latchkey_core::GrantId], audit: &AuditEvent) -> Result<(), StoreError> {
-                // Every tenant-owned table cascades from tenants, data keys included.
+                // Every tenant-owned table cascades from tenants, data keys included; audit
+                // events are deleted below.
                 let change = latchkey_core::cache::Change::Tenant(id);
                 let mut tx = crate::begin::<$store>(&self.pool).await.or_store("tenants")?;
                 // Lock the tenant (on PostgreSQL; SQLite has one writer), then check that
@@ -152,6 +153,14 @@ macro_rules! impl_ports {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
+                // PostgreSQL's audit events do not cascade (migration 0012). Read after the
+                // tenant's lock: a batch being written holds it until it commits, so its events
+                // are seen here.
+                sqlx::query("DELETE FROM audit_events WHERE tenant_id = $1")
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .or_store("audit_events")?;
                 insert_platform_audit(&mut *tx, audit).await?;
                 commit_announcing(tx, &self.notices, &[change], "tenants").await?;
                 Ok(())
@@ -201,14 +210,19 @@ macro_rules! impl_ports {
         where
             E: sqlx::Executor<'e, Database = <$store as crate::Dialect>::Db>,
         {
-            write_audit(
-                exec,
+            // A deleted tenant's event is skipped. PostgreSQL's audit_events has no foreign key
+            // (migration 0012): the tenant is locked until the commit instead (SQLite has one
+            // writer).
+            let sql = if <$store as crate::Dialect>::NAME == "postgres" {
                 "INSERT INTO audit_events (tenant_id, id, at, actor, action, target, outcome, request_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                tenant,
-                e,
-            )
-            .await
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
+                 WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $1 FOR KEY SHARE)"
+            } else {
+                "INSERT INTO audit_events (tenant_id, id, at, actor, action, target, outcome, request_id) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
+                 WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $1)"
+            };
+            write_audit(exec, sql, tenant, e).await
         }
 
         /// Runs `sql`, an insert of one audit event whose parameters are, in order, the tenant

@@ -47,11 +47,58 @@ async fn tenants(db: &TestDb) {
             .unwrap()
             .is_none()
     );
+    // Its audit events, written one at a time and in a batch, go with it (on PostgreSQL by
+    // delete_tenant itself: audit_events has no foreign key there, migration 0012).
+    let all = latchkey_core::audit::AuditFilter::default();
+    w.store
+        .record_audit(b.tenant.id, &audit_event())
+        .await
+        .unwrap();
+    w.store
+        .record_audits(&[(b.tenant.id, audit_event()), (a.tenant.id, audit_event())])
+        .await
+        .unwrap();
+    assert!(
+        w.store
+            .list_audit_events(b.tenant.id, &all)
+            .await
+            .unwrap()
+            .len()
+            >= 2
+    );
+    let kept = w.store.list_audit_events(a.tenant.id, &all).await.unwrap();
     w.store
         .delete_tenant(b.tenant.id, &[], &audit_event())
         .await
         .unwrap();
     assert!(w.store.get_tenant(b.tenant.id).await.unwrap().is_none());
+    assert!(
+        w.store
+            .list_audit_events(b.tenant.id, &all)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        w.store.list_audit_events(a.tenant.id, &all).await.unwrap(),
+        kept
+    );
+    // Events for a tenant that no longer exists are skipped, one at a time or in a batch.
+    w.store
+        .record_audit(b.tenant.id, &audit_event())
+        .await
+        .unwrap();
+    w.store
+        .record_audits(&[(b.tenant.id, audit_event())])
+        .await
+        .unwrap();
+    assert!(
+        w.store
+            .list_audit_events(b.tenant.id, &all)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(matches!(
         w.store
             .delete_tenant(b.tenant.id, &[], &audit_event())
