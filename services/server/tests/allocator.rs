@@ -7,7 +7,8 @@
 #[test]
 fn jemalloc_is_built_to_return_freed_pages_at_once() {
     let conf = tikv_jemalloc_ctl::config::malloc_conf::read().expect("jemalloc's build options");
-    let options: Vec<&str> = conf.split(',').collect();
+    // (The string comes with its C terminator.)
+    let options: Vec<&str> = conf.trim_end_matches('\0').split(',').collect();
     for want in ["dirty_decay_ms:0", "muzzy_decay_ms:0"] {
         assert!(
             options.contains(&want),
