@@ -273,8 +273,10 @@ than 2026-12-04's — the REST baseline answered 101,088 req/s, against 126,903)
   releases waiting for room in the audit queue while a 5,000-row insert is in flight — the CPU
   sits idle a fifth of the time then (`perf record -a`) — and the PostgreSQL backend's inserts
   competing for the same two cores (a 50,000-event queue: p99 48.6 → 35.2 ms; batches of 1,000
-  halved the throughput; neither kept). Dropping the audit table's foreign key (above) made
-  each insert a third cheaper but did not move the ratio beyond the run-to-run spread. Where
+  halved the throughput; two batches written at once on two connections: p99 53 and 77 ms,
+  ratio 0.40 and 0.41 against 0.38–0.44; none kept). Dropping the audit table's foreign key
+  (above) made each insert a third cheaper but did not move the ratio beyond the run-to-run
+  spread. Where
   the time goes (`latchkey-bench fetch`): Latchkey uses 16–25 µs of CPU a request, the baseline
   6–9, depending on the host. The kernel takes about twice the baseline's time a request, and
   the difference is scheduling — 0.5 involuntary context switches a request against 0.07
