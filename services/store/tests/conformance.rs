@@ -49,56 +49,34 @@ async fn tenants(db: &TestDb) {
     );
     // Its audit events, written one at a time and in a batch, go with it (on PostgreSQL by
     // delete_tenant itself: audit_events has no foreign key there, migration 0012).
-    let all = latchkey_core::audit::AuditFilter::default();
-    w.store
-        .record_audit(b.tenant.id, &audit_event())
-        .await
-        .unwrap();
-    w.store
-        .record_audits(&[(b.tenant.id, audit_event()), (a.tenant.id, audit_event())])
-        .await
-        .unwrap();
-    assert!(
-        w.store
-            .list_audit_events(b.tenant.id, &all)
-            .await
-            .unwrap()
-            .len()
-            >= 2
-    );
-    let kept = w.store.list_audit_events(a.tenant.id, &all).await.unwrap();
+    let events = |t: TenantId| {
+        let store = w.store.clone();
+        async move {
+            let all = latchkey_core::audit::AuditFilter::default();
+            store.list_audit_events(t, &all).await.unwrap()
+        }
+    };
+    let record = |t: TenantId| {
+        let store = w.store.clone();
+        async move {
+            store.record_audit(t, &audit_event()).await.unwrap();
+            store.record_audits(&[(t, audit_event())]).await.unwrap();
+        }
+    };
+    record(a.tenant.id).await;
+    record(b.tenant.id).await;
+    assert!(events(b.tenant.id).await.len() >= 2);
+    let kept = events(a.tenant.id).await;
     w.store
         .delete_tenant(b.tenant.id, &[], &audit_event())
         .await
         .unwrap();
     assert!(w.store.get_tenant(b.tenant.id).await.unwrap().is_none());
-    assert!(
-        w.store
-            .list_audit_events(b.tenant.id, &all)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        w.store.list_audit_events(a.tenant.id, &all).await.unwrap(),
-        kept
-    );
+    assert!(events(b.tenant.id).await.is_empty());
+    assert_eq!(events(a.tenant.id).await, kept);
     // Events for a tenant that no longer exists are skipped, one at a time or in a batch.
-    w.store
-        .record_audit(b.tenant.id, &audit_event())
-        .await
-        .unwrap();
-    w.store
-        .record_audits(&[(b.tenant.id, audit_event())])
-        .await
-        .unwrap();
-    assert!(
-        w.store
-            .list_audit_events(b.tenant.id, &all)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    record(b.tenant.id).await;
+    assert!(events(b.tenant.id).await.is_empty());
     assert!(matches!(
         w.store
             .delete_tenant(b.tenant.id, &[], &audit_event())
