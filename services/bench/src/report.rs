@@ -270,15 +270,14 @@ than 2026-12-04's — the REST baseline answered 101,088 req/s, against 126,903)
 - **Warm token fetch: 0.46 (SQLite) and 0.36 (PostgreSQL) × the baseline over REST**; gRPC 0.51
   and 0.49. The p99 target was met on SQLite the day before (4.07 ms REST, 4.94 ms gRPC, on the
   faster host) and missed in this run (5.14 and 7.93 ms). PostgreSQL's REST p99 (54.5 ms) is
-  releases waiting for room in the audit queue while a 5,000-row insert is in flight — the CPU
-  sits idle a fifth of the time then (`perf record -a`) — and the PostgreSQL backend's inserts
-  competing for the same two cores (a 50,000-event queue: p99 48.6 → 35.2 ms; batches of 1,000
-  halved the throughput; two batches written at once on two connections: p99 53 and 77 ms,
-  ratio 0.40 and 0.41 against 0.38–0.44; none kept). Dropping the audit table's foreign key
-  (above) made each insert a third cheaper but did not move the ratio beyond the run-to-run
-  spread. Where
-  the time goes (`latchkey-bench fetch`): Latchkey uses 16–25 µs of CPU a request, the baseline
-  6–9, depending on the host. The kernel takes about twice the baseline's time a request, and
+  not explained yet: the CPU sits idle a fifth of the time under that load (`perf record -a`),
+  so requests wait on something other than the CPU, and the PostgreSQL backend's batch inserts
+  take a quarter of the samples. A 50,000-event audit queue lowered it (48.6 → 35.2 ms); batches
+  of 1,000 halved the throughput (p99 43 ms); two batches written at once on two connections
+  changed nothing (p99 53 and 77 ms, ratio 0.40 and 0.41 against 0.38–0.44); none was kept.
+  Dropping the audit table's foreign key (above) made each insert a third cheaper but did not
+  move the ratio beyond the run-to-run spread. Where the time goes (`latchkey-bench fetch`):
+  Latchkey uses 16–25 µs of CPU a request, the baseline 6–9, depending on the host. The kernel takes about twice the baseline's time a request, and
   the difference is scheduling — 0.5 involuntary context switches a request against 0.07
   (`/proc/<pid>/task/*/status`): the load generator's threads preempt the server's workers on
   the two shared cores, the more often the longer a request runs. User space is spread thin
