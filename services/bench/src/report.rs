@@ -270,11 +270,15 @@ than 2026-12-04's — the REST baseline answered 101,088 req/s, against 126,903)
 - **Warm token fetch: 0.46 (SQLite) and 0.36 (PostgreSQL) × the baseline over REST**; gRPC 0.51
   and 0.49. The p99 target was met on SQLite the day before (4.07 ms REST, 4.94 ms gRPC, on the
   faster host) and missed in this run (5.14 and 7.93 ms). PostgreSQL's REST p99 (54.5 ms) is
-  not explained yet: the CPU sits idle a fifth of the time under that load (`perf record -a`),
-  so requests wait on something other than the CPU, and the PostgreSQL backend's batch inserts
-  take a quarter of the samples. A 50,000-event audit queue lowered it (48.6 → 35.2 ms); batches
-  of 1,000 halved the throughput (p99 43 ms); two batches written at once on two connections
-  changed nothing (p99 53 and 77 ms, ratio 0.40 and 0.41 against 0.38–0.44); none was kept.
+  releases waiting for room in the audit queue: with the queue effectively unbounded
+  (`auth.audit_queue_capacity` 2,000,000) the same load answers with p99 8.79 ms against
+  52.83 ms at the default 10,000, at the same throughput (40,463 and 41,321 req/s,
+  `latchkey-bench fetch --pg`, back to back), so the flusher keeps up on average but falls
+  behind in bursts by more than a 50,000-event queue holds (p99 35.2 ms with one). The CPU sits
+  idle a fifth of the time meanwhile (`perf record -a`). Batches of 1,000 halved the
+  throughput (p99 43 ms); two batches written at once on two connections changed nothing (p99
+  53 and 77 ms); none was kept. A bigger default queue would trade the bound on unwritten
+  events (memory, and what a crash can lose) for the tail; what stalls the flusher is next.
   Dropping the audit table's foreign key (above) made each insert a third cheaper but did not
   move the ratio beyond the run-to-run spread. Where the time goes (`latchkey-bench fetch`):
   Latchkey uses 16–25 µs of CPU a request, the baseline 6–9, depending on the host. The kernel takes about twice the baseline's time a request, and
