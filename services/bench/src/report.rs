@@ -277,8 +277,10 @@ than 2026-12-04's — the REST baseline answered 101,088 req/s, against 126,903)
   behind in bursts by more than a 50,000-event queue holds (p99 35.2 ms with one). The CPU sits
   idle a fifth of the time meanwhile (`perf record -a`). Batches of 1,000 halved the
   throughput (p99 43 ms); two batches written at once on two connections changed nothing (p99
-  53 and 77 ms); none was kept. A bigger default queue would trade the bound on unwritten
-  events (memory, and what a crash can lose) for the tail; what stalls the flusher is next.
+  53 and 77 ms); none was kept. With the foreign key gone, 20,000 events still left p99 at
+  50.3 ms, 50,000 brought it to 8.6 ms (200,000: 8.5 ms), and no single audit statement took
+  150 ms (`log_min_duration_statement`), so the default capacity is now 50,000 (about 20 MB when
+  full); the table above was measured with 10,000. The rest of the tail is the shared cores.
   Dropping the audit table's foreign key (above) made each insert a third cheaper but did not
   move the ratio beyond the run-to-run spread. Where the time goes (`latchkey-bench fetch`):
   Latchkey uses 16–25 µs of CPU a request, the baseline 6–9, depending on the host. The kernel takes about twice the baseline's time a request, and
