@@ -74,3 +74,28 @@ async fn a_full_batch_is_written_before_the_interval_postgres() {
         db.run(batches).await;
     }
 }
+
+/// Every pooled SQLite connection keeps a transaction's changed pages until it commits (an
+/// audit flush changes more than its 512 KiB cache holds; spilling them early wrote and read
+/// them back, docs/benchmarks.md) and caches at most 512 KiB otherwise.
+#[tokio::test]
+async fn sqlite_connections_do_not_spill_a_flush_and_cache_512_kib() {
+    let db = TestDb::sqlite().await;
+    let latchkey_store::AnyStore::Sqlite(s) = &db.store else {
+        panic!("not SQLite");
+    };
+    let mut conns = Vec::new();
+    for _ in 0..3 {
+        let mut c = s.pool().acquire().await.unwrap();
+        let (spill,): (i64,) = sqlx::query_as("PRAGMA cache_spill")
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+        let (size,): (i64,) = sqlx::query_as("PRAGMA cache_size")
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+        assert_eq!((spill, size), (0, -512));
+        conns.push(c);
+    }
+}
