@@ -16,12 +16,32 @@ pub fn rfc3339(unix_ms: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
+    if !(0..=9999).contains(&year) {
+        return format!(
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+            sod / 3600,
+            sod % 3600 / 60,
+            sod % 60
+        );
+    }
+    // Written digit by digit: every token answer carries one, and `format!` with padding was
+    // most of its cost.
+    let mut out = String::with_capacity(20);
+    for (n, width, then) in [
+        (year, 4, '-'),
+        (month, 2, '-'),
+        (day, 2, 'T'),
+        (sod / 3600, 2, ':'),
+        (sod % 3600 / 60, 2, ':'),
+        (sod % 60, 2, 'Z'),
+    ] {
+        for p in (0..width).rev() {
+            let d = u8::try_from(n / 10_i64.pow(p) % 10).unwrap_or(0);
+            out.push(char::from(b'0' + d));
+        }
+        out.push(then);
+    }
+    out
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (UTC only) into milliseconds since the epoch.
@@ -91,6 +111,21 @@ mod tests {
         ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn every_written_instant_parses_back_to_its_second() {
+        // Year 1 to year 9999, in uneven steps that land on every field's edges in turn.
+        let (first, last) = (-62_135_596_800_000_i64, 253_402_300_799_000_i64);
+        let mut ms = first;
+        while ms <= last {
+            let s = rfc3339(ms);
+            assert_eq!(s.len(), 20, "{s}");
+            assert_eq!(parse_rfc3339(&s), Some(ms.div_euclid(1000) * 1000), "{s}");
+            ms += 7_777_777_777;
+        }
+        assert_eq!(rfc3339(last), "9999-12-31T23:59:59Z");
+        assert_eq!(rfc3339(first), "0001-01-01T00:00:00Z");
     }
 
     #[test]

@@ -47,7 +47,7 @@ impl AuditEvent {
     /// A successful action by `actor` on `target`.
     pub fn success(actor: &Actor, action: &str, target: impl Into<Option<String>>) -> Self {
         Self {
-            id: format!("evt_{}", uuid::Uuid::now_v7().simple()),
+            id: crate::ids::new_prefixed("evt"),
             at: UnixMillis::now(),
             actor: actor.id.clone(),
             action: action.to_owned(),

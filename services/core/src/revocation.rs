@@ -93,7 +93,7 @@ pub async fn obligation_for_token(
     subject: &str,
     token: &SecretString,
 ) -> Result<RevocationRecord, CoreError> {
-    let id = format!("rvk_{}", uuid::Uuid::now_v7().simple());
+    let id = crate::ids::new_prefixed("rvk");
     let secret = provider::client_secret(vault, tenant, provider).await?;
     Ok(RevocationRecord {
         client_secret: vault

@@ -177,6 +177,10 @@ pub async fn flush_traces() {
 /// The W3C trace context of an incoming request's headers, made the parent of `span` (a
 /// malformed or missing `traceparent` starts a new trace).
 pub fn parent_from(span: &tracing::Span, headers: &http::HeaderMap) {
+    // Most requests carry no trace context: then the span is a root, as it already is.
+    if !headers.contains_key("traceparent") {
+        return;
+    }
     let cx = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
     let _ = span.set_parent(cx);
 }

@@ -221,7 +221,7 @@ pub async fn create(
         tnt: caller.tenant.to_string(),
         tool: tool.id.to_string(),
         scp: scope_set(&tool.requirement.scopes, &[], &[]),
-        jti: format!("tg_{}", uuid::Uuid::now_v7().simple()),
+        jti: latchkey_core::ids::new_prefixed("tg"),
         iat: now,
         exp: now + ttl,
     };
