@@ -20,6 +20,32 @@ pub struct Figures {
     pub p99: f64,
 }
 
+/// Latchkey's figures next to its baseline's, measured in alternating rounds (Latchkey, then
+/// the baseline, [`ROUNDS`] times), so that a drift in the shared host's speed between two
+/// runs weighs on both sides alike.
+#[derive(Debug, Clone, Default)]
+pub struct Paired {
+    /// Each round: Latchkey's figures, then the baseline's.
+    pub rounds: Vec<(Figures, Figures)>,
+}
+
+/// Rounds per paired measurement.
+pub const ROUNDS: usize = 3;
+
+impl Paired {
+    /// Each round's requests/s as a ratio of its baseline's, in order.
+    pub fn ratios(&self) -> Vec<f64> {
+        self.rounds.iter().map(|(f, b)| f.rps / b.rps).collect()
+    }
+
+    /// The round whose ratio is the median (the lower middle one of an even count).
+    pub fn median(&self) -> Option<(Figures, Figures)> {
+        let mut by_ratio = self.rounds.clone();
+        by_ratio.sort_by(|(f, b), (g, c)| (f.rps / b.rps).total_cmp(&(g.rps / c.rps)));
+        by_ratio.get(by_ratio.len().saturating_sub(1) / 2).copied()
+    }
+}
+
 /// `wrk` with `connections` connections (two threads) for `secs` seconds, running `script`
 /// (Lua) against `url`.
 pub async fn wrk(url: &str, script: &str, connections: u32, secs: u32) -> anyhow::Result<Figures> {
@@ -171,6 +197,29 @@ pub fn have_wrk() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fig(rps: f64, p99: f64) -> Figures {
+        Figures { rps, p50: 1.0, p99 }
+    }
+
+    #[test]
+    fn the_median_round_is_reported_whole() {
+        let p = Paired {
+            rounds: vec![
+                (fig(50.0, 4.0), fig(100.0, 2.0)),
+                (fig(30.0, 9.0), fig(100.0, 2.0)),
+                (fig(70.0, 3.0), fig(100.0, 2.5)),
+            ],
+        };
+        assert_eq!(p.ratios(), vec![0.5, 0.3, 0.7]);
+        let (f, b) = p.median().unwrap_or_else(|| (fig(0.0, 0.0), fig(1.0, 0.0)));
+        assert_eq!((f.rps, f.p99, b.rps), (50.0, 4.0, 100.0));
+        let two = Paired {
+            rounds: p.rounds[..2].to_vec(),
+        };
+        assert_eq!(two.median().map(|(f, _)| f.rps), Some(30.0));
+        assert!(Paired::default().median().is_none());
+    }
 
     #[test]
     fn reads_wrk_output() {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use axum::routing::any;
 use clap::{Parser, Subcommand};
-use load::Figures;
+use load::{Figures, Paired};
 use world::{Db, Deployment, Replica, Tenant};
 
 #[derive(Parser)]
@@ -207,10 +207,10 @@ pub struct StoreRun {
     /// `SQLite` or `PostgreSQL`.
     pub store: &'static str,
     /// Warm token fetch over REST (wrk, 64 connections) and its baseline.
-    pub rest: (Figures, Figures),
+    pub rest: Paired,
     /// Warm token fetch over gRPC (64 concurrent calls) and its baseline (the same generator
     /// over HTTP/1.1).
-    pub grpc: (Figures, Figures),
+    pub grpc: Paired,
     /// `auth.start` (wrk, 64 connections, a new user each time).
     pub start: Figures,
     /// Token fetch with the warm cache off over 100,000 grants (PostgreSQL only).
@@ -289,14 +289,23 @@ async fn store_run(
     let body = token_body(&a, &tenant).await?;
     let base = Baseline::start(&body).await?;
 
-    eprintln!("warm token fetch, REST");
     let script = load::post_script("/v1/tokens", &tenant.tool, TOKEN_BODY);
-    let rest = load::wrk(&format!("{}/v1/tokens", a.api), &script, 64, secs).await?;
-    let rest_base = load::wrk(&format!("{}/v1/tokens", base.url), &script, 64, secs).await?;
-
-    eprintln!("warm token fetch, gRPC");
-    let grpc = grpc_tokens(&a, &tenant.tool, secs).await?;
-    let grpc_base = http_drive(&base.url, secs).await?;
+    let mut rest = Paired::default();
+    let mut grpc = Paired::default();
+    for round in 1..=load::ROUNDS {
+        eprintln!("warm token fetch, REST, round {round}");
+        rest.rounds.push((
+            load::wrk(&format!("{}/v1/tokens", a.api), &script, 64, secs).await?,
+            load::wrk(&format!("{}/v1/tokens", base.url), &script, 64, secs).await?,
+        ));
+    }
+    for round in 1..=load::ROUNDS {
+        eprintln!("warm token fetch, gRPC, round {round}");
+        grpc.rounds.push((
+            grpc_tokens(&a, &tenant.tool, secs).await?,
+            http_drive(&base.url, secs).await?,
+        ));
+    }
 
     eprintln!("auth.start");
     let start = load::wrk(
@@ -321,8 +330,8 @@ async fn store_run(
     let waiters = waiters::measure(dep, &tenant, a, waiters).await?;
     Ok(StoreRun {
         store: dep.db().label(),
-        rest: (rest, rest_base),
-        grpc: (grpc, grpc_base),
+        rest,
+        grpc,
         start,
         cold,
         waiters,
