@@ -291,8 +291,8 @@ the REST baseline answered 100,746 req/s):
   varying from run to run on one host. The floor both share is the kernel: the baseline spends
   56 % of its samples in `writev` — loopback TCP delivering the answer and waking a `wrk`
   thread — about 6 µs a request; Latchkey's `writev` costs it 8–9 µs, because `wrk` sleeps
-  more often between its slower answers. Latchkey's workers are preempted 0.35–0.42 times a
-  request (involuntary context switches, `/proc/<pid>/task/*/status`), the baseline's 0.12:
+  more often between its slower answers. Latchkey's threads switch 0.35–0.42 times a request,
+  nearly all involuntarily (preempted; `/proc/<pid>/task/*/status`), the baseline's 0.12:
   `wrk`'s threads preempt the server on the two shared cores, the more often the longer a
   request runs. Latchkey's own code, as shares of its samples (`perf record --call-graph
   dwarf`): the token handler 25 % (the key's check 6 %, of which the HMAC 1.2 %; the four cache
