@@ -304,5 +304,6 @@ the REST baseline answered 100,746 req/s):
   `(tenant_id, at)` index each saved at most 8 % of the 3.8–4.0 µs a row, all three together
   about 15 % — not worth a table rebuild or the lost checks. What is left is spread thin; the
   next candidates are one cache entry for a tenant's tools and providers, the answer kept
-  serialized with the warm token (per tool scope set), and a shorter audit row.
+  serialized with the warm token (per tool scope set, in a buffer zeroized on drop like the
+  token itself), and a shorter audit row.
 ";
