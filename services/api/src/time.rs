@@ -126,6 +126,9 @@ mod tests {
         }
         assert_eq!(rfc3339(last), "9999-12-31T23:59:59Z");
         assert_eq!(rfc3339(first), "0001-01-01T00:00:00Z");
+        // Outside years 0–9999 the digits are not four: written the general way.
+        assert_eq!(rfc3339(last + 1000), "10000-01-01T00:00:00Z");
+        assert_eq!(rfc3339(-62_167_219_201_000), "-001-12-31T23:59:59Z");
     }
 
     #[test]

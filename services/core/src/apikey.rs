@@ -187,6 +187,9 @@ pub enum KeyCheck {
     Invalid,
 }
 
+/// What a pepper's id starts with; its key's fingerprint follows.
+const PEPPER_ID_PREFIX: &str = "pp_";
+
 /// The pepper list: the first computes new hashes, all verify.
 #[derive(Debug, Clone)]
 pub struct Peppers {
@@ -204,12 +207,12 @@ impl Peppers {
     }
 
     fn id_of(k: &KeyMaterial) -> String {
-        format!("pp_{}", k.fingerprint())
+        format!("{PEPPER_ID_PREFIX}{}", k.fingerprint())
     }
 
     /// `id == id_of(k)`, without writing the id (every key check asks).
     fn is_id_of(k: &KeyMaterial, id: &str) -> bool {
-        id.strip_prefix("pp_") == Some(k.fingerprint())
+        id.strip_prefix(PEPPER_ID_PREFIX) == Some(k.fingerprint())
     }
 
     fn mac(k: &KeyMaterial, whole: &SecretString) -> [u8; 32] {
