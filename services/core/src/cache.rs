@@ -102,6 +102,15 @@ impl Change {
     }
 }
 
+/// A tenant's providers and tools as the look-up cache shares them: nothing is copied out.
+#[derive(Clone)]
+pub struct Catalog {
+    /// The tenant's providers.
+    pub providers: Arc<Vec<ProviderRecord>>,
+    /// The tenant's registered tools.
+    pub tools: Arc<Vec<ToolRecord>>,
+}
+
 /// How long a cached look-up is trusted without a notice.
 pub const CACHE_TTL: Duration = Duration::from_secs(30);
 
@@ -113,8 +122,10 @@ pub const CACHE_TENANTS: u64 = 10_000;
 /// drop theirs on the store's [`Change`] notices, passed to [`CachedStore::apply`].
 pub struct CachedStore {
     inner: Arc<dyn Store>,
-    providers: Cache<TenantId, Arc<Vec<ProviderRecord>>>,
-    tools: Cache<TenantId, Arc<Vec<ToolRecord>>>,
+    /// A tenant's providers and tools in one entry: the token hot path reads both on every
+    /// release, and each cache look-up costs about as much as the other (`perf`: 1.5–1.8 % of
+    /// the warm fetch's samples each).
+    catalogs: Cache<TenantId, Catalog>,
     /// Bumped by every [`CachedStore::apply`] before it invalidates: a load that saw another
     /// value when it started drops what it inserted, so a load racing a write never leaves
     /// the old value cached.
@@ -129,8 +140,7 @@ impl CachedStore {
     pub fn new(inner: Arc<dyn Store>, ttl: Duration) -> Self {
         Self {
             inner,
-            providers: tenant_cache(ttl),
-            tools: tenant_cache(ttl),
+            catalogs: tenant_cache(ttl),
             epoch: std::sync::atomic::AtomicU64::new(0),
             warm: None,
         }
@@ -153,53 +163,38 @@ impl CachedStore {
         }
         self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         match change {
-            Change::Providers(t) => self.providers.invalidate(t).await,
-            Change::Tools(t) => self.tools.invalidate(t).await,
-            Change::Tenant(t) => {
-                self.providers.invalidate(t).await;
-                self.tools.invalidate(t).await;
+            Change::Providers(t) | Change::Tools(t) | Change::Tenant(t) => {
+                self.catalogs.invalidate(t).await;
             }
-            Change::All => {
-                self.providers.invalidate_all();
-                self.tools.invalidate_all();
-            }
+            Change::All => self.catalogs.invalidate_all(),
             Change::Key(_) | Change::Authorization(..) | Change::Grant(..) => {}
         }
     }
 
     async fn providers(&self, tenant: TenantId) -> Result<Arc<Vec<ProviderRecord>>, StoreError> {
-        let inner = Arc::clone(&self.inner);
-        self.load(&self.providers, tenant, async move {
-            inner.list_providers(tenant).await
-        })
-        .await
+        Ok(self.catalog(tenant).await?.providers)
     }
 
     async fn tools(&self, tenant: TenantId) -> Result<Arc<Vec<ToolRecord>>, StoreError> {
-        let inner = Arc::clone(&self.inner);
-        self.load(&self.tools, tenant, async move {
-            inner.list_tools(tenant).await
-        })
-        .await
+        Ok(self.catalog(tenant).await?.tools)
     }
 
-    /// A tenant's cached list, or a fresh one (cached unless a change arrived meanwhile).
-    async fn load<V: Clone + Send + Sync + 'static>(
-        &self,
-        cache: &Cache<TenantId, Arc<Vec<V>>>,
-        tenant: TenantId,
-        fetch: impl std::future::Future<Output = Result<Vec<V>, StoreError>>,
-    ) -> Result<Arc<Vec<V>>, StoreError> {
+    /// A tenant's cached providers and tools, or fresh ones (cached unless a change arrived
+    /// meanwhile).
+    async fn catalog(&self, tenant: TenantId) -> Result<Catalog, StoreError> {
         use std::sync::atomic::Ordering;
-        if let Some(hit) = cache.get(&tenant).await {
+        if let Some(hit) = self.catalogs.get(&tenant).await {
             return Ok(hit);
         }
         let started = self.epoch.load(Ordering::SeqCst);
-        let fresh = Arc::new(fetch.await?);
-        cache.insert(tenant, Arc::clone(&fresh)).await;
+        let fresh = Catalog {
+            providers: Arc::new(self.inner.list_providers(tenant).await?),
+            tools: Arc::new(self.inner.list_tools(tenant).await?),
+        };
+        self.catalogs.insert(tenant, fresh.clone()).await;
         if self.epoch.load(Ordering::SeqCst) != started {
-            // A change may have been applied between the read and the insert.
-            cache.invalidate(&tenant).await;
+            // A change may have been applied between the reads and the insert.
+            self.catalogs.invalidate(&tenant).await;
         }
         Ok(fresh)
     }
@@ -850,6 +845,9 @@ impl Store for CachedStore {
     }
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
+    }
+    async fn shared_catalog(&self, tenant: TenantId) -> Result<Catalog, StoreError> {
+        self.catalog(tenant).await
     }
 }
 

@@ -767,4 +767,12 @@ pub trait Store:
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// The tenant's providers and tools together, shared: the look-up cache answers both
+    /// with one look-up (the token hot path reads them on every release).
+    async fn shared_catalog(&self, tenant: TenantId) -> Result<crate::cache::Catalog, StoreError> {
+        Ok(crate::cache::Catalog {
+            providers: self.shared_providers(tenant).await?,
+            tools: self.shared_tools(tenant).await?,
+        })
+    }
 }

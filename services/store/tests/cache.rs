@@ -208,10 +208,24 @@ async fn cached_store(db: &TestDb) {
         Arc::ptr_eq(&tools, &store.shared_tools(t).await.unwrap()),
         "not copied"
     );
+    // The hot path's one look-up for both lists hands out the same shared lists, and a tool
+    // written through the cache leaves the tenant's providers in it, not a stale or empty list.
+    let catalog = store.shared_catalog(t).await.unwrap();
+    assert!(Arc::ptr_eq(&catalog.tools, &tools), "not copied");
+    assert!(Arc::ptr_eq(
+        &catalog.providers,
+        &store.shared_providers(t).await.unwrap()
+    ));
+    assert_eq!(catalog.providers[0].description.as_deref(), Some("written"));
     // The database's store answers the same without a cache.
     assert_eq!(
         db.store.store().shared_tools(t).await.unwrap().len(),
         tools.len()
+    );
+    let uncached = db.store.store().shared_catalog(t).await.unwrap();
+    assert_eq!(
+        (uncached.tools.len(), uncached.providers.len()),
+        (catalog.tools.len(), catalog.providers.len())
     );
     let other = new_tenant(&w, "B").await.tenant.id;
     assert!(store.get_tool(other, &name).await.unwrap().is_none());

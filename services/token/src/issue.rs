@@ -258,19 +258,14 @@ pub struct Release {
 pub async fn release(tk: &Tokens, caller: &Caller, user_id: &str) -> Result<Release, Refusal> {
     let tenant = caller.tenant;
     let user = UserId::parse("user_id", user_id)?;
-    // Shared lists from the look-up cache: nothing of them is copied per release.
-    let tools = tk
+    // Shared lists from the look-up cache (one entry): nothing of them is copied per release.
+    let catalog = tk
         .store
-        .shared_tools(tenant)
+        .shared_catalog(tenant)
         .await
         .map_err(CoreError::from)?;
-    let tool = tool_of(&tools, caller)?;
-    let providers = tk
-        .store
-        .shared_providers(tenant)
-        .await
-        .map_err(CoreError::from)?;
-    let provider = provider_of(&providers, tool)?;
+    let tool = tool_of(&catalog.tools, caller)?;
+    let provider = provider_of(&catalog.providers, tool)?;
     let wanted = authorization::scope_set(&tool.requirement.scopes, &[], &[]);
     if let Some(granted) = &caller.granted
         && !wanted.iter().all(|s| granted.contains(s))
