@@ -1,7 +1,7 @@
 //! The audit pipeline for the token hot path (security.md I7, R11): every token release is
 //! *accepted* into a bounded in-memory queue before the token leaves Latchkey, and a flusher
 //! persists the queue in batches — every second or every 5,000 events, whichever comes first
-//! (one transaction each: one statement on PostgreSQL, 64-row statements on SQLite).
+//! (both settings; one transaction each: one statement on PostgreSQL, one per tenant in the batch on SQLite).
 //! When the queue cannot accept (it is full, the flusher's writes are failing, or the process
 //! is shutting down), the release fails closed: nothing leaves. On shutdown the queue is
 //! flushed before the database closes. A crash can lose at most one flush interval of events —
@@ -21,7 +21,7 @@ use crate::ports::Store;
 /// How often accepted events are persisted, at the latest.
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
-/// At most this many events go in one write (one transaction).
+/// At most this many events go in one write (one transaction), by default.
 pub const FLUSH_BATCH: usize = 5_000;
 
 /// Accepted, unwritten events (queued or being written) before releases stop, by default:
@@ -51,6 +51,8 @@ pub struct AuditPipeline {
     queued: Arc<AtomicUsize>,
     /// Wakes the flusher before its interval ends: a batch's worth is queued.
     full: Arc<Notify>,
+    /// Events in one write.
+    batch: usize,
 }
 
 /// Persists what the pipeline accepted. Run it with [`Flusher::run`].
@@ -62,12 +64,20 @@ pub struct Flusher {
     queued: Arc<AtomicUsize>,
     full: Arc<Notify>,
     interval: Duration,
+    batch: usize,
 }
 
 impl AuditPipeline {
     /// A pipeline into `store` holding at most `capacity` accepted, unwritten events, flushed
-    /// at least every `interval`; returns the flusher to run.
-    pub fn new(store: Arc<dyn Store>, capacity: usize, interval: Duration) -> (Self, Flusher) {
+    /// at least every `interval` and whenever `batch` are queued (at most `batch` a write);
+    /// returns the flusher to run.
+    pub fn new(
+        store: Arc<dyn Store>,
+        capacity: usize,
+        interval: Duration,
+        batch: usize,
+    ) -> (Self, Flusher) {
+        let batch = batch.max(1);
         let (tx, rx) = mpsc::unbounded_channel();
         let healthy = Arc::new(AtomicBool::new(true));
         let room = Arc::new(Semaphore::new(capacity.clamp(1, Semaphore::MAX_PERMITS)));
@@ -81,6 +91,7 @@ impl AuditPipeline {
                 refusals: Arc::default(),
                 queued: Arc::clone(&queued),
                 full: Arc::clone(&full),
+                batch,
             },
             Flusher {
                 rx,
@@ -90,6 +101,7 @@ impl AuditPipeline {
                 queued,
                 full,
                 interval,
+                batch,
             },
         )
     }
@@ -114,7 +126,7 @@ impl AuditPipeline {
         // Given back by the flusher once the event is written.
         permit.forget();
         // Counted before it is sent, so the flusher never takes more than was counted.
-        if self.queued.fetch_add(1, Ordering::AcqRel) + 1 == FLUSH_BATCH {
+        if self.queued.fetch_add(1, Ordering::AcqRel) + 1 == self.batch {
             self.full.notify_one();
         }
         self.tx.send((tenant, event)).map_err(|_| {
@@ -160,15 +172,15 @@ impl Flusher {
     /// a busy token path wakes it a few times a second, not once per release.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> u64 {
         let mut written = 0u64;
-        let mut batch = Vec::with_capacity(FLUSH_BATCH);
+        let mut batch = Vec::with_capacity(self.batch);
         let mut stopping = false;
         loop {
             // The first events of the next batch (or the end).
             let received = if stopping {
-                self.rx.recv_many(&mut batch, FLUSH_BATCH).await
+                self.rx.recv_many(&mut batch, self.batch).await
             } else {
                 tokio::select! {
-                    n = self.rx.recv_many(&mut batch, FLUSH_BATCH) => n,
+                    n = self.rx.recv_many(&mut batch, self.batch) => n,
                     _ = stop.wait_for(|s| *s) => {
                         stopping = true;
                         // New events are refused; what is queued is still received.
@@ -182,7 +194,7 @@ impl Flusher {
             }
             if !stopping {
                 let deadline = tokio::time::Instant::now() + self.interval;
-                while self.queued.load(Ordering::Acquire) < FLUSH_BATCH {
+                while self.queued.load(Ordering::Acquire) < self.batch {
                     tokio::select! {
                         () = tokio::time::sleep_until(deadline) => break,
                         () = self.full.notified() => {}
@@ -194,7 +206,7 @@ impl Flusher {
                     }
                 }
             }
-            while batch.len() < FLUSH_BATCH {
+            while batch.len() < self.batch {
                 match self.rx.try_recv() {
                     Ok(e) => batch.push(e),
                     Err(_) => break,
@@ -204,7 +216,12 @@ impl Flusher {
             self.write(&batch).await;
             self.room.add_permits(batch.len());
             written += batch.len() as u64;
-            batch.clear();
+            // Freed a thousand at a time, letting the worker serve requests in between: a
+            // batch's strings are tens of thousands of frees.
+            while !batch.is_empty() {
+                batch.truncate(batch.len().saturating_sub(1_000));
+                tokio::task::yield_now().await;
+            }
         }
         written
     }

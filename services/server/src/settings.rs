@@ -151,10 +151,13 @@ pub struct AuthSettings {
     /// Default 10, at most 60; 0 turns the cache off.
     pub token_cache_ttl_secs: Option<u64>,
     /// How often the audit pipeline persists accepted token releases, in milliseconds
-    /// (also after every 5,000). Default 1000, 10 – 60000.
+    /// (also after every `audit_flush_batch`). Default 1000, 10 – 60000.
     pub audit_flush_interval_ms: Option<u64>,
+    /// How many accepted token releases the audit pipeline writes at most in one transaction
+    /// (and writes as soon as that many are queued). Default 5000, 100 – 50000.
+    pub audit_flush_batch: Option<usize>,
     /// How many accepted, unwritten audit events the pipeline holds before token releases stop
-    /// (503). Default 10000, at least 1.
+    /// (503). Default 50000, at least 1.
     pub audit_queue_capacity: Option<usize>,
     /// How long a dashboard session lasts, in seconds. Default 28800 (8 h), 60 – 604800.
     pub dashboard_session_secs: Option<u64>,
@@ -436,6 +439,14 @@ impl Settings {
         )
     }
 
+    /// How many events the audit pipeline writes at once (`auth.audit_flush_batch`, 100 – 50,000).
+    pub fn audit_flush_batch(&self) -> usize {
+        self.auth
+            .audit_flush_batch
+            .unwrap_or(latchkey_core::audit_pipeline::FLUSH_BATCH)
+            .clamp(100, 50_000)
+    }
+
     /// How many unwritten audit events may queue (`auth.audit_queue_capacity`, at least 1).
     pub fn audit_queue_capacity(&self) -> usize {
         self.auth
@@ -593,6 +604,16 @@ mod tests {
                 assert!(!shown.contains(secret), "{secret} leaked in:\n{shown}");
             }
             assert!(shown.contains("app:[REDACTED]@db"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn audit_flush_batch_defaults_and_bounds() {
+        let mut s = Settings::default();
+        assert_eq!(s.audit_flush_batch(), 5_000);
+        for (set, got) in [(1, 100), (20_000, 20_000), (10_000_000, 50_000)] {
+            s.auth.audit_flush_batch = Some(set);
+            assert_eq!(s.audit_flush_batch(), got, "{set}");
         }
     }
 

@@ -86,6 +86,7 @@ impl Application {
             ctx.store.clone(),
             ctx.settings.audit_queue_capacity(),
             ctx.settings.audit_flush_interval(),
+            ctx.settings.audit_flush_batch(),
         );
         let tokens = tokens(&ctx, custody.clone(), oauth.clone(), audit, meters)?;
         let grpc = routes::grpc::build(

@@ -26,17 +26,23 @@ async fn batches(db: &TestDb) {
     let w = world(db);
     let t = new_tenant(&w, "A").await.tenant.id;
     // An interval far longer than the test: only a full batch can be written before the stop.
-    let (pipeline, flusher) =
-        AuditPipeline::new(w.store.clone(), 3 * FLUSH_BATCH, Duration::from_secs(3_600));
+    // A batch size of its own (`auth.audit_flush_batch`), not the default.
+    let batch = FLUSH_BATCH / 20;
+    let (pipeline, flusher) = AuditPipeline::new(
+        w.store.clone(),
+        3 * batch,
+        Duration::from_secs(3_600),
+        batch,
+    );
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let run = tokio::spawn(flusher.run(stopped));
     let extra = 7;
-    for i in 0..FLUSH_BATCH + extra {
+    for i in 0..batch + extra {
         let e = AuditEvent::success(&actor(), ACTION, format!("grt_{i}"));
         pipeline.accept(t, e).await.unwrap();
     }
     let mut waited = Duration::ZERO;
-    while released(&w, t).await < FLUSH_BATCH {
+    while released(&w, t).await < batch {
         assert!(
             waited < Duration::from_secs(60),
             "{}: a full batch was not written before the interval",
@@ -47,15 +53,15 @@ async fn batches(db: &TestDb) {
     }
     // The rest is not a batch: it waits for the interval (or the stop).
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(released(&w, t).await, FLUSH_BATCH, "{}", db.kind);
+    assert_eq!(released(&w, t).await, batch, "{}", db.kind);
 
     stop.send(true).unwrap();
     let written = tokio::time::timeout(Duration::from_secs(30), run)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(written, (FLUSH_BATCH + extra) as u64, "{}", db.kind);
-    assert_eq!(released(&w, t).await, FLUSH_BATCH + extra, "{}", db.kind);
+    assert_eq!(written, (batch + extra) as u64, "{}", db.kind);
+    assert_eq!(released(&w, t).await, batch + extra, "{}", db.kind);
     let late = AuditEvent::success(&actor(), ACTION, "grt_late".to_owned());
     assert!(matches!(
         pipeline.accept(t, late).await,

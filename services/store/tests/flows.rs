@@ -400,6 +400,77 @@ async fn audit_batches(db: &TestDb) {
     let targets: Vec<_> = stored.iter().filter_map(|e| e.target.clone()).collect();
     assert_eq!(targets, ["grant-0", "grant-1", "grant-2"]);
     assert!(s.list_audit_events(gone, &filter).await.unwrap().is_empty());
+
+    // A batch longer than one statement, retried after part of it was written: what was
+    // written is skipped, the rest goes in, nothing twice.
+    let rows = 2 * latchkey_store::AUDIT_ROWS_PER_STATEMENT + 500;
+    let big: Vec<_> = (0..rows)
+        .map(|n| {
+            let mut e = audit_event();
+            e.action = "token.release.bulk".to_owned();
+            e.target = Some(format!("grant-{n}"));
+            (t, e)
+        })
+        .collect();
+    s.record_audits(&big[..rows - 700]).await.unwrap();
+    s.record_audits(&big).await.unwrap();
+    let bulk = latchkey_core::audit::AuditFilter {
+        action: Some("token.release.bulk".to_owned()),
+        ..Default::default()
+    };
+    let mut ids: Vec<_> = s
+        .list_audit_events(t, &bulk)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    ids.sort();
+    let mut want: Vec<_> = big.iter().map(|(_, e)| e.id.clone()).collect();
+    want.sort();
+    assert_eq!(ids, want);
+
+    // Two tenants interleaved in one batch, and values that must come back byte for byte:
+    // quotes, backslashes, control characters, non-ASCII, the text `null`, absent targets
+    // and request ids, and the extremes of the time column.
+    let other = new_tenant(&w, "Other").await.tenant.id;
+    let awkward = [
+        "tool:\"quoted\"",
+        "back\\slash",
+        "line\nbreak\ttab\u{1}",
+        "ünïcødé ✓ 🦀",
+        "null",
+        "",
+    ];
+    let mut batch = Vec::new();
+    for (n, text) in awkward.iter().enumerate() {
+        let mut e = audit_event();
+        e.action = "token.release.escapes".to_owned();
+        e.actor = (*text).to_owned();
+        e.target = (n % 2 == 0).then(|| format!("{text}-{n}"));
+        e.request_id = (n % 3 == 0).then(|| format!("req-{text}"));
+        e.at = UnixMillis(if n == 0 {
+            i64::MAX - 1
+        } else {
+            1_700_000_000_000 + n as i64
+        });
+        batch.push((if n % 2 == 0 { t } else { other }, e));
+    }
+    s.record_audits(&batch).await.unwrap();
+    for tenant in [t, other] {
+        let mut want: Vec<_> = batch
+            .iter()
+            .filter(|(owner, _)| *owner == tenant)
+            .map(|(_, e)| e.clone())
+            .collect();
+        want.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        let filter = latchkey_core::audit::AuditFilter {
+            action: Some("token.release.escapes".to_owned()),
+            ..Default::default()
+        };
+        let got = s.list_audit_events(tenant, &filter).await.unwrap();
+        assert_eq!(got, want, "tenant {tenant}");
+    }
 }
 
 /// Verifier self-tests: found by their flow_id's hash within the tenant only, decided once,
