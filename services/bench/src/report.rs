@@ -274,36 +274,41 @@ above are after the fixes.
 | PostgreSQL's audit flush: the foreign key's trigger checked every row | `perf record -a` under `latchkey-bench fetch --pg`: the PostgreSQL backend a quarter of the samples and the CPU idle a fifth of the time (releases waiting for room in the audit queue); `psql`, 5,000 rows through the flusher's statement: ~100 ms with the key, ~64 ms without | migration 0012 drops the key: the flusher locks each tenant of a batch once (`FOR KEY SHARE` until it commits) and skips deleted ones; deleting a tenant deletes its events after locking it | 5,000 rows: ~100 → ~64 ms (`psql`); the figures above are after it |
 
 | every token release wrote its ids and times through `format!` (the request and event ids, the expiry's RFC 3339 text, the pepper's id rebuilt as a string to compare), and extracted a W3C trace context from requests that carry none | `perf record --call-graph dwarf` of `latchkey-bench fetch`: `core::fmt::write` 3.1 % of Latchkey's samples, `parent_from` 0.6 % | ids written from `uuid`'s hex encoder into one allocation; the time digit by digit; the pepper's id compared in place; no extraction without a `traceparent` header | `fmt::write` 3.1 → 0.3 %, `parent_from` 0.6 → 0.2 % of the samples |
-| page faults and `madvise` 4.8 % of the warm fetch's samples | jemalloc returns freed pages at once (the waiters' fix above), and SQLite's 500-row audit statement bound 4,000 values into a 64 KiB argument buffer: a fresh mapping for each statement, faulted in page by page and returned once it ran (`perf`: the callers of `exc_page_fault` and `madvise`) | 64-row statements: an 8 KiB buffer, which jemalloc's thread cache reuses | 4.8 → 3.3 % of the samples |
-| one pair of 10 s runs per warm-fetch figure moved with the host: one build gave ratios from 0.44 to 0.60 within an hour (`latchkey-bench fetch`) | the shared host's speed drifts between Latchkey's run and the baseline's | three alternating rounds; the table shows the median round and every round's ratio | the table above: SQLite REST rounds 0.50, 0.55, 0.48 |
+| page faults and `madvise` 4.8 % of the warm fetch's samples | jemalloc returns freed pages at once (the waiters' fix above), and SQLite's 500-row audit statement bound 4,000 values into a 64 KiB argument buffer: a fresh mapping for each statement, faulted in page by page and returned once it ran (`perf`: the callers of `exc_page_fault` and `madvise`) | 64-row statements: an 8 KiB buffer, which jemalloc's thread cache reuses (since replaced: one JSON value a statement, below) | 4.8 → 3.3 % of the samples |
+| one pair of 10 s runs per warm-fetch figure moved with the host: one build gave ratios from 0.44 to 0.60 within an hour (`latchkey-bench fetch`) | the shared host's speed drifts between Latchkey's run and the baseline's | three alternating rounds; the table shows the median round and every round's ratio | the 00:08 run: SQLite REST rounds 0.50, 0.55, 0.48 |
+| PostgreSQL's warm fetch p99 7–8 ms; with the audit statements cut to 1,000 rows, 131–142 ms at a ratio of 0.26–0.31 | sqlx 0.9.0 no longer set `TCP_NODELAY` on database connections (transact-rs/sqlx#4335): a statement whose message ended in a partial TCP segment waited for PostgreSQL's delayed ACK, 40 ms, so the flusher fell behind and releases waited for room in the audit queue (`perf record -a`: the CPU 57 % idle under full load, the PostgreSQL backend 5 %) | sqlx 0.9.1, which sets it again | `latchkey-bench fetch --pg`, runs alternating with the build before: p99 8.0 and 7.3 → 5.4 and 4.8 ms; `make bench` (with the fixes below): PostgreSQL `auth.start` 673 → 1,090 req/s, the cold fetch 7,314 → 11,569 req/s (p99 33.0 → 11.9 ms) |
+| SQLite's audit writes: binding eight values a row | `perf record --call-graph dwarf` of `latchkey-bench fetch`: binding (sqlx's argument list, SQLite's copy of each value, the arguments freed on another thread) a fifth of SQLite's worker thread, and building the statements 5 % of the server's samples | a tenant's events go in as one JSON text that `jsonb_each` unpacks, a statement per 1,000 (`json_each` first: it turned each row back into text for `->>` to parse, 40 % of the worker) | SQLite's worker 12.2 → 9.5 %, the flusher's share of the runtime 5.1 → 2.6 % of the samples; Latchkey's CPU 17.3–17.9 → 14.5–14.7 µs a request, ratio 0.55–0.56 → 0.58–0.62 (`latchkey-bench fetch`, one hour, one host) |
+| PostgreSQL's audit writes: `ON CONFLICT DO NOTHING` on every batch | `perf record -a` under `latchkey-bench fetch --pg`: the conflict probe (`ExecCheckIndexConstraints`, an index scan before each row on top of the insert's own uniqueness check) a quarter of the backend's samples | a batch goes in as plain inserts (its ids are fresh); only one that collides — a retry of a batch that had committed — is written again skipping what is there | ratio 0.50–0.51 → 0.51–0.53 (`latchkey-bench fetch --pg`, back to back) |
+| four cache look-ups a release, each about as dear as the next | `perf`: the tools' and the providers' look-ups 1.9 and 1.5 % of the samples | one entry for a tenant's providers and tools (`Store::shared_catalog`) | 3.3 → 2.1 % |
 
-Still missed, with what the profile shows (figures above: 2026-12-06 00:08, on an AMD EPYC host;
-the REST baseline answered 100,746 req/s):
+Still missed, with what the profile shows (figures above: 2026-12-06 02:28, on an AMD EPYC host;
+the REST baseline answered 124,821 req/s):
 
-- **Warm token fetch: 0.50 (SQLite) and 0.45 (PostgreSQL) × the baseline over REST**, the median
-  of three rounds (0.48–0.55 and 0.45–0.48); gRPC 0.46 and 0.45 (the day before: 0.46 and 0.36
-  over REST, 0.51 and 0.49 over gRPC). The p99 target is met on SQLite over REST (4.22 ms) and
-  missed over gRPC (6.53 and 7.23 ms) and on PostgreSQL over REST (8.22 ms — 54.5 ms before the
-  audit queue's default grew from 10,000 to 50,000 events: releases waited for room while a
-  flush stalled for a moment; with the queue effectively unbounded p99 was 8.8 ms, so the rest
-  of that tail is the shared cores). Where the time goes (`latchkey-bench fetch` prints each
-  process's CPU time a request, from `/proc`): Latchkey 24–32 µs, the baseline 10–13 µs,
-  varying from run to run on one host. The floor both share is the kernel: the baseline spends
-  56 % of its samples in `writev` — loopback TCP delivering the answer and waking a `wrk`
-  thread — about 6 µs a request; Latchkey's `writev` costs it 8–9 µs, because `wrk` sleeps
-  more often between its slower answers. Latchkey's threads switch 0.35–0.42 times a request,
-  nearly all involuntarily (preempted; `/proc/<pid>/task/*/status`), the baseline's 0.12:
-  `wrk`'s threads preempt the server on the two shared cores, the more often the longer a
-  request runs. Latchkey's own code, as shares of its samples (`perf record --call-graph
-  dwarf`): the token handler 25 % (the key's check 6 %, of which the HMAC 1.2 %; the four cache
-  look-ups — key, tools, providers, warm token — 5 %; reading the request body 3 %; the
-  answer's JSON 3 %; the audit event 2.5 %), persisting the audit events 16 % (SQLite's worker
-  thread 12 %, building the statements 4 %), the request middleware (ids, span, metrics) 5 %.
-  SQLite's part is the rows themselves: in a stand-alone test of the flusher's statement
-  (Python's `sqlite3`, 200,000 rows), a `WITHOUT ROWID` table, no tenant check, or no
-  `(tenant_id, at)` index each saved at most 8 % of the 3.8–4.0 µs a row, all three together
-  about 15 % — not worth a table rebuild or the lost checks. What is left is spread thin; the
-  next candidates are one cache entry for a tenant's tools and providers, the answer kept
-  serialized with the warm token (per tool scope set, in a buffer zeroized on drop like the
-  token itself), and a shorter audit row.
+- **Warm token fetch: 0.53 × the baseline over REST on both stores** (rounds 0.52–0.55 and
+  0.53–0.55) and **0.48 over gRPC on PostgreSQL** (rounds 0.44–0.58); met over gRPC on SQLite
+  (0.69; rounds 0.59–0.71). The run before the last four fixes above (00:08): 0.50 and 0.45
+  over REST, 0.46 and 0.45 over gRPC. **p99 5.03 ms (SQLite, REST), 5.23 ms
+  (SQLite, gRPC), 5.88 ms (PostgreSQL, REST) and 6.71 ms (PostgreSQL, gRPC)** against 5 ms; the
+  baseline's own p99 is 2.1–4.0 ms on the same cores. Single runs of `latchkey-bench fetch`
+  within one hour gave 0.47–0.62 (SQLite) and 0.45–0.66 (PostgreSQL) for the same build: the
+  host's speed moves the baseline between 95,000 and 142,000 req/s from minute to minute, so a
+  change smaller than about 5 % cannot be told apart from a single run.
+- Where the time goes now (`perf record --call-graph dwarf` of `latchkey-bench fetch`, SQLite;
+  shares of Latchkey's samples): `writev` 35 % — loopback TCP delivering the answer and waking a
+  `wrk` thread, the cost the baseline pays too (its `writev` is 56 % of a smaller total); hyper
+  reading and parsing the request 8 %; the token route 22 % — the release 6.4 % (its two cache
+  look-ups, warm token and catalog, 3.5 %), the key's check 5.6 % (the HMAC 1.3 %, its cache
+  look-up 1.6 %), the answer's JSON 1.7 %, the audit event 1.3 % and its queue 1.1 %, the request
+  metrics 2.3 %; persisting the audit events 12 % (SQLite's worker thread 9.5 %: writing the
+  WAL and checkpointing it 38 % of that, the rows' B-trees 15 %, unpacking the JSON 15 %; the
+  flusher on the runtime 2.6 %). On PostgreSQL the backend that writes the audit rows took 15 %
+  of all the CPU (`perf record -a`), about 4 µs a release, most of it the two indexes'
+  inserts. Latchkey's CPU a request: 14–21 µs against the baseline's 7–10 µs, in step with the
+  host.
+- Next candidates, each about 1 % of the samples: the audit queue as a mutex-guarded vector
+  instead of tokio's unbounded channel (its block allocation and the flusher's pops); one request
+  metric instead of a counter and a histogram with the same attributes (the histogram's count
+  is the counter); the key's tool id kept parsed in the cached key record. The tail: the
+  flusher's JSON and the freeing of a written batch run on a runtime worker, in 1,000-event
+  slices; moving them to a blocking thread is untried.
 ";
