@@ -1,7 +1,8 @@
 //! The audit pipeline for the token hot path (security.md I7, R11): every token release is
 //! *accepted* into a bounded in-memory queue before the token leaves Latchkey, and a flusher
 //! persists the queue in batches — every second or every 5,000 events, whichever comes first
-//! (both settings; one transaction each: one statement on PostgreSQL, one per tenant in the batch on SQLite).
+//! (both settings), one transaction each, of statements of up to 1,000 events (on SQLite, one
+//! tenant's).
 //! When the queue cannot accept (it is full, the flusher's writes are failing, or the process
 //! is shutting down), the release fails closed: nothing leaves. On shutdown the queue is
 //! flushed before the database closes. A crash can lose at most one flush interval of events —

@@ -149,12 +149,12 @@ pub fn migration_versions() -> (Vec<i64>, Vec<i64>) {
     )
 }
 
-/// Ties a store type to its sqlx database and name, for the shared statements.
 /// Audit events in one statement, at most: the statement's values are built on the async
 /// runtime's worker, which serves no request meanwhile, so a 5,000-event batch goes in five
 /// statements, each a short stretch of that work with the database's turn between them.
 pub const AUDIT_ROWS_PER_STATEMENT: usize = 1_000;
 
+/// Ties a store type to its sqlx database and name, for the shared statements.
 pub(crate) trait Dialect {
     type Db: sqlx::Database;
     const NAME: &'static str;

@@ -83,8 +83,8 @@ crate::queries::impl_ports!(SqliteStore);
 crate::tool_queries::impl_more_ports!(SqliteStore);
 crate::auth_queries::impl_auth_ports!(SqliteStore);
 
-/// One tenant's audit events, one statement: the rows travel as a single JSON text that
-/// SQLite's `jsonb_each` unpacks, instead of eight bound values a row. Binding each value cost a
+/// A tenant's audit events, up to 1,000 a statement: the rows travel as a single JSON text
+/// that SQLite's `jsonb_each` unpacks, instead of eight bound values a row. Binding each value cost a
 /// copy on the way in (the argument list), another into SQLite, and two frees across threads:
 /// `perf` of the warm token fetch put the binding and the argument list's drop at a fifth of
 /// SQLite's worker thread, and building the statements at 5 % of the server's samples.
