@@ -272,7 +272,6 @@ above are after the fixes.
 | 10,000 held long-polls still 103 MiB extra on SQLite and 146–179 MiB on PostgreSQL, where the 10,000 first reads queue for the pool | not garbage the allocator keeps: jemalloc's `background_thread:true` with a 0.1–1 s decay, RSS read again 12 s after all were held, returned nothing (`_RJEM_MALLOC_CONF` through `LATCHKEY_BENCH_WRAP=\"env …\"`). jemalloc keeps freed pages dirty for 10 s and hands them out again first, and a recycled page is resident even under a buffer nobody has written — hyper's 8 KiB buffers of every new connection, which fresh pages would leave unbacked | jemalloc built with `dirty_decay_ms:0,muzzy_decay_ms:0` (`.cargo/config.toml`): freed pages go back to the system at once, new buffers get fresh ones | `latchkey-bench waiters --n 10000`: SQLite 103–108 → 89–91 MiB, PostgreSQL 146 → 87 MiB; the warm fetch unchanged (`latchkey-bench fetch`, three alternating runs: ratio 0.49, 0.44, 0.50 → 0.45, 0.48, 0.51) |
 | SQLite's audit flush wrote 0.58 pages and read 0.2 a released token | `strace -c -f` of the replica under `latchkey-bench fetch`: a 5,000-row flush changes more pages than a connection's 512 KiB cache holds, so SQLite wrote them to the WAL before the commit (spilled) and read them back | `cache_spill` off: a transaction's changed pages stay in memory until it commits (freed then) | 0.58 → 0.34 page writes and 0.2 → 0.12 reads a released token |
 | PostgreSQL's audit flush: the foreign key's trigger checked every row | `perf record -a` under `latchkey-bench fetch --pg`: the PostgreSQL backend a quarter of the samples and the CPU idle a fifth of the time (releases waiting for room in the audit queue); `psql`, 5,000 rows through the flusher's statement: ~100 ms with the key, ~64 ms without | migration 0012 drops the key: the flusher locks each tenant of a batch once (`FOR KEY SHARE` until it commits) and skips deleted ones; deleting a tenant deletes its events after locking it | 5,000 rows: ~100 → ~64 ms (`psql`); the figures above are after it |
-
 | every token release wrote its ids and times through `format!` (the request and event ids, the expiry's RFC 3339 text, the pepper's id rebuilt as a string to compare), and extracted a W3C trace context from requests that carry none | `perf record --call-graph dwarf` of `latchkey-bench fetch`: `core::fmt::write` 3.1 % of Latchkey's samples, `parent_from` 0.6 % | ids written from `uuid`'s hex encoder into one allocation; the time digit by digit; the pepper's id compared in place; no extraction without a `traceparent` header | `fmt::write` 3.1 → 0.3 %, `parent_from` 0.6 → 0.2 % of the samples |
 | page faults and `madvise` 4.8 % of the warm fetch's samples | jemalloc returns freed pages at once (the waiters' fix above), and SQLite's 500-row audit statement bound 4,000 values into a 64 KiB argument buffer: a fresh mapping for each statement, faulted in page by page and returned once it ran (`perf`: the callers of `exc_page_fault` and `madvise`) | 64-row statements: an 8 KiB buffer, which jemalloc's thread cache reuses (since replaced: one JSON value a statement, below) | 4.8 → 3.3 % of the samples |
 | one pair of 10 s runs per warm-fetch figure moved with the host: one build gave ratios from 0.44 to 0.60 within an hour (`latchkey-bench fetch`) | the shared host's speed drifts between Latchkey's run and the baseline's | three alternating rounds; the table shows the median round and every round's ratio | the 00:08 run: SQLite REST rounds 0.50, 0.55, 0.48 |
@@ -280,35 +279,38 @@ above are after the fixes.
 | SQLite's audit writes: binding eight values a row | `perf record --call-graph dwarf` of `latchkey-bench fetch`: binding (sqlx's argument list, SQLite's copy of each value, the arguments freed on another thread) a fifth of SQLite's worker thread, and building the statements 5 % of the server's samples | a tenant's events go in as one JSON text that `jsonb_each` unpacks, a statement per 1,000 (`json_each` first: it turned each row back into text for `->>` to parse, 40 % of the worker) | SQLite's worker 12.2 → 9.5 %, the flusher's share of the runtime 5.1 → 2.6 % of the samples; Latchkey's CPU 17.3–17.9 → 14.5–14.7 µs a request, ratio 0.55–0.56 → 0.58–0.62 (`latchkey-bench fetch`, one hour, one host) |
 | PostgreSQL's audit writes: `ON CONFLICT DO NOTHING` on every batch | `perf record -a` under `latchkey-bench fetch --pg`: the conflict probe (`ExecCheckIndexConstraints`, an index scan before each row on top of the insert's own uniqueness check) a quarter of the backend's samples | a batch goes in as plain inserts (its ids are fresh); only one that collides — a retry of a batch that had committed — is written again skipping what is there | ratio 0.50–0.51 → 0.51–0.53 (`latchkey-bench fetch --pg`, back to back) |
 | four cache look-ups a release, each about as dear as the next | `perf`: the tools' and the providers' look-ups 1.9 and 1.5 % of the samples | one entry for a tenant's providers and tools (`Store::shared_catalog`) | 3.3 → 2.1 % |
+| the audit queue's channel | `perf`: tokio's unbounded channel allocated a block every 32 events; the release's send and the flusher's pops one by one about 1.5 % of the samples | a vector behind a lock: a release pushes (the flusher hands back the emptied vector with its room) and wakes the flusher only as the first event or the last of a batch; the flusher swaps the queue out whole | the channel's samples gone; throughput within the host's spread (`latchkey-bench fetch`, alternating: 0.54–0.56 → 0.55–0.67) |
 
-Still missed, with what the profile shows (figures above: 2026-12-06 02:28, on an AMD EPYC host;
-the REST baseline answered 124,821 req/s):
+Still missed, with what the profile shows (figures above: 2026-12-06 03:00, on an AMD EPYC host;
+the REST baseline answered 130,580 req/s):
 
-- **Warm token fetch: 0.53 × the baseline over REST on both stores** (rounds 0.52–0.55 and
-  0.53–0.55) and **0.48 over gRPC on PostgreSQL** (rounds 0.44–0.58); met over gRPC on SQLite
-  (0.69; rounds 0.59–0.71). The run before the last four fixes above (00:08): 0.50 and 0.45
-  over REST, 0.46 and 0.45 over gRPC. **p99 5.03 ms (SQLite, REST), 5.23 ms
-  (SQLite, gRPC), 5.88 ms (PostgreSQL, REST) and 6.71 ms (PostgreSQL, gRPC)** against 5 ms; the
-  baseline's own p99 is 2.1–4.0 ms on the same cores. Single runs of `latchkey-bench fetch`
-  within one hour gave 0.47–0.62 (SQLite) and 0.45–0.66 (PostgreSQL) for the same build: the
-  host's speed moves the baseline between 95,000 and 142,000 req/s from minute to minute, so a
-  change smaller than about 5 % cannot be told apart from a single run.
+- **Warm token fetch over REST: 0.56 (SQLite) and 0.52 (PostgreSQL) × the baseline** (rounds
+  0.48–0.65 and 0.48–0.53); over gRPC the ratio is met on both (0.66 and 0.63). **p99 5.10 ms
+  (SQLite, gRPC) and 7.32 ms (PostgreSQL, REST)** against 5 ms; met on SQLite over REST
+  (3.93 ms) and PostgreSQL over gRPC (4.85 ms). The baseline's own p99 is 2.0–2.9 ms on the
+  same cores. The run at 02:28, before the audit queue's change above: 0.53 and 0.53 over
+  REST, 0.69 and 0.48 over gRPC, p99 5.03–6.71 ms; the run before today's fixes (00:08): 0.50
+  and 0.45 over REST, 0.46 and 0.45 over gRPC. Single runs of `latchkey-bench fetch` within
+  one hour gave 0.47–0.67 (SQLite) and 0.45–0.66 (PostgreSQL) for one build: the host's speed
+  moves the baseline between 95,000 and 142,000 req/s from minute to minute, so a change
+  smaller than about 5 % cannot be told apart from a single run.
 - Where the time goes now (`perf record --call-graph dwarf` of `latchkey-bench fetch`, SQLite;
   shares of Latchkey's samples): `writev` 35 % — loopback TCP delivering the answer and waking a
   `wrk` thread, the cost the baseline pays too (its `writev` is 56 % of a smaller total); hyper
   reading and parsing the request 8 %; the token route 22 % — the release 6.4 % (its two cache
   look-ups, warm token and catalog, 3.5 %), the key's check 5.6 % (the HMAC 1.3 %, its cache
-  look-up 1.6 %), the answer's JSON 1.7 %, the audit event 1.3 % and its queue 1.1 %, the request
-  metrics 2.3 %; persisting the audit events 12 % (SQLite's worker thread 9.5 %: writing the
+  look-up 1.6 %), the answer's JSON 1.7 %, the audit event 1.3 % and its queue 1.1 % (before
+  the queue's change above), the request metrics 2.3 %; persisting the audit events 12 % (SQLite's worker thread 9.5 %: writing the
   WAL and checkpointing it 38 % of that, the rows' B-trees 15 %, unpacking the JSON 15 %; the
   flusher on the runtime 2.6 %). On PostgreSQL the backend that writes the audit rows took 15 %
   of all the CPU (`perf record -a`), about 4 µs a release, most of it the two indexes'
   inserts. Latchkey's CPU a request: 14–21 µs against the baseline's 7–10 µs, in step with the
   host.
-- Next candidates, each about 1 % of the samples: the audit queue as a mutex-guarded vector
-  instead of tokio's unbounded channel (its block allocation and the flusher's pops); one request
-  metric instead of a counter and a histogram with the same attributes (the histogram's count
-  is the counter); the key's tool id kept parsed in the cached key record. The tail: the
-  flusher's JSON and the freeing of a written batch run on a runtime worker, in 1,000-event
-  slices; moving them to a blocking thread is untried.
+- Next candidates, each about 1 % of the samples: one request metric instead of a counter and
+  a histogram with the same attributes (the histogram's count is the counter); the key's tool
+  id kept parsed in the cached key record. The tail: the flusher's JSON and the freeing of a
+  written batch run on a runtime worker, in 1,000-event slices; moving them to a blocking
+  thread is untried. On PostgreSQL, `auth.audit_flush_batch`
+  = 20,000 gave p99 5.6–5.9 ms against 7.6–8.4 ms at 5,000 in back-to-back runs — measured
+  before the `TCP_NODELAY` fix, and not since.
 ";
