@@ -311,6 +311,7 @@ the REST baseline answered 130,580 req/s):
   id kept parsed in the cached key record. The tail: the flusher's JSON and the freeing of a
   written batch run on a runtime worker, in 1,000-event slices; moving them to a blocking
   thread is untried. On PostgreSQL, `auth.audit_flush_batch`
-  = 20,000 gave p99 5.6–5.9 ms against 7.6–8.4 ms at 5,000 in back-to-back runs — measured
-  before the `TCP_NODELAY` fix, and not since.
+  = 20,000 gave p99 5.6–5.9 ms against 7.6–8.4 ms at 5,000 in back-to-back runs before the
+  `TCP_NODELAY` fix, and 5.1–5.9 against 5.6–6.4 ms after it (three alternating pairs of
+  `latchkey-bench fetch --pg`, 03:10): still above 5 ms, so the default stays at 5,000.
 ";
