@@ -31,6 +31,9 @@ pub const FLUSH_BATCH: usize = 5_000;
 /// 400 bytes each (an event's strings and its queue slot): 20 MB when full.
 pub const QUEUE_CAPACITY: usize = 50_000;
 
+/// Events of a written batch freed between two turns of the runtime worker.
+const FREE_SLICE: usize = 1_000;
+
 /// How long a release waits for room in a full queue (a burst the flusher is about to absorb)
 /// before it is refused. Writes that fail refuse at once.
 pub const ACCEPT_WAIT: Duration = Duration::from_millis(500);
@@ -250,10 +253,10 @@ impl Flusher {
             self.write(&batch).await;
             self.room.add_permits(batch.len());
             written += batch.len() as u64;
-            // Freed a thousand at a time, letting the worker serve requests in between: a
+            // Freed a slice at a time, letting the worker serve requests in between: a
             // batch's strings are tens of thousands of frees.
             while !batch.is_empty() {
-                batch.truncate(batch.len().saturating_sub(1_000));
+                batch.truncate(batch.len().saturating_sub(FREE_SLICE));
                 tokio::task::yield_now().await;
             }
         }

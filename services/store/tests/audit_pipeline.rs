@@ -1,6 +1,7 @@
 //! The audit pipeline on SQLite and PostgreSQL: a batch's worth of accepted events is written
 //! as soon as it is queued, without waiting for the flush interval; fewer wait for it; stopping
-//! writes everything accepted and refuses what comes after.
+//! writes everything accepted and refuses what comes after; a backlog goes in batch by batch,
+//! oldest first.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod support;
@@ -78,6 +79,81 @@ async fn a_full_batch_is_written_before_the_interval_sqlite() {
 async fn a_full_batch_is_written_before_the_interval_postgres() {
     if let Some(db) = TestDb::postgres().await {
         db.run(batches).await;
+    }
+}
+
+/// A backlog bigger than a batch (events accepted while no write could run) goes in batch by
+/// batch, oldest first, without waiting for the interval; what is left over waits for it.
+async fn backlog(db: &TestDb) {
+    let w = world(db);
+    let t = new_tenant(&w, "A").await.tenant.id;
+    let batch = FLUSH_BATCH / 20;
+    let (pipeline, flusher) = AuditPipeline::new(
+        w.store.clone(),
+        3 * batch,
+        Duration::from_secs(3_600),
+        batch,
+    );
+    let extra = 7;
+    let total = 2 * batch + extra;
+    for i in 0..total {
+        let e = AuditEvent::success(&actor(), ACTION, format!("grt_{i}"));
+        pipeline.accept(t, e).await.unwrap();
+    }
+    // Only now does the flusher start: it finds the whole backlog queued.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let run = tokio::spawn(flusher.run(stopped));
+    let mut waited = Duration::ZERO;
+    while released(&w, t).await < 2 * batch {
+        assert!(
+            waited < Duration::from_secs(60),
+            "{}: the backlog's batches were not written before the interval",
+            db.kind
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += Duration::from_millis(50);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let filter = AuditFilter {
+        action: Some(ACTION.to_owned()),
+        ..AuditFilter::default()
+    };
+    let mut written: Vec<usize> = w
+        .store
+        .list_audit_events(t, &filter)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let target = e.target.as_deref().unwrap();
+            target.trim_start_matches("grt_").parse().unwrap()
+        })
+        .collect();
+    written.sort_unstable();
+    assert_eq!(
+        written,
+        (0..2 * batch).collect::<Vec<_>>(),
+        "{}: the oldest two batches, and only they",
+        db.kind
+    );
+    stop.send(true).unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, total as u64, "{}", db.kind);
+    assert_eq!(released(&w, t).await, total, "{}", db.kind);
+}
+
+#[tokio::test]
+async fn a_backlog_is_written_batch_by_batch_sqlite() {
+    TestDb::sqlite().await.run(backlog).await;
+}
+
+#[tokio::test]
+async fn a_backlog_is_written_batch_by_batch_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        db.run(backlog).await;
     }
 }
 
