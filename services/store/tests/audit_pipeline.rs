@@ -23,6 +23,20 @@ async fn released(w: &support::World, t: TenantId) -> usize {
     w.store.list_audit_events(t, &filter).await.unwrap().len()
 }
 
+/// Waits (up to a minute, far less than the interval) until `n` events of `t` are written.
+async fn wait_until_released(w: &support::World, t: TenantId, n: usize, db: &TestDb, what: &str) {
+    let mut waited = Duration::ZERO;
+    while released(w, t).await < n {
+        assert!(
+            waited < Duration::from_secs(60),
+            "{}: {what} not written before the interval",
+            db.kind
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += Duration::from_millis(50);
+    }
+}
+
 async fn batches(db: &TestDb) {
     let w = world(db);
     let t = new_tenant(&w, "A").await.tenant.id;
@@ -42,16 +56,7 @@ async fn batches(db: &TestDb) {
         let e = AuditEvent::success(&actor(), ACTION, format!("grt_{i}"));
         pipeline.accept(t, e).await.unwrap();
     }
-    let mut waited = Duration::ZERO;
-    while released(&w, t).await < batch {
-        assert!(
-            waited < Duration::from_secs(60),
-            "{}: a full batch was not written before the interval",
-            db.kind
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        waited += Duration::from_millis(50);
-    }
+    wait_until_released(&w, t, batch, db, "a full batch").await;
     // The rest is not a batch: it waits for the interval (or the stop).
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(released(&w, t).await, batch, "{}", db.kind);
@@ -68,18 +73,6 @@ async fn batches(db: &TestDb) {
         pipeline.accept(t, late).await,
         Err(CoreError::AuditUnavailable)
     ));
-}
-
-#[tokio::test]
-async fn a_full_batch_is_written_before_the_interval_sqlite() {
-    TestDb::sqlite().await.run(batches).await;
-}
-
-#[tokio::test]
-async fn a_full_batch_is_written_before_the_interval_postgres() {
-    if let Some(db) = TestDb::postgres().await {
-        db.run(batches).await;
-    }
 }
 
 /// A backlog bigger than a batch (events accepted while no write could run) goes in batch by
@@ -103,16 +96,7 @@ async fn backlog(db: &TestDb) {
     // Only now does the flusher start: it finds the whole backlog queued.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let run = tokio::spawn(flusher.run(stopped));
-    let mut waited = Duration::ZERO;
-    while released(&w, t).await < 2 * batch {
-        assert!(
-            waited < Duration::from_secs(60),
-            "{}: the backlog's batches were not written before the interval",
-            db.kind
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        waited += Duration::from_millis(50);
-    }
+    wait_until_released(&w, t, 2 * batch, db, "the backlog's batches").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let filter = AuditFilter {
         action: Some(ACTION.to_owned()),
@@ -145,16 +129,9 @@ async fn backlog(db: &TestDb) {
     assert_eq!(released(&w, t).await, total, "{}", db.kind);
 }
 
-#[tokio::test]
-async fn a_backlog_is_written_batch_by_batch_sqlite() {
-    TestDb::sqlite().await.run(backlog).await;
-}
-
-#[tokio::test]
-async fn a_backlog_is_written_batch_by_batch_postgres() {
-    if let Some(db) = TestDb::postgres().await {
-        db.run(backlog).await;
-    }
+on_both_stores! {
+    a_full_batch_is_written_before_the_interval => batches;
+    a_backlog_is_written_batch_by_batch => backlog;
 }
 
 /// Every pooled SQLite connection keeps a transaction's changed pages until it commits (an
