@@ -37,11 +37,20 @@ async fn wait_until_released(w: &support::World, t: TenantId, n: usize, db: &Tes
     }
 }
 
-async fn batches(db: &TestDb) {
+/// A tenant and a pipeline into its store with a batch size of its own
+/// (`auth.audit_flush_batch`, not the default), room for three batches, and an interval far
+/// longer than a test: only full batches can be written before the stop.
+async fn pipeline(
+    db: &TestDb,
+) -> (
+    support::World,
+    TenantId,
+    AuditPipeline,
+    latchkey_core::audit_pipeline::Flusher,
+    usize,
+) {
     let w = world(db);
     let t = new_tenant(&w, "A").await.tenant.id;
-    // An interval far longer than the test: only a full batch can be written before the stop.
-    // A batch size of its own (`auth.audit_flush_batch`), not the default.
     let batch = FLUSH_BATCH / 20;
     let (pipeline, flusher) = AuditPipeline::new(
         w.store.clone(),
@@ -49,6 +58,11 @@ async fn batches(db: &TestDb) {
         Duration::from_secs(3_600),
         batch,
     );
+    (w, t, pipeline, flusher, batch)
+}
+
+async fn batches(db: &TestDb) {
+    let (w, t, pipeline, flusher, batch) = pipeline(db).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let run = tokio::spawn(flusher.run(stopped));
     let extra = 7;
@@ -78,15 +92,7 @@ async fn batches(db: &TestDb) {
 /// A backlog bigger than a batch (events accepted while no write could run) goes in batch by
 /// batch, oldest first, without waiting for the interval; what is left over waits for it.
 async fn backlog(db: &TestDb) {
-    let w = world(db);
-    let t = new_tenant(&w, "A").await.tenant.id;
-    let batch = FLUSH_BATCH / 20;
-    let (pipeline, flusher) = AuditPipeline::new(
-        w.store.clone(),
-        3 * batch,
-        Duration::from_secs(3_600),
-        batch,
-    );
+    let (w, t, pipeline, flusher, batch) = pipeline(db).await;
     let extra = 7;
     let total = 2 * batch + extra;
     for i in 0..total {
