@@ -63,6 +63,23 @@ async fn a_tool_gets_the_users_token_for_what_it_declared_or_an_authorization_to
         .token("lk_key_0190aaaaaaaaaaaaaaaaaaaaaaaaaaaa_nope", "alice")
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // A key in the query string is refused before anything else, even beside a valid header.
+    for path in [
+        format!("/v1/tokens?api_key={guilds}"),
+        format!("/v1/tokens?access%5Ftoken={guilds}"),
+    ] {
+        let body = json!({"user_id": "alice"});
+        let (s, b) = support::call(&w.app, Method::POST, &path, &guilds, Some(body)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{path} → {b}");
+        assert_eq!(b["name"], "invalid_request");
+        assert!(
+            b["message"]
+                .as_str()
+                .unwrap()
+                .contains("Authorization header")
+        );
+        assert!(!b.to_string().contains(guilds.as_str()), "never echoed");
+    }
     for body in [
         json!({}),
         json!({"user_id": ""}),
@@ -558,6 +575,13 @@ async fn the_discord_proxy_forwards_only_declared_routes_with_the_users_token() 
         assert_eq!(s.as_u16(), want, "{p} → {b}");
         assert!(!b.contains(&access));
     }
+    // A key in the query string: refused as such (the key is exposed), not as a bad query.
+    let (s, b) = proxy(&w, &format!("users/@me/guilds?key={guilds}"), &as_alice).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert!(
+        b.contains("Authorization header") && !b.contains(guilds.as_str()),
+        "{b}"
+    );
     let (s, b) = proxy(
         &w,
         "users/@me/guilds",

@@ -12,7 +12,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use latchkey_api::server::{ApiError, JsonBody, ToolKey, current_request_id};
+use latchkey_api::server::{ApiError, Credential, JsonBody, ToolKey, current_request_id};
 use latchkey_api::time::rfc3339;
 use latchkey_api::tokens::{AuthorizationRequiredBody, TokenRequest, TokenResponse};
 use latchkey_api::{ErrorBody, ErrorName};
@@ -104,11 +104,16 @@ impl IntoResponse for Refusal {
 )]
 pub async fn token(
     State(tk): State<Tokens>,
-    headers: axum::http::HeaderMap,
+    credential: Credential,
     JsonBody(req): JsonBody<TokenRequest>,
 ) -> Result<Response, Refusal> {
-    let presented = latchkey_api::server::Presented::from_headers(&headers);
-    let (caller, user_id) = authenticate(&tk, presented, req.grant.as_deref(), req.user_id).await?;
+    let (caller, user_id) = authenticate(
+        &tk,
+        credential.presented(),
+        req.grant.as_deref(),
+        req.user_id,
+    )
+    .await?;
     let t = get_token(&tk, &caller, &user_id).await?;
     let mut resp = Json(t).into_response();
     resp.headers_mut()

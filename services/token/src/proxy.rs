@@ -10,7 +10,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use latchkey_api::server::{ApiError, Presented};
+use latchkey_api::server::{ApiError, Credential};
 use latchkey_api::{ErrorBody, ErrorName};
 use latchkey_core::audit::{Actor, AuditEvent};
 use latchkey_core::ports::ProxyOutcome;
@@ -188,6 +188,7 @@ pub async fn forward(
     State(tk): State<Tokens>,
     method: Method,
     uri: Uri,
+    credential: Credential,
     headers: HeaderMap,
 ) -> Result<Response, Refusal> {
     let header_text = |name: &str| {
@@ -198,7 +199,7 @@ pub async fn forward(
     };
     let (caller, user_id) = issue::authenticate(
         &tk,
-        Presented::from_headers(&headers),
+        credential.presented(),
         header_text(GRANT_HEADER).as_deref(),
         header_text(USER_HEADER),
     )

@@ -19,8 +19,8 @@ use latchkey_core::error::StoreError;
 
 pub use extract::{JsonBody, MAX_PAGE, PageQuery};
 pub use principal::{
-    AdminKey, AppKey, CSRF_HEADER, OperatorKey, Presented, SECURE_SESSION_COOKIE, SESSION_COOKIE,
-    ToolKey, authenticate, bearer_value, csrf_checked, refusal, session_cookie,
+    AdminKey, AppKey, CSRF_HEADER, Credential, OperatorKey, Presented, SECURE_SESSION_COOKIE,
+    SESSION_COOKIE, ToolKey, authenticate, bearer_value, csrf_checked, refusal, session_cookie,
 };
 
 use crate::{ErrorBody, ErrorName};

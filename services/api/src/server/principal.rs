@@ -174,10 +174,8 @@ async fn session_principal(
     Ok(Principal::Tenant(p))
 }
 
-async fn authenticate_parts<S>(parts: &Parts, state: &S) -> Result<Principal, ApiError>
-where
-    Arc<Authenticator>: FromRef<S>,
-{
+/// Refuses (400) a request that carries an API key in its query string, before anything else.
+fn refuse_key_in_query(parts: &Parts) -> Result<(), ApiError> {
     if key_in_query(parts) {
         tracing::warn!("API key sent in a query string; refused");
         return Err(ApiError::new(
@@ -185,6 +183,56 @@ where
             "API keys must be sent in the Authorization header, never in a URL; treat this key as exposed and rotate it",
         ));
     }
+    Ok(())
+}
+
+/// The credential of a route that authenticates by hand (a tool key, or a tool grant in the
+/// body or a header): its `Authorization` header, taken without a copy of the request's other
+/// headers. A key in the query string is refused here, as by every principal extractor.
+#[derive(Clone)]
+pub struct Credential {
+    value: Option<http::HeaderValue>,
+    several: bool,
+}
+
+impl Credential {
+    /// What the request presented, for [`authenticate`].
+    pub fn presented(&self) -> Presented<'_> {
+        if self.several {
+            return Presented::Several;
+        }
+        Presented::from_header(self.value.as_ref())
+    }
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credential([REDACTED])")
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Credential {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        refuse_key_in_query(parts)?;
+        let mut all = parts.headers.get_all(http::header::AUTHORIZATION).iter();
+        let value = all.next().cloned().map(|mut v| {
+            v.set_sensitive(true);
+            v
+        });
+        Ok(Self {
+            value,
+            several: all.next().is_some(),
+        })
+    }
+}
+
+async fn authenticate_parts<S>(parts: &Parts, state: &S) -> Result<Principal, ApiError>
+where
+    Arc<Authenticator>: FromRef<S>,
+{
+    refuse_key_in_query(parts)?;
     let authenticator = Arc::<Authenticator>::from_ref(state);
     let presented = Presented::from_headers(&parts.headers);
     // Boxed: the look-ups' futures would otherwise be laid out inside every handler's future,
