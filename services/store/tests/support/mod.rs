@@ -37,6 +37,28 @@ pub const PLATFORM_TABLES: [&str; 4] = [
     "platform_audit_events",
 ];
 
+/// Every migration (`None`), or those up to `version` read from the migrations directory, as
+/// an older release left the database.
+async fn migrate_to(store: &AnyStore, version: Option<i64>) {
+    let Some(version) = version else {
+        store.migrate().await.unwrap();
+        return;
+    };
+    let kind = match store {
+        AnyStore::Sqlite(_) => "sqlite",
+        AnyStore::Postgres(_) => "postgres",
+    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../migrations")
+        .join(kind);
+    let migrator = sqlx::migrate::Migrator::new(dir).await.unwrap();
+    match store {
+        AnyStore::Sqlite(s) => migrator.run_to(version, s.pool()).await,
+        AnyStore::Postgres(s) => migrator.run_to(version, s.pool()).await,
+    }
+    .unwrap();
+}
+
 pub struct TestDb {
     pub store: AnyStore,
     pub kind: &'static str,
@@ -51,10 +73,15 @@ pub fn postgres_admin_url() -> String {
 
 impl TestDb {
     pub async fn sqlite() -> Self {
+        Self::sqlite_at(None).await
+    }
+
+    /// With `Some(version)`: migrated only up to that version (upgrade tests).
+    pub async fn sqlite_at(version: Option<i64>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("latchkey.db").display());
         let store = AnyStore::open(&url, &PoolOptions::default()).await.unwrap();
-        store.migrate().await.unwrap();
+        migrate_to(&store, version).await;
         Self {
             store,
             kind: "sqlite",
@@ -65,6 +92,11 @@ impl TestDb {
 
     /// `None` when PostgreSQL is unreachable outside CI (the test then says so and passes).
     pub async fn postgres() -> Option<Self> {
+        Self::postgres_at(None).await
+    }
+
+    /// As [`TestDb::postgres`]; with `Some(version)`, migrated only up to that version.
+    pub async fn postgres_at(version: Option<i64>) -> Option<Self> {
         let admin_url = postgres_admin_url();
         let admin = match sqlx::PgPool::connect(&admin_url).await {
             Ok(p) => p,
@@ -84,7 +116,7 @@ impl TestDb {
         admin.close().await;
         let url = db_url(&admin_url, &name);
         let store = AnyStore::open(&url, &PoolOptions::default()).await.unwrap();
-        store.migrate().await.unwrap();
+        migrate_to(&store, version).await;
         Some(Self {
             store,
             kind: "postgres",
