@@ -280,34 +280,39 @@ above are after the fixes.
 | PostgreSQL's audit writes: `ON CONFLICT DO NOTHING` on every batch | `perf record -a` under `latchkey-bench fetch --pg`: the conflict probe (`ExecCheckIndexConstraints`, an index scan before each row on top of the insert's own uniqueness check) a quarter of the backend's samples | a batch goes in as plain inserts (its ids are fresh); only one that collides — a retry of a batch that had committed — is written again skipping what is there | ratio 0.50–0.51 → 0.51–0.53 (`latchkey-bench fetch --pg`, back to back) |
 | four cache look-ups a release, each about as dear as the next | `perf`: the tools' and the providers' look-ups 1.9 and 1.5 % of the samples | one entry for a tenant's providers and tools (`Store::shared_catalog`) | 3.3 → 2.1 % |
 | the audit queue's channel | `perf`: tokio's unbounded channel allocated a block every 32 events; the release's send and the flusher's pops one by one about 1.5 % of the samples | a vector behind a lock: a release pushes (the flusher hands back the emptied vector with its room) and wakes the flusher only as the first event or the last of a batch; the flusher swaps the queue out whole | the channel's samples gone; throughput within the host's spread (`latchkey-bench fetch`, alternating: 0.54–0.56 → 0.55–0.67) |
+| the token route copied every request header (axum's `HeaderMap` extractor) to read one | `perf`: the copy and its drop 0.65 % of the samples | a `Credential` extractor keeps the `Authorization` value alone (and refuses a key in the query string, which the token route and the Discord proxy had not checked) | the copy's samples gone |
+| each audit event went into three B-trees on SQLite (the rows by rowid, the key (tenant_id, id), the index (tenant_id, at)) and two indexes on PostgreSQL | `perf stat -e syscalls:sys_enter_pwrite64` of the replica under `latchkey-bench fetch`: 0.31 page writes a release; `sqlite3`, 200,000 events: 18,678 pages | migration 0013: the key is (tenant_id, at, id) and serves the listing and the daily usage; SQLite's table is `WITHOUT ROWID` (one B-tree), PostgreSQL's time index goes | 0.31 → 0.20 page writes a release (200,000 events: 12,505 pages); SQLite's worker 12.2 → 9.1 % of the samples; PostgreSQL's CPU a release 4.1 and 3.9 → 3.7 and 3.6 µs (the postmaster's children, two alternating pairs); ratios in three alternating pairs of `latchkey-bench fetch`: SQLite 0.59, 0.58, 0.58 → 0.61, 0.55, 0.60; PostgreSQL 0.51, 0.54, 0.54 → 0.56, 0.54, 0.54 (p99 6.21, 5.87, 5.66 → 5.45, 5.70, 5.57 ms) |
 
-Still missed, with what the profile shows (figures above: 2026-12-06 03:00, on an AMD EPYC host;
-the REST baseline answered 130,580 req/s):
+Still missed, with what the profile shows (figures above: 2026-12-06 04:50, on an AMD EPYC host;
+the REST baseline answered 127,607 req/s in SQLite's rounds and 99,247 in PostgreSQL's):
 
-- **Warm token fetch over REST: 0.56 (SQLite) and 0.52 (PostgreSQL) × the baseline** (rounds
-  0.48–0.65 and 0.48–0.53); over gRPC the ratio is met on both (0.66 and 0.63). **p99 5.10 ms
-  (SQLite, gRPC) and 7.32 ms (PostgreSQL, REST)** against 5 ms; met on SQLite over REST
-  (3.93 ms) and PostgreSQL over gRPC (4.85 ms). The baseline's own p99 is 2.0–2.9 ms on the
-  same cores. The run at 02:28, before the audit queue's change above: 0.53 and 0.53 over
-  REST, 0.69 and 0.48 over gRPC, p99 5.03–6.71 ms; the run before today's fixes (00:08): 0.50
-  and 0.45 over REST, 0.46 and 0.45 over gRPC. Single runs of `latchkey-bench fetch` within
-  one hour gave 0.47–0.67 (SQLite) and 0.45–0.66 (PostgreSQL) for one build: the host's speed
+- **Warm token fetch: 0.58 (SQLite) and 0.59 (PostgreSQL) × the baseline over REST** (rounds
+  0.54–0.58 and 0.56–0.60) and **0.53 and 0.50 over gRPC** (rounds 0.51–0.63 and 0.48–0.67).
+  **p99 5.53 ms (SQLite, gRPC) and 5.43 ms (PostgreSQL, REST)** against 5 ms; met on SQLite
+  over REST (3.35 ms) and PostgreSQL over gRPC (4.99 ms). The baseline's own p99 is 1.7–3.2 ms
+  on the same cores. Earlier runs the same day: 03:00, 0.56 and 0.52 over REST, 0.66 and 0.63
+  over gRPC (met, with more work a release than now), p99 3.93–7.32 ms; 00:08, 0.50 and 0.45
+  over REST, 0.46 and 0.45 over gRPC. One build's rounds spread by ±0.08: the host's speed
   moves the baseline between 95,000 and 142,000 req/s from minute to minute, so a change
-  smaller than about 5 % cannot be told apart from a single run.
-- Where the time goes now (`perf record --call-graph dwarf` of `latchkey-bench fetch`, SQLite;
-  shares of Latchkey's samples): `writev` 35 % — loopback TCP delivering the answer and waking a
-  `wrk` thread, the cost the baseline pays too (its `writev` is 56 % of a smaller total); hyper
-  reading and parsing the request 8 %; the token route 22 % — the release 6.4 % (its two cache
-  look-ups, warm token and catalog, 3.5 %), the key's check 5.6 % (the HMAC 1.3 %, its cache
-  look-up 1.6 %), the answer's JSON 1.7 %, the audit event 1.3 % and its queue 1.1 % (before
-  the queue's change above), the request metrics 2.3 %; persisting the audit events 12 % (SQLite's worker thread 9.5 %: writing the
-  WAL and checkpointing it 38 % of that, the rows' B-trees 15 %, unpacking the JSON 15 %; the
-  flusher on the runtime 2.6 %). On PostgreSQL the backend that writes the audit rows took 15 %
-  of all the CPU (`perf record -a`), about 4 µs a release, most of it the two indexes'
-  inserts. Latchkey's CPU a request: 14–21 µs against the baseline's 7–10 µs, in step with the
-  host.
-- Next candidates, each about 1 % of the samples: one request metric instead of a counter and
-  a histogram with the same attributes (the histogram's count is the counter); the key's tool
+  smaller than about 5 % cannot be told apart from a single run, and each fix above was judged
+  on alternating pairs of runs and on its share of the profile.
+- Where the time goes now (`perf record --call-graph dwarf` of `latchkey-bench fetch`, SQLite,
+  after migration 0013; shares of Latchkey's samples): writing the answers 41 % (`writev`:
+  loopback TCP delivering the answer and waking a `wrk` thread, which the baseline pays too);
+  hyper reading and parsing the requests 9 %; the token route 22 % — the key's check 5.8 %, the
+  release 4.9 %, the answer's JSON 2.7 %, reading and parsing the body 2.2 %, the audit event
+  1.7 %; the three cache look-ups (key, catalog, warm token) 4.6 % together, most of it moka's
+  bookkeeping of each read; the request's id, span and metrics 4.1 %; persisting the audit
+  events 12 % (SQLite's worker 9.1 %, the flusher 2.8 %). Latchkey's CPU a request: 14–19 µs
+  against the baseline's 7–9.4 µs, in step with the host.
+- The scheduler: `perf record -e sched:sched_switch -a` under the fetch shows 0.62 context
+  switches a request against the baseline's 0.15 (`vmstat`), nearly all a `wrk` thread woken by
+  an answer preempting the worker that wrote it. A slower server leaves `wrk`'s threads waiting
+  for answers, so each answer wakes one: sharing the two cores with the load generator costs
+  more the more the server itself costs, and the ratio falls faster than the CPU a request.
+- Next candidates, each about 1 % of the samples or less: one request metric instead of a
+  counter and a histogram with the same attributes (the histogram's count is the counter; an
+  operator-facing change); the audit event's id and time from one clock read; the key's tool
   id kept parsed in the cached key record. The tail: the flusher's JSON and the freeing of a
   written batch run on a runtime worker, in 1,000-event slices; moving them to a blocking
   thread is untried. On PostgreSQL, `auth.audit_flush_batch`

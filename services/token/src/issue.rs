@@ -95,7 +95,7 @@ impl IntoResponse for Refusal {
     request_body = TokenRequest,
     responses(
         (status = 200, description = "The token", body = TokenResponse),
-        (status = 400, description = "Bad body or user id, or `verification_not_configured`", body = ErrorBody),
+        (status = 400, description = "Bad body or user id, an API key in the query string, or `verification_not_configured`", body = ErrorBody),
         (status = 401, description = "No valid key", body = ErrorBody),
         (status = 403, description = "Not a tool key (`forbidden`), or `authorization_required`", body = AuthorizationRequiredBody),
         (status = 502, description = "Discord was needed for a refresh and failed", body = ErrorBody),
