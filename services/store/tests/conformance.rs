@@ -740,6 +740,29 @@ async fn audit_events_survive_their_rekeying(db: &TestDb) {
 
     let applied = db.store.migrate().await.unwrap();
     assert_eq!(applied.first(), Some(&13), "{applied:?}");
+    // One B-tree (SQLite) or one index (PostgreSQL) an event: the key, nothing beside it.
+    match &db.store {
+        latchkey_store::AnyStore::Sqlite(p) => {
+            let shape: (i64, String) = sqlx::query_as(
+                "SELECT (SELECT wr FROM pragma_table_list('audit_events')), \
+                 (SELECT group_concat(origin) FROM pragma_index_list('audit_events'))",
+            )
+            .fetch_one(p.pool())
+            .await
+            .unwrap();
+            assert_eq!(shape, (1, "pk".to_owned()), "WITHOUT ROWID, its key alone");
+        }
+        latchkey_store::AnyStore::Postgres(p) => {
+            let defs: Vec<String> = sqlx::query_scalar(
+                "SELECT indexdef FROM pg_indexes WHERE tablename = 'audit_events'",
+            )
+            .fetch_all(p.pool())
+            .await
+            .unwrap();
+            assert_eq!(defs.len(), 1, "{defs:?}");
+            assert!(defs[0].ends_with("(tenant_id, at, id)"), "{defs:?}");
+        }
+    }
     assert_eq!(s.list_audit_events(t, &all).await.unwrap(), before);
     s.record_audits(&batch).await.unwrap();
     assert_eq!(s.list_audit_events(t, &all).await.unwrap(), before);
