@@ -322,5 +322,8 @@ the REST baseline answered 127,607 req/s in SQLite's rounds and 99,247 in Postgr
   thread is untried. On PostgreSQL, `auth.audit_flush_batch`
   = 20,000 gave p99 5.6–5.9 ms against 7.6–8.4 ms at 5,000 in back-to-back runs before the
   `TCP_NODELAY` fix, and 5.1–5.9 against 5.6–6.4 ms after it (three alternating pairs of
-  `latchkey-bench fetch --pg`, 03:10): still above 5 ms, so the default stays at 5,000.
+  `latchkey-bench fetch --pg`, 03:10): still above 5 ms. With the audit re-keyed (05:07),
+  1,000 gave p99 5.88, 4.95 and 5.22 ms against 5.96, 5.50 and 6.05 at 5,000, at ratios 0.54,
+  0.58 and 0.56 against 0.61, 0.56 and 0.57: within the host's spread either way, so the
+  default stays at 5,000.
 ";
