@@ -153,7 +153,7 @@ macro_rules! impl_ports {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
-                // PostgreSQL's audit events do not cascade (migration 0012). Read after the
+                // Audit events do not cascade (migrations 0012 and 0013). Read after the
                 // tenant's lock: a batch being written holds it until it commits, so its events
                 // are seen here.
                 sqlx::query("DELETE FROM audit_events WHERE tenant_id = $1")
@@ -210,9 +210,9 @@ macro_rules! impl_ports {
         where
             E: sqlx::Executor<'e, Database = <$store as crate::Dialect>::Db>,
         {
-            // A deleted tenant's event is skipped. PostgreSQL's audit_events has no foreign key
-            // (migration 0012): the tenant is locked until the commit instead (SQLite has one
-            // writer).
+            // A deleted tenant's event is skipped. audit_events has no foreign key (migrations
+            // 0012 and 0013): on PostgreSQL the tenant is locked until the commit instead
+            // (SQLite has one writer).
             let sql = if <$store as crate::Dialect>::NAME == "postgres" {
                 "INSERT INTO audit_events (tenant_id, id, at, actor, action, target, outcome, request_id) \
                  SELECT $1, $2, $3, $4, $5, $6, $7, $8 \

@@ -47,8 +47,8 @@ async fn tenants(db: &TestDb) {
             .unwrap()
             .is_none()
     );
-    // Its audit events, written one at a time and in a batch, go with it (on PostgreSQL by
-    // delete_tenant itself: audit_events has no foreign key there, migration 0012).
+    // Its audit events, written one at a time and in a batch, go with it (by delete_tenant
+    // itself: audit_events has no foreign key, migrations 0012 and 0013).
     let events = |t: TenantId| {
         let store = w.store.clone();
         async move {
