@@ -117,7 +117,7 @@ impl PgStore {
                 cols.7.push(e.request_id.as_deref());
             }
             sqlx::query(if dedupe {
-                insert_audits!(" ON CONFLICT (tenant_id, at, id) DO NOTHING")
+                insert_audits!(" ON CONFLICT DO NOTHING")
             } else {
                 insert_audits!("")
             })

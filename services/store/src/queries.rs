@@ -929,8 +929,10 @@ macro_rules! impl_ports {
                 // A tenant deleted since took its audit trail with it. The events' ids are
                 // fresh, so the batch goes in as plain inserts; only a batch that collides —
                 // a retry of one that had committed after all — is written again skipping
-                // what is there. (PostgreSQL's `ON CONFLICT` probes every unique index before
-                // each row on top of the insert's own check: a quarter of its work here.)
+                // what is there (`ON CONFLICT DO NOTHING`, naming no columns: it holds whatever
+                // the table's key — migration 0013 changed it). (PostgreSQL's `ON CONFLICT`
+                // probes every unique index before each row on top of the insert's own check:
+                // a quarter of its work here.)
                 match self.write_audits(events, false).await {
                     Err(StoreError::Conflict(_)) => self.write_audits(events, true).await,
                     written => written,

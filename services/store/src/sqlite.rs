@@ -154,7 +154,7 @@ impl SqliteStore {
                     detail: "the batch could not be written as JSON".to_owned(),
                 })?;
             sqlx::query(if dedupe {
-                insert_audits!(" ON CONFLICT (tenant_id, at, id) DO NOTHING")
+                insert_audits!(" ON CONFLICT DO NOTHING")
             } else {
                 insert_audits!("")
             })
