@@ -55,16 +55,6 @@ pub enum Presented<'a> {
 }
 
 impl<'a> Presented<'a> {
-    /// From the `Authorization` headers of a request.
-    pub fn from_headers(headers: &'a http::HeaderMap) -> Self {
-        let mut all = headers.get_all(http::header::AUTHORIZATION).iter();
-        match (all.next(), all.next()) {
-            (Some(_), Some(_)) => Self::Several,
-            (first, None) => Self::from_header(first),
-            (None, Some(_)) => Self::Missing,
-        }
-    }
-
     /// From one HTTP header value.
     pub fn from_header(value: Option<&'a http::HeaderValue>) -> Self {
         match value.map(http::HeaderValue::to_str) {
@@ -196,6 +186,19 @@ pub struct Credential {
 }
 
 impl Credential {
+    /// The `Authorization` header of a request (the first value; whether there were more).
+    pub fn from_headers(headers: &http::HeaderMap) -> Self {
+        let mut all = headers.get_all(http::header::AUTHORIZATION).iter();
+        let value = all.next().cloned().map(|mut v| {
+            v.set_sensitive(true);
+            v
+        });
+        Self {
+            value,
+            several: all.next().is_some(),
+        }
+    }
+
     /// What the request presented, for [`authenticate`].
     pub fn presented(&self) -> Presented<'_> {
         if self.several {
@@ -216,15 +219,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Credential {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         refuse_key_in_query(parts)?;
-        let mut all = parts.headers.get_all(http::header::AUTHORIZATION).iter();
-        let value = all.next().cloned().map(|mut v| {
-            v.set_sensitive(true);
-            v
-        });
-        Ok(Self {
-            value,
-            several: all.next().is_some(),
-        })
+        Ok(Self::from_headers(&parts.headers))
     }
 }
 
@@ -234,7 +229,8 @@ where
 {
     refuse_key_in_query(parts)?;
     let authenticator = Arc::<Authenticator>::from_ref(state);
-    let presented = Presented::from_headers(&parts.headers);
+    let credential = Credential::from_headers(&parts.headers);
+    let presented = credential.presented();
     // Boxed: the look-ups' futures would otherwise be laid out inside every handler's future,
     // which a long-poll keeps for its whole hold.
     if let (Presented::Missing, Some(secret)) = (presented, session_cookie(&parts.headers)) {
