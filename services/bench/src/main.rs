@@ -66,8 +66,8 @@ enum Command {
         #[arg(long)]
         pg: Option<String>,
     },
-    /// Only the warm REST token fetch on one replica (SQLite, or PostgreSQL with `--pg`), then
-    /// its baseline, printed (for profiling, as `waiters`).
+    /// Only the warm token fetch on one replica (SQLite, or PostgreSQL with `--pg`), then its
+    /// baseline, printed with the CPU each spent a request (for profiling, as `waiters`).
     Fetch {
         /// Seconds of load.
         #[arg(long, default_value_t = 10)]
@@ -75,6 +75,10 @@ enum Command {
         /// Fetch on PostgreSQL: an admin URL (a scratch database is created and dropped).
         #[arg(long)]
         pg: Option<String>,
+        /// Over gRPC with the Rust generator (whose own CPU a request is printed too) instead
+        /// of REST with `wrk`.
+        #[arg(long)]
+        grpc: bool,
     },
 }
 
@@ -112,7 +116,7 @@ fn main() -> anyhow::Result<()> {
             println!("{:?}", f?.one);
             Ok(())
         }),
-        Command::Fetch { secs, pg } => rt.block_on(async {
+        Command::Fetch { secs, pg, grpc } => rt.block_on(async {
             let db = match pg {
                 Some(url) => Db::postgres(&url)?,
                 None => Db::sqlite()?,
@@ -123,30 +127,68 @@ fn main() -> anyhow::Result<()> {
             let tenant = Tenant::set_up(&dep, sim, &a.api).await?;
             tenant.connect(&a.api, "nelly").await?;
             let script = load::post_script("/v1/tokens", &tenant.tool, TOKEN_BODY);
-            let before = world::cpu_time(a.pid());
-            let f = load::wrk(&format!("{}/v1/tokens", a.api), &script, 64, secs).await?;
-            let used = world::cpu_time(a.pid()) - before;
+            let url = format!("{}/v1/tokens", a.api);
+            let f = measured(a.pid(), secs, async {
+                if grpc {
+                    grpc_tokens(&a.api, &tenant.tool, secs).await
+                } else {
+                    load::wrk(&url, &script, 64, secs).await
+                }
+            })
+            .await?;
             let body = token_body(&a, &tenant).await?;
             a.stop().await;
             dep.db().drop_now();
             let base = Baseline::start(&body).await?;
             let pid = base.child.id().unwrap_or(0);
-            let before = world::cpu_time(pid);
-            let b = load::wrk(&format!("{}/v1/tokens", base.url), &script, 64, secs).await?;
-            let base_used = world::cpu_time(pid) - before;
-            // CPU time per request, in microseconds.
-            let per = |used: Duration, fig: &Figures| {
-                used.as_secs_f64() * 1e6 / (fig.rps * f64::from(secs))
-            };
-            println!(
-                "latchkey {f:?} {:.1} µs CPU a request\nbaseline {b:?} {:.1} µs CPU a request\nratio {:.2}",
-                per(used, &f),
-                per(base_used, &b),
-                f.rps / b.rps
-            );
+            let url = format!("{}/v1/tokens", base.url);
+            let b = measured(pid, secs, async {
+                if grpc {
+                    grpc_tokens(&base.url, &tenant.tool, secs).await
+                } else {
+                    load::wrk(&url, &script, 64, secs).await
+                }
+            })
+            .await?;
+            println!("latchkey {f}\nbaseline {b}\nratio {:.2}", f.0.rps / b.0.rps);
+            if grpc {
+                let json = measured(pid, secs, http_drive(&base.url, secs)).await?;
+                println!("baseline's JSON over HTTP/1.1, same generator: {json}");
+            }
             Ok(())
         }),
     }
+}
+
+/// A run's figures with the CPU time a request of the measured process and of this one (the
+/// generator, when it is not `wrk`), in microseconds.
+struct Measured(Figures, f64, f64);
+
+impl std::fmt::Display for Measured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?} {:.1} µs CPU a request (this process: {:.1})",
+            self.0, self.1, self.2
+        )
+    }
+}
+
+/// Runs `load` and reads the CPU time it cost `pid` and this process.
+async fn measured(
+    pid: u32,
+    secs: u32,
+    load: impl std::future::Future<Output = anyhow::Result<Figures>>,
+) -> anyhow::Result<Measured> {
+    let me = std::process::id();
+    let (server, generator) = (world::cpu_time(pid), world::cpu_time(me));
+    let f = load.await?;
+    let per = |used: Duration| used.as_secs_f64() * 1e6 / (f.rps * f64::from(secs));
+    Ok(Measured(
+        f,
+        per(world::cpu_time(pid) - server),
+        per(world::cpu_time(me) - generator),
+    ))
 }
 
 /// The warm token fetch's request body.
@@ -165,17 +207,65 @@ async fn token_body(a: &Replica, tenant: &Tenant) -> anyhow::Result<String> {
     Ok(answer.text().await?)
 }
 
+/// The baseline: every path answers `body` (the token response's JSON), and gRPC's
+/// `latchkey.v1.Token/GetToken` answers the same token as a bare handler (no key check, no
+/// store), so the gRPC rounds compare the same generator over the same protocol.
 async fn baseline(port: u16, body: String) -> anyhow::Result<()> {
+    use axum::serve::ListenerExt;
+    let token = BareToken::from_json(&body)?;
     let body: &'static str = Box::leak(body.into_boxed_str());
-    let app = axum::Router::new().fallback(any(move || async move {
+    // The request's body is read, as any handler of a POST would.
+    let json = axum::Router::new().fallback(any(move |_: axum::body::Bytes| async move {
         (
             [(axum::http::header::CONTENT_TYPE, "application/json")],
             body,
         )
     }));
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let app = json.route_service(
+        "/latchkey.v1.Token/GetToken",
+        latchkey_api::grpc::v1::token_server::TokenServer::new(token),
+    );
+    // Small HTTP/2 frames must not wait for Nagle's algorithm (Latchkey sets it too).
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await?
+        .tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+/// `GetToken` answering one token.
+struct BareToken(latchkey_api::grpc::v1::GetTokenResponse);
+
+impl BareToken {
+    /// From the token response's JSON.
+    fn from_json(body: &str) -> anyhow::Result<Self> {
+        let v: serde_json::Value = serde_json::from_str(body)?;
+        let text = |k: &str| v[k].as_str().map(str::to_owned).unwrap_or_default();
+        Ok(Self(latchkey_api::grpc::v1::GetTokenResponse {
+            access_token: text("access_token"),
+            token_type: text("token_type"),
+            expires_at: text("expires_at"),
+            scopes: v["scopes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect(),
+            user_info_json: v["user_info"].to_string(),
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl latchkey_api::grpc::v1::token_server::Token for BareToken {
+    async fn get_token(
+        &self,
+        _: tonic::Request<latchkey_api::grpc::v1::GetTokenRequest>,
+    ) -> Result<tonic::Response<latchkey_api::grpc::v1::GetTokenResponse>, tonic::Status> {
+        Ok(tonic::Response::new(self.0.clone()))
+    }
 }
 
 /// The baseline process, answering `body`.
@@ -209,8 +299,11 @@ pub struct StoreRun {
     /// Warm token fetch over REST (wrk, 64 connections) and its baseline.
     pub rest: Paired,
     /// Warm token fetch over gRPC (64 concurrent calls) and its baseline (the same generator
-    /// over HTTP/1.1).
+    /// calling the baseline's bare `GetToken`).
     pub grpc: Paired,
+    /// The baseline's JSON over 64 HTTP/1.1 connections from the gRPC generator (for
+    /// reference: what HTTP/2 and gRPC's framing cost).
+    pub grpc_http1: Figures,
     /// `auth.start` (wrk, 64 connections, a new user each time).
     pub start: Figures,
     /// Token fetch with the warm cache off over 100,000 grants (PostgreSQL only).
@@ -302,10 +395,13 @@ async fn store_run(
     for round in 1..=load::ROUNDS {
         eprintln!("warm token fetch, gRPC, round {round}");
         grpc.rounds.push((
-            grpc_tokens(&a, &tenant.tool, secs).await?,
-            http_drive(&base.url, secs).await?,
+            grpc_tokens(&a.api, &tenant.tool, secs).await?,
+            grpc_tokens(&base.url, &tenant.tool, secs).await?,
         ));
     }
+
+    eprintln!("the baseline's JSON over HTTP/1.1 from the gRPC generator");
+    let grpc_http1 = http_drive(&base.url, secs).await?;
 
     eprintln!("auth.start");
     let start = load::wrk(
@@ -332,19 +428,21 @@ async fn store_run(
         store: dep.db().label(),
         rest,
         grpc,
+        grpc_http1,
         start,
         cold,
         waiters,
     })
 }
 
-/// 64 concurrent `GetToken` calls over 8 channels.
-async fn grpc_tokens(a: &Replica, tool: &str, secs: u32) -> anyhow::Result<Figures> {
+/// 64 concurrent `GetToken` calls over 8 channels (HTTP/2 connections) to `url`: Latchkey, or
+/// the baseline's bare `GetToken`.
+async fn grpc_tokens(url: &str, tool: &str, secs: u32) -> anyhow::Result<Figures> {
     use latchkey_api::grpc::v1 as pb;
     let mut channels = Vec::new();
     for _ in 0..8 {
         channels.push(
-            tonic::transport::Channel::from_shared(a.api.clone())?
+            tonic::transport::Channel::from_shared(url.to_owned())?
                 .connect()
                 .await?,
         );
@@ -366,7 +464,8 @@ async fn grpc_tokens(a: &Replica, tool: &str, secs: u32) -> anyhow::Result<Figur
     .await
 }
 
-/// The same generator over HTTP/1.1 (64 connections) against `url`.
+/// The same generator posting the token request over 64 HTTP/1.1 connections to `url` (the
+/// baseline's JSON, for reference beside the gRPC figures).
 async fn http_drive(url: &str, secs: u32) -> anyhow::Result<Figures> {
     let clients: Vec<reqwest::Client> = (0..64)
         .map(|_| reqwest::Client::builder().pool_max_idle_per_host(1).build())
@@ -376,11 +475,32 @@ async fn http_drive(url: &str, secs: u32) -> anyhow::Result<Figures> {
         let c = clients[t].clone();
         let url = url.clone();
         async move {
-            let r = c.post(&url).body(r#"{"user_id":"nelly"}"#).send().await?;
+            let r = c.post(&url).body(TOKEN_BODY).send().await?;
             anyhow::ensure!(r.status().is_success());
             r.bytes().await?;
             Ok(())
         }
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bare_get_token_answers_the_token_of_the_json() {
+        let t = BareToken::from_json(
+            r#"{"access_token":"tok","token_type":"Bearer","expires_at":"2026-12-06T07:00:00Z",
+               "scopes":["guilds","identify"],"user_info":{"id":"80351110224678912"}}"#,
+        )
+        .map(|t| t.0)
+        .unwrap_or_default();
+        assert_eq!(t.access_token, "tok");
+        assert_eq!(t.token_type, "Bearer");
+        assert_eq!(t.expires_at, "2026-12-06T07:00:00Z");
+        assert_eq!(t.scopes, ["guilds", "identify"]);
+        assert_eq!(t.user_info_json, r#"{"id":"80351110224678912"}"#);
+        assert!(BareToken::from_json("not json").is_err());
+    }
 }

@@ -99,8 +99,10 @@ the same machine, answering the same JSON body as Latchkey's token response.
 - Commands: `make bench` = `cargo build --release -p latchkey-server -p latchkey-bench`, the
   refresh race (below), then `target/release/latchkey-bench run --out docs/benchmarks.md`.
   REST load: `wrk -t2 -c64 -d{secs}s --latency`; gRPC load: 64 concurrent `GetToken` calls over
-  8 HTTP/2 connections from a Rust generator, whose baseline is the same generator over 64
-  HTTP/1.1 connections against the bare handler. A run with any non-2xx answer is refused.
+  8 HTTP/2 connections from a Rust generator (tonic's client), whose baseline is the same
+  generator calling a bare `GetToken` in the baseline process (a tonic service in its axum
+  router answering the same token, with no key check and no store), so that both sides pay
+  HTTP/2 and gRPC's framing alike. A run with any non-2xx answer (or gRPC error) is refused.
 
 ## Token fetch by a tool, warm grant, 64 connections
 
@@ -121,6 +123,31 @@ and every round's ratio in order.
             Ok(s) => store_rows(&mut o, s),
             Err((store, why)) => failed(&mut o, store, why),
         }
+    }
+    let reference: Vec<String> = r
+        .stores
+        .iter()
+        .flatten()
+        .filter_map(|s| {
+            let (f, _) = s.grpc.median()?;
+            Some(format!(
+                "{} {:.0} req/s (Latchkey's gRPC {:.2} of it)",
+                s.store,
+                s.grpc_http1.rps,
+                f.rps / s.grpc_http1.rps
+            ))
+        })
+        .collect();
+    if !reference.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nFor reference, the baseline's JSON over 64 HTTP/1.1 connections from the same \
+             generator (one run of {secs} s after the gRPC rounds): {}. The difference from the \
+             gRPC baseline is HTTP/2's and gRPC's own cost on these cores, which Latchkey's \
+             gRPC figures include.",
+            reference.join("; "),
+            secs = r.secs
+        );
     }
     let _ = write!(
         o,
