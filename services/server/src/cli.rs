@@ -152,7 +152,10 @@ pub fn main() -> ExitCode {
     // Inside the runtime: the OTLP exporters run on it.
     let _entered = runtime.enter();
     telemetry::init_logging(&settings.log);
-    runtime.block_on(run(cli.command, settings))
+    let code = runtime.block_on(run(cli.command, settings));
+    // The log thread writes what is still queued before the process ends.
+    telemetry::flush_logs();
+    code
 }
 
 async fn run(command: Command, settings: Settings) -> ExitCode {

@@ -1,6 +1,6 @@
-//! Logging and traces. Logs go to stderr, as text or JSON lines; every line passes through a
-//! writer that redacts anything shaped like a Latchkey key (`lk_…`), as a last line of defence
-//! behind types that never print secrets (security.md B3, K18). Spans are exported over OTLP
+//! Logging and traces. Logs go to stderr, as text or JSON lines, written by one thread
+//! ([`LogSink`]) that redacts anything shaped like a Latchkey key (`lk_…`), as a last line of
+//! defence behind types that never print secrets (security.md B3, K18). Spans are exported over OTLP
 //! when the standard `OTEL_*` variables ask for it (see [`otlp_enabled`]): spans only, never
 //! log events, so no message text reaches a trace; span fields are the stable, low-cardinality
 //! ones each span declares. W3C trace context comes in on requests ([`parent_from`]) and goes
@@ -87,9 +87,19 @@ fn span_exporter() -> Option<SdkTracerProvider> {
 /// OTLP span exporter when configured. Call it inside the Tokio runtime: the exporter runs on it.
 pub fn init_logging(log: &LogSettings) {
     let filter = EnvFilter::try_new(&log.level).unwrap_or_else(|_| EnvFilter::new("info"));
+    if LOG_THREAD.get().is_some() {
+        return;
+    }
+    let sink = match LogSink::spawn(std::io::stderr()) {
+        Ok(sink) => LOG_THREAD.get_or_init(|| sink).clone(),
+        Err(e) => {
+            eprintln!("latchkey: cannot start the log thread: {e}");
+            return;
+        }
+    };
     let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(RedactingStderr);
+        .with_writer(sink);
     let fmt = match log.format {
         LogFormat::Json => fmt
             .json()
@@ -141,6 +151,7 @@ pub fn init_logging(log: &LogSettings) {
             .map(|l| format!("{}:{}", l.file(), l.line()))
             .unwrap_or_default();
         tracing::error!(location, "panic: {}", redact_keys(&payload));
+        flush_logs();
     }));
 }
 
@@ -224,35 +235,182 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
-/// A `MakeWriter` for stderr that redacts key-shaped tokens.
-#[derive(Clone, Copy)]
-pub struct RedactingStderr;
+/// Lines waiting for the log thread before a logging call waits for room: a burst of about
+/// 8 MB of text. A full queue holds the caller up (as a slow stderr would); nothing is dropped.
+const LOG_QUEUE: usize = 8_192;
 
-impl<'a> MakeWriter<'a> for RedactingStderr {
-    type Writer = RedactingWriter;
-    fn make_writer(&'a self) -> Self::Writer {
-        RedactingWriter
+/// How long the log thread lets lines gather while lines keep coming.
+const LOG_BATCH_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
+
+enum LogLine {
+    Line(Vec<u8>),
+    /// Everything sent before is written and flushed; then the sender is told.
+    Flush(std::sync::mpsc::SyncSender<()>),
+}
+
+/// The process's log thread, once logging is set up.
+static LOG_THREAD: OnceLock<LogSink> = OnceLock::new();
+
+/// A `MakeWriter` whose lines go to one thread that redacts key-shaped tokens and writes them
+/// to its output (stderr) in batches: a request thread formats its line and hands it over, and
+/// the system call (one for many lines under load, instead of one a line — and one wake-up of
+/// whatever reads the pipe) happens elsewhere. Lines keep their order; none is dropped.
+#[derive(Clone)]
+pub struct LogSink {
+    tx: std::sync::mpsc::SyncSender<LogLine>,
+}
+
+impl LogSink {
+    /// Starts the thread writing to `out`.
+    pub fn spawn(out: impl Write + Send + 'static) -> std::io::Result<Self> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<LogLine>(LOG_QUEUE);
+        std::thread::Builder::new()
+            .name("latchkey-log".to_owned())
+            .spawn(move || {
+                let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+                let write = |line: LogLine, out: &mut std::io::BufWriter<_>| match line {
+                    LogLine::Line(bytes) => {
+                        let text = String::from_utf8_lossy(&bytes);
+                        let _ = out.write_all(redact_keys(&text).as_bytes());
+                    }
+                    LogLine::Flush(done) => {
+                        let _ = out.flush();
+                        let _ = done.send(());
+                    }
+                };
+                // Idle, the thread waits for a line. Busy, it takes what queued every
+                // LOG_BATCH_WAIT instead: waking it for each line (a futex call, a switch of
+                // threads) cost the request path more than the write it saved.
+                while let Ok(first) = rx.recv() {
+                    write(first, &mut out);
+                    loop {
+                        let mut taken = 0;
+                        while let Ok(line) = rx.try_recv() {
+                            write(line, &mut out);
+                            taken += 1;
+                        }
+                        let _ = out.flush();
+                        if taken == 0 {
+                            break;
+                        }
+                        std::thread::sleep(LOG_BATCH_WAIT);
+                    }
+                }
+            })?;
+        Ok(Self { tx })
+    }
+
+    /// Waits (up to `limit`) until every line sent before is written.
+    pub fn flush(&self, limit: std::time::Duration) {
+        let (done, written) = std::sync::mpsc::sync_channel(1);
+        if self.tx.send(LogLine::Flush(done)).is_ok() {
+            let _ = written.recv_timeout(limit);
+        }
     }
 }
 
-/// See [`RedactingStderr`].
-pub struct RedactingWriter;
+/// Waits (up to a second) until the log lines emitted so far are written: before the process
+/// exits, and after a panic's line.
+pub fn flush_logs() {
+    if let Some(sink) = LOG_THREAD.get() {
+        sink.flush(std::time::Duration::from_secs(1));
+    }
+}
 
-impl Write for RedactingWriter {
+impl<'a> MakeWriter<'a> for LogSink {
+    type Writer = LogLineWriter;
+    fn make_writer(&'a self) -> Self::Writer {
+        LogLineWriter {
+            line: Vec::new(),
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+/// One event's text, handed to the log thread whole when the event is written (so a key is
+/// never split between two pieces the redaction sees apart).
+pub struct LogLineWriter {
+    line: Vec<u8>,
+    tx: std::sync::mpsc::SyncSender<LogLine>,
+}
+
+impl Write for LogLineWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let text = String::from_utf8_lossy(buf);
-        std::io::stderr().write_all(redact_keys(&text).as_bytes())?;
+        self.line.extend_from_slice(buf);
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
+        Ok(())
+    }
+}
+
+impl Drop for LogLineWriter {
+    fn drop(&mut self) {
+        if self.line.is_empty() {
+            return;
+        }
+        let line = std::mem::take(&mut self.line);
+        if let Err(std::sync::mpsc::SendError(LogLine::Line(line))) =
+            self.tx.send(LogLine::Line(line))
+        {
+            // The log thread is gone: straight to stderr.
+            let text = String::from_utf8_lossy(&line);
+            let _ = std::io::stderr().write_all(redact_keys(&text).as_bytes());
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::redact_keys;
+    use super::{LogSink, redact_keys};
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::fmt::MakeWriter;
+
+    /// What the log thread wrote, and how many writes reached it.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<(Vec<u8>, usize)>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let mut c = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            c.0.extend_from_slice(buf);
+            c.1 += 1;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_log_thread_writes_every_line_in_order_redacted_and_in_batches() {
+        let out = Captured::default();
+        let sink = LogSink::spawn(out.clone()).unwrap_or_else(|e| panic!("{e}"));
+        let key = "lk_key_0190a1b2c3d4e5f60718293a4b5c6d7e_AbCdEfGhIjKlMnOpQrStUvWxYz0123";
+        // The output is held up while the lines are logged (a slow stderr): they queue.
+        let slow = out.0.lock().unwrap_or_else(|p| p.into_inner());
+        for i in 0..1000 {
+            let mut w = sink.make_writer();
+            // One event written in two pieces with the key split between them: the line
+            // goes over whole, so the redaction still sees the key.
+            let _ = write!(w, "line {i} {}", &key[..20]);
+            let _ = writeln!(w, "{}", &key[20..]);
+        }
+        drop(slow);
+        sink.flush(std::time::Duration::from_secs(10));
+        let (bytes, writes) = out.0.lock().map(|c| c.clone()).unwrap_or_default();
+        let text = String::from_utf8(bytes).unwrap_or_default();
+        let expected: String = (0..1000)
+            .map(|i| format!("line {i} lk_[REDACTED]\n"))
+            .collect();
+        assert_eq!(text, expected);
+        assert!(!text.contains("AbCdEf"));
+        // What queued behind the slow write went out together: at most the write that was
+        // held up, then one more.
+        assert!(writes <= 2, "{writes} writes for 1,000 lines");
+    }
 
     #[test]
     fn redacts_key_shaped_tokens_only() {
