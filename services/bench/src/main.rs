@@ -298,6 +298,9 @@ pub struct StoreRun {
     pub store: &'static str,
     /// Warm token fetch over REST (wrk, 64 connections) and its baseline.
     pub rest: Paired,
+    /// Warm token fetch over REST as above, on a replica at the default `log.level = info`
+    /// (one round), with the bytes it logged a request.
+    pub rest_logging: (Paired, f64),
     /// Warm token fetch over gRPC (64 concurrent calls) and its baseline (the same generator
     /// calling the baseline's bare `GetToken`).
     pub grpc: Paired,
@@ -392,6 +395,24 @@ async fn store_run(
             load::wrk(&format!("{}/v1/tokens", base.url), &script, 64, secs).await?,
         ));
     }
+    eprintln!("warm token fetch, REST, log.level = info");
+    let rest_logging = {
+        let (logging, logged) = dep.start_logging().await?;
+        let url = format!("{}/v1/tokens", logging.api);
+        let before = logged.load(std::sync::atomic::Ordering::Relaxed);
+        let f = load::wrk(&url, &script, 64, secs).await?;
+        let bytes = logged.load(std::sync::atomic::Ordering::Relaxed) - before;
+        logging.stop().await;
+        let b = load::wrk(&format!("{}/v1/tokens", base.url), &script, 64, secs).await?;
+        let per_request = bytes as f64 / (f.rps * f64::from(secs));
+        anyhow::ensure!(per_request > 0.0, "the logging replica logged nothing");
+        (
+            Paired {
+                rounds: vec![(f, b)],
+            },
+            per_request,
+        )
+    };
     for round in 1..=load::ROUNDS {
         eprintln!("warm token fetch, gRPC, round {round}");
         grpc.rounds.push((
@@ -427,6 +448,7 @@ async fn store_run(
     Ok(StoreRun {
         store: dep.db().label(),
         rest,
+        rest_logging,
         grpc,
         grpc_http1,
         start,

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -275,6 +276,41 @@ impl Deployment {
         public: bool,
         extra: &[(&str, &str)],
     ) -> anyhow::Result<(Replica, Duration)> {
+        self.spawn(public, extra, Stdio::inherit()).await
+    }
+
+    /// Starts a replica (not on the public port) logging at `info` — the default — with its
+    /// stderr on a pipe that a task here reads, as a log collector would; answers it and the
+    /// count of bytes it has logged so far.
+    pub async fn start_logging(
+        &self,
+    ) -> anyhow::Result<(Replica, Arc<std::sync::atomic::AtomicU64>)> {
+        use tokio::io::AsyncReadExt;
+        let (mut replica, _) = self
+            .spawn(false, &[("LATCHKEY__LOG__LEVEL", "info")], Stdio::piped())
+            .await?;
+        let logged = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        if let Some(mut err) = replica.child.stderr.take() {
+            let logged = logged.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n) = err.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    logged.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+        Ok((replica, logged))
+    }
+
+    async fn spawn(
+        &self,
+        public: bool,
+        extra: &[(&str, &str)],
+        stderr: Stdio,
+    ) -> anyhow::Result<(Replica, Duration)> {
         let api_port = if public {
             self.public_port
         } else {
@@ -293,7 +329,7 @@ impl Deployment {
                 format!("127.0.0.1:{ops_port}"),
             )
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .context("spawning latchkey serve")?;
