@@ -235,8 +235,8 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
-/// Lines waiting for the log thread before a logging call waits for room: a burst of about
-/// 8 MB of text. A full queue holds the caller up (as a slow stderr would); nothing is dropped.
+/// Lines waiting for the log thread before a logging call waits for room (a few MB of text). A
+/// full queue holds the caller up, as a slow stderr would; nothing is dropped.
 const LOG_QUEUE: usize = 8_192;
 
 /// How long the log thread lets lines gather while lines keep coming.
