@@ -371,5 +371,8 @@ host; the REST baseline answered 123,522 req/s in SQLite's rounds and 108,570 in
   `latchkey-bench fetch --pg`, 03:10): still above 5 ms. With the audit re-keyed (05:07),
   1,000 gave p99 5.88, 4.95 and 5.22 ms against 5.96, 5.50 and 6.05 at 5,000, at ratios 0.54,
   0.58 and 0.56 against 0.61, 0.56 and 0.57: within the host's spread either way, so the
-  default stays at 5,000.
+  default stays at 5,000. On the Xeon host (07:30, two alternating pairs): 1,000 gave p99 4.68
+  and 4.96 ms against 5.30 and 5.00 at 5,000, at ratios 0.48 and 0.47 against 0.51 and 0.51 —
+  the same trade of throughput for tail. (The same pairs ran at 71,000–79,000 req/s, against
+  47,412 in the report's median round half an hour earlier: the host's speed, not the code.)
 ";
