@@ -36,6 +36,7 @@ struct Fixture {
     admin: String,
     app_key: String,
     tool: String,
+    tool_id: String,
     operator: String,
     configured_operator: String,
     _dir: tempfile::TempDir,
@@ -66,14 +67,14 @@ async fn fixture() -> Fixture {
     )
     .await
     .unwrap();
-    let tool_id = "tool_1".to_owned();
+    let tool_id = latchkey_core::ToolId::generate().to_string();
     sqlx::query("INSERT INTO tools (tenant_id, id, name, version, provider, scopes, created_at, updated_at) VALUES ($1, $2, 'Discord.Hello', '1.0.0', 'discord', 'identify', 0, 0)")
         .bind(t.tenant.id.to_string())
         .bind(&tool_id)
         .execute(match &any { AnyStore::Sqlite(s) => s.pool(), AnyStore::Postgres(_) => unreachable!() })
         .await
         .unwrap();
-    let (tool_rec, tool) = peppers.mint_tenant_key(KeyRole::Tool, Some(tool_id), "tool");
+    let (tool_rec, tool) = peppers.mint_tenant_key(KeyRole::Tool, Some(tool_id.clone()), "tool");
     store
         .insert_api_key(t.tenant.id, &tool_rec, &crate::audit_event())
         .await
@@ -99,7 +100,9 @@ async fn fixture() -> Fixture {
         )
         .route(
             "/tool",
-            get(|ToolKey(p): ToolKey| async move { p.tool_id.unwrap_or_default() }),
+            get(|ToolKey(p): ToolKey| async move {
+                p.tool_id.map(|t| t.to_string()).unwrap_or_default()
+            }),
         )
         .layer(axum::middleware::from_fn(
             |req: Request<Body>, next: axum::middleware::Next| {
@@ -115,6 +118,7 @@ async fn fixture() -> Fixture {
         admin: s(&t.admin_key),
         app_key: s(&t.app_key),
         tool: s(&tool),
+        tool_id,
         operator: s(&operator),
         configured_operator: s(&configured),
         _dir: dir,
@@ -183,7 +187,7 @@ async fn each_route_accepts_exactly_its_role_in_both_header_forms() {
         "the principal carries the key's tenant"
     );
     let (_, body, _) = call(&f.app, "/tool", Some(&f.tool)).await;
-    assert_eq!(body, "tool_1", "a tool key is bound to its tool");
+    assert_eq!(body, f.tool_id, "a tool key is bound to its tool");
     let (status, _, _) = call(&f.app, "/operator", Some(&f.configured_operator)).await;
     assert_eq!(
         status,

@@ -12,7 +12,7 @@ use crate::apikey::{KeyCheck, KeyHash, KeyParseError, KeyRole, Peppers, Presente
 use crate::cache::Change;
 use crate::ports::{ApiKeyStore, AuthKeyRecord};
 use crate::time::UnixMillis;
-use crate::{ApiKeyId, TenantId};
+use crate::{ApiKeyId, TenantId, ToolId};
 
 /// Who is calling, as established from a valid key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub struct TenantPrincipal {
     /// The key's role.
     pub role: KeyRole,
     /// For tool keys, the bound tool.
-    pub tool_id: Option<String>,
+    pub tool_id: Option<ToolId>,
 }
 
 /// Why authentication failed. Logged (without the key); the wire answer is the same for all.
@@ -107,7 +107,8 @@ pub struct Authenticator {
     store: Arc<dyn ApiKeyStore>,
     peppers: Arc<Peppers>,
     configured_operator: Option<(ApiKeyId, KeyHash)>,
-    cache: Cache<ApiKeyId, Option<AuthKeyRecord>>,
+    /// Shared records: a hit hands out the `Arc`, not a copy of the record's strings.
+    cache: Cache<ApiKeyId, Option<Arc<AuthKeyRecord>>>,
 }
 
 impl Authenticator {
@@ -171,7 +172,9 @@ impl Authenticator {
                     tenant,
                     key_id: id,
                     role,
-                    tool_id: rec.tool_id,
+                    // A stored tool id that does not parse binds no tool (the key is refused
+                    // where a tool is needed).
+                    tool_id: rec.tool_id.as_deref().and_then(|t| ToolId::parse(t).ok()),
                 }))
             }
             (KeyRole::Admin | KeyRole::App | KeyRole::Tool, None) => Err(AuthFailure::UnknownKey),
@@ -290,7 +293,7 @@ impl Authenticator {
         }
     }
 
-    async fn lookup(&self, id: ApiKeyId) -> Result<Option<AuthKeyRecord>, AuthFailure> {
+    async fn lookup(&self, id: ApiKeyId) -> Result<Option<Arc<AuthKeyRecord>>, AuthFailure> {
         let store = Arc::clone(&self.store);
         self.cache
             .try_get_with(id, async move {
@@ -304,7 +307,7 @@ impl Authenticator {
                         tracing::warn!(key_id = %id, error = %e, "could not record the key's last use");
                     }
                 }
-                Ok::<_, crate::StoreError>(rec)
+                Ok::<_, crate::StoreError>(rec.map(Arc::new))
             })
             .await
             .map_err(|e| AuthFailure::Unavailable(e.to_string()))

@@ -63,11 +63,17 @@ macro_rules! prefixed_id {
         }
 
         impl fmt::Display for $name {
+            /// One piece, so that `to_string` allocates once, at the right size (ids are written
+            /// on every request: the audit actor, the stores' keys).
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                let mut hex = [0u8; 32];
-                f.write_str($prefix)?;
-                f.write_str("_")?;
-                f.write_str(self.0.simple().encode_lower(&mut hex))
+                let mut text = [0u8; Self::LEN];
+                let (prefix, rest) = text.split_at_mut($prefix.len());
+                prefix.copy_from_slice($prefix.as_bytes());
+                if let Some((underscore, hex)) = rest.split_first_mut() {
+                    *underscore = b'_';
+                    self.0.simple().encode_lower(hex);
+                }
+                f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
             }
         }
 

@@ -161,11 +161,7 @@ pub async fn authenticate(
     let p = latchkey_api::server::authenticate(&tk.authenticator, presented).await?;
     let key = ToolKey::from_principal(p)?.0;
     let forbidden = || ApiError::new(ErrorName::Forbidden, "this key is not bound to a tool");
-    let tool = key
-        .tool_id
-        .as_deref()
-        .and_then(|t| ToolId::parse(t).ok())
-        .ok_or_else(forbidden)?;
+    let tool = key.tool_id.ok_or_else(forbidden)?;
     let user_id = user_id.ok_or_else(|| invalid("user_id: required with a tool key"))?;
     Ok((
         Caller {

@@ -32,6 +32,11 @@ tokio::task_local! {
 /// The header that carries the request id, both ways.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// [`REQUEST_ID_HEADER`] as a header name, checked once at compile time rather than on every
+/// request.
+pub const REQUEST_ID_HEADER_NAME: http::HeaderName =
+    http::HeaderName::from_static(REQUEST_ID_HEADER);
+
 /// The id of the request being handled (empty outside a request).
 pub fn current_request_id() -> String {
     REQUEST_ID.try_with(Clone::clone).unwrap_or_default()

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use http::HeaderValue;
 use latchkey_api::ErrorName;
 use latchkey_api::server::{
-    ApiError, REQUEST_ID_HEADER, RequestIdScope, accept_request_id, new_request_id,
+    ApiError, REQUEST_ID_HEADER_NAME, RequestIdScope, accept_request_id, new_request_id,
     request_id_scope, sync_request_id_scope,
 };
 use pin_project_lite::pin_project;
@@ -113,8 +113,8 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let id =
-            accept_request_id(req.headers().get(REQUEST_ID_HEADER)).unwrap_or_else(new_request_id);
+        let id = accept_request_id(req.headers().get(REQUEST_ID_HEADER_NAME))
+            .unwrap_or_else(new_request_id);
         let route = req
             .extensions()
             .get::<MatchedPath>()
@@ -230,7 +230,7 @@ impl Served {
         }
         span.in_scope(|| tracing::info!(latency_ms = elapsed.as_secs_f64() * 1000.0, "served"));
         if let Ok(v) = HeaderValue::from_str(&self.id) {
-            response.headers_mut().insert(REQUEST_ID_HEADER, v);
+            response.headers_mut().insert(REQUEST_ID_HEADER_NAME, v);
         }
         self.metrics.request(
             HttpLabels {
