@@ -324,24 +324,26 @@ above are after the fixes.
 | the gRPC fetch's ratio (0.49–0.53) measured HTTP/2 more than Latchkey | `latchkey-bench fetch --grpc` (it now prints each side's CPU and the generator's): Latchkey 32.7–34.8 µs of CPU a gRPC call against 14.5–20 µs a REST request; `perf`: hyper's HTTP/2 connection task (frames, HPACK, flow control) 38 % of Latchkey's samples, the token route 18 %. The baseline was the bare handler's JSON over 64 HTTP/1.1 connections, which pays none of that, from a client (reqwest) that also left more of the shared cores to its server (18–21 against 21–27 µs a call) | the gRPC rounds' baseline is a bare `GetToken` in the baseline process (a tonic service in its axum router answering the same token, no key check, no store), driven by the same generator over the same 8 HTTP/2 connections; the HTTP/1.1 figure stays in the report for reference. The baseline also sets `TCP_NODELAY`, as Latchkey does (without it the bare `GetToken` answered 2,027 calls/s, p50 44 ms), and reads the request's body (an HTTP/2 answer sent before its request's body is read resets the stream, and hyper closes a connection after a thousand of those) | `latchkey-bench fetch --grpc`, SQLite, three runs: 0.65, 0.75 and 0.70 of the bare `GetToken` (26,725–35,548 against 41,415–50,921 calls/s), while the same runs' JSON over HTTP/1.1 answered 54,342–62,985 req/s; the bare `GetToken`'s own p99 is 4.96–5.20 ms |
 | at the default `log.level = info` the warm fetch fell to 0.45 × the baseline (0.53–0.55 at `error`), and to 0.38 with stderr on a pipe, as under a log collector; the harness ran at `error` without saying so | `latchkey-bench fetch` with `LATCHKEY_BENCH_WRAP=\"env LATCHKEY__LOG__LEVEL=info\"`: 21–22 µs of CPU a request against 16.6–18 at `error`; `perf`: formatting the access-log line and the span's fields 10 % of the samples, writing it from the request's thread 3 % (a system call a line, and on a pipe a wake-up of its reader) | one thread writes the logs: a request formats its line and queues it, the thread redacts and writes what gathered every 20 ms while lines keep coming (a first version woke the thread for every line, and was slower than writing in place: 0.40 and 0.43 against 0.46 and 0.45); the report states the log level and measures `info` in rows of its own | alternating runs at `info`, stderr a pipe: 0.38, 0.38 → 0.46, 0.46 (49,496–50,819 → 62,470–64,779 req/s); stderr `/dev/null`: 0.42, 0.41 → 0.45, 0.43 |
 
-Still missed, with what the profile shows (figures above: 2026-12-06 07:05, on an Intel Xeon
-host; the REST baseline answered 123,522 req/s in SQLite's rounds and 108,570 in PostgreSQL's):
+Still missed, with what the profile shows (figures above: 2026-12-06 07:50, on an Intel Xeon
+host; the REST baseline answered 150,368 req/s in SQLite's rounds and 116,297 in PostgreSQL's):
 
-- **Warm token fetch over REST: 0.52 (SQLite) and 0.44 (PostgreSQL) × the baseline** (rounds
-  0.51–0.53 and 0.40–0.52), **p99 6.98 ms on PostgreSQL** (4.04 ms on SQLite, met). Over gRPC,
-  against the bare `GetToken`, the ratios are met (0.68 and 0.65; rounds 0.59–0.74 and
-  0.56–0.65) and **p99 5.66 and 7.26 ms** are not — but the bare `GetToken`'s own p99 is
-  5.17–5.20 ms here: on these two cores, shared with the generator, HTTP/2 alone leaves no room
-  under 5 ms. The same build's figures move with the host: the previous report (04:50, an AMD
-  EPYC host, before the two changes above, which do not touch the REST path at `error`) had
-  0.58 and 0.59 over REST with p99 3.35 and 5.43 ms; runs the same day ranged from 0.50 to
-  0.60. One build's rounds spread by ±0.08: the host's speed moves the baseline between 95,000
-  and 142,000 req/s from minute to minute, so a change smaller than about 5 % cannot be told
-  apart from a single run, and each fix above was judged on alternating pairs of runs and on
-  its share of the profile.
-- The access log at the default `info`: 0.44 on SQLite against 0.52 at `error` (one round
-  each, its 326-byte line a request on a pipe); on PostgreSQL 0.44 either way, within that
-  run's spread.
+- **Warm token fetch over REST: 0.55 (SQLite) and 0.52 (PostgreSQL) × the baseline** (rounds
+  0.54–0.57 and 0.50–0.54), **p99 5.76 ms on PostgreSQL** (3.18 ms on SQLite, met). Over gRPC,
+  against the bare `GetToken`, the ratios are met (0.68 and 0.68; rounds 0.66–0.72 and
+  0.62–0.80), and so is SQLite's p99 (4.40 ms); **PostgreSQL's gRPC p99 is 6.50 ms** — with
+  the bare `GetToken`'s own p99 at 4.68–4.96 ms on these two cores, shared with the generator,
+  HTTP/2 alone leaves little room under 5 ms. The same code's figures move with the host: 45
+  minutes earlier (07:05, the same host slower: a REST baseline of 123,522 and 108,570 req/s)
+  the ratios were 0.52 and 0.44 over REST with p99 4.04 and 6.98 ms, and 0.68 and 0.65 over
+  gRPC with p99 5.66 and 7.26 ms; the previous report (04:50, an AMD EPYC host) had 0.58 and
+  0.59 over REST with p99 3.35 and 5.43 ms. One build's rounds spread by ±0.08: the host's
+  speed moves the baseline between 95,000 and 160,000 req/s from minute to minute, so a change
+  smaller than about 5 % cannot be told apart from a single run, and each fix above was judged
+  on alternating pairs of runs and on its share of the profile.
+- The access log at the default `info`: 0.44 on SQLite and 0.47 on PostgreSQL (one round each,
+  a 325-byte line a request on a pipe) against 0.55 and 0.52 at `error`: formatting the line
+  and the request span's fields is now most of that cost (`perf`: 10 % of the samples at
+  `info`), the write having moved to the log thread.
 - Where the time goes (`perf record --call-graph dwarf` of `latchkey-bench fetch`, SQLite,
   after migration 0013, on the EPYC host; shares of Latchkey's samples): writing the answers 41 % (`writev`:
   loopback TCP delivering the answer and waking a `wrk` thread, which the baseline pays too);
@@ -374,5 +376,5 @@ host; the REST baseline answered 123,522 req/s in SQLite's rounds and 108,570 in
   default stays at 5,000. On the Xeon host (07:30, two alternating pairs): 1,000 gave p99 4.68
   and 4.96 ms against 5.30 and 5.00 at 5,000, at ratios 0.48 and 0.47 against 0.51 and 0.51 —
   the same trade of throughput for tail. (The same pairs ran at 71,000–79,000 req/s, against
-  47,412 in the report's median round half an hour earlier: the host's speed, not the code.)
+  47,412 in the 07:05 run's median round half an hour earlier: the host's speed, not the code.)
 ";
