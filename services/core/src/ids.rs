@@ -66,13 +66,12 @@ macro_rules! prefixed_id {
             /// One piece, so that `to_string` allocates once, at the right size (ids are written
             /// on every request: the audit actor, the stores' keys).
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                const AT: usize = $prefix.len();
                 let mut text = [0u8; Self::LEN];
-                let (prefix, rest) = text.split_at_mut($prefix.len());
-                prefix.copy_from_slice($prefix.as_bytes());
-                if let Some((underscore, hex)) = rest.split_first_mut() {
-                    *underscore = b'_';
-                    self.0.simple().encode_lower(hex);
-                }
+                text[..AT].copy_from_slice($prefix.as_bytes());
+                text[AT] = b'_';
+                self.0.simple().encode_lower(&mut text[AT + 1..]);
+                // ASCII throughout: the prefix literal, `_` and lowercase hex.
                 f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
             }
         }
