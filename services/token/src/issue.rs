@@ -20,6 +20,7 @@ use latchkey_core::audit::Actor;
 use latchkey_core::authorization::{self, Opening};
 use latchkey_core::custody::Released;
 use latchkey_core::grant;
+use latchkey_core::metrics::ReleaseChannel;
 use latchkey_core::provider::ProviderRecord;
 use latchkey_core::resolve;
 use latchkey_core::tool::ToolRecord;
@@ -115,9 +116,28 @@ pub async fn token(
     )
     .await?;
     let t = get_token(&tk, &caller, &user_id).await?;
-    let mut resp = Json(t).into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(token_response(&t)?)
+}
+
+/// The token's JSON with `Cache-Control: no-store`, written into one buffer of about its size
+/// (axum's `Json` starts at 128 bytes and grows its buffer twice for a token's answer).
+fn token_response(t: &TokenResponse) -> Result<Response, ApiError> {
+    let size = 192
+        + t.access_token.len()
+        + t.user_info.get().len()
+        + t.scopes.iter().map(|s| s.len() + 3).sum::<usize>();
+    let mut body = Vec::with_capacity(size);
+    serde_json::to_writer(&mut body, t).map_err(|_| {
+        tracing::error!("the token's answer could not be written");
+        ApiError::new(ErrorName::InternalError, "the answer could not be written")
+    })?;
+    let mut resp = Response::new(axum::body::Body::from(body));
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
 }
 
@@ -203,7 +223,13 @@ pub async fn get_token(
     let r = release(tk, caller, user_id).await?;
     // Every release is accepted by the audit pipeline before the token leaves; if the pipeline
     // cannot accept it, nothing is released (fail closed; security.md I7).
-    audit(tk, caller, "token.release", r.warm.grant.id.to_string()).await?;
+    audit(
+        tk,
+        caller,
+        ReleaseChannel::Token,
+        r.warm.grant.id.to_string(),
+    )
+    .await?;
     // Tools are told the token expires when Latchkey may start refreshing it: Discord kills
     // the old token on refresh, so no tool may hold it past that moment (security.md §4.1).
     // A token served inside the margin (Discord could not refresh it) gets its real expiry.
@@ -221,24 +247,25 @@ pub async fn get_token(
     })
 }
 
-/// Accepts the caller's `action` on `target` into the audit pipeline (to be persisted within
-/// one flush interval), or refuses with 503 — then nothing may be released.
+/// Accepts the caller's release through `channel` (its audit action) of `target` into the
+/// audit pipeline (to be persisted within one flush interval), or refuses with 503 — then
+/// nothing may be released.
 pub async fn audit(
     tk: &Tokens,
     caller: &Caller,
-    action: &'static str,
+    channel: ReleaseChannel,
     target: String,
 ) -> Result<(), ApiError> {
     let actor = Actor {
         id: caller.actor.clone(),
         request_id: Some(current_request_id()),
     };
-    let event = latchkey_core::audit::AuditEvent::success(&actor, action, target);
+    let event = latchkey_core::audit::AuditEvent::success_by(actor, channel.action(), target);
     tk.audit
         .accept(caller.tenant, event)
         .await
         .map_err(ApiError::from)?;
-    tk.meters.release(action);
+    tk.meters.release(channel);
     Ok(())
 }
 

@@ -220,7 +220,7 @@ pub async fn forward(
     issue::audit(
         &tk,
         &caller,
-        "proxy.discord",
+        latchkey_core::metrics::ReleaseChannel::Proxy,
         format!("GET {}", rule.template),
     )
     .await?;

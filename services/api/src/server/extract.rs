@@ -61,9 +61,20 @@ where
                 "the request body must be a JSON object",
             ));
         }
-        axum::Json::<T>::from_bytes(&bytes)
-            .map(|axum::Json(v)| Self(v))
-            .map_err(json_rejection)
+        // Plain serde_json first: axum's `Json::from_bytes` tracks each field's path for its
+        // error text (`serde_path_to_error`), which only a refusal needs; it runs then, to tell
+        // a syntax error from a data error.
+        match serde_json::from_slice(&bytes) {
+            Ok(v) => Ok(Self(v)),
+            Err(_) => Err(
+                axum::Json::<T>::from_bytes(&bytes).map_or_else(json_rejection, |_| {
+                    ApiError::new(
+                        ErrorName::InvalidRequest,
+                        "the request body is not valid JSON",
+                    )
+                }),
+            ),
+        }
     }
 }
 
@@ -82,14 +93,14 @@ fn json_content_type(headers: &http::HeaderMap) -> bool {
     else {
         return false;
     };
-    let essence = ct
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = ct.split(';').next().unwrap_or_default().trim();
+    let Some((kind, sub)) = essence.split_once('/') else {
+        return false;
+    };
+    let suffix = sub.len().checked_sub(5).and_then(|at| sub.get(at..));
+    kind.eq_ignore_ascii_case("application")
+        && (sub.eq_ignore_ascii_case("json")
+            || suffix.is_some_and(|s| s.eq_ignore_ascii_case("+json")))
 }
 
 #[allow(
@@ -214,6 +225,81 @@ impl<S: Send + Sync> FromRequestParts<S> for PageQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_content_types_are_told_from_others_in_any_case() {
+        let accepts = |ct: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_str(ct).unwrap(),
+            );
+            json_content_type(&h)
+        };
+        for ok in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            " application/json ;charset=utf-8",
+            "application/problem+json",
+            "application/vnd.api+JSON",
+            "application/+json",
+        ] {
+            assert!(accepts(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "json",
+            "text/json",
+            "text/plain",
+            "application/jsonx",
+            "application/x-www-form-urlencoded",
+            "application/json+xml",
+            "applicationjson",
+            "application/json5",
+            "text/x+json",
+        ] {
+            assert!(!accepts(bad), "{bad}");
+        }
+        assert!(!json_content_type(&http::HeaderMap::new()));
+    }
+
+    #[tokio::test]
+    async fn a_body_is_read_as_before_and_a_bad_one_is_named_without_its_text() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Body {
+            #[allow(dead_code, reason = "read by the deserializer")]
+            user_id: String,
+        }
+        async fn read(body: &'static str) -> Result<JsonBody<Body>, ApiError> {
+            let req = http::Request::builder()
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::from(body))
+                .unwrap();
+            JsonBody::<Body>::from_request(req, &()).await
+        }
+        assert!(read(r#"{"user_id":"alice"}"#).await.is_ok());
+        assert!(read(" {\"user_id\":\"alice\"}\n").await.is_ok());
+        for (bad, message) in [
+            (r#"{"user_id":"alice""#, "not valid JSON"),
+            (r#"{"user_id":"alice"} x"#, "not valid JSON"),
+            (r#"{"user_id":5}"#, "wrong type"),
+            (r#"{}"#, "missing a required field"),
+            (
+                r#"{"user_id":"a","secret_xyz":1}"#,
+                "missing a required field",
+            ),
+        ] {
+            let e = read(bad).await.err().unwrap();
+            let text = format!("{e:?}");
+            assert!(text.contains(message), "{bad}: {text}");
+            assert!(
+                !text.contains("secret_xyz") && !text.contains("alice"),
+                "{text}"
+            );
+        }
+    }
 
     #[test]
     fn page_queries() {
