@@ -294,6 +294,11 @@ impl Authenticator {
     }
 
     async fn lookup(&self, id: ApiKeyId) -> Result<Option<Arc<AuthKeyRecord>>, AuthFailure> {
+        // A hit needs none of the loader's set-up (`try_get_with` boxes the key in an `Arc`
+        // of its own and the loader holds another reference to the store) on every request.
+        if let Some(hit) = self.cache.get(&id).await {
+            return Ok(hit);
+        }
         let store = Arc::clone(&self.store);
         self.cache
             .try_get_with(id, async move {

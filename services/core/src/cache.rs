@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use moka::future::Cache;
+use moka::sync::Cache;
 
 use crate::apikey::KeyHash;
 use crate::audit::{AuditEvent, AuditFilter};
@@ -125,7 +125,8 @@ pub struct CachedStore {
     /// A tenant's providers and tools in one entry: the token hot path reads both on every
     /// release, and each cache look-up costs about as much as the other (`perf`: 1.5–1.8 % of
     /// the warm fetch's samples each).
-    catalogs: Cache<TenantId, Catalog>,
+    /// Shared whole (`Arc`): a hit hands out one reference, not one per list.
+    catalogs: Cache<TenantId, Arc<Catalog>>,
     /// Bumped by every [`CachedStore::apply`] before it invalidates: a load that saw another
     /// value when it started drops what it inserted, so a load racing a write never leaves
     /// the old value cached.
@@ -164,7 +165,7 @@ impl CachedStore {
         self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         match change {
             Change::Providers(t) | Change::Tools(t) | Change::Tenant(t) => {
-                self.catalogs.invalidate(t).await;
+                self.catalogs.invalidate(t);
             }
             Change::All => self.catalogs.invalidate_all(),
             Change::Key(_) | Change::Authorization(..) | Change::Grant(..) => {}
@@ -172,29 +173,29 @@ impl CachedStore {
     }
 
     async fn providers(&self, tenant: TenantId) -> Result<Arc<Vec<ProviderRecord>>, StoreError> {
-        Ok(self.catalog(tenant).await?.providers)
+        Ok(Arc::clone(&self.catalog(tenant).await?.providers))
     }
 
     async fn tools(&self, tenant: TenantId) -> Result<Arc<Vec<ToolRecord>>, StoreError> {
-        Ok(self.catalog(tenant).await?.tools)
+        Ok(Arc::clone(&self.catalog(tenant).await?.tools))
     }
 
     /// A tenant's cached providers and tools, or fresh ones (cached unless a change arrived
     /// meanwhile).
-    async fn catalog(&self, tenant: TenantId) -> Result<Catalog, StoreError> {
+    async fn catalog(&self, tenant: TenantId) -> Result<Arc<Catalog>, StoreError> {
         use std::sync::atomic::Ordering;
-        if let Some(hit) = self.catalogs.get(&tenant).await {
+        if let Some(hit) = self.catalogs.get(&tenant) {
             return Ok(hit);
         }
         let started = self.epoch.load(Ordering::SeqCst);
-        let fresh = Catalog {
+        let fresh = Arc::new(Catalog {
             providers: Arc::new(self.inner.list_providers(tenant).await?),
             tools: Arc::new(self.inner.list_tools(tenant).await?),
-        };
-        self.catalogs.insert(tenant, fresh.clone()).await;
+        });
+        self.catalogs.insert(tenant, Arc::clone(&fresh));
         if self.epoch.load(Ordering::SeqCst) != started {
             // A change may have been applied between the reads and the insert.
-            self.catalogs.invalidate(&tenant).await;
+            self.catalogs.invalidate(&tenant);
         }
         Ok(fresh)
     }
@@ -846,7 +847,7 @@ impl Store for CachedStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
     }
-    async fn shared_catalog(&self, tenant: TenantId) -> Result<Catalog, StoreError> {
+    async fn shared_catalog(&self, tenant: TenantId) -> Result<Arc<Catalog>, StoreError> {
         self.catalog(tenant).await
     }
 }

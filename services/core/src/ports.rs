@@ -769,10 +769,13 @@ pub trait Store:
     async fn ping(&self) -> Result<(), StoreError>;
     /// The tenant's providers and tools together, shared: the look-up cache answers both
     /// with one look-up (the token hot path reads them on every release).
-    async fn shared_catalog(&self, tenant: TenantId) -> Result<crate::cache::Catalog, StoreError> {
-        Ok(crate::cache::Catalog {
+    async fn shared_catalog(
+        &self,
+        tenant: TenantId,
+    ) -> Result<std::sync::Arc<crate::cache::Catalog>, StoreError> {
+        Ok(std::sync::Arc::new(crate::cache::Catalog {
             providers: self.shared_providers(tenant).await?,
             tools: self.shared_tools(tenant).await?,
-        })
+        }))
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use moka::future::Cache;
+use moka::sync::Cache;
 use secrecy::SecretString;
 
 use crate::cache::Change;
@@ -131,7 +131,7 @@ impl WarmTokens {
             provider,
             user,
         };
-        let held = self.users.get(&key).await?;
+        let held = self.users.get(&key)?;
         let stale = held.epoch < self.floor.load(Ordering::SeqCst)
             || held.epoch < self.slot(&held.warm.grant.id).load(Ordering::SeqCst);
         // The key names the provider and the user; the check is belt and braces.
@@ -156,7 +156,7 @@ impl WarmTokens {
             provider: warm.grant.provider,
             user: warm.grant.user_id.as_str().into(),
         };
-        self.users.insert(key, Held { epoch, warm }).await;
+        self.users.insert(key, Held { epoch, warm });
     }
 
     /// Drops what `change` makes stale: entries loaded before it are not served again.
