@@ -281,3 +281,70 @@ fn actor() -> latchkey_core::audit::Actor {
         request_id: None,
     }
 }
+
+/// The key cache: a key in it is answered from it (a revocation behind its back is not seen)
+/// until the revocation's change notice drops it — by key, by tenant, or everything — and a
+/// key looked up again after that is read afresh.
+#[tokio::test]
+async fn a_cached_key_is_refused_once_its_change_arrives() {
+    use latchkey_core::auth::AuthFailure;
+    use latchkey_core::cache::Change;
+    let dir = tempfile::tempdir().unwrap();
+    let any = AnyStore::open(
+        &format!("sqlite://{}/t.db", dir.path().display()),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    any.migrate().await.unwrap();
+    let store = any.store();
+    let peppers = Arc::new(Peppers::new(vec![KeyMaterial::generate()]).unwrap());
+    let vault = Vault::new(
+        Keyring::new(vec![KeyMaterial::generate()]).unwrap(),
+        None,
+        store.clone(),
+    );
+    let t = tenant::create_tenant(
+        store.as_ref(),
+        &vault,
+        &peppers,
+        TenantName::parse("Acme").unwrap(),
+        &actor(),
+    )
+    .await
+    .unwrap();
+    let auth = Authenticator::new(store.clone(), peppers.clone(), None).unwrap();
+    let tenant = t.tenant.id;
+    let mut keys = Vec::new();
+    for name in ["one", "two", "three"] {
+        let (rec, key) = peppers.mint_tenant_key(KeyRole::Admin, None, name);
+        store
+            .insert_api_key(tenant, &rec, &audit_event())
+            .await
+            .unwrap();
+        keys.push((rec.id, key.expose_secret().to_owned()));
+    }
+    let revoke = |id| {
+        let store = store.clone();
+        async move {
+            store
+                .revoke_api_key(tenant, id, UnixMillis::now(), &audit_event())
+                .await
+                .unwrap();
+        }
+    };
+    let refused = |r: Result<_, AuthFailure>| matches!(r, Err(AuthFailure::Revoked));
+    for (i, change) in [Change::Key(keys[0].0), Change::Tenant(tenant), Change::All]
+        .into_iter()
+        .enumerate()
+    {
+        let (id, key) = &keys[i];
+        assert!(auth.authenticate(key).await.is_ok(), "{change:?}: before");
+        revoke(*id).await;
+        assert!(auth.authenticate(key).await.is_ok(), "{change:?}: cached");
+        auth.apply(&change).await;
+        assert!(refused(auth.authenticate(key).await), "{change:?}");
+        // Read again from the store, and refused again from the cache.
+        assert!(refused(auth.authenticate(key).await), "{change:?}");
+    }
+}

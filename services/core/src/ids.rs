@@ -30,8 +30,26 @@ pub enum IdError {
 /// the ids without a type of their own (request, audit event, tool grant, revocation). Built
 /// without the formatting machinery: some are made on every request.
 pub fn new_prefixed(prefix: &str) -> String {
+    prefixed(prefix, Uuid::now_v7())
+}
+
+thread_local! {
+    /// The clock sequence of [`new_prefixed_unordered`] on this thread.
+    static UNORDERED: uuid::ContextV7 = const { uuid::ContextV7::new() };
+}
+
+/// As [`new_prefixed`], but time-sorted only per thread: ids made on two threads in the same
+/// millisecond may sort either way. For ids nobody orders (request ids): `Uuid::now_v7` keeps
+/// every id of the process in order through one lock, which every request took (`perf`:
+/// 0.6 % of the warm token fetch's samples, on two cores).
+pub fn new_prefixed_unordered(prefix: &str) -> String {
+    let context = uuid::timestamp::context::ThreadLocalContext::new(&UNORDERED);
+    prefixed(prefix, Uuid::new_v7(uuid::Timestamp::now(context)))
+}
+
+fn prefixed(prefix: &str, uuid: Uuid) -> String {
     let mut hex = [0u8; 32];
-    let hex = Uuid::now_v7().simple().encode_lower(&mut hex);
+    let hex = uuid.simple().encode_lower(&mut hex);
     let mut id = String::with_capacity(prefix.len() + 1 + hex.len());
     id.push_str(prefix);
     id.push('_');
@@ -167,6 +185,24 @@ mod tests {
             TenantId::parse(&new_prefixed("tnt")).map(|t| t.to_string().len()),
             Ok(TenantId::LEN)
         );
+    }
+
+    #[test]
+    fn unordered_ids_are_well_formed_distinct_and_sorted_on_one_thread() {
+        let ids: Vec<String> = (0..10_000).map(|_| new_prefixed_unordered("req")).collect();
+        for id in &ids {
+            assert_eq!(id.len(), 4 + 32);
+            let u = parse_prefixed(id, "req").unwrap();
+            assert_eq!(u.get_version_num(), 7, "{id}");
+        }
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "in order on one thread"
+        );
+        let other = std::thread::spawn(|| new_prefixed_unordered("req"))
+            .join()
+            .unwrap();
+        assert!(!ids.contains(&other));
     }
 
     #[test]

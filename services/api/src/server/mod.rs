@@ -63,7 +63,7 @@ pub fn sync_request_id_scope<R>(id: String, f: impl FnOnce() -> R) -> R {
 
 /// A new request id: `req_` and a time-sortable UUIDv7.
 pub fn new_request_id() -> String {
-    latchkey_core::ids::new_prefixed("req")
+    latchkey_core::ids::new_prefixed_unordered("req")
 }
 
 /// A request id sent by the client, kept only if it is short and plain (1–64 characters of

@@ -229,7 +229,8 @@ impl Served {
             span.record("otel.status_code", "ERROR");
         }
         span.in_scope(|| tracing::info!(latency_ms = elapsed.as_secs_f64() * 1000.0, "served"));
-        if let Ok(v) = HeaderValue::from_str(&self.id) {
+        // The id's own bytes, not a copy.
+        if let Ok(v) = HeaderValue::try_from(self.id) {
             response.headers_mut().insert(REQUEST_ID_HEADER_NAME, v);
         }
         self.metrics.request(
