@@ -150,7 +150,10 @@ fn main() -> anyhow::Result<()> {
                 }
             })
             .await?;
-            println!("latchkey {f}\nbaseline {b}\nratio {:.2}", f.0.rps / b.0.rps);
+            println!(
+                "latchkey {f}\nbaseline {b}\nratio {}",
+                report::ratio(f.0.rps / b.0.rps)
+            );
             if grpc {
                 let json = measured(pid, secs, http_drive(&base.url, secs)).await?;
                 println!("baseline's JSON over HTTP/1.1, same generator: {json}");
