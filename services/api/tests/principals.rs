@@ -42,7 +42,14 @@ struct Fixture {
     _dir: tempfile::TempDir,
 }
 
-async fn fixture() -> Fixture {
+/// A migrated SQLite store in a scratch directory, its peppers, and tenant "Acme" in it.
+async fn store_with_tenant() -> (
+    tempfile::TempDir,
+    AnyStore,
+    Arc<dyn Store>,
+    Arc<Peppers>,
+    tenant::CreatedTenant,
+) {
     let dir = tempfile::tempdir().unwrap();
     let any = AnyStore::open(
         &format!("sqlite://{}/t.db", dir.path().display()),
@@ -67,6 +74,11 @@ async fn fixture() -> Fixture {
     )
     .await
     .unwrap();
+    (dir, any, store, peppers, t)
+}
+
+async fn fixture() -> Fixture {
+    let (dir, any, store, peppers, t) = store_with_tenant().await;
     let tool_id = latchkey_core::ToolId::generate().to_string();
     sqlx::query("INSERT INTO tools (tenant_id, id, name, version, provider, scopes, created_at, updated_at) VALUES ($1, $2, 'Discord.Hello', '1.0.0', 'discord', 'identify', 0, 0)")
         .bind(t.tenant.id.to_string())
@@ -289,30 +301,7 @@ fn actor() -> latchkey_core::audit::Actor {
 async fn a_cached_key_is_refused_once_its_change_arrives() {
     use latchkey_core::auth::AuthFailure;
     use latchkey_core::cache::Change;
-    let dir = tempfile::tempdir().unwrap();
-    let any = AnyStore::open(
-        &format!("sqlite://{}/t.db", dir.path().display()),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
-    any.migrate().await.unwrap();
-    let store = any.store();
-    let peppers = Arc::new(Peppers::new(vec![KeyMaterial::generate()]).unwrap());
-    let vault = Vault::new(
-        Keyring::new(vec![KeyMaterial::generate()]).unwrap(),
-        None,
-        store.clone(),
-    );
-    let t = tenant::create_tenant(
-        store.as_ref(),
-        &vault,
-        &peppers,
-        TenantName::parse("Acme").unwrap(),
-        &actor(),
-    )
-    .await
-    .unwrap();
+    let (_dir, _any, store, peppers, t) = store_with_tenant().await;
     let auth = Authenticator::new(store.clone(), peppers.clone(), None).unwrap();
     let tenant = t.tenant.id;
     let mut keys = Vec::new();
