@@ -391,6 +391,9 @@ fixes of the last row do not touch, fell with it — 2,989 to 1,422 req/s on SQL
   and 4.96 ms against 5.30 and 5.00 at 5,000, at ratios 0.48 and 0.47 against 0.51 and 0.51 —
   the same trade of throughput for tail. (The same pairs ran at 71,000–79,000 req/s, against
   47,412 in the 07:05 run's median round half an hour earlier: the host's speed, not the code.)
+  After this session's fixes (10:25, three alternating pairs), 2,000 gave p99 5.95, 6.50 and
+  6.53 ms against 6.09, 5.24 and 6.05 at 5,000, at ratios 0.584, 0.541 and 0.567 against
+  0.574, 0.597 and 0.573: no better either way.
 ";
 
 #[cfg(test)]
