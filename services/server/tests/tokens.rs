@@ -43,6 +43,43 @@ async fn a_tool_gets_the_users_token_for_what_it_declared_or_an_authorization_to
         1,
         "releases are audited within the flush interval"
     );
+    // Asked again (served warm): the same answer, as JSON that no cache may keep, and exactly
+    // the declared fields.
+    let r = support::request(
+        &w.app,
+        Method::POST,
+        "/v1/tokens",
+        Some(&guilds),
+        Some(&json!({"user_id": "alice"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
+    assert_eq!(r.body, t);
+    assert_eq!(r.headers["content-type"], "application/json");
+    assert_eq!(r.headers["cache-control"], "no-store");
+    assert_eq!(
+        r.headers["content-length"].to_str().unwrap(),
+        r.raw.len().to_string()
+    );
+    assert!(!r.request_id.is_empty());
+    let mut fields: Vec<&str> = r
+        .body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "access_token",
+            "expires_at",
+            "scopes",
+            "token_type",
+            "user_info"
+        ]
+    );
 
     // A tool that declared more than alice granted: an upgrade to show her.
     let (s, b) = w.token(&email, "alice").await;

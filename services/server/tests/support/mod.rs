@@ -378,6 +378,7 @@ pub struct Reply {
     pub body: serde_json::Value,
     pub raw: String,
     pub request_id: String,
+    pub headers: ::reqwest::header::HeaderMap,
 }
 
 /// Calls the API listener with an optional key and JSON body.
@@ -402,12 +403,14 @@ pub async fn request(
         .get("x-request-id")
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
+    let headers = r.headers().clone();
     let raw = r.text().await.unwrap();
     Reply {
         status,
         body: serde_json::from_str(&raw).unwrap_or(serde_json::Value::Null),
         raw,
         request_id,
+        headers,
     }
 }
 
