@@ -460,29 +460,75 @@ async fn store_run(
     })
 }
 
-/// 64 concurrent `GetToken` calls over 8 channels (HTTP/2 connections) to `url`: Latchkey, or
-/// the baseline's bare `GetToken`.
+/// 64 concurrent `GetToken` calls over 8 HTTP/2 connections to `url`: Latchkey, or the
+/// baseline's bare `GetToken`. Written with `h2` directly (the request's gRPC message encoded
+/// once), not tonic's client: its channel sends each call through a buffer task and hyper's
+/// dispatch task, and cost more CPU a call than the server it measured — on cores it shares
+/// with that server (docs/benchmarks.md). Every call must answer HTTP 200, a message and
+/// `grpc-status: 0`.
 async fn grpc_tokens(url: &str, tool: &str, secs: u32) -> anyhow::Result<Figures> {
-    use latchkey_api::grpc::v1 as pb;
-    let mut channels = Vec::new();
+    use anyhow::Context as _;
+    use prost::Message as _;
+    let uri: axum::http::Uri = format!("{url}/latchkey.v1.Token/GetToken").parse()?;
+    let authority = uri
+        .authority()
+        .context("the URL's host and port")?
+        .to_string();
+    let mut senders = Vec::new();
     for _ in 0..8 {
-        channels.push(
-            tonic::transport::Channel::from_shared(url.to_owned())?
-                .connect()
-                .await?,
-        );
+        let tcp = tokio::net::TcpStream::connect(&authority).await?;
+        tcp.set_nodelay(true)?;
+        let (send, connection) = h2::client::handshake(tcp).await?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        senders.push(send);
     }
-    let key: tonic::metadata::MetadataValue<_> = tool.parse()?;
+    let message = latchkey_api::grpc::v1::GetTokenRequest {
+        user_id: "nelly".to_owned(),
+        grant: String::new(),
+    }
+    .encode_to_vec();
+    // gRPC's framing: not compressed, the message's length, the message.
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&u32::try_from(message.len())?.to_be_bytes());
+    frame.extend_from_slice(&message);
+    let frame = bytes::Bytes::from(frame);
+    let key = axum::http::HeaderValue::from_str(tool)?;
     load::drive(64, u64::from(secs), move |t| {
-        let mut c = pb::token_client::TokenClient::new(channels[t % channels.len()].clone());
-        let key = key.clone();
+        let send = senders[t % senders.len()].clone();
+        let (uri, key, frame) = (uri.clone(), key.clone(), frame.clone());
         async move {
-            let mut req = tonic::Request::new(pb::GetTokenRequest {
-                user_id: "nelly".to_owned(),
-                grant: String::new(),
-            });
-            req.metadata_mut().insert("authorization", key);
-            c.get_token(req).await?;
+            let mut send = send.ready().await?;
+            let mut req = axum::http::Request::post(uri).body(())?;
+            let headers = req.headers_mut();
+            headers.insert(
+                "content-type",
+                axum::http::HeaderValue::from_static("application/grpc"),
+            );
+            headers.insert("te", axum::http::HeaderValue::from_static("trailers"));
+            headers.insert("authorization", key);
+            let (answer, mut stream) = send.send_request(req, false)?;
+            stream.send_data(frame, true)?;
+            let answer = answer.await?;
+            anyhow::ensure!(
+                answer.status().is_success(),
+                "GetToken: HTTP {}",
+                answer.status()
+            );
+            let mut body = answer.into_body();
+            let mut read = 0;
+            while let Some(chunk) = body.data().await {
+                let chunk = chunk?;
+                read += chunk.len();
+                body.flow_control().release_capacity(chunk.len())?;
+            }
+            let status = body.trailers().await?;
+            let status = status.as_ref().and_then(|t| t.get("grpc-status"));
+            anyhow::ensure!(
+                read > 5 && status.is_some_and(|s| s == "0"),
+                "GetToken failed: grpc-status {status:?}"
+            );
             Ok(())
         }
     })
