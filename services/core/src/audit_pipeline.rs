@@ -31,9 +31,6 @@ pub const FLUSH_BATCH: usize = 5_000;
 /// 400 bytes each (an event's strings and its queue slot): 20 MB when full.
 pub const QUEUE_CAPACITY: usize = 50_000;
 
-/// Events of a written batch freed between two turns of the runtime worker.
-const FREE_SLICE: usize = 1_000;
-
 /// How long a release waits for room in a full queue (a burst the flusher is about to absorb)
 /// before it is refused. Writes that fail refuse at once.
 pub const ACCEPT_WAIT: Duration = Duration::from_millis(500);
@@ -253,13 +250,40 @@ impl Flusher {
             self.write(&batch).await;
             self.room.add_permits(batch.len());
             written += batch.len() as u64;
-            // Freed a slice at a time, letting the worker serve requests in between: a
-            // batch's strings are tens of thousands of frees.
-            while !batch.is_empty() {
-                batch.truncate(batch.len().saturating_sub(FREE_SLICE));
-                tokio::task::yield_now().await;
-            }
+            // Tens of thousands of frees: on the flusher's thread (`spawn`), not a worker's.
+            batch.clear();
         }
+    }
+
+    /// Runs [`run`](Self::run) on a thread of its own, driven with the runtime's I/O and
+    /// timers (`Handle::block_on`): building a batch's statements (thousands of rows) and freeing
+    /// a written batch then take turns with request handling through the operating system's
+    /// scheduler, as SQLite's own worker thread does, instead of holding a runtime worker — and
+    /// the requests queued on it — for a millisecond or more (docs/benchmarks.md). Call from
+    /// within the runtime.
+    pub fn spawn(self, stop: watch::Receiver<bool>) -> std::io::Result<FlusherThread> {
+        let handle = tokio::runtime::Handle::current();
+        let (done, written) = tokio::sync::oneshot::channel();
+        let (abandon, abandoned) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("latchkey-audit".to_owned())
+            .spawn(move || {
+                let finished = handle.block_on(async move {
+                    tokio::select! {
+                        written = self.run(stop) => Some(written),
+                        // Abandoned (or its handle dropped): the flusher's future is dropped here,
+                        // on its thread, while the runtime still runs.
+                        _ = abandoned => None,
+                    }
+                });
+                if let Some(n) = finished {
+                    let _ = done.send(n);
+                }
+            })?;
+        Ok(FlusherThread {
+            written,
+            abandon: Some(abandon),
+        })
     }
 
     /// Refuses new events from now on.
@@ -285,6 +309,43 @@ impl Flusher {
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
+            }
+        }
+    }
+}
+
+/// A [`Flusher`] on its thread ([`Flusher::spawn`]). Dropping it abandons the flusher.
+pub struct FlusherThread {
+    written: tokio::sync::oneshot::Receiver<u64>,
+    abandon: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// How a [`FlusherThread`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// Stopped with everything accepted written: this many events in all.
+    Written(u64),
+    /// Still writing when the wait ended (the database unreachable): abandoned, with what it
+    /// still held unwritten.
+    Abandoned,
+    /// Its thread ended without finishing (a panic).
+    Died,
+}
+
+impl FlusherThread {
+    /// Waits up to `grace` for the flusher to finish once its stop is sent; past it, abandons
+    /// it and waits (a second at most) for its thread to let go of it.
+    pub async fn finish(mut self, grace: Duration) -> Finished {
+        match tokio::time::timeout(grace, &mut self.written).await {
+            Ok(Ok(n)) => Finished::Written(n),
+            Ok(Err(_)) => Finished::Died,
+            Err(_) => {
+                if let Some(abandon) = self.abandon.take() {
+                    let _ = abandon.send(());
+                }
+                // The thread drops its end once the flusher's future is gone.
+                let _ = tokio::time::timeout(Duration::from_secs(1), &mut self.written).await;
+                Finished::Abandoned
             }
         }
     }

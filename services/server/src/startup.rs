@@ -313,7 +313,7 @@ impl Application {
         let api_app = self.api_router().map_request(routes::strip_org_project);
         let ops_app = self.ops_router();
         let (stop_audit, audit_stopping) = tokio::sync::watch::channel(false);
-        let audit = tokio::spawn(self.audit_flusher.run(audit_stopping));
+        let audit = self.audit_flusher.spawn(audit_stopping)?;
         let grace = Duration::from_secs(self.ctx.settings.server.shutdown_grace_secs);
         let (tx, rx) = tokio::sync::watch::channel(false);
         let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -351,10 +351,14 @@ impl Application {
         // Every release answered so far is in the audit queue: persist it before the database
         // closes (bounded by the grace period, should the database be gone).
         let _ = stop_audit.send(true);
-        match tokio::time::timeout(grace, audit).await {
-            Ok(Ok(written)) => tracing::info!(written, "audit pipeline flushed"),
-            Ok(Err(e)) => tracing::error!(error = %e, "audit pipeline task failed"),
-            Err(_) => tracing::error!(
+        match audit.finish(grace).await {
+            latchkey_core::audit_pipeline::Finished::Written(written) => {
+                tracing::info!(written, "audit pipeline flushed")
+            }
+            latchkey_core::audit_pipeline::Finished::Died => {
+                tracing::error!("audit pipeline's thread failed")
+            }
+            latchkey_core::audit_pipeline::Finished::Abandoned => tracing::error!(
                 grace_secs = grace.as_secs(),
                 "audit events accepted before shutdown could not be written within the grace period"
             ),

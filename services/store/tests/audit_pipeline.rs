@@ -1,7 +1,7 @@
 //! The audit pipeline on SQLite and PostgreSQL: a batch's worth of accepted events is written
 //! as soon as it is queued, without waiting for the flush interval; fewer wait for it; stopping
 //! writes everything accepted and refuses what comes after; a backlog goes in batch by batch,
-//! oldest first.
+//! oldest first; a flusher that cannot write is abandoned at the shutdown's deadline.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod support;
@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use latchkey_core::audit::{AuditEvent, AuditFilter};
-use latchkey_core::audit_pipeline::{AuditPipeline, FLUSH_BATCH};
+use latchkey_core::audit_pipeline::{AuditPipeline, FLUSH_BATCH, Finished};
 use latchkey_core::{CoreError, TenantId};
 use support::{TestDb, actor, new_tenant, world};
 
@@ -64,7 +64,8 @@ async fn pipeline(
 async fn batches(db: &TestDb) {
     let (w, t, pipeline, flusher, batch) = pipeline(db).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let run = tokio::spawn(flusher.run(stopped));
+    // On its own thread, as the server runs it.
+    let run = flusher.spawn(stopped).unwrap();
     let extra = 7;
     for i in 0..batch + extra {
         let e = AuditEvent::success(&actor(), ACTION, format!("grt_{i}"));
@@ -76,11 +77,12 @@ async fn batches(db: &TestDb) {
     assert_eq!(released(&w, t).await, batch, "{}", db.kind);
 
     stop.send(true).unwrap();
-    let written = tokio::time::timeout(Duration::from_secs(30), run)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(written, (batch + extra) as u64, "{}", db.kind);
+    assert_eq!(
+        run.finish(Duration::from_secs(30)).await,
+        Finished::Written((batch + extra) as u64),
+        "{}",
+        db.kind
+    );
     assert_eq!(released(&w, t).await, batch + extra, "{}", db.kind);
     let late = AuditEvent::success(&actor(), ACTION, "grt_late".to_owned());
     assert!(matches!(
@@ -135,9 +137,28 @@ async fn backlog(db: &TestDb) {
     assert_eq!(released(&w, t).await, total, "{}", db.kind);
 }
 
+/// A flusher whose writes keep failing (its table is gone) is abandoned once the wait for it
+/// ends, rather than holding the shutdown; one that can write finishes with everything.
+async fn abandoned(db: &TestDb) {
+    let (_w, t, pipeline, flusher, _) = pipeline(db).await;
+    db.exec("DROP TABLE audit_events", &[]).await.unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let run = flusher.spawn(stopped).unwrap();
+    let e = AuditEvent::success(&actor(), ACTION, "grt_0".to_owned());
+    pipeline.accept(t, e).await.unwrap();
+    stop.send(true).unwrap();
+    assert_eq!(
+        run.finish(Duration::from_millis(500)).await,
+        Finished::Abandoned,
+        "{}",
+        db.kind
+    );
+}
+
 on_both_stores! {
     a_full_batch_is_written_before_the_interval => batches;
     a_backlog_is_written_batch_by_batch => backlog;
+    a_flusher_that_cannot_write_is_abandoned_at_the_deadline => abandoned;
 }
 
 /// Every pooled SQLite connection keeps a transaction's changed pages until it commits (an
