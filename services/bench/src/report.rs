@@ -335,38 +335,52 @@ above are after the fixes.
 | the gRPC rounds' tail: the bare `GetToken`'s own p99 5.25–5.6 ms | the generator, tonic's client (each call through its channel's buffer task and hyper's dispatch task), spent 21–25 µs of CPU a call — more than either server it measured, on the same two cores (`latchkey-bench fetch --grpc` prints the generator's CPU) | the generator writes HTTP/2 with `h2` directly, the request's message encoded once; every answer must still be HTTP 200 with a message and `grpc-status: 0` | `latchkey-bench fetch --grpc`, SQLite, AMD EPYC host (12-06 11:45): the generator 24.6–24.9 → 17.1–17.8 µs a call; the bare `GetToken`'s p99 5.44–5.62 → 3.70–4.17 ms; Latchkey's 5.77–5.94 → 5.01–5.14 ms, ratio 0.69–0.72 → 0.68–0.75 |
 | PostgreSQL's warm fetch p99 5.5–6.9 ms while SQLite's was 3.8–4.9 ms | a diagnostic build that skipped the audit writes (not kept): p99 3.66 and 3.92 ms against 6.08 and 6.84, ratio 0.73 and 0.70 against 0.60 and 0.59 — the writes make the tail. Not the PostgreSQL backend's CPU: with its processes at `SCHED_IDLE` (`chrt -i`) the p99 stayed at 6.2 ms. The flusher ran on a runtime worker: building and encoding a 1,000-row statement (its arrays, then TLS), and freeing a written batch, held the worker for up to 1.5 ms at a time (runs of three consecutive `perf` samples at 2 kHz), some 50 times a second, while the requests queued on that worker waited | the flusher runs on a thread of its own (`latchkey-audit`, driven with the runtime's I/O and timers), as SQLite's worker thread does; at shutdown it is abandoned once the grace period is over | alternating pairs of `latchkey-bench fetch --pg` (six, AMD EPYC host, 11:40–11:53): p99 6.86, 6.16, 6.41, 5.72, 5.90, 5.90 → 6.53, 6.01, 5.86, 5.14, 5.24, 6.00 ms (mean 6.16 → 5.80), ratios within the host's spread (0.52–0.69 both); SQLite, two pairs: p99 4.43, 4.39 → 4.29, 4.16 ms |
 
-Still missed, with what the profile shows (figures above: 2026-12-06 10:03, on the Intel Xeon
-host, slower than at 07:50 the same morning: the REST baseline answered 100,094 and 100,855
-req/s against 150,368 and 116,297 then, and `auth.start` and the cold fetch, whose code the
-fixes of the last row do not touch, fell with it — 2,989 to 1,422 req/s on SQLite, 15,358 to
-9,054 cold):
+Still missed, with what the profile shows (figures above: 2026-12-06 12:40, on an AMD EPYC
+host; the morning's runs were on an Intel Xeon one):
 
-- **Warm token fetch: 0.595 × the baseline over REST on SQLite** (rounds 0.595, 0.600, 0.595),
-  **0.578 on PostgreSQL** (0.560–0.584) and **0.585 over gRPC on PostgreSQL** (0.567–0.589);
-  met over gRPC on SQLite (0.666). **p99 above 5 ms on PostgreSQL, 5.82 ms over REST and 6.42
-  ms over gRPC, and 5.38 ms over gRPC on SQLite** — where the bare `GetToken`'s own p99 was
-  5.25 ms: on these two cores, shared with the generator, HTTP/2 alone leaves little room
-  under 5 ms. The last row's fixes took Latchkey's CPU a request from 24.1 to 21.1 µs and the
-  SQLite ratio from 0.54 to 0.60 in alternating pairs on this host; the report before them (07:50)
-  had 0.55 and 0.52 over REST, 0.68 and 0.68 over gRPC, against a faster baseline. One build's
-  rounds spread by up to ±0.08 and the host's speed moves the baseline between 95,000 and
-  160,000 req/s from hour to hour, so a change smaller than about 5 % cannot be told apart
-  from a single run: each fix above was judged on alternating pairs of runs and on its share
-  of the profile.
+- **Warm token fetch on PostgreSQL over REST: 0.559 × the baseline** (rounds 0.559, 0.577,
+  0.555) **and p99 6.73 ms**; met on SQLite (0.635, p99 4.28 ms) and, for throughput, over gRPC
+  on both stores (0.688 and 0.689). **p99 above 5 ms over gRPC: 6.77 ms on SQLite and 6.02 ms on
+  PostgreSQL**, where the bare `GetToken`'s own p99 in the same rounds was 5.34 and 4.12 ms.
+  The host's speed moved within this session: from 11:00 to 11:55 the same build used 18–20 µs
+  of CPU a request and single `latchkey-bench fetch` runs gave 0.61–0.72 on SQLite and gRPC p99
+  5.0–5.1 ms with the `h2` generator; from 12:10 the very same binaries used 27–30 µs a request
+  (the baseline 11.5–15 µs, a third more than before) and gave 0.50–0.58. One build's rounds
+  spread by up to ±0.08 and the baseline moved between 68,000 and 99,000 req/s within the hour,
+  so a change smaller than about 5 % cannot be told apart from a single run: each fix above was
+  judged on alternating pairs of runs and on its share of the profile.
+- PostgreSQL's gap is the audit rows. A diagnostic build that skipped the audit writes (not
+  kept) gave 0.73 and 0.70 with p99 3.66 and 3.92 ms, against 0.60 and 0.59 with 6.08 and 6.84
+  ms. After the flusher moved to its own thread (last row), what remains is the database's own
+  work: `perf record -a` under `latchkey-bench fetch --pg` puts the PostgreSQL backend at 11.5 %
+  of the host's samples (Latchkey's workers 57 %, `wrk` 26 %), spread over tuple forming, the
+  key's B-tree comparisons, WAL records and `UNNEST`'s tuple store, none above 0.6 %; its log
+  (`log_min_duration_statement = 0`) shows 2.7–3.0 ms for each 1,000-row statement when not
+  preempted, plus 1.3–10 ms for the commit's flush. Tried, not kept: `COPY` instead of `INSERT
+  … UNNEST` (`psql`, eight alternating 5,000-row pairs: 20–38 against 23–37 ms, no clear
+  difference); TLS off on the loopback connection (Debian's PostgreSQL has `ssl = on`, and the
+  pool negotiates it: rustls is 0.9 % of Latchkey's samples; `PGSSLMODE=disable`, two pairs:
+  no difference in p99); jemalloc's `dirty_decay_ms` at 30 s (its purges' TLB shootdowns are
+  0.7 % of the samples; two runs each, within the spread). Remaining directions: fewer rows
+  (a batch's events in one row per tenant, unpacked when read — a schema change) or a cheaper
+  key for the audit table.
+- gRPC: Latchkey's HTTP/2 path costs 33–37 µs of CPU a call against 20 µs a REST request
+  (hyper's HTTP/2 connection task was 38 % of the samples in an earlier profile), and its p99 is
+  within 1–1.5 ms of the bare `GetToken`'s, whose own p99 is 3.7–5.3 ms on these two cores
+  with the generator beside it.
 - The access log at the default `info`: 0.473 on SQLite and 0.442 on PostgreSQL (one round
   each, a 325-byte line a request on a pipe) against 0.595 and 0.578 at `error`: formatting
   the line and the request span's fields is most of that cost (`perf`: 10 % of the samples at
   `info`), the write having moved to the log thread.
-- Where the time goes (`perf record --call-graph dwarf` of `latchkey-bench fetch`, SQLite,
-  Xeon host, after the last row's look-up fixes but before the key cache's; shares of
-  Latchkey's samples): writing the answers 34 % (`writev`: loopback TCP delivering the answer
-  and waking a `wrk` thread, which the baseline pays too — 5.7 µs a request against its 4.6);
-  hyper reading and parsing the requests 10 %; the token route 19 % — the release 5.4 %, the
-  key's check about 4 % (its HMAC 1.8 %), the answer's JSON 1.5 %, the audit event 1.1 %; the
-  three cache look-ups 5.4 % together, still mostly moka's bookkeeping of each read; the
-  request's metrics 3.2 % (a counter and a histogram, each hashing the same attributes under a
-  lock shared by the threads); persisting the audit events 10.6 % (SQLite's worker 7.9 %,
-  the flusher 2.7 %). Latchkey's CPU a request: 21–22 µs against the baseline's 10.7–11.2 µs.
+- Where the time goes (`perf record --call-graph dwarf` of `latchkey-bench fetch`, SQLite, AMD
+  EPYC host, 11:20, before the flusher's thread; shares of Latchkey's samples): writing the
+  answers 38 % (`writev`: loopback TCP delivering the answer and waking a `wrk` thread, which
+  the baseline pays too); hyper reading and parsing the requests 9.5 %; the token route 14.5 %
+  — the release 3.9 %, the key's check (its HMAC) 1.3 %, the answer's JSON 1.7 %, the audit
+  event 1.0 %, the catalog's look-up 1.2 %; SQLite's worker 9 % (its WAL checkpoints 1.6 %);
+  the request's record (span fields, request id header, metrics) 2.9 %, of it the metrics 2.2 %;
+  clock reads 1.4 %. Latchkey's CPU a request: 19.7–21.4 µs against the baseline's
+  10.7–13.8 µs at that hour.
 - The scheduler: `perf record -e sched:sched_switch -a` under the fetch shows 0.62 context
   switches a request against the baseline's 0.15 (`vmstat`), nearly all a `wrk` thread woken by
   an answer preempting the worker that wrote it. A slower server leaves `wrk`'s threads waiting
@@ -382,9 +396,7 @@ fixes of the last row do not touch, fell with it — 2,989 to 1,422 req/s on SQL
   changed nothing measurable (alternating pairs: 20.8, 21.0, 21.5 against 20.8, 20.7, 21.3 µs
   a request) and was not kept; the audit event's id and time from one clock read; the key's
   tool id kept parsed in the cached key record; the tool's scope set kept with the catalog
-  instead of built on each release (0.5 %). The tail: the flusher's JSON and the freeing of a
-  written batch run on a runtime worker, in 1,000-event slices; moving them to a blocking
-  thread is untried. On PostgreSQL, `auth.audit_flush_batch`
+  instead of built on each release (0.5 %). On PostgreSQL, `auth.audit_flush_batch`
   = 20,000 gave p99 5.6–5.9 ms against 7.6–8.4 ms at 5,000 in back-to-back runs before the
   `TCP_NODELAY` fix, and 5.1–5.9 against 5.6–6.4 ms after it (three alternating pairs of
   `latchkey-bench fetch --pg`, 03:10): still above 5 ms. With the audit re-keyed (05:07),
@@ -396,7 +408,9 @@ fixes of the last row do not touch, fell with it — 2,989 to 1,422 req/s on SQL
   47,412 in the 07:05 run's median round half an hour earlier: the host's speed, not the code.)
   After this session's fixes (10:25, three alternating pairs), 2,000 gave p99 5.95, 6.50 and
   6.53 ms against 6.09, 5.24 and 6.05 at 5,000, at ratios 0.584, 0.541 and 0.567 against
-  0.574, 0.597 and 0.573: no better either way.
+  0.574, 0.597 and 0.573: no better either way. On the AMD EPYC host (11:30, three alternating
+  pairs), 1,000 gave p99 5.65, 5.93 and 5.84 ms against 5.48, 5.91 and 6.29 at 5,000, at ratios
+  0.602, 0.571 and 0.644 against 0.585, 0.544 and 0.572: the same.
 ";
 
 #[cfg(test)]
