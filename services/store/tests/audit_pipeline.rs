@@ -138,7 +138,8 @@ async fn backlog(db: &TestDb) {
 }
 
 /// A flusher whose writes keep failing (its table is gone) is abandoned once the wait for it
-/// ends, rather than holding the shutdown; one that can write finishes with everything.
+/// ends, rather than holding the shutdown (`batches` shows one that can write finishing with
+/// everything).
 async fn abandoned(db: &TestDb) {
     let (_w, t, pipeline, flusher, _) = pipeline(db).await;
     db.exec("DROP TABLE audit_events", &[]).await.unwrap();
