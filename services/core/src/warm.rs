@@ -210,14 +210,22 @@ mod tests {
         })
     }
 
+    /// A cache that keeps tokens a minute, a tenant and a provider.
+    fn cache() -> (WarmTokens, TenantId, ProviderRef) {
+        (
+            WarmTokens::new(Duration::from_secs(60)),
+            TenantId::generate(),
+            ProviderRef::generate(),
+        )
+    }
+
     async fn served(w: &WarmTokens, t: TenantId, p: ProviderRef, user: &str) -> Option<GrantId> {
         w.get(t, p, user).await.map(|w| w.grant.id)
     }
 
     #[tokio::test]
     async fn a_grants_change_stops_its_warm_token_and_no_other() {
-        let w = WarmTokens::new(Duration::from_secs(60));
-        let (t, p) = (TenantId::generate(), ProviderRef::generate());
+        let (w, t, p) = cache();
         let (alice, bob) = (warm("alice", p), warm("bob", p));
         w.put(w.epoch(), t, Arc::clone(&alice)).await;
         w.put(w.epoch(), t, Arc::clone(&bob)).await;
@@ -241,8 +249,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_grant_read_before_its_change_is_not_served_when_kept_after_it() {
-        let w = WarmTokens::new(Duration::from_secs(60));
-        let (t, p) = (TenantId::generate(), ProviderRef::generate());
+        let (w, t, p) = cache();
         let alice = warm("alice", p);
         // The release reads the epoch, then the store; the change's notice arrives in between.
         let read_at = w.epoch();
@@ -262,8 +269,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_change_to_every_grant_stops_even_what_is_kept_after_it() {
-        let w = WarmTokens::new(Duration::from_secs(60));
-        let (t, p) = (TenantId::generate(), ProviderRef::generate());
+        let (w, t, p) = cache();
         let alice = warm("alice", p);
         w.put(w.epoch(), t, Arc::clone(&alice)).await;
         let read_at = w.epoch();
