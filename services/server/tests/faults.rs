@@ -84,7 +84,7 @@ fn pg_cluster(action: &str) {
 async fn count_releases(db: &PgDb) -> i64 {
     let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
     let (n,): (i64,) =
-        sqlx::query_as("SELECT count(*) FROM audit_events WHERE action = 'token.release'")
+        sqlx::query_as("SELECT count(*) FROM audit_log WHERE action = 'token.release'")
             .fetch_one(&pool)
             .await
             .unwrap();

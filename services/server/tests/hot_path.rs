@@ -29,7 +29,7 @@ async fn spoil_stored_tokens(database_url: &str) {
 async fn stored_releases(database_url: &str) -> i64 {
     let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
     let (n,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM audit_events WHERE action = 'token.release'")
+        sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE action = 'token.release'")
             .fetch_one(&pool)
             .await
             .unwrap();
@@ -140,7 +140,7 @@ async fn releases_stop_while_audit_writes_fail_and_resume_with_nothing_lost() {
     .await;
     let key = alice_connected(&w).await;
     let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-    sqlx::query("ALTER TABLE audit_events RENAME TO audit_events_away")
+    sqlx::query("ALTER TABLE audit_batches RENAME TO audit_batches_away")
         .execute(&pool)
         .await
         .unwrap();
@@ -160,7 +160,7 @@ async fn releases_stop_while_audit_writes_fail_and_resume_with_nothing_lost() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(released >= 1);
-    sqlx::query("ALTER TABLE audit_events_away RENAME TO audit_events")
+    sqlx::query("ALTER TABLE audit_batches_away RENAME TO audit_batches")
         .execute(&pool)
         .await
         .unwrap();
@@ -177,7 +177,7 @@ async fn releases_stop_while_audit_writes_fail_and_resume_with_nothing_lost() {
     }
     w.app.stop().await;
     let (n,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM audit_events WHERE action = 'token.release'")
+        sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE action = 'token.release'")
             .fetch_one(&pool)
             .await
             .unwrap();

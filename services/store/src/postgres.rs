@@ -59,81 +59,44 @@ crate::queries::impl_ports!(PgStore);
 crate::tool_queries::impl_more_ports!(PgStore);
 crate::auth_queries::impl_auth_ports!(PgStore);
 
-/// The audit batch's statement, with `$tail` after it (the conflict clause or nothing).
-macro_rules! insert_audits {
-    ($tail:literal) => {
-        concat!(
-            "WITH live AS (SELECT id FROM tenants WHERE id = ANY($9::text[]) FOR KEY SHARE) \
-             INSERT INTO audit_events (tenant_id, id, at, actor, action, target, outcome, request_id) \
-             SELECT v.* FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) \
-               AS v (tenant_id, id, at, actor, action, target, outcome, request_id) \
-             WHERE v.tenant_id IN (SELECT id FROM live)",
-            $tail
-        )
-    };
-}
-
 impl PgStore {
-    /// Audit events in bulk: statements over `UNNEST`ed arrays of up to
-    /// [`AUDIT_ROWS_PER_STATEMENT`](crate::AUDIT_ROWS_PER_STATEMENT) events each;
-    /// events of tenants that no longer exist are skipped, and with `dedupe` events already
-    /// written too (without it, one of them fails the statement as a conflict).
+    /// The pipeline's audit batches (migration 0014) in one statement over `UNNEST`ed arrays;
+    /// the batch of a tenant that no longer exists is skipped. A batch already stored fails the
+    /// statement as a conflict.
     ///
-    /// The batch's tenants are locked once (`FOR KEY SHARE`, until the commit) instead of a
-    /// foreign key's trigger checking each row (a third of the insert's cost, migration 0012):
-    /// a tenant deleted before the lock is skipped, and a deletion after it waits for the
-    /// commit and then deletes the events too ([`delete_tenant`](latchkey_core::ports::TenantStore::delete_tenant)).
-    pub(crate) async fn insert_audit_rows(
+    /// The batches' tenants are locked (`FOR KEY SHARE`, until the commit) instead of a foreign
+    /// key's trigger (migration 0012): a tenant deleted before the lock is skipped, and a
+    /// deletion after it waits for the commit and then deletes the batches too
+    /// ([`delete_tenant`](latchkey_core::ports::TenantStore::delete_tenant)).
+    pub(crate) async fn insert_audit_batches(
         tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-        events: &[(latchkey_core::TenantId, latchkey_core::audit::AuditEvent)],
-        dedupe: bool,
+        batches: &[crate::AuditBatch],
     ) -> Result<(), latchkey_core::StoreError> {
         use crate::error::OrStore;
-        for chunk in events.chunks(crate::AUDIT_ROWS_PER_STATEMENT) {
-            let mut cols = (
-                Vec::with_capacity(chunk.len()),
-                Vec::with_capacity(chunk.len()),
-                Vec::with_capacity(chunk.len()),
-                Vec::with_capacity(chunk.len()),
-                Vec::with_capacity(chunk.len()),
-                Vec::with_capacity(chunk.len()),
-                Vec::with_capacity(chunk.len()),
-                Vec::with_capacity(chunk.len()),
-            );
-            let mut tenants: Vec<String> = Vec::new();
-            for (tenant, e) in chunk {
-                let tenant = tenant.to_string();
-                if !tenants.contains(&tenant) {
-                    tenants.push(tenant.clone());
-                }
-                // Borrowed: the arrays are written straight from the events.
-                cols.0.push(tenant);
-                cols.1.push(e.id.as_str());
-                cols.2.push(e.at.0);
-                cols.3.push(e.actor.as_str());
-                cols.4.push(e.action.as_str());
-                cols.5.push(e.target.as_deref());
-                cols.6.push(e.outcome.as_str());
-                cols.7.push(e.request_id.as_deref());
-            }
-            sqlx::query(if dedupe {
-                insert_audits!(" ON CONFLICT DO NOTHING")
-            } else {
-                insert_audits!("")
-            })
-            .bind(cols.0)
-            .bind(cols.1)
-            .bind(cols.2)
-            .bind(cols.3)
-            .bind(cols.4)
-            .bind(cols.5)
-            .bind(cols.6)
-            .bind(cols.7)
-            .bind(tenants)
-            .execute(&mut **tx)
-            .await
-            .or_store("audit_events")?;
+        if batches.is_empty() {
+            return Ok(());
         }
+        let tenants: Vec<&str> = batches.iter().map(|b| b.tenant.as_str()).collect();
+        sqlx::query(
+            "WITH live AS (SELECT id FROM tenants WHERE id = ANY($1::text[]) FOR KEY SHARE) \
+             INSERT INTO audit_batches (tenant_id, id, first_at, last_at, events) \
+             SELECT v.* FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::text[]) \
+               AS v (tenant_id, id, first_at, last_at, events) \
+             WHERE v.tenant_id IN (SELECT id FROM live)",
+        )
+        .bind(tenants)
+        .bind(batches.iter().map(|b| b.id.as_str()).collect::<Vec<_>>())
+        .bind(batches.iter().map(|b| b.first_at).collect::<Vec<_>>())
+        .bind(batches.iter().map(|b| b.last_at).collect::<Vec<_>>())
+        .bind(
+            batches
+                .iter()
+                .map(|b| b.events.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut **tx)
+        .await
+        .or_store("audit_batches")?;
         Ok(())
     }
 }

@@ -153,7 +153,7 @@ macro_rules! impl_ports {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
-                // Audit events do not cascade (migrations 0012 and 0013). Read after the
+                // Audit events do not cascade (migrations 0012 to 0014). Read after the
                 // tenant's lock: a batch being written holds it until it commits, so its events
                 // are seen here.
                 sqlx::query("DELETE FROM audit_events WHERE tenant_id = $1")
@@ -161,6 +161,11 @@ macro_rules! impl_ports {
                     .execute(&mut *tx)
                     .await
                     .or_store("audit_events")?;
+                sqlx::query("DELETE FROM audit_batches WHERE tenant_id = $1")
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .or_store("audit_batches")?;
                 insert_platform_audit(&mut *tx, audit).await?;
                 commit_announcing(tx, &self.notices, &[change], "tenants").await?;
                 Ok(())
@@ -884,11 +889,34 @@ macro_rules! impl_ports {
         }
 
         impl $store {
-            /// One audit batch in one transaction; `dedupe` skips events already stored.
+            /// One flush's events in one transaction, as `audit_batches` rows (migration 0014);
+            /// `dedupe` leaves out events already stored.
             async fn write_audits(&self, events: &[(TenantId, AuditEvent)], dedupe: bool) -> Result<(), StoreError> {
-                let mut tx = crate::begin::<$store>(&self.pool).await.or_store("audit_events")?;
-                <$store>::insert_audit_rows(&mut tx, events, dedupe).await?;
-                tx.commit().await.or_store("audit_events")
+                let mut tx = crate::begin::<$store>(&self.pool).await.or_store("audit_batches")?;
+                let mut batches = Vec::new();
+                for (tenant, mut group) in crate::audit_groups(events) {
+                    if dedupe {
+                        let (lo, hi) = group
+                            .iter()
+                            .fold((i64::MAX, i64::MIN), |(lo, hi), e| (lo.min(e.at.0), hi.max(e.at.0)));
+                        let stored: std::collections::HashSet<String> = sqlx::query_scalar(
+                            "SELECT id FROM audit_log WHERE tenant_id = $1 \
+                             AND batch_first <= $3 AND batch_last >= $2 AND at >= $2 AND at <= $3",
+                        )
+                        .bind(tenant.to_string())
+                        .bind(lo)
+                        .bind(hi)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .or_store("audit_batches")?
+                        .into_iter()
+                        .collect();
+                        group.retain(|e| !stored.contains(&e.id));
+                    }
+                    batches.extend(crate::AuditBatch::of(tenant, &group)?);
+                }
+                <$store>::insert_audit_batches(&mut tx, &batches).await?;
+                tx.commit().await.or_store("audit_batches")
             }
         }
 
@@ -896,9 +924,12 @@ macro_rules! impl_ports {
         impl AuditStore for $store {
             #[tracing::instrument(name = "store.list_audit_events", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn list_audit_events(&self, tenant: TenantId, f: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
+                // batch_first and batch_last: only the batches that can hold such events are
+                // unpacked (migration 0014).
                 let rows = sqlx::query_as::<_, rows::AuditRow>(
-                    "SELECT id, at, actor, action, target, outcome, request_id FROM audit_events \
-                     WHERE tenant_id = $1 AND ($2 IS NULL OR action = $2) AND at >= $3 AND at < $4 ORDER BY at, id",
+                    "SELECT id, at, actor, action, target, outcome, request_id FROM audit_log \
+                     WHERE tenant_id = $1 AND batch_first < $4 AND batch_last >= $3 \
+                     AND ($2 IS NULL OR action = $2) AND at >= $3 AND at < $4 ORDER BY at, id",
                 )
                 .bind(tenant.to_string())
                 .bind(f.action.as_deref())
@@ -913,7 +944,8 @@ macro_rules! impl_ports {
             #[tracing::instrument(name = "store.daily_usage", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn daily_usage(&self, tenant: TenantId, since: UnixMillis) -> Result<Vec<(i64, String, i64)>, StoreError> {
                 sqlx::query_as::<_, (i64, String, i64)>(
-                    "SELECT at / 86400000 AS day, action, COUNT(*) FROM audit_events WHERE tenant_id = $1 AND at >= $2 \
+                    "SELECT at / 86400000 AS day, action, COUNT(*) FROM audit_log \
+                     WHERE tenant_id = $1 AND batch_last >= $2 AND at >= $2 \
                      AND action IN ('authorization.start', 'authorization.completed', 'token.release') \
                      GROUP BY at / 86400000, action ORDER BY day, action",
                 )
@@ -927,12 +959,8 @@ macro_rules! impl_ports {
             #[tracing::instrument(name = "store.record_audits", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn record_audits(&self, events: &[(TenantId, AuditEvent)]) -> Result<(), StoreError> {
                 // A tenant deleted since took its audit trail with it. The events' ids are
-                // fresh, so the batch goes in as plain inserts; only a batch that collides —
-                // a retry of one that had committed after all — is written again skipping
-                // what is there (`ON CONFLICT DO NOTHING`, naming no columns: it holds whatever
-                // the table's key — migration 0013 changed it). (PostgreSQL's `ON CONFLICT`
-                // probes every unique index before each row on top of the insert's own check:
-                // a quarter of its work here.)
+                // fresh, so the batch goes in as it is; only a batch that collides — a retry of
+                // one that had committed after all — is written again without what is there.
                 match self.write_audits(events, false).await {
                     Err(StoreError::Conflict(_)) => self.write_audits(events, true).await,
                     written => written,

@@ -83,105 +83,28 @@ crate::queries::impl_ports!(SqliteStore);
 crate::tool_queries::impl_more_ports!(SqliteStore);
 crate::auth_queries::impl_auth_ports!(SqliteStore);
 
-/// A tenant's audit events, up to 1,000 a statement: the rows travel as a single JSON text
-/// that SQLite's `jsonb_each` unpacks, instead of eight bound values a row. Binding each value cost a
-/// copy on the way in (the argument list), another into SQLite, and two frees across threads:
-/// `perf` of the warm token fetch put the binding and the argument list's drop at a fifth of
-/// SQLite's worker thread, and building the statements at 5 % of the server's samples.
-/// (`jsonb_each`, not `json_each`: it hands each row over in SQLite's binary form, which `->>`
-/// reads as it is; `json_each` turned every row back into text for `->>` to parse again —
-/// 40 % of the worker.)
-macro_rules! insert_audits {
-    ($tail:literal) => {
-        concat!(
-            "INSERT INTO audit_events (tenant_id, id, at, actor, action, target, outcome, request_id) \
-             SELECT ?1, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5, j.value ->> 6 \
-             FROM jsonb_each(?2) AS j WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = ?1)",
-            $tail
-        )
-    };
-}
-
 impl SqliteStore {
-    /// Audit events in bulk: one statement per tenant in the batch (`insert_audits!`), and per
-    /// [`AUDIT_ROWS_PER_STATEMENT`](crate::AUDIT_ROWS_PER_STATEMENT) of its events; events
-    /// of tenants that no longer exist are skipped, and with `dedupe` events already written
-    /// too (without it, one of them fails the statement as a conflict).
-    pub(crate) async fn insert_audit_rows(
+    /// The pipeline's audit batches (migration 0014), a statement each; the batch of a tenant
+    /// that no longer exists is skipped (SQLite has one writer, so the check holds until the
+    /// commit). A batch already stored fails the statement as a conflict.
+    pub(crate) async fn insert_audit_batches(
         tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-        events: &[(latchkey_core::TenantId, latchkey_core::audit::AuditEvent)],
-        dedupe: bool,
+        batches: &[crate::AuditBatch],
     ) -> Result<(), latchkey_core::StoreError> {
         use crate::error::OrStore;
-        // A row as `jsonb_each` reads it: `[id, at, actor, action, target, outcome, request_id]`.
-        type Row<'a> = (
-            &'a str,
-            i64,
-            &'a str,
-            &'a str,
-            Option<&'a str>,
-            &'a str,
-            Option<&'a str>,
-        );
-        let mut order: Vec<&(latchkey_core::TenantId, latchkey_core::audit::AuditEvent)> =
-            events.iter().collect();
-        // Stable: each tenant's events keep their order.
-        order.sort_by_key(|(tenant, _)| *tenant);
-        let groups = order
-            .chunk_by(|a, b| a.0 == b.0)
-            .flat_map(|group| group.chunks(crate::AUDIT_ROWS_PER_STATEMENT));
-        for group in groups {
-            let Some((tenant, _)) = group.first() else {
-                continue;
-            };
-            let rows: Vec<Row<'_>> = group
-                .iter()
-                .map(|(_, e)| {
-                    (
-                        e.id.as_str(),
-                        e.at.0,
-                        e.actor.as_str(),
-                        e.action.as_str(),
-                        e.target.as_deref(),
-                        e.outcome.as_str(),
-                        e.request_id.as_deref(),
-                    )
-                })
-                .collect();
-            // Sized up front: grown as it was written, the text was copied over and over
-            // (`perf`: its reallocations a third of the flusher's JSON).
-            let size = rows
-                .iter()
-                .map(|(id, _, actor, action, target, outcome, request_id)| {
-                    48 + id.len()
-                        + actor.len()
-                        + action.len()
-                        + target.map_or(4, str::len)
-                        + outcome.len()
-                        + request_id.map_or(4, str::len)
-                })
-                .sum::<usize>();
-            let mut json = Vec::with_capacity(size);
-            serde_json::to_writer(&mut json, &rows).map_err(|_| {
-                latchkey_core::StoreError::Corrupt {
-                    table: "audit_events",
-                    detail: "the batch could not be written as JSON".to_owned(),
-                }
-            })?;
-            let json = String::from_utf8(json).map_err(|_| latchkey_core::StoreError::Corrupt {
-                table: "audit_events",
-                detail: "the batch's JSON is not UTF-8".to_owned(),
-            })?;
-            sqlx::query(if dedupe {
-                insert_audits!(" ON CONFLICT DO NOTHING")
-            } else {
-                insert_audits!("")
-            })
-            .bind(tenant.to_string())
-            .bind(json)
+        for b in batches {
+            sqlx::query(
+                "INSERT INTO audit_batches (tenant_id, id, first_at, last_at, events) \
+                 SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = ?1)",
+            )
+            .bind(&b.tenant)
+            .bind(&b.id)
+            .bind(b.first_at)
+            .bind(b.last_at)
+            .bind(&b.events)
             .execute(&mut **tx)
             .await
-            .or_store("audit_events")?;
+            .or_store("audit_batches")?;
         }
         Ok(())
     }

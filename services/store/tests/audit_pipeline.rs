@@ -142,7 +142,8 @@ async fn backlog(db: &TestDb) {
 /// everything).
 async fn abandoned(db: &TestDb) {
     let (_w, t, pipeline, flusher, _) = pipeline(db).await;
-    db.exec("DROP TABLE audit_events", &[]).await.unwrap();
+    db.exec("DROP VIEW audit_log", &[]).await.unwrap();
+    db.exec("DROP TABLE audit_batches", &[]).await.unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let run = flusher.spawn(stopped).unwrap();
     let e = AuditEvent::success(&actor(), ACTION, "grt_0".to_owned());

@@ -48,7 +48,7 @@ async fn tenants(db: &TestDb) {
             .is_none()
     );
     // Its audit events, written one at a time and in a batch, go with it (by delete_tenant
-    // itself: audit_events has no foreign key, migrations 0012 and 0013).
+    // itself: audit_events and audit_batches have no foreign key, migrations 0012 to 0014).
     let events = |t: TenantId| {
         let store = w.store.clone();
         async move {
@@ -717,29 +717,53 @@ async fn operator_key_bootstrap_is_atomic(db: &TestDb) {
 }
 
 /// Migration 0013 re-keys audit_events by (tenant, time, id) — on SQLite by rebuilding the
-/// table: the events written before it are all there after it, in the same order; the time
-/// window still selects by time; a retried batch still adds nothing twice.
+/// table — and 0014 adds audit_batches and the audit_log view over both: the events written
+/// before them (as the previous release wrote them, a row each) are all there after them, in
+/// the same order, beside the batches written since; the time window selects from both; a
+/// retried batch adds nothing twice.
 async fn audit_events_survive_their_rekeying(db: &TestDb) {
     use latchkey_core::audit::AuditFilter;
     let w = world(db);
     let t = new_tenant(&w, "Acme").await.tenant.id;
     let s = w.store.as_ref();
-    let batch: Vec<_> = (0..300_i64)
-        .map(|n| {
-            let mut e = audit_event();
-            e.action = "token.release".to_owned();
-            e.target = Some(format!("grant-{n}"));
-            e.at = UnixMillis(1_700_000_000_000 + n % 7);
-            (t, e)
-        })
-        .collect();
-    s.record_audits(&batch).await.unwrap();
-    let all = AuditFilter::default();
-    let before = s.list_audit_events(t, &all).await.unwrap();
-    assert_eq!(before.len(), 301, "the batch and the tenant's creation");
-
+    let event = |n: i64| {
+        let mut e = audit_event();
+        e.action = "token.release".to_owned();
+        e.target = Some(format!("grant-{n}"));
+        e.at = UnixMillis(1_700_000_000_000 + n % 7);
+        e
+    };
+    let old: Vec<_> = (0..300_i64).map(event).collect();
+    for e in &old {
+        db.exec(
+            "INSERT INTO audit_events (tenant_id, id, at, actor, action, target, outcome) \
+             VALUES ($1, $2, CAST($3 AS BIGINT), $4, $5, $6, $7)",
+            &[
+                &t.to_string(),
+                &e.id,
+                &e.at.0.to_string(),
+                &e.actor,
+                &e.action,
+                e.target.as_deref().unwrap_or_default(),
+                &e.outcome,
+            ],
+        )
+        .await
+        .unwrap();
+    }
     let applied = db.store.migrate().await.unwrap();
     assert_eq!(applied.first(), Some(&13), "{applied:?}");
+    assert!(applied.contains(&14), "{applied:?}");
+    let all = AuditFilter::default();
+    let before = s.list_audit_events(t, &all).await.unwrap();
+    assert_eq!(before.len(), 301, "the events and the tenant's creation");
+    let mut want = old.clone();
+    want.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+    let releases = AuditFilter {
+        action: Some("token.release".to_owned()),
+        ..Default::default()
+    };
+    assert_eq!(s.list_audit_events(t, &releases).await.unwrap(), want);
     // One B-tree (SQLite) or one index (PostgreSQL) an event: the key, nothing beside it.
     match &db.store {
         latchkey_store::AnyStore::Sqlite(p) => {
@@ -763,21 +787,29 @@ async fn audit_events_survive_their_rekeying(db: &TestDb) {
             assert!(defs[0].ends_with("(tenant_id, at, id)"), "{defs:?}");
         }
     }
-    assert_eq!(s.list_audit_events(t, &all).await.unwrap(), before);
+    // Batches since, at the same times: listed with the rows, by time and id.
+    let batch: Vec<_> = (300..600_i64).map(|n| (t, event(n))).collect();
     s.record_audits(&batch).await.unwrap();
-    assert_eq!(s.list_audit_events(t, &all).await.unwrap(), before);
+    s.record_audits(&batch).await.unwrap();
+    let mut want = before.clone();
+    want.extend(batch.iter().map(|(_, e)| e.clone()));
+    want.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+    assert_eq!(s.list_audit_events(t, &all).await.unwrap(), want);
     let window = AuditFilter {
         since: Some(UnixMillis(1_700_000_000_002)),
         until: Some(UnixMillis(1_700_000_000_004)),
         ..Default::default()
     };
     let picked = s.list_audit_events(t, &window).await.unwrap();
-    let want: Vec<_> = before
-        .iter()
+    let want: Vec<_> = want
+        .into_iter()
         .filter(|e| (1_700_000_000_002..1_700_000_000_004).contains(&e.at.0))
-        .cloned()
         .collect();
-    assert_eq!(picked.len(), 86, "n % 7 in 2..4 for n < 300");
+    assert_eq!(
+        picked.len(),
+        2 * 86,
+        "n % 7 in 2..4 for n < 300, and again for 300..600"
+    );
     assert_eq!(picked, want);
 }
 

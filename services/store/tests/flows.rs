@@ -401,9 +401,9 @@ async fn audit_batches(db: &TestDb) {
     assert_eq!(targets, ["grant-0", "grant-1", "grant-2"]);
     assert!(s.list_audit_events(gone, &filter).await.unwrap().is_empty());
 
-    // A batch longer than one statement, retried after part of it was written: what was
+    // A batch longer than one batch row, retried after part of it was written: what was
     // written is skipped, the rest goes in, nothing twice.
-    let rows = 2 * latchkey_store::AUDIT_ROWS_PER_STATEMENT + 500;
+    let rows = 2 * latchkey_store::AUDIT_EVENTS_PER_BATCH + 500;
     let big: Vec<_> = (0..rows)
         .map(|n| {
             let mut e = audit_event();
@@ -471,6 +471,101 @@ async fn audit_batches(db: &TestDb) {
         let got = s.list_audit_events(tenant, &filter).await.unwrap();
         assert_eq!(got, want, "tenant {tenant}");
     }
+}
+
+/// Listing by time and the daily usage over batch rows (migration 0014): windows that start or
+/// end inside a batch, between batches, on a batch's first and last event, and across batches
+/// whose times overlap, each select exactly the events whose own time is inside; the usage
+/// counts each event once, on its own day.
+async fn audit_windows(db: &TestDb) {
+    use latchkey_core::audit::AuditFilter;
+    const DAY: i64 = 86_400_000;
+    let w = world(db);
+    let t = new_tenant(&w, "Acme").await.tenant.id;
+    let s = w.store.as_ref();
+    let base = 20_000 * DAY;
+    let event = |at: i64, action: &str| {
+        let mut e = audit_event();
+        e.action = action.to_owned();
+        e.at = UnixMillis(at);
+        (t, e)
+    };
+    // Three flushes: the second's events overlap the first's in time (two replicas), the third
+    // is a day later, its events out of order.
+    let flushes = [
+        (0..10)
+            .map(|n| event(base + 100 + n * 10, "token.release"))
+            .collect::<Vec<_>>(),
+        (0..10)
+            .map(|n| event(base + 150 + n * 20, "authorization.start"))
+            .collect(),
+        [5, 1, 9, 3]
+            .iter()
+            .map(|n| event(base + DAY + n * 1000, "token.release"))
+            .collect(),
+    ];
+    for f in &flushes {
+        s.record_audits(f).await.unwrap();
+    }
+    let everything: Vec<_> = flushes.iter().flatten().map(|(_, e)| e.clone()).collect();
+    let window = |since: Option<i64>, until: Option<i64>, action: Option<&str>| AuditFilter {
+        action: action.map(str::to_owned),
+        since: since.map(UnixMillis),
+        until: until.map(UnixMillis),
+    };
+    let cases = [
+        window(None, None, None),
+        window(Some(base + 100), Some(base + 101), None), // the first batch's first event
+        window(Some(base + 190), Some(base + 191), None), // its last event
+        window(Some(base + 191), Some(base + 200), None), // inside the second only
+        window(Some(base + 120), Some(base + 170), None), // across both
+        window(Some(base + 331), Some(base + DAY), None), // between batches: nothing
+        window(Some(base + DAY + 2000), None, None),      // inside the third
+        window(None, Some(base + DAY + 1000), Some("token.release")),
+        window(Some(base + 150), None, Some("authorization.start")),
+    ];
+    for f in &cases {
+        let mut want: Vec<_> = everything
+            .iter()
+            .filter(|e| {
+                f.since.is_none_or(|s| e.at >= s)
+                    && f.until.is_none_or(|u| e.at < u)
+                    && f.action.as_ref().is_none_or(|a| &e.action == a)
+            })
+            .cloned()
+            .collect();
+        want.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        let got: Vec<_> = s
+            .list_audit_events(t, f)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action != "tenant.create")
+            .collect();
+        assert_eq!(got, want, "{f:?}");
+    }
+    let day = base / DAY;
+    let usage = |since: i64| s.daily_usage(t, UnixMillis(since));
+    assert_eq!(
+        usage(base).await.unwrap(),
+        [
+            (day, "authorization.start".to_owned(), 10),
+            (day, "token.release".to_owned(), 10),
+            (day + 1, "token.release".to_owned(), 4),
+        ]
+    );
+    assert_eq!(
+        usage(base + 160).await.unwrap(),
+        [
+            (day, "authorization.start".to_owned(), 9),
+            (day, "token.release".to_owned(), 4),
+            (day + 1, "token.release".to_owned(), 4),
+        ]
+    );
+    assert_eq!(
+        usage(base + DAY + 3000).await.unwrap(),
+        [(day + 1, "token.release".to_owned(), 3)]
+    );
 }
 
 /// Verifier self-tests: found by their flow_id's hash within the tenant only, decided once,
@@ -542,4 +637,5 @@ on_both_stores! {
     verifier_test_records => verifier_tests;
     grant_change_notices => grant_notices;
     audit_batch_writes => audit_batches;
+    audit_windows_across_batches => audit_windows;
 }

@@ -14,7 +14,7 @@ use latchkey_store::{AnyStore, PoolOptions};
 use secrecy::SecretString;
 
 /// Every tenant-owned table (their keys lead with `tenant_id`).
-pub const TENANT_OWNED_TABLES: [&str; 12] = [
+pub const TENANT_OWNED_TABLES: [&str; 13] = [
     "tenant_keys",
     "providers",
     "tools",
@@ -23,11 +23,15 @@ pub const TENANT_OWNED_TABLES: [&str; 12] = [
     "flows",
     "grants",
     "audit_events",
+    "audit_batches",
     "tenant_settings",
     "pending_revocations",
     "verifier_tests",
     "dashboard_sessions",
 ];
+
+/// Views over tenant-owned tables (statements on them are audited as on the tables).
+pub const TENANT_OWNED_VIEWS: [&str; 1] = ["audit_log"];
 
 /// The platform tables, which belong to no tenant.
 pub const PLATFORM_TABLES: [&str; 4] = [
