@@ -154,21 +154,34 @@ pub fn migration_versions() -> (Vec<i64>, Vec<i64>) {
 pub const AUDIT_EVENTS_PER_BATCH: usize = 1_000;
 
 /// A flush's events as they are stored: by tenant (each tenant's in the order given), at most
-/// [`AUDIT_EVENTS_PER_BATCH`] to a group.
+/// [`AUDIT_EVENTS_PER_BATCH`] to a group. (No index of the whole flush is built: a flush
+/// usually holds one tenant or a few, and a large temporary buffer costs more than it saves —
+/// jemalloc returns freed pages at once, `.cargo/config.toml`, so each one is mapped, faulted
+/// in and unmapped again.)
 pub(crate) fn audit_groups(
     events: &[(latchkey_core::TenantId, latchkey_core::audit::AuditEvent)],
 ) -> Vec<(
     latchkey_core::TenantId,
     Vec<&latchkey_core::audit::AuditEvent>,
 )> {
-    let mut order: Vec<_> = events.iter().collect();
-    // Stable: each tenant's events keep their order.
-    order.sort_by_key(|(tenant, _)| *tenant);
-    order
-        .chunk_by(|a, b| a.0 == b.0)
-        .flat_map(|group| group.chunks(AUDIT_EVENTS_PER_BATCH))
-        .filter_map(|group| Some((group.first()?.0, group.iter().map(|(_, e)| e).collect())))
-        .collect()
+    let mut tenants: Vec<latchkey_core::TenantId> = Vec::new();
+    for (tenant, _) in events {
+        if !tenants.contains(tenant) {
+            tenants.push(*tenant);
+        }
+    }
+    let mut groups = Vec::new();
+    for tenant in tenants {
+        let mut group = Vec::new();
+        for (_, e) in events.iter().filter(|(t, _)| *t == tenant) {
+            if group.len() == AUDIT_EVENTS_PER_BATCH {
+                groups.push((tenant, std::mem::take(&mut group)));
+            }
+            group.push(e);
+        }
+        groups.push((tenant, group));
+    }
+    groups
 }
 
 /// One row of `audit_batches`: a tenant's events as one JSON text (migration 0014).
@@ -185,53 +198,48 @@ pub(crate) struct AuditBatch {
     pub(crate) events: String,
 }
 
+/// Events written as the JSON of [`AuditBatch::events`], straight from the events.
+struct BatchJson<'a>(&'a [&'a latchkey_core::audit::AuditEvent]);
+
+impl serde::Serialize for BatchJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|e| {
+            (
+                e.id.as_str(),
+                e.at.0,
+                e.actor.as_str(),
+                e.action.as_str(),
+                e.target.as_deref(),
+                e.outcome.as_str(),
+                e.request_id.as_deref(),
+            )
+        }))
+    }
+}
+
 impl AuditBatch {
     /// The row of `events` (none if there are none).
     pub(crate) fn of(
         tenant: latchkey_core::TenantId,
         events: &[&latchkey_core::audit::AuditEvent],
     ) -> Result<Option<Self>, StoreError> {
-        // An event as the row holds it.
-        type Row<'a> = (
-            &'a str,
-            i64,
-            &'a str,
-            &'a str,
-            Option<&'a str>,
-            &'a str,
-            Option<&'a str>,
-        );
         let Some(first) = events.first() else {
             return Ok(None);
         };
         let (first_at, last_at) = events.iter().fold((i64::MAX, i64::MIN), |(lo, hi), e| {
             (lo.min(e.at.0), hi.max(e.at.0))
         });
-        let rows: Vec<Row<'_>> = events
-            .iter()
-            .map(|e| {
-                (
-                    e.id.as_str(),
-                    e.at.0,
-                    e.actor.as_str(),
-                    e.action.as_str(),
-                    e.target.as_deref(),
-                    e.outcome.as_str(),
-                    e.request_id.as_deref(),
-                )
-            })
-            .collect();
         // Sized up front: grown as it was written, the text was copied over and over
         // (`perf`: its reallocations a third of the flusher's JSON).
-        let size = rows
+        let size = events
             .iter()
-            .map(|(id, _, actor, action, target, outcome, request_id)| {
-                48 + id.len()
-                    + actor.len()
-                    + action.len()
-                    + target.map_or(4, str::len)
-                    + outcome.len()
-                    + request_id.map_or(4, str::len)
+            .map(|e| {
+                48 + e.id.len()
+                    + e.actor.len()
+                    + e.action.len()
+                    + e.target.as_ref().map_or(4, String::len)
+                    + e.outcome.len()
+                    + e.request_id.as_ref().map_or(4, String::len)
             })
             .sum::<usize>();
         let mut json = Vec::with_capacity(size);
@@ -239,7 +247,7 @@ impl AuditBatch {
             table: "audit_batches",
             detail: detail.to_owned(),
         };
-        serde_json::to_writer(&mut json, &rows)
+        serde_json::to_writer(&mut json, &BatchJson(events))
             .map_err(|_| corrupt("the batch could not be written as JSON"))?;
         let events =
             String::from_utf8(json).map_err(|_| corrupt("the batch's JSON is not UTF-8"))?;

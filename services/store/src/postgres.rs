@@ -70,7 +70,7 @@ impl PgStore {
     /// ([`delete_tenant`](latchkey_core::ports::TenantStore::delete_tenant)).
     pub(crate) async fn insert_audit_batches(
         tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-        batches: &[crate::AuditBatch],
+        batches: Vec<crate::AuditBatch>,
     ) -> Result<(), latchkey_core::StoreError> {
         use crate::error::OrStore;
         if batches.is_empty() {

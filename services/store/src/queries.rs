@@ -915,7 +915,7 @@ macro_rules! impl_ports {
                     }
                     batches.extend(crate::AuditBatch::of(tenant, &group)?);
                 }
-                <$store>::insert_audit_batches(&mut tx, &batches).await?;
+                <$store>::insert_audit_batches(&mut tx, batches).await?;
                 tx.commit().await.or_store("audit_batches")
             }
         }

@@ -89,7 +89,7 @@ impl SqliteStore {
     /// commit). A batch already stored fails the statement as a conflict.
     pub(crate) async fn insert_audit_batches(
         tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-        batches: &[crate::AuditBatch],
+        batches: Vec<crate::AuditBatch>,
     ) -> Result<(), latchkey_core::StoreError> {
         use crate::error::OrStore;
         for b in batches {
@@ -97,11 +97,12 @@ impl SqliteStore {
                 "INSERT INTO audit_batches (tenant_id, id, first_at, last_at, events) \
                  SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = ?1)",
             )
-            .bind(&b.tenant)
-            .bind(&b.id)
+            .bind(b.tenant)
+            .bind(b.id)
             .bind(b.first_at)
             .bind(b.last_at)
-            .bind(&b.events)
+            // By value: its text is not copied again on the way to SQLite.
+            .bind(b.events)
             .execute(&mut **tx)
             .await
             .or_store("audit_batches")?;
