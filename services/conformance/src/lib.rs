@@ -90,21 +90,34 @@ pub fn free_port() -> anyhow::Result<u16> {
 impl Latchkey {
     /// Starts one on `port` (0: any free port), trusting the simulator at `sim`.
     pub async fn start(sim: &str, port: u16) -> anyhow::Result<Latchkey> {
-        let dir = tempfile::tempdir()?;
-        let port = if port == 0 { free_port()? } else { port };
-        let mut settings = latchkey_server::Settings {
-            data_dir: dir.path().join("data"),
-            ..latchkey_server::Settings::default()
+        // A free port is picked before Latchkey binds it (its public URL names the port), so
+        // another socket — a client's connection of a test running beside it — can take it in
+        // between: then a fresh port and a fresh directory (the first start of a data directory
+        // is the one that mints the operator key).
+        let mut tries = 0;
+        let (mut app, dir) = loop {
+            let dir = tempfile::tempdir()?;
+            let chosen = if port == 0 { free_port()? } else { port };
+            let mut settings = latchkey_server::Settings {
+                data_dir: dir.path().join("data"),
+                ..latchkey_server::Settings::default()
+            };
+            settings.server.api_addr = format!("127.0.0.1:{chosen}").parse()?;
+            settings.server.ops_addr = "127.0.0.1:0".parse()?;
+            settings.server.public_url = format!("http://127.0.0.1:{chosen}");
+            settings.discord.allowed_endpoint_origins = vec![sim.to_owned()];
+            settings.auth.allow_insecure_loopback_urls = true;
+            settings.auth.allow_unsafe_skip_verification = Some(false);
+            match latchkey_server::Application::build(settings).await {
+                Ok(app) => break (app, dir),
+                Err(latchkey_server::StartupError::Bind { addr, .. })
+                    if port == 0 && addr.port() == chosen && tries < 5 =>
+                {
+                    tries += 1;
+                }
+                Err(e) => return Err(e).context("starting Latchkey"),
+            }
         };
-        settings.server.api_addr = format!("127.0.0.1:{port}").parse()?;
-        settings.server.ops_addr = "127.0.0.1:0".parse()?;
-        settings.server.public_url = format!("http://127.0.0.1:{port}");
-        settings.discord.allowed_endpoint_origins = vec![sim.to_owned()];
-        settings.auth.allow_insecure_loopback_urls = true;
-        settings.auth.allow_unsafe_skip_verification = Some(false);
-        let mut app = latchkey_server::Application::build(settings)
-            .await
-            .context("starting Latchkey")?;
         let operator_key = app
             .take_new_operator_key()
             .map(|k| secrecy::ExposeSecret::expose_secret(&k).to_owned())
