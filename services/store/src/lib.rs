@@ -172,33 +172,37 @@ pub(crate) fn audit_groups(
     }
     let mut groups = Vec::new();
     for tenant in tenants {
-        let mut group = Vec::new();
+        let mut left = events.iter().filter(|(t, _)| *t == tenant).count();
+        let mut group = Vec::with_capacity(left.min(AUDIT_EVENTS_PER_BATCH));
         for (_, e) in events.iter().filter(|(t, _)| *t == tenant) {
             if group.len() == AUDIT_EVENTS_PER_BATCH {
-                groups.push((tenant, std::mem::take(&mut group)));
+                let next = Vec::with_capacity(left.min(AUDIT_EVENTS_PER_BATCH));
+                groups.push((tenant, std::mem::replace(&mut group, next)));
             }
             group.push(e);
+            left -= 1;
         }
         groups.push((tenant, group));
     }
     groups
 }
 
-/// One row of `audit_batches`: a tenant's events as one JSON text (migration 0014).
-pub(crate) struct AuditBatch {
+/// One row of `audit_batches`: a tenant's events, to be written as one JSON text (migration
+/// 0014).
+pub(crate) struct AuditBatch<'a> {
     /// The tenant.
     pub(crate) tenant: String,
     /// The first event's id.
-    pub(crate) id: String,
+    pub(crate) id: &'a str,
     /// The earliest event's time.
     pub(crate) first_at: i64,
     /// The latest event's time.
     pub(crate) last_at: i64,
-    /// `[[id, at, actor, action, target, outcome, request_id], ...]`.
-    pub(crate) events: String,
+    /// The events.
+    events: Vec<&'a latchkey_core::audit::AuditEvent>,
 }
 
-/// Events written as the JSON of [`AuditBatch::events`], straight from the events.
+/// Events written as the JSON of an [`AuditBatch`], straight from the events.
 struct BatchJson<'a>(&'a [&'a latchkey_core::audit::AuditEvent]);
 
 impl serde::Serialize for BatchJson<'_> {
@@ -217,21 +221,31 @@ impl serde::Serialize for BatchJson<'_> {
     }
 }
 
-impl AuditBatch {
+impl<'a> AuditBatch<'a> {
     /// The row of `events` (none if there are none).
     pub(crate) fn of(
         tenant: latchkey_core::TenantId,
-        events: &[&latchkey_core::audit::AuditEvent],
-    ) -> Result<Option<Self>, StoreError> {
-        let Some(first) = events.first() else {
-            return Ok(None);
-        };
+        events: Vec<&'a latchkey_core::audit::AuditEvent>,
+    ) -> Option<Self> {
+        let id = events.first()?.id.as_str();
         let (first_at, last_at) = events.iter().fold((i64::MAX, i64::MIN), |(lo, hi), e| {
             (lo.min(e.at.0), hi.max(e.at.0))
         });
-        // Sized up front: grown as it was written, the text was copied over and over
-        // (`perf`: its reallocations a third of the flusher's JSON).
-        let size = events
+        Some(Self {
+            tenant: tenant.to_string(),
+            id,
+            first_at,
+            last_at,
+            events,
+        })
+    }
+
+    /// Appends the events' JSON, `[[id, at, actor, action, target, outcome, request_id], ...]`,
+    /// to `out`, having made room for it first: grown as it was written, the text was copied
+    /// over and over (`perf`: its reallocations a third of the flusher's JSON).
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) -> Result<(), StoreError> {
+        let size = self
+            .events
             .iter()
             .map(|e| {
                 48 + e.id.len()
@@ -242,22 +256,21 @@ impl AuditBatch {
                     + e.request_id.as_ref().map_or(4, String::len)
             })
             .sum::<usize>();
-        let mut json = Vec::with_capacity(size);
-        let corrupt = |detail: &str| StoreError::Corrupt {
+        out.reserve(size);
+        serde_json::to_writer(out, &BatchJson(&self.events)).map_err(|_| StoreError::Corrupt {
             table: "audit_batches",
-            detail: detail.to_owned(),
-        };
-        serde_json::to_writer(&mut json, &BatchJson(events))
-            .map_err(|_| corrupt("the batch could not be written as JSON"))?;
-        let events =
-            String::from_utf8(json).map_err(|_| corrupt("the batch's JSON is not UTF-8"))?;
-        Ok(Some(Self {
-            tenant: tenant.to_string(),
-            id: first.id.clone(),
-            first_at,
-            last_at,
-            events,
-        }))
+            detail: "the batch could not be written as JSON".to_owned(),
+        })
+    }
+
+    /// The events' JSON as a text of its own.
+    pub(crate) fn json(&self) -> Result<String, StoreError> {
+        let mut json = Vec::new();
+        self.write_json(&mut json)?;
+        String::from_utf8(json).map_err(|_| StoreError::Corrupt {
+            table: "audit_batches",
+            detail: "the batch's JSON is not UTF-8".to_owned(),
+        })
     }
 }
 

@@ -913,7 +913,7 @@ macro_rules! impl_ports {
                         .collect();
                         group.retain(|e| !stored.contains(&e.id));
                     }
-                    batches.extend(crate::AuditBatch::of(tenant, &group)?);
+                    batches.extend(crate::AuditBatch::of(tenant, group));
                 }
                 <$store>::insert_audit_batches(&mut tx, batches).await?;
                 tx.commit().await.or_store("audit_batches")

@@ -89,10 +89,11 @@ impl SqliteStore {
     /// commit). A batch already stored fails the statement as a conflict.
     pub(crate) async fn insert_audit_batches(
         tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-        batches: Vec<crate::AuditBatch>,
+        batches: Vec<crate::AuditBatch<'_>>,
     ) -> Result<(), latchkey_core::StoreError> {
         use crate::error::OrStore;
         for b in batches {
+            let json = b.json()?;
             sqlx::query(
                 "INSERT INTO audit_batches (tenant_id, id, first_at, last_at, events) \
                  SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = ?1)",
@@ -101,8 +102,8 @@ impl SqliteStore {
             .bind(b.id)
             .bind(b.first_at)
             .bind(b.last_at)
-            // By value: its text is not copied again on the way to SQLite.
-            .bind(b.events)
+            // By value: the text is not copied again on its way to SQLite.
+            .bind(json)
             .execute(&mut **tx)
             .await
             .or_store("audit_batches")?;
