@@ -335,53 +335,47 @@ above are after the fixes.
 | the gRPC rounds' tail: the bare `GetToken`'s own p99 5.25–5.6 ms | the generator, tonic's client (each call through its channel's buffer task and hyper's dispatch task), spent 21–25 µs of CPU a call — more than either server it measured, on the same two cores (`latchkey-bench fetch --grpc` prints the generator's CPU) | the generator writes HTTP/2 with `h2` directly, the request's message encoded once; every answer must still be HTTP 200 with a message and `grpc-status: 0` | `latchkey-bench fetch --grpc`, SQLite, AMD EPYC host (12-06 11:45): the generator 24.6–24.9 → 17.1–17.8 µs a call; the bare `GetToken`'s p99 5.44–5.62 → 3.70–4.17 ms; Latchkey's 5.77–5.94 → 5.01–5.14 ms, ratio 0.69–0.72 → 0.68–0.75 |
 | PostgreSQL's warm fetch p99 5.5–6.9 ms while SQLite's was 3.8–4.9 ms | a diagnostic build that skipped the audit writes (not kept): p99 3.66 and 3.92 ms against 6.08 and 6.84, ratio 0.73 and 0.70 against 0.60 and 0.59 — the writes make the tail. Not the PostgreSQL backend's CPU: with its processes at `SCHED_IDLE` (`chrt -i`) the p99 stayed at 6.2 ms. The flusher ran on a runtime worker: building and encoding a 1,000-row statement (its arrays, then TLS), and freeing a written batch, held the worker for up to 1.5 ms at a time (runs of three consecutive `perf` samples at 2 kHz), some 50 times a second, while the requests queued on that worker waited | the flusher runs on a thread of its own (`latchkey-audit`, driven with the runtime's I/O and timers), as SQLite's worker thread does; at shutdown it is abandoned once the grace period is over | alternating pairs of `latchkey-bench fetch --pg` (six, AMD EPYC host, 11:40–11:53): p99 6.86, 6.16, 6.41, 5.72, 5.90, 5.90 → 6.53, 6.01, 5.86, 5.14, 5.24, 6.00 ms (mean 6.16 → 5.80), ratios within the host's spread (0.52–0.69 both); SQLite, two pairs: p99 4.43, 4.39 → 4.29, 4.16 ms |
 | on an Intel Xeon host (12-06 13:15) the warm fetch missed 0.6 on both stores (SQLite 0.55–0.57, PostgreSQL 0.55, p99 4.9–5.1 ms) | per-thread CPU under `latchkey-bench fetch` (`/proc/<pid>/task/*/stat`): SQLite's four worker threads and the `latchkey-audit` thread together about 20 % of a core at 79,000 releases a second, some 2.5 µs a release, writing each event as a key in the audit table's B-tree (the runtime's workers 108 %); on PostgreSQL the same rows were the backend's work (the row before) | migration 0014: the pipeline writes a tenant's events of one flush, up to 1,000, as one row of `audit_batches` (a JSON array, stored uncompressed out of line on PostgreSQL), with the earliest and latest event's time; the view `audit_log` shows them with `audit_events` as one table, and the listing and the daily usage read it, skipping batches outside the window before unpacking them. A retried batch that collides is written again without the events already stored | three alternating pairs each of `latchkey-bench fetch` (Xeon, 13:35–13:45): SQLite 0.559, 0.562, 0.564 → 0.604, 0.572, 0.585 (Latchkey's CPU 16.1, 16.3, 15.8 → 14.8, 15.1, 15.1 µs a release); PostgreSQL 0.547, 0.540, 0.541 → 0.564, 0.586, 0.559, p99 5.30, 5.43, 5.80 → 4.95, 4.74, 4.65 ms |
+| after migration 0014, large temporary buffers of the audit flush: page faults and `madvise` 3 % of the warm fetch's samples (SQLite), and two fifths of the `latchkey-audit` thread's on PostgreSQL, where copying the batches into the statement's arguments was another third | `perf record --call-graph dwarf` of the replica, and of the audit thread alone (`-t`): jemalloc returns freed pages at once (`.cargo/config.toml`, for the waiters' memory), so every buffer of 16 KiB or more — the flush's index by tenant, a row list beside each batch's JSON, the JSON itself, its copy for SQLite, PostgreSQL's argument buffer grown by doubling — was mapped, faulted in page by page and unmapped with a TLB shootdown of the other core; the API key check also keyed its HMAC (two of its five SHA-256 blocks) on every request | no index of the flush (a flush holds a few tenants), no row list, group vectors sized up front, the JSON bound to SQLite by value; on PostgreSQL a statement a batch whose JSON is written straight into the arguments (a custom `Encode`); each pepper's HMAC keyed once | alternating pairs of `latchkey-bench fetch` (Xeon, 14:05–14:30): SQLite, Latchkey's CPU 15.4, 15.6, 15.4 → 15.2, 14.7, 14.3 µs a release, ratio 0.598, 0.593, 0.576 → 0.590, 0.601, 0.608; PostgreSQL (the argument change alone) p99 4.94, 4.98, 5.71 → 4.36, 4.36, 5.10 ms, ratio 0.567, 0.552, 0.564 → 0.569, 0.581, 0.564 |
 
-Still missed, with what the profile shows (figures above: 2026-12-06 12:40, on an AMD EPYC
-host; the morning's runs were on an Intel Xeon one):
+Still missed, with what the profile shows (figures above: 2026-12-06 14:33, on an Intel Xeon
+host):
 
-- **Warm token fetch on PostgreSQL over REST: 0.559 × the baseline** (rounds 0.559, 0.577,
-  0.555) **and p99 6.73 ms**; met on SQLite (0.635, p99 4.28 ms) and, for throughput, over gRPC
-  on both stores (0.688 and 0.689). **p99 above 5 ms over gRPC: 6.77 ms on SQLite and 6.02 ms on
-  PostgreSQL**, where the bare `GetToken`'s own p99 in the same rounds was 5.34 and 4.12 ms.
-  The host's speed moved within this session: from 11:00 to 11:55 the same build used 18–20 µs
-  of CPU a request and single `latchkey-bench fetch` runs gave 0.61–0.72 on SQLite and gRPC p99
-  5.0–5.1 ms with the `h2` generator; from 12:10 the very same binaries used 27–30 µs a request
-  (the baseline 11.5–15 µs, a third more than before) and gave 0.50–0.58. One build's rounds
-  spread by up to ±0.08 and the baseline moved between 68,000 and 99,000 req/s within the hour,
-  so a change smaller than about 5 % cannot be told apart from a single run: each fix above was
-  judged on alternating pairs of runs and on its share of the profile.
-- PostgreSQL's gap is the audit rows. A diagnostic build that skipped the audit writes (not
-  kept) gave 0.73 and 0.70 with p99 3.66 and 3.92 ms, against 0.60 and 0.59 with 6.08 and 6.84
-  ms. After the flusher moved to its own thread (last row), what remains is the database's own
-  work: `perf record -a` under `latchkey-bench fetch --pg` puts the PostgreSQL backend at 11.5 %
-  of the host's samples (Latchkey's workers 57 %, `wrk` 26 %), spread over tuple forming, the
-  key's B-tree comparisons, WAL records and `UNNEST`'s tuple store, none above 0.6 %; its log
-  (`log_min_duration_statement = 0`) shows 2.7–3.0 ms for each 1,000-row statement when not
-  preempted, plus 1.3–10 ms for the commit's flush. Tried, not kept: `COPY` instead of `INSERT
-  … UNNEST` (`psql`, eight alternating 5,000-row pairs: 20–38 against 23–37 ms, no clear
-  difference); TLS off on the loopback connection (Debian's PostgreSQL has `ssl = on`, and the
-  pool negotiates it: rustls is 0.9 % of Latchkey's samples; `PGSSLMODE=disable`, two pairs:
-  no difference in p99); jemalloc's `dirty_decay_ms` at 30 s (its purges' TLB shootdowns are
-  0.7 % of the samples; two runs each, within the spread). Remaining directions: fewer rows
-  (a batch's events in one row per tenant, unpacked when read — a schema change) or a cheaper
-  key for the audit table.
-- gRPC: Latchkey's HTTP/2 path costs 33–37 µs of CPU a call against 20 µs a REST request
-  (hyper's HTTP/2 connection task was 38 % of the samples in an earlier profile), and its p99 is
-  within 1–1.5 ms of the bare `GetToken`'s, whose own p99 is 3.7–5.3 ms on these two cores
-  with the generator beside it.
-- The access log at the default `info`: 0.473 on SQLite and 0.442 on PostgreSQL (one round
-  each, a 325-byte line a request on a pipe) against 0.595 and 0.578 at `error`: formatting
+- **Warm token fetch on PostgreSQL over REST: 0.575 × the baseline** (rounds 0.567, 0.582,
+  0.575); its p99 (4.55 ms) is met, as are SQLite over REST (0.610, p99 4.26 ms) and gRPC on
+  both stores (0.674 and 0.666, p99 3.00 and 3.56 ms). Latchkey itself used 14.0–14.5 µs of
+  CPU a release on either store in the pairs above, against the baseline's 7.2–7.9; what
+  PostgreSQL adds is the database's share of the two cores the server and `wrk` share. `perf
+  record -a` under `latchkey-bench fetch --pg` (13:55, after migration 0014, before the last
+  row's fixes): the PostgreSQL backend 4.7 % of the host's samples (11.5 % with a row an event,
+  on the AMD EPYC host), mostly the kernel writing its WAL and the batches' out-of-line pages;
+  the `latchkey-audit` thread 3.7 % (two fifths of it the allocation churn fixed since);
+  Latchkey's workers 63 %; `wrk` 23 %; idle 5 %. Tried earlier and not kept: `COPY` instead of
+  `INSERT … UNNEST` (no clear difference in eight alternating `psql` pairs); TLS off on the
+  loopback connection (`PGSSLMODE=disable`: no difference in p99); jemalloc's `dirty_decay_ms`
+  at 30 s (within the spread); the backend's processes at `SCHED_IDLE` (releases then wait for
+  room in the audit queue).
+- The gRPC p99 is met on this host but was not on the AMD EPYC host at 12:40 the same day:
+  6.77 ms on SQLite and 6.02 ms on PostgreSQL, where the bare `GetToken`'s own p99 in the same
+  rounds was 5.34 and 4.12 ms (Latchkey's within 1–1.5 ms of it; its HTTP/2 path costs more CPU
+  a call than REST, hyper's HTTP/2 connection task 38 % of the samples in an earlier profile).
+- The host's speed moves: on the AMD EPYC host the same binaries used 18–20 µs of CPU a request
+  from 11:00 to 11:55 and 27–30 µs from 12:10, and gave ratios of 0.61–0.72 and then 0.50–0.58;
+  one build's rounds spread by up to ±0.08. A change smaller than about 5 % cannot be told apart
+  from a single run, so each fix above was judged on alternating pairs of runs and on its share
+  of the profile.
+- The access log at the default `info`: 0.445 on SQLite and 0.434 on PostgreSQL (one round
+  each, a 325-byte line a request on a pipe) against 0.610 and 0.575 at `error`: formatting
   the line and the request span's fields is most of that cost (`perf`: 10 % of the samples at
   `info`), the write having moved to the log thread.
-- Where the time goes (`perf record --call-graph dwarf` of `latchkey-bench fetch`, SQLite, AMD
-  EPYC host, 11:20, before the flusher's thread; shares of Latchkey's samples): writing the
-  answers 38 % (`writev`: loopback TCP delivering the answer and waking a `wrk` thread, which
-  the baseline pays too); hyper reading and parsing the requests 9.5 %; the token route 14.5 %
-  — the release 3.9 %, the key's check (its HMAC) 1.3 %, the answer's JSON 1.7 %, the audit
-  event 1.0 %, the catalog's look-up 1.2 %; SQLite's worker 9 % (its WAL checkpoints 1.6 %);
-  the request's record (span fields, request id header, metrics) 2.9 %, of it the metrics 2.2 %;
-  clock reads 1.4 %. Latchkey's CPU a request: 19.7–21.4 µs against the baseline's
-  10.7–13.8 µs at that hour.
+- Where the time goes (`perf record --call-graph dwarf` of `latchkey-bench fetch`, SQLite,
+  Xeon host, 13:50, after migration 0014; shares of Latchkey's samples): the kernel 53 %, most
+  of it writing the answers (`writev`: loopback TCP delivering each answer and waking a `wrk`
+  thread, which the baseline pays too) and switching threads; hyper reading and parsing the
+  requests 8.7 %; the token route 19.5 % — the release 5.7 %, the catalog's look-up 2.0 %, the
+  key's check 1.8 % (its HMAC 1.3 %, keyed once since), the audit event 1.4 %, the answer's
+  JSON 1.4 %; the request's record 3.3 %, of it the metrics 2.6 %; moves of the routing
+  layers' futures (`memmove` under tower's and hyper's `call`) about 1 %; SQLite's worker and
+  the audit thread 2.5 % (about 8 % with a row an event).
 - The scheduler: `perf record -e sched:sched_switch -a` under the fetch shows 0.62 context
   switches a request against the baseline's 0.15 (`vmstat`), nearly all a `wrk` thread woken by
   an answer preempting the worker that wrote it. A slower server leaves `wrk`'s threads waiting
@@ -397,7 +391,8 @@ host; the morning's runs were on an Intel Xeon one):
   changed nothing measurable (alternating pairs: 20.8, 21.0, 21.5 against 20.8, 20.7, 21.3 µs
   a request) and was not kept; the audit event's id and time from one clock read; the key's
   tool id kept parsed in the cached key record; the tool's scope set kept with the catalog
-  instead of built on each release (0.5 %). On PostgreSQL, `auth.audit_flush_batch`
+  instead of built on each release (0.5 %); fewer moves of the routing layers' futures
+  (about 1 %). On PostgreSQL, `auth.audit_flush_batch`
   = 20,000 gave p99 5.6–5.9 ms against 7.6–8.4 ms at 5,000 in back-to-back runs before the
   `TCP_NODELAY` fix, and 5.1–5.9 against 5.6–6.4 ms after it (three alternating pairs of
   `latchkey-bench fetch --pg`, 03:10): still above 5 ms. With the audit re-keyed (05:07),
