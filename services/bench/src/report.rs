@@ -353,7 +353,10 @@ host):
   `INSERT … UNNEST` (no clear difference in eight alternating `psql` pairs); TLS off on the
   loopback connection (`PGSSLMODE=disable`: no difference in p99); jemalloc's `dirty_decay_ms`
   at 30 s (within the spread); the backend's processes at `SCHED_IDLE` (releases then wait for
-  room in the audit queue).
+  room in the audit queue). Tried after migration 0014 (14:45–14:58, three alternating pairs
+  each) and not kept: the batches compressed with lz4 instead of stored uncompressed (0.570,
+  0.585, 0.585 against 0.584, 0.569, 0.583) and `auth.audit_flush_batch` = 20,000 (0.587,
+  0.574, 0.564 against 0.569, 0.585, 0.571 at 5,000).
 - The gRPC p99 is met on this host but was not on the AMD EPYC host at 12:40 the same day:
   6.77 ms on SQLite and 6.02 ms on PostgreSQL, where the bare `GetToken`'s own p99 in the same
   rounds was 5.34 and 4.12 ms (Latchkey's within 1–1.5 ms of it; its HTTP/2 path costs more CPU
