@@ -198,9 +198,19 @@ pub(crate) struct AuditBatch<'a> {
     pub(crate) first_at: i64,
     /// The latest event's time.
     pub(crate) last_at: i64,
+    /// How many events are `authorization.start`, `authorization.completed` and
+    /// `token.release`: what the daily usage counts.
+    pub(crate) counts: [i64; 3],
     /// The events.
     events: Vec<&'a latchkey_core::audit::AuditEvent>,
 }
+
+/// The actions of [`AuditBatch::counts`], in order.
+const COUNTED_ACTIONS: [&str; 3] = [
+    "authorization.start",
+    "authorization.completed",
+    "token.release",
+];
 
 /// Events written as the JSON of an [`AuditBatch`], straight from the events.
 struct BatchJson<'a>(&'a [&'a latchkey_core::audit::AuditEvent]);
@@ -231,11 +241,18 @@ impl<'a> AuditBatch<'a> {
         let (first_at, last_at) = events.iter().fold((i64::MAX, i64::MIN), |(lo, hi), e| {
             (lo.min(e.at.0), hi.max(e.at.0))
         });
+        let mut counts = [0; 3];
+        for e in &events {
+            if let Some(i) = COUNTED_ACTIONS.iter().position(|a| *a == e.action) {
+                counts[i] += 1;
+            }
+        }
         Some(Self {
             tenant: tenant.to_string(),
             id,
             first_at,
             last_at,
+            counts,
             events,
         })
     }

@@ -75,8 +75,8 @@ impl PgStore {
         use crate::error::OrStore;
         for b in &batches {
             sqlx::query(
-                "INSERT INTO audit_batches (tenant_id, id, first_at, last_at, events) \
-                 SELECT $1, $2, $3, $4, $5 \
+                "INSERT INTO audit_batches (tenant_id, id, first_at, last_at, events, starts, completions, releases) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
                  WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $1 FOR KEY SHARE)",
             )
             .bind(b.tenant.as_str())
@@ -84,6 +84,9 @@ impl PgStore {
             .bind(b.first_at)
             .bind(b.last_at)
             .bind(EventsText(b))
+            .bind(b.counts[0])
+            .bind(b.counts[1])
+            .bind(b.counts[2])
             .execute(&mut **tx)
             .await
             .or_store("audit_batches")?;

@@ -943,11 +943,23 @@ macro_rules! impl_ports {
 
             #[tracing::instrument(name = "store.daily_usage", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn daily_usage(&self, tenant: TenantId, since: UnixMillis) -> Result<Vec<(i64, String, i64)>, StoreError> {
+                // A batch of events all at or after `since` and within one day is counted from
+                // its counts; the rows of audit_events, and batches that start before `since` or
+                // cross midnight, event by event (migration 0014).
                 sqlx::query_as::<_, (i64, String, i64)>(
-                    "SELECT at / 86400000 AS day, action, COUNT(*) FROM audit_log \
-                     WHERE tenant_id = $1 AND batch_last >= $2 AND at >= $2 \
-                     AND action IN ('authorization.start', 'authorization.completed', 'token.release') \
-                     GROUP BY at / 86400000, action ORDER BY day, action",
+                    "SELECT day, action, CAST(SUM(n) AS BIGINT) FROM ( \
+                       SELECT at / 86400000 AS day, action, COUNT(*) AS n FROM audit_log \
+                       WHERE tenant_id = $1 AND batch_last >= $2 AND at >= $2 \
+                       AND NOT (in_batch = 1 AND batch_first >= $2 AND batch_first / 86400000 = batch_last / 86400000) \
+                       AND action IN ('authorization.start', 'authorization.completed', 'token.release') \
+                       GROUP BY at / 86400000, action \
+                       UNION ALL SELECT first_at / 86400000, 'authorization.start', starts FROM audit_batches \
+                       WHERE tenant_id = $1 AND first_at >= $2 AND first_at / 86400000 = last_at / 86400000 \
+                       UNION ALL SELECT first_at / 86400000, 'authorization.completed', completions FROM audit_batches \
+                       WHERE tenant_id = $1 AND first_at >= $2 AND first_at / 86400000 = last_at / 86400000 \
+                       UNION ALL SELECT first_at / 86400000, 'token.release', releases FROM audit_batches \
+                       WHERE tenant_id = $1 AND first_at >= $2 AND first_at / 86400000 = last_at / 86400000 \
+                     ) u GROUP BY day, action HAVING SUM(n) > 0 ORDER BY day, action",
                 )
                 .bind(tenant.to_string())
                 .bind(since.0)

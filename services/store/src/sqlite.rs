@@ -95,8 +95,8 @@ impl SqliteStore {
         for b in batches {
             let json = b.json()?;
             sqlx::query(
-                "INSERT INTO audit_batches (tenant_id, id, first_at, last_at, events) \
-                 SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = ?1)",
+                "INSERT INTO audit_batches (tenant_id, id, first_at, last_at, events, starts, completions, releases) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = ?1)",
             )
             .bind(b.tenant)
             .bind(b.id)
@@ -104,6 +104,9 @@ impl SqliteStore {
             .bind(b.last_at)
             // By value: the text is not copied again on its way to SQLite.
             .bind(json)
+            .bind(b.counts[0])
+            .bind(b.counts[1])
+            .bind(b.counts[2])
             .execute(&mut **tx)
             .await
             .or_store("audit_batches")?;

@@ -490,8 +490,8 @@ async fn audit_windows(db: &TestDb) {
         e.at = UnixMillis(at);
         (t, e)
     };
-    // Three flushes: the second's events overlap the first's in time (two replicas), the third
-    // is a day later, its events out of order.
+    // Flushes: the second's events overlap the first's in time (two replicas), the third is a
+    // day later, its events out of order.
     let flushes = [
         (0..10)
             .map(|n| event(base + 100 + n * 10, "token.release"))
@@ -503,6 +503,12 @@ async fn audit_windows(db: &TestDb) {
             .iter()
             .map(|n| event(base + DAY + n * 1000, "token.release"))
             .collect(),
+        // One event alone, and a batch across midnight.
+        vec![event(base + 500, "authorization.completed")],
+        vec![
+            event(base + DAY - 5, "token.release"),
+            event(base + DAY + 500, "token.release"),
+        ],
     ];
     for f in &flushes {
         s.record_audits(f).await.unwrap();
@@ -519,7 +525,8 @@ async fn audit_windows(db: &TestDb) {
         window(Some(base + 190), Some(base + 191), None), // its last event
         window(Some(base + 191), Some(base + 200), None), // inside the second only
         window(Some(base + 120), Some(base + 170), None), // across both
-        window(Some(base + 331), Some(base + DAY), None), // between batches: nothing
+        window(Some(base + 331), Some(base + 500), None), // between batches: nothing
+        window(Some(base + DAY - 5), Some(base + DAY + 1), None), // across midnight
         window(Some(base + DAY + 2000), None, None),      // inside the third
         window(None, Some(base + DAY + 1000), Some("token.release")),
         window(Some(base + 150), None, Some("authorization.start")),
@@ -544,27 +551,40 @@ async fn audit_windows(db: &TestDb) {
             .collect();
         assert_eq!(got, want, "{f:?}");
     }
+    // Whole batches are counted from their counts, the others event by event: each way must
+    // give the same figures (since before everything; inside the first batches; on the first
+    // event of the batch across midnight; inside the third).
     let day = base / DAY;
     let usage = |since: i64| s.daily_usage(t, UnixMillis(since));
+    let row = |d: i64, action: &str, n: i64| (d, action.to_owned(), n);
     assert_eq!(
         usage(base).await.unwrap(),
         [
-            (day, "authorization.start".to_owned(), 10),
-            (day, "token.release".to_owned(), 10),
-            (day + 1, "token.release".to_owned(), 4),
+            row(day, "authorization.completed", 1),
+            row(day, "authorization.start", 10),
+            row(day, "token.release", 11),
+            row(day + 1, "token.release", 5),
         ]
     );
     assert_eq!(
         usage(base + 160).await.unwrap(),
         [
-            (day, "authorization.start".to_owned(), 9),
-            (day, "token.release".to_owned(), 4),
-            (day + 1, "token.release".to_owned(), 4),
+            row(day, "authorization.completed", 1),
+            row(day, "authorization.start", 9),
+            row(day, "token.release", 5),
+            row(day + 1, "token.release", 5),
+        ]
+    );
+    assert_eq!(
+        usage(base + DAY - 5).await.unwrap(),
+        [
+            row(day, "token.release", 1),
+            row(day + 1, "token.release", 5)
         ]
     );
     assert_eq!(
         usage(base + DAY + 3000).await.unwrap(),
-        [(day + 1, "token.release".to_owned(), 3)]
+        [row(day + 1, "token.release", 3)]
     );
 }
 
