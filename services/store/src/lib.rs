@@ -187,6 +187,13 @@ pub(crate) fn audit_groups(
     groups
 }
 
+/// The earliest and the latest time of `events` (`(i64::MAX, i64::MIN)` for none).
+pub(crate) fn time_bounds(events: &[&latchkey_core::audit::AuditEvent]) -> (i64, i64) {
+    events.iter().fold((i64::MAX, i64::MIN), |(lo, hi), e| {
+        (lo.min(e.at.0), hi.max(e.at.0))
+    })
+}
+
 /// One row of `audit_batches`: a tenant's events, to be written as one JSON text (migration
 /// 0014).
 pub(crate) struct AuditBatch<'a> {
@@ -238,9 +245,7 @@ impl<'a> AuditBatch<'a> {
         events: Vec<&'a latchkey_core::audit::AuditEvent>,
     ) -> Option<Self> {
         let id = events.first()?.id.as_str();
-        let (first_at, last_at) = events.iter().fold((i64::MAX, i64::MIN), |(lo, hi), e| {
-            (lo.min(e.at.0), hi.max(e.at.0))
-        });
+        let (first_at, last_at) = time_bounds(&events);
         let mut counts = [0; 3];
         for e in &events {
             if let Some(i) = COUNTED_ACTIONS.iter().position(|a| *a == e.action) {

@@ -896,9 +896,7 @@ macro_rules! impl_ports {
                 let mut batches = Vec::new();
                 for (tenant, mut group) in crate::audit_groups(events) {
                     if dedupe {
-                        let (lo, hi) = group
-                            .iter()
-                            .fold((i64::MAX, i64::MIN), |(lo, hi), e| (lo.min(e.at.0), hi.max(e.at.0)));
+                        let (lo, hi) = crate::time_bounds(&group);
                         let stored: std::collections::HashSet<String> = sqlx::query_scalar(
                             "SELECT id FROM audit_log WHERE tenant_id = $1 \
                              AND batch_first <= $3 AND batch_last >= $2 AND at >= $2 AND at <= $3",
