@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use moka::sync::Cache;
 
 use crate::apikey::KeyHash;
-use crate::audit::{AuditEvent, AuditFilter};
+use crate::audit::{AuditEvent, AuditFilter, PackedAudits};
 use crate::authorization::{AuthorizationRecord, AuthorizationStatus, Finish, FlowRecord, Phase};
 use crate::crypto::{MasterKeyId, WrappedKey};
 use crate::error::StoreError;
@@ -693,7 +693,7 @@ impl AuditStore for CachedStore {
     ) -> Result<Vec<AuditEvent>, StoreError> {
         self.inner.list_audit_events(tenant, filter).await
     }
-    async fn record_audits(&self, events: &[(TenantId, AuditEvent)]) -> Result<(), StoreError> {
+    async fn record_audits(&self, events: &PackedAudits) -> Result<(), StoreError> {
         self.inner.record_audits(events).await
     }
     async fn daily_usage(

@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 
 use crate::apikey::{KeyHash, KeyRole};
-use crate::audit::{AuditEvent, AuditFilter};
+use crate::audit::{AuditEvent, AuditFilter, PackedAudits};
 use crate::authorization::{AuthorizationRecord, AuthorizationStatus, Finish, FlowRecord, Phase};
 use crate::crypto::{MasterKeyId, WrappedKey};
 use crate::error::StoreError;
@@ -746,7 +746,7 @@ pub trait AuditStore: Send + Sync {
     /// Records a batch of events (the audit pipeline's flush) in one transaction: all or none.
     /// Events of tenants deleted meanwhile are dropped with their tenant; recording an event
     /// that is already stored (a retried batch) is not an error.
-    async fn record_audits(&self, events: &[(TenantId, AuditEvent)]) -> Result<(), StoreError>;
+    async fn record_audits(&self, events: &PackedAudits) -> Result<(), StoreError>;
 }
 
 /// Everything Latchkey stores, behind one handle.

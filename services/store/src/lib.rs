@@ -154,32 +154,31 @@ pub fn migration_versions() -> (Vec<i64>, Vec<i64>) {
 pub const AUDIT_EVENTS_PER_BATCH: usize = 1_000;
 
 /// A flush's events as they are stored: by tenant (each tenant's in the order given), at most
-/// [`AUDIT_EVENTS_PER_BATCH`] to a group. (No index of the whole flush is built: a flush
-/// usually holds one tenant or a few, and a large temporary buffer costs more than it saves —
-/// jemalloc returns freed pages at once, `.cargo/config.toml`, so each one is mapped, faulted
-/// in and unmapped again.)
+/// [`AUDIT_EVENTS_PER_BATCH`] to a group, as their positions in `events`. (No index of the
+/// whole flush is built: a flush usually holds one tenant or a few, and a large temporary
+/// buffer costs more than it saves — jemalloc returns freed pages at once,
+/// `.cargo/config.toml`, so each one is mapped, faulted in and unmapped again.)
 pub(crate) fn audit_groups(
-    events: &[(latchkey_core::TenantId, latchkey_core::audit::AuditEvent)],
-) -> Vec<(
-    latchkey_core::TenantId,
-    Vec<&latchkey_core::audit::AuditEvent>,
-)> {
+    events: &latchkey_core::audit::PackedAudits,
+) -> Vec<(latchkey_core::TenantId, Vec<usize>)> {
+    let tenant_of = |i: usize| events.tenant(i);
     let mut tenants: Vec<latchkey_core::TenantId> = Vec::new();
-    for (tenant, _) in events {
-        if !tenants.contains(tenant) {
-            tenants.push(*tenant);
+    for tenant in (0..events.len()).filter_map(tenant_of) {
+        if !tenants.contains(&tenant) {
+            tenants.push(tenant);
         }
     }
     let mut groups = Vec::new();
     for tenant in tenants {
-        let mut left = events.iter().filter(|(t, _)| *t == tenant).count();
+        let of_tenant = || (0..events.len()).filter(move |&i| tenant_of(i) == Some(tenant));
+        let mut left = of_tenant().count();
         let mut group = Vec::with_capacity(left.min(AUDIT_EVENTS_PER_BATCH));
-        for (_, e) in events.iter().filter(|(t, _)| *t == tenant) {
+        for i in of_tenant() {
             if group.len() == AUDIT_EVENTS_PER_BATCH {
                 let next = Vec::with_capacity(left.min(AUDIT_EVENTS_PER_BATCH));
                 groups.push((tenant, std::mem::replace(&mut group, next)));
             }
-            group.push(e);
+            group.push(i);
             left -= 1;
         }
         groups.push((tenant, group));
@@ -187,11 +186,18 @@ pub(crate) fn audit_groups(
     groups
 }
 
-/// The earliest and the latest time of `events` (`(i64::MAX, i64::MIN)` for none).
-pub(crate) fn time_bounds(events: &[&latchkey_core::audit::AuditEvent]) -> (i64, i64) {
-    events.iter().fold((i64::MAX, i64::MIN), |(lo, hi), e| {
-        (lo.min(e.at.0), hi.max(e.at.0))
-    })
+/// The earliest and the latest time of the events of `events` at `group`
+/// (`(i64::MAX, i64::MIN)` for none).
+pub(crate) fn time_bounds(
+    events: &latchkey_core::audit::PackedAudits,
+    group: &[usize],
+) -> (i64, i64) {
+    group
+        .iter()
+        .filter_map(|&i| events.get(i))
+        .fold((i64::MAX, i64::MIN), |(lo, hi), e| {
+            (lo.min(e.at.0), hi.max(e.at.0))
+        })
 }
 
 /// One row of `audit_batches`: a tenant's events, to be written as one JSON text (migration
@@ -208,8 +214,10 @@ pub(crate) struct AuditBatch<'a> {
     /// How many events are `authorization.start`, `authorization.completed` and
     /// `token.release`: what the daily usage counts.
     pub(crate) counts: [i64; 3],
-    /// The events.
-    events: Vec<&'a latchkey_core::audit::AuditEvent>,
+    /// The flush's events.
+    events: &'a latchkey_core::audit::PackedAudits,
+    /// The positions in `events` of this row's.
+    group: Vec<usize>,
 }
 
 /// The actions of [`AuditBatch::counts`], in order.
@@ -219,35 +227,36 @@ const COUNTED_ACTIONS: [&str; 3] = [
     "token.release",
 ];
 
-/// Events written as the JSON of an [`AuditBatch`], straight from the events.
-struct BatchJson<'a>(&'a [&'a latchkey_core::audit::AuditEvent]);
+/// Events written as the JSON of an [`AuditBatch`], straight from the packed events.
+struct BatchJson<'a>(&'a AuditBatch<'a>);
 
 impl serde::Serialize for BatchJson<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(|e| {
+        s.collect_seq(self.0.events().map(|e| {
             (
-                e.id.as_str(),
+                e.id,
                 e.at.0,
-                e.actor.as_str(),
-                e.action.as_str(),
-                e.target.as_deref(),
-                e.outcome.as_str(),
-                e.request_id.as_deref(),
+                e.actor,
+                e.action,
+                e.target,
+                e.outcome,
+                e.request_id,
             )
         }))
     }
 }
 
 impl<'a> AuditBatch<'a> {
-    /// The row of `events` (none if there are none).
+    /// The row of the events of `events` at `group` (none if there are none).
     pub(crate) fn of(
         tenant: latchkey_core::TenantId,
-        events: Vec<&'a latchkey_core::audit::AuditEvent>,
+        events: &'a latchkey_core::audit::PackedAudits,
+        group: Vec<usize>,
     ) -> Option<Self> {
-        let id = events.first()?.id.as_str();
-        let (first_at, last_at) = time_bounds(&events);
+        let id = events.get(*group.first()?)?.id;
+        let (first_at, last_at) = time_bounds(events, &group);
         let mut counts = [0; 3];
-        for e in &events {
+        for e in group.iter().filter_map(|&i| events.get(i)) {
             if let Some(i) = COUNTED_ACTIONS.iter().position(|a| *a == e.action) {
                 counts[i] += 1;
             }
@@ -259,7 +268,13 @@ impl<'a> AuditBatch<'a> {
             last_at,
             counts,
             events,
+            group,
         })
+    }
+
+    /// This row's events.
+    fn events(&self) -> impl Iterator<Item = latchkey_core::audit::AuditEventRef<'a>> + '_ {
+        self.group.iter().filter_map(|&i| self.events.get(i))
     }
 
     /// Appends the events' JSON, `[[id, at, actor, action, target, outcome, request_id], ...]`,
@@ -267,19 +282,18 @@ impl<'a> AuditBatch<'a> {
     /// over and over (`perf`: its reallocations a third of the flusher's JSON).
     pub(crate) fn write_json(&self, out: &mut Vec<u8>) -> Result<(), StoreError> {
         let size = self
-            .events
-            .iter()
+            .events()
             .map(|e| {
                 48 + e.id.len()
                     + e.actor.len()
                     + e.action.len()
-                    + e.target.as_ref().map_or(4, String::len)
+                    + e.target.map_or(4, str::len)
                     + e.outcome.len()
-                    + e.request_id.as_ref().map_or(4, String::len)
+                    + e.request_id.map_or(4, str::len)
             })
             .sum::<usize>();
         out.reserve(size);
-        serde_json::to_writer(out, &BatchJson(&self.events)).map_err(|_| StoreError::Corrupt {
+        serde_json::to_writer(out, &BatchJson(self)).map_err(|_| StoreError::Corrupt {
             table: "audit_batches",
             detail: "the batch could not be written as JSON".to_owned(),
         })

@@ -891,12 +891,12 @@ macro_rules! impl_ports {
         impl $store {
             /// One flush's events in one transaction, as `audit_batches` rows (migration 0014);
             /// `dedupe` leaves out events already stored.
-            async fn write_audits(&self, events: &[(TenantId, AuditEvent)], dedupe: bool) -> Result<(), StoreError> {
+            async fn write_audits(&self, events: &latchkey_core::audit::PackedAudits, dedupe: bool) -> Result<(), StoreError> {
                 let mut tx = crate::begin::<$store>(&self.pool).await.or_store("audit_batches")?;
                 let mut batches = Vec::new();
                 for (tenant, mut group) in crate::audit_groups(events) {
                     if dedupe {
-                        let (lo, hi) = crate::time_bounds(&group);
+                        let (lo, hi) = crate::time_bounds(events, &group);
                         let stored: std::collections::HashSet<String> = sqlx::query_scalar(
                             "SELECT id FROM audit_log WHERE tenant_id = $1 \
                              AND batch_first <= $3 AND batch_last >= $2 AND at >= $2 AND at <= $3",
@@ -909,9 +909,9 @@ macro_rules! impl_ports {
                         .or_store("audit_batches")?
                         .into_iter()
                         .collect();
-                        group.retain(|e| !stored.contains(&e.id));
+                        group.retain(|&i| events.get(i).is_some_and(|e| !stored.contains(e.id)));
                     }
-                    batches.extend(crate::AuditBatch::of(tenant, group));
+                    batches.extend(crate::AuditBatch::of(tenant, events, group));
                 }
                 <$store>::insert_audit_batches(&mut tx, batches).await?;
                 tx.commit().await.or_store("audit_batches")
@@ -967,7 +967,7 @@ macro_rules! impl_ports {
             }
 
             #[tracing::instrument(name = "store.record_audits", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
-            async fn record_audits(&self, events: &[(TenantId, AuditEvent)]) -> Result<(), StoreError> {
+            async fn record_audits(&self, events: &latchkey_core::audit::PackedAudits) -> Result<(), StoreError> {
                 // A tenant deleted since took its audit trail with it. The events' ids are
                 // fresh, so the batch goes in as it is; only a batch that collides — a retry of
                 // one that had committed after all — is written again without what is there.

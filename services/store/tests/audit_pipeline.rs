@@ -69,7 +69,7 @@ async fn batches(db: &TestDb) {
     let extra = 7;
     for i in 0..batch + extra {
         let e = AuditEvent::success(&actor(), ACTION, format!("grt_{i}"));
-        pipeline.accept(t, e).await.unwrap();
+        pipeline.accept(t, e.borrowed()).await.unwrap();
     }
     wait_until_released(&w, t, batch, db, "a full batch").await;
     // The rest is not a batch: it waits for the interval (or the stop).
@@ -86,7 +86,7 @@ async fn batches(db: &TestDb) {
     assert_eq!(released(&w, t).await, batch + extra, "{}", db.kind);
     let late = AuditEvent::success(&actor(), ACTION, "grt_late".to_owned());
     assert!(matches!(
-        pipeline.accept(t, late).await,
+        pipeline.accept(t, late.borrowed()).await,
         Err(CoreError::AuditUnavailable)
     ));
 }
@@ -99,7 +99,7 @@ async fn backlog(db: &TestDb) {
     let total = 2 * batch + extra;
     for i in 0..total {
         let e = AuditEvent::success(&actor(), ACTION, format!("grt_{i}"));
-        pipeline.accept(t, e).await.unwrap();
+        pipeline.accept(t, e.borrowed()).await.unwrap();
     }
     // Only now does the flusher start: it finds the whole backlog queued.
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -147,7 +147,7 @@ async fn abandoned(db: &TestDb) {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let run = flusher.spawn(stopped).unwrap();
     let e = AuditEvent::success(&actor(), ACTION, "grt_0".to_owned());
-    pipeline.accept(t, e).await.unwrap();
+    pipeline.accept(t, e.borrowed()).await.unwrap();
     stop.send(true).unwrap();
     assert_eq!(
         run.finish(Duration::from_millis(500)).await,

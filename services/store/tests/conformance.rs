@@ -14,7 +14,7 @@ use latchkey_core::tenant::{self};
 use latchkey_core::time::UnixMillis;
 use latchkey_core::{ApiKeyId, StoreError, TenantId};
 use secrecy::{ExposeSecret, SecretString};
-use support::{TestDb, audit_event, new_provider, new_tenant, world};
+use support::{TestDb, audit_event, new_provider, new_tenant, pack, world};
 
 fn key_id_of(whole: &SecretString) -> ApiKeyId {
     latchkey_core::apikey::PresentedKey::parse(whole.expose_secret())
@@ -60,7 +60,10 @@ async fn tenants(db: &TestDb) {
         let store = w.store.clone();
         async move {
             store.record_audit(t, &audit_event()).await.unwrap();
-            store.record_audits(&[(t, audit_event())]).await.unwrap();
+            store
+                .record_audits(&pack(&[(t, audit_event())]))
+                .await
+                .unwrap();
         }
     };
     record(a.tenant.id).await;
@@ -789,8 +792,8 @@ async fn audit_events_survive_their_rekeying(db: &TestDb) {
     }
     // Batches since, at the same times: listed with the rows, by time and id.
     let batch: Vec<_> = (300..600_i64).map(|n| (t, event(n))).collect();
-    s.record_audits(&batch).await.unwrap();
-    s.record_audits(&batch).await.unwrap();
+    s.record_audits(&pack(&batch)).await.unwrap();
+    s.record_audits(&pack(&batch)).await.unwrap();
     let mut want = before.clone();
     want.extend(batch.iter().map(|(_, e)| e.clone()));
     want.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));

@@ -16,7 +16,7 @@ use latchkey_core::grant::{GrantRecord, GrantStatus};
 use latchkey_core::ports::{GrantFilter, TokenUpdate};
 use latchkey_core::time::UnixMillis;
 use latchkey_core::{AuthorizationId, GrantId, ProviderRef};
-use support::{TestDb, audit_event, new_provider, new_tenant, world};
+use support::{TestDb, audit_event, new_provider, new_tenant, pack, world};
 
 fn records(provider: ProviderRef, user: &str, ttl_ms: i64) -> (AuthorizationRecord, FlowRecord) {
     let now = UnixMillis::now();
@@ -390,8 +390,8 @@ async fn audit_batches(db: &TestDb) {
         .map(|n| (t, release(n)))
         .chain(std::iter::once((gone, release(9))))
         .collect();
-    s.record_audits(&batch).await.unwrap();
-    s.record_audits(&batch).await.unwrap();
+    s.record_audits(&pack(&batch)).await.unwrap();
+    s.record_audits(&pack(&batch)).await.unwrap();
     let filter = latchkey_core::audit::AuditFilter {
         action: Some("token.release".to_owned()),
         ..Default::default()
@@ -412,8 +412,8 @@ async fn audit_batches(db: &TestDb) {
             (t, e)
         })
         .collect();
-    s.record_audits(&big[..rows - 700]).await.unwrap();
-    s.record_audits(&big).await.unwrap();
+    s.record_audits(&pack(&big[..rows - 700])).await.unwrap();
+    s.record_audits(&pack(&big)).await.unwrap();
     let bulk = latchkey_core::audit::AuditFilter {
         action: Some("token.release.bulk".to_owned()),
         ..Default::default()
@@ -456,7 +456,7 @@ async fn audit_batches(db: &TestDb) {
         });
         batch.push((if n % 2 == 0 { t } else { other }, e));
     }
-    s.record_audits(&batch).await.unwrap();
+    s.record_audits(&pack(&batch)).await.unwrap();
     for tenant in [t, other] {
         let mut want: Vec<_> = batch
             .iter()
@@ -511,7 +511,7 @@ async fn audit_windows(db: &TestDb) {
         ],
     ];
     for f in &flushes {
-        s.record_audits(f).await.unwrap();
+        s.record_audits(&pack(f)).await.unwrap();
     }
     let everything: Vec<_> = flushes.iter().flatten().map(|(_, e)| e.clone()).collect();
     let window = |since: Option<i64>, until: Option<i64>, action: Option<&str>| AuditFilter {

@@ -256,11 +256,19 @@ pub async fn audit(
     channel: ReleaseChannel,
     target: String,
 ) -> Result<(), ApiError> {
-    let actor = Actor {
-        id: caller.actor.clone(),
-        request_id: Some(current_request_id()),
+    // Borrowed into the pipeline's queue, which copies them (nothing of the event outlives
+    // the request on the heap).
+    let id = latchkey_core::ids::new_prefixed("evt");
+    let request_id = current_request_id();
+    let event = latchkey_core::audit::AuditEventRef {
+        id: &id,
+        at: latchkey_core::time::UnixMillis::now(),
+        actor: &caller.actor,
+        action: channel.action(),
+        target: Some(&target),
+        outcome: "success",
+        request_id: Some(&request_id),
     };
-    let event = latchkey_core::audit::AuditEvent::success_by(actor, channel.action(), target);
     tk.audit
         .accept(caller.tenant, event)
         .await

@@ -409,6 +409,13 @@ pub fn audit_event() -> latchkey_core::audit::AuditEvent {
     latchkey_core::audit::AuditEvent::success(&actor(), "test.write", None)
 }
 
+/// `events` packed, as the audit pipeline hands them to the store.
+pub fn pack(
+    events: &[(latchkey_core::TenantId, latchkey_core::audit::AuditEvent)],
+) -> latchkey_core::audit::PackedAudits {
+    latchkey_core::audit::PackedAudits::of(events).unwrap()
+}
+
 /// The actor of use cases run directly by tests.
 pub fn actor() -> latchkey_core::audit::Actor {
     latchkey_core::audit::Actor {
