@@ -47,6 +47,22 @@ pub fn new_prefixed_unordered(prefix: &str) -> String {
     prefixed(prefix, Uuid::new_v7(uuid::Timestamp::now(context)))
 }
 
+/// As [`new_prefixed_unordered`], with the time the id was made of (one clock reading for
+/// both): a token release's audit event, on every release.
+pub fn new_prefixed_unordered_at(prefix: &str) -> (String, crate::time::UnixMillis) {
+    let context = uuid::timestamp::context::ThreadLocalContext::new(&UNORDERED);
+    let at = uuid::Timestamp::now(context);
+    let (secs, nanos) = at.to_unix();
+    let ms = i64::try_from(secs)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1_000)
+        .saturating_add(i64::from(nanos / 1_000_000));
+    (
+        prefixed(prefix, Uuid::new_v7(at)),
+        crate::time::UnixMillis(ms),
+    )
+}
+
 fn prefixed(prefix: &str, uuid: Uuid) -> String {
     let mut hex = [0u8; 32];
     let hex = uuid.simple().encode_lower(&mut hex);
@@ -203,6 +219,20 @@ mod tests {
             .join()
             .unwrap();
         assert!(!ids.contains(&other));
+    }
+
+    #[test]
+    fn an_unordered_id_carries_its_time() {
+        let before = crate::time::UnixMillis::now();
+        let (id, at) = new_prefixed_unordered_at("evt");
+        let after = crate::time::UnixMillis::now();
+        assert!(before <= at && at <= after, "{before:?} {at:?} {after:?}");
+        let u = parse_prefixed(&id, "evt").unwrap();
+        let (secs, nanos) = u.get_timestamp().unwrap().to_unix();
+        assert_eq!(
+            at.0,
+            i64::try_from(secs).unwrap() * 1_000 + i64::from(nanos / 1_000_000)
+        );
     }
 
     #[test]

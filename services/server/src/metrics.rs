@@ -5,12 +5,14 @@
 //! (`latchkey_http_requests_total`). Every attribute comes from a small fixed vocabulary or a
 //! route template, never from the raw path or a secret.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider as _};
+use opentelemetry::metrics::{Histogram, Meter, MeterProvider as _};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::reader::MetricReader;
@@ -36,12 +38,21 @@ pub struct HttpLabels {
     pub status: u16,
 }
 
+/// The labels of [`HttpLabels`], as the key of a request count.
+type RequestKey = (&'static str, String, &'static str, u16);
+
+/// Requests served, by their labels: counted here and read by `latchkey.http.requests`'s
+/// callback at each collection. A counter's `add` (its attributes hashed and looked up under
+/// the SDK's lock, beside the histogram's own) was half of the request metrics' 2.7 % of the
+/// warm token fetch's samples; a look-up under a read lock and an atomic add cost a fraction.
+type RequestCounts = Arc<RwLock<HashMap<RequestKey, AtomicU64>>>;
+
 /// The application's meter provider and the instruments the server records itself.
 pub struct Metrics {
     provider: SdkMeterProvider,
     reader: Arc<ManualReader>,
     meter: Meter,
-    requests: Counter<u64>,
+    requests: RequestCounts,
     duration: Histogram<f64>,
 }
 
@@ -74,9 +85,20 @@ impl Metrics {
         }
         let provider = builder.build();
         let meter = provider.meter("latchkey");
-        let requests = meter
-            .u64_counter("latchkey.http.requests")
+        let requests = RequestCounts::default();
+        let counted = Arc::clone(&requests);
+        meter
+            .u64_observable_counter("latchkey.http.requests")
             .with_description("HTTP and gRPC requests served")
+            .with_callback(move |o| {
+                let counts = counted.read().unwrap_or_else(PoisonError::into_inner);
+                for ((listener, route, method, status), n) in counts.iter() {
+                    o.observe(
+                        n.load(Ordering::Relaxed),
+                        &attributes(listener, route.clone(), method, *status),
+                    );
+                }
+            })
             .build();
         let duration = meter
             .f64_histogram("latchkey.http.request.duration")
@@ -104,15 +126,29 @@ impl Metrics {
     }
 
     /// Records one served request.
-    pub fn request(&self, labels: HttpLabels, elapsed: Duration) {
-        let attrs = [
-            KeyValue::new("listener", labels.listener),
-            KeyValue::new("route", labels.route),
-            KeyValue::new("method", labels.method),
-            KeyValue::new("status", i64::from(labels.status)),
-        ];
-        self.requests.add(1, &attrs);
-        self.duration.record(elapsed.as_secs_f64(), &attrs);
+    pub fn request(&self, l: HttpLabels, elapsed: Duration) {
+        let key = (l.listener, l.route, l.method, l.status);
+        let counted = self
+            .requests
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .map(|n| n.fetch_add(1, Ordering::Relaxed))
+            .is_some();
+        let (listener, route, method, status) = key;
+        if !counted {
+            // The first request with these labels.
+            self.requests
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry((listener, route.clone(), method, status))
+                .or_default()
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        self.duration.record(
+            elapsed.as_secs_f64(),
+            &attributes(listener, route, method, status),
+        );
     }
 
     /// Observes the process's live state: long-poll waiters, the Discord breaker and the
@@ -186,6 +222,21 @@ impl Metrics {
         let provider = self.provider.clone();
         let _ = tokio::task::spawn_blocking(move || provider.shutdown()).await;
     }
+}
+
+/// A request's attributes.
+fn attributes(
+    listener: &'static str,
+    route: String,
+    method: &'static str,
+    status: u16,
+) -> [KeyValue; 4] {
+    [
+        KeyValue::new("listener", listener),
+        KeyValue::new("route", route),
+        KeyValue::new("method", method),
+        KeyValue::new("status", i64::from(status)),
+    ]
 }
 
 /// A number as Prometheus prints it.
@@ -345,6 +396,27 @@ mod tests {
         assert!(
             text.contains("# TYPE latchkey_http_requests_total counter"),
             "{text}"
+        );
+        assert!(!text.contains(r#"status="503""#), "{text}");
+        for status in [200, 503] {
+            m.request(
+                HttpLabels {
+                    listener: "api",
+                    route: "/v1/health".to_owned(),
+                    method: "GET",
+                    status,
+                },
+                Duration::from_millis(3),
+            );
+        }
+        let later = m.render();
+        assert!(
+            later.contains(r#"latchkey_http_requests_total{listener="api",method="GET",route="/v1/health",status="200"} 2"#),
+            "{later}"
+        );
+        assert!(
+            later.contains(r#"latchkey_http_requests_total{listener="api",method="GET",route="/v1/health",status="503"} 1"#),
+            "{later}"
         );
         assert!(
             text.contains(r#"latchkey_http_requests_total{listener="api",method="GET",route="/v1/health",status="200"} 1"#),

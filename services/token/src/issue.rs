@@ -258,11 +258,13 @@ pub async fn audit(
 ) -> Result<(), ApiError> {
     // Borrowed into the pipeline's queue, which copies them (nothing of the event outlives
     // the request on the heap).
-    let id = latchkey_core::ids::new_prefixed("evt");
+    // Ids made on two threads in the same millisecond may sort either way (one lock fewer a
+    // release; nothing orders releases on two threads more finely than their time).
+    let (id, at) = latchkey_core::ids::new_prefixed_unordered_at("evt");
     let request_id = current_request_id();
     let event = latchkey_core::audit::AuditEventRef {
         id: &id,
-        at: latchkey_core::time::UnixMillis::now(),
+        at,
         actor: &caller.actor,
         action: channel.action(),
         target: Some(&target),
