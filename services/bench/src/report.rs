@@ -339,26 +339,34 @@ above are after the fixes.
 | the warm fetch on PostgreSQL still 0.58 × the baseline (Xeon host, 12-06 15:35) | per-thread context switches and CPU (`/proc/<pid>/task/*/status`), `strace -c -f` and `perf record -e syscalls:sys_enter_madvise --call-graph dwarf` of the replica: 1,522 `madvise` calls in 5 s, 3,006 of 3,110 in the `latchkey-audit` thread freeing the flushed events — six strings an event, allocated by the runtime's workers and freed on the audit thread, so whole allocator pages of the workers emptied and were handed back at once (`.cargo/config.toml`), each with a TLB shootdown of the other core; dropping the events was two fifths of the audit thread's samples | the queue holds events packed (`PackedAudits`): each event's strings copied into one text and a 56-byte entry pointing into it, both buffers handed back and forth between the queue and the flusher and reused; the release's event is built from borrowed strings; the stores write the JSON of each row straight from the packed text (the rows' groups are positions in it) | `madvise` 1,522 → 365 in 5 s; four alternating PostgreSQL pairs of `latchkey-bench fetch` (Xeon, 16:04–16:12): Latchkey's CPU 18.2, 18.5, 17.9, 18.1 → 17.3, 17.7, 17.8, 17.0 µs a release, ratio 0.586, 0.578, 0.592, 0.578 → 0.606, 0.594, 0.594, 0.605; SQLite, three pairs: 18.5, 19.5, 18.5 → 18.2, 18.6, 17.5 µs, ratio 0.624, 0.598, 0.607 → 0.615, 0.602, 0.630 |
 | after the packed queue: the release's audit event id 1.0 % of the warm fetch's samples, the request metrics 3.1 % | `perf record --call-graph dwarf` of the replica (PostgreSQL, Xeon, 16:10): the event's UUIDv7 taken through `uuid`'s process-wide lock (`now_v7`, two fifths of the id's samples) and its time read from the clock a second time; the request counter's `add` hashed and looked up the four attributes under the SDK's lock beside the histogram's own record | the event id made as the request ids are (time-sorted per thread; events of two threads in one millisecond may sort either way) with its time taken from the id's clock reading; `latchkey.http.requests` an observable counter over atomic counts by label (a read lock and an atomic add), the same series on `/metrics` and over OTLP | shares of the profile (16:38): the event id 1.0 → 0.46 %, the request metrics 3.1 → 2.6 %; four alternating PostgreSQL pairs (16:32–16:37) could not tell it apart: the host slowed in the last two (the baseline at 88,000–97,000 req/s against 101,000–110,000), ratio 0.626, 0.616, 0.667, 0.651 → 0.608, 0.618, 0.596, 0.567, Latchkey's CPU 18.2, 17.4, 19.7, 19.2 → 17.2, 18.0, 19.8, 19.1 µs a release |
 
-Still missed, with what the profile shows (figures above: 2026-12-06 14:33, on an Intel Xeon
-host):
+Still missed, with what the profile shows (figures above: 2026-12-06 16:46, on the Intel Xeon
+host, slower this hour: the REST baseline at 105,000–107,000 req/s against 133,000–136,000 at
+14:33, start-up 54.8 ms against 28.0):
 
-- **Warm token fetch on PostgreSQL over REST: 0.575 × the baseline** (rounds 0.567, 0.582,
-  0.575); its p99 (4.55 ms) is met, as are SQLite over REST (0.610, p99 4.26 ms) and gRPC on
-  both stores (0.674 and 0.666, p99 3.00 and 3.56 ms). Latchkey itself used 14.0–14.5 µs of
-  CPU a release on either store in the pairs above, against the baseline's 7.2–7.9; what
-  PostgreSQL adds is the database's share of the two cores the server and `wrk` share. `perf
-  record -a` under `latchkey-bench fetch --pg` (13:55, after migration 0014, before the last
-  row's fixes): the PostgreSQL backend 4.7 % of the host's samples (11.5 % with a row an event,
-  on the AMD EPYC host), mostly the kernel writing its WAL and the batches' out-of-line pages;
-  the `latchkey-audit` thread 3.7 % (two fifths of it the allocation churn fixed since);
-  Latchkey's workers 63 %; `wrk` 23 %; idle 5 %. Tried earlier and not kept: `COPY` instead of
-  `INSERT … UNNEST` (no clear difference in eight alternating `psql` pairs); TLS off on the
-  loopback connection (`PGSSLMODE=disable`: no difference in p99); jemalloc's `dirty_decay_ms`
-  at 30 s (within the spread); the backend's processes at `SCHED_IDLE` (releases then wait for
-  room in the audit queue). Tried after migration 0014 (14:45–14:58, three alternating pairs
-  each) and not kept: the batches compressed with lz4 instead of stored uncompressed (0.570,
-  0.585, 0.585 against 0.584, 0.569, 0.583) and `auth.audit_flush_batch` = 20,000 (0.587,
-  0.574, 0.564 against 0.569, 0.585, 0.571 at 5,000).
+- **Warm token fetch over REST: PostgreSQL 0.584 × the baseline** (rounds 0.577, 0.590,
+  0.584; p99 5.36 ms, also missed) **and SQLite 0.589** (rounds 0.574, 0.677, 0.589; p99
+  3.86 ms, met); gRPC is met on both stores (0.681 and 0.667, p99 4.41 and 4.84 ms). At 14:33
+  the same figures were 0.575 (p99 4.55 ms) and 0.610. In this session's alternating pairs
+  (16:04–16:12, rows above) PostgreSQL gave 0.594–0.606 after the packed audit queue, against
+  0.578–0.592 before, with Latchkey at 17.0–17.8 µs of CPU a release and the baseline at
+  9.5–9.7: the gap is Latchkey's own CPU a request (1.8 × the bare handler's) and the
+  preemption that brings (per-thread counts at 15:40, `/proc/<pid>/task/*/status` over 5 s:
+  Latchkey's two workers 53,000–55,000 involuntary switches each, the baseline's
+  31,000–33,000 at 1.7 × the requests). What PostgreSQL adds is the database's share of the
+  two cores the server and `wrk` share. `perf record -a` under `latchkey-bench fetch --pg`
+  (13:55, after migration 0014): the PostgreSQL backend 4.7 % of the host's samples (11.5 %
+  with a row an event, on the AMD EPYC host), mostly the kernel writing its WAL and the
+  batches' out-of-line pages. Tried earlier and not kept: `COPY` instead of `INSERT … UNNEST`
+  (no clear difference in eight alternating `psql` pairs); TLS off on the loopback connection
+  (`PGSSLMODE=disable`: no difference in p99); jemalloc's `dirty_decay_ms` at 30 s (within the
+  spread; at 10 s, three pairs at 15:45 before the packed queue: 0.577, 0.632, 0.587 against
+  0.566, 0.568, 0.537 — most of what it saved, the audit thread's page returns, the packed
+  queue saves without keeping dirty pages); the backend's processes at `SCHED_IDLE` (releases
+  then wait for room in the audit queue). Tried after migration 0014 (14:45–14:58, three
+  alternating pairs each) and not kept: the batches compressed with lz4 instead of stored
+  uncompressed (0.570, 0.585, 0.585 against 0.584, 0.569, 0.583) and
+  `auth.audit_flush_batch` = 20,000 (0.587, 0.574, 0.564 against 0.569, 0.585, 0.571 at
+  5,000).
 - The gRPC p99 is met on this host but was not on the AMD EPYC host at 12:40 the same day:
   6.77 ms on SQLite and 6.02 ms on PostgreSQL, where the bare `GetToken`'s own p99 in the same
   rounds was 5.34 and 4.12 ms (Latchkey's within 1–1.5 ms of it; its HTTP/2 path costs more CPU
@@ -372,15 +380,15 @@ host):
   each, a 325-byte line a request on a pipe) against 0.610 and 0.575 at `error`: formatting
   the line and the request span's fields is most of that cost (`perf`: 10 % of the samples at
   `info`), the write having moved to the log thread.
-- Where the time goes (`perf record --call-graph dwarf` of `latchkey-bench fetch`, SQLite,
-  Xeon host, 13:50, after migration 0014; shares of Latchkey's samples): the kernel 53 %, most
-  of it writing the answers (`writev`: loopback TCP delivering each answer and waking a `wrk`
-  thread, which the baseline pays too) and switching threads; hyper reading and parsing the
-  requests 8.7 %; the token route 19.5 % — the release 5.7 %, the catalog's look-up 2.0 %, the
-  key's check 1.8 % (its HMAC 1.3 %, keyed once since), the audit event 1.4 %, the answer's
-  JSON 1.4 %; the request's record 3.3 %, of it the metrics 2.6 %; moves of the routing
-  layers' futures (`memmove` under tower's and hyper's `call`) about 1 %; SQLite's worker and
-  the audit thread 2.5 % (about 8 % with a row an event).
+- Where the time goes (`perf record --call-graph dwarf` of `latchkey-bench fetch --pg`, Xeon
+  host, 16:38, after this session's fixes; shares of Latchkey's samples): the kernel 50 %, most
+  of it writing the answers (`writev` 26 %: loopback TCP delivering each answer and waking a
+  `wrk` thread, which the baseline pays too) and switching threads (11 %); hyper parsing the
+  requests 4.7 %; the token route 21 % — the release 6.0 %, the catalog's look-up 2.2 %, the
+  key's check 2.1 %, the answer's JSON 2.3 %, the audit queue 1.2 %; the request's record
+  3.5 %, of it the metrics 2.6 % (the duration histogram most of it); the moka caches' reads
+  5.0 % in all; the `latchkey-audit` thread 3.2 %. (SQLite, 13:50, before the packed queue:
+  the kernel 53 %, the token route 19.5 %, SQLite's worker and the audit thread 2.5 %.)
 - The scheduler: `perf record -e sched:sched_switch -a` under the fetch shows 0.62 context
   switches a request against the baseline's 0.15 (`vmstat`), nearly all a `wrk` thread woken by
   an answer preempting the worker that wrote it. A slower server leaves `wrk`'s threads waiting
@@ -392,11 +400,11 @@ host):
   and 0.60. The harness keeps `wrk`'s default policy, so the figures above include this cost.
 - Next candidates, each about 1 % of the samples or less: one request metric instead of a
   counter and a histogram with the same attributes (the histogram's count is the counter; an
-  operator-facing change) — counting requests per thread behind an observable counter instead
-  changed nothing measurable (alternating pairs: 20.8, 21.0, 21.5 against 20.8, 20.7, 21.3 µs
-  a request) and was not kept; the audit event's id and time from one clock read; the key's
-  tool id kept parsed in the cached key record; the tool's scope set kept with the catalog
-  instead of built on each release (0.5 %); fewer moves of the routing layers' futures
+  operator-facing change) — the counter now counts by label with atomics behind an observable
+  counter (its share 3.1 → 2.6 % of the profile; an earlier per-thread version changed nothing
+  measurable in alternating pairs: 20.8, 21.0, 21.5 against 20.8, 20.7, 21.3 µs a request);
+  the key's tool id kept parsed in the cached key record; the tool's scope set kept with the
+  catalog instead of built on each release (0.5 %); fewer moves of the routing layers' futures
   (about 1 %). On PostgreSQL, `auth.audit_flush_batch`
   = 20,000 gave p99 5.6–5.9 ms against 7.6–8.4 ms at 5,000 in back-to-back runs before the
   `TCP_NODELAY` fix, and 5.1–5.9 against 5.6–6.4 ms after it (three alternating pairs of
