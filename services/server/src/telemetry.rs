@@ -107,7 +107,7 @@ pub fn init_logging(log: &LogSettings) {
             .with_current_span(true)
             .with_filter(filter)
             .boxed(),
-        LogFormat::Text => fmt.with_filter(filter).boxed(),
+        LogFormat::Text => fmt.fmt_fields(TextFields).with_filter(filter).boxed(),
     };
     let traces = if TRACES.get().is_none() {
         span_exporter()
@@ -153,6 +153,83 @@ pub fn init_logging(log: &LogSettings) {
         tracing::error!(location, "panic: {}", redact_keys(&payload));
         flush_logs();
     }));
+}
+
+/// The text log's fields: tracing-subscriber's own format, without the `otel.*` fields the
+/// request span carries for the trace exporter (its name repeats the method and the route, its
+/// kind is always `server`, its status the status code). Formatting a span's fields happens
+/// for every request at `info`: 3.6 % of the warm fetch's samples (docs/benchmarks.md).
+struct TextFields;
+
+/// Whether a field is left out of the text log.
+fn for_traces_only(field: &tracing::field::Field) -> bool {
+    field.name().starts_with("otel.")
+}
+
+impl<'w> tracing_subscriber::fmt::FormatFields<'w> for TextFields {
+    fn format_fields<R: tracing_subscriber::field::RecordFields>(
+        &self,
+        writer: tracing_subscriber::fmt::format::Writer<'w>,
+        fields: R,
+    ) -> std::fmt::Result {
+        let mut v = LogFields(tracing_subscriber::fmt::format::DefaultVisitor::new(
+            writer, true,
+        ));
+        fields.record(&mut v);
+        tracing_subscriber::field::VisitOutput::finish(v.0)
+    }
+
+    fn add_fields(
+        &self,
+        current: &'w mut tracing_subscriber::fmt::FormattedFields<Self>,
+        fields: &tracing::span::Record<'_>,
+    ) -> std::fmt::Result {
+        let mut kept = Kept(false);
+        fields.record(&mut kept);
+        if !kept.0 {
+            return Ok(());
+        }
+        if !current.fields.is_empty() {
+            current.fields.push(' ');
+        }
+        self.format_fields(current.as_writer(), fields)
+    }
+}
+
+/// tracing-subscriber's field visitor, skipping [`for_traces_only`] fields.
+struct LogFields<'w>(tracing_subscriber::fmt::format::DefaultVisitor<'w>);
+
+impl tracing::field::Visit for LogFields<'_> {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if !for_traces_only(field) {
+            self.0.record_str(field, value);
+        }
+    }
+
+    fn record_error(
+        &mut self,
+        field: &tracing::field::Field,
+        value: &(dyn std::error::Error + 'static),
+    ) {
+        if !for_traces_only(field) {
+            self.0.record_error(field, value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if !for_traces_only(field) {
+            self.0.record_debug(field, value);
+        }
+    }
+}
+
+/// Whether a record holds any field the text log keeps.
+struct Kept(bool);
+
+impl tracing::field::Visit for Kept {
+    fn record_debug(&mut self, field: &tracing::field::Field, _: &dyn std::fmt::Debug) {
+        self.0 |= !for_traces_only(field);
+    }
 }
 
 /// Replaces every `lk_` key-shaped token with `lk_[REDACTED]`.
@@ -382,6 +459,42 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn the_text_log_leaves_the_trace_only_fields_out() {
+        let out = Captured::default();
+        let sink = LogSink::spawn(out.clone()).unwrap_or_else(|e| panic!("{e}"));
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .fmt_fields(super::TextFields)
+            .with_writer(sink.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!(
+                "request",
+                otel.name = "POST /v1/tokens",
+                otel.kind = "server",
+                otel.status_code = tracing::field::Empty,
+                http.route = "/v1/tokens",
+                http.response.status_code = tracing::field::Empty,
+                request_id = "req_1",
+            );
+            span.record("http.response.status_code", 503);
+            span.record("otel.status_code", "ERROR");
+            span.in_scope(|| tracing::info!(latency_ms = 1.5, "served"));
+        });
+        sink.flush(std::time::Duration::from_secs(10));
+        let text = String::from_utf8(out.0.lock().unwrap_or_else(|p| p.into_inner()).0.clone())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            text.contains(
+                r#"request{http.route="/v1/tokens" request_id="req_1" http.response.status_code=503}: "#
+            ),
+            "{text}"
+        );
+        assert!(text.contains("served latency_ms=1.5"), "{text}");
+        assert!(!text.contains("otel"), "{text}");
     }
 
     #[test]
