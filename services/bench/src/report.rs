@@ -377,10 +377,12 @@ host, slower this hour: the REST baseline at 105,000–107,000 req/s against 133
   one build's rounds spread by up to ±0.08. A change smaller than about 5 % cannot be told apart
   from a single run, so each fix above was judged on alternating pairs of runs and on its share
   of the profile.
-- The access log at the default `info`: 0.445 on SQLite and 0.434 on PostgreSQL (one round
-  each, a 325-byte line a request on a pipe) against 0.610 and 0.575 at `error`: formatting
-  the line and the request span's fields is most of that cost (`perf`: 10 % of the samples at
-  `info`), the write having moved to the log thread.
+- The access log at the default `info`: 0.468 on SQLite and 0.445 on PostgreSQL (one round
+  each, a 326-byte line a request on a pipe) against 0.589 and 0.584 at `error`: formatting
+  the line and the request span's fields is most of that cost (`perf` at 17:03:
+  `tracing-subscriber` 16.8 % of the samples, the log thread 3.3 %), the write having moved to
+  the log thread. (The run above was before the `otel.*` fields left the text log, last row
+  of the table.)
 - Where the time goes (`perf record --call-graph dwarf` of `latchkey-bench fetch --pg`, Xeon
   host, 16:38, after this session's fixes; shares of Latchkey's samples): the kernel 50 %, most
   of it writing the answers (`writev` 26 %: loopback TCP delivering each answer and waking a
