@@ -158,7 +158,7 @@ pub fn init_logging(log: &LogSettings) {
 /// The text log's fields: tracing-subscriber's own format, without the `otel.*` fields the
 /// request span carries for the trace exporter (its name repeats the method and the route, its
 /// kind is always `server`, its status the status code). Formatting a span's fields happens
-/// for every request at `info`: 3.6 % of the warm fetch's samples (docs/benchmarks.md).
+/// for every request at `info`: about 4 % of the warm fetch's samples (docs/benchmarks.md).
 struct TextFields;
 
 /// Whether a field is left out of the text log.
