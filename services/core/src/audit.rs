@@ -46,20 +46,14 @@ pub struct AuditEvent {
 impl AuditEvent {
     /// A successful action by `actor` on `target`.
     pub fn success(actor: &Actor, action: &str, target: impl Into<Option<String>>) -> Self {
-        Self::success_by(actor.clone(), action, target)
-    }
-
-    /// [`AuditEvent::success`] taking the actor's strings over (a token release builds its
-    /// actor for its event alone).
-    pub fn success_by(actor: Actor, action: &str, target: impl Into<Option<String>>) -> Self {
         Self {
             id: crate::ids::new_prefixed("evt"),
             at: UnixMillis::now(),
-            actor: actor.id,
+            actor: actor.id.clone(),
             action: action.to_owned(),
             target: target.into(),
             outcome: "success".to_owned(),
-            request_id: actor.request_id,
+            request_id: actor.request_id.clone(),
         }
     }
 }
