@@ -18,6 +18,62 @@ pub struct Figures {
     pub p50: f64,
     /// 99th percentile latency, ms.
     pub p99: f64,
+    /// The share of the host's CPU time the hypervisor took for other guests during the run
+    /// (`steal` in `/proc/stat`), in percent; `None` where the kernel does not say. Stolen time
+    /// stalls whichever thread held the core, so a run with some is slower and has a longer tail
+    /// for reasons outside the server.
+    pub steal: Option<f64>,
+}
+
+/// The host's CPU time in all and the part of it stolen, from `/proc/stat`'s first line (in
+/// clock ticks).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct CpuTicks {
+    total: u64,
+    steal: u64,
+}
+
+impl CpuTicks {
+    fn now() -> Option<Self> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        Self::parse(stat.lines().next()?)
+    }
+
+    /// `cpu  user nice system idle iowait irq softirq steal guest guest_nice` (guest time is
+    /// already counted in user time).
+    fn parse(line: &str) -> Option<Self> {
+        let mut fields = line.split_whitespace();
+        if fields.next()? != "cpu" {
+            return None;
+        }
+        let ticks = fields
+            .take(8)
+            .map(|n| n.parse::<u64>().ok())
+            .collect::<Option<Vec<_>>>()?;
+        (ticks.len() == 8).then(|| Self {
+            total: ticks.iter().sum(),
+            steal: ticks[7],
+        })
+    }
+
+    /// The percentage of the time between `self` and `later` that was stolen.
+    fn stolen_until(self, later: Self) -> Option<f64> {
+        let total = later.total.checked_sub(self.total)?;
+        let steal = later.steal.checked_sub(self.steal)?;
+        (total > 0).then(|| steal as f64 * 100.0 / total as f64)
+    }
+}
+
+/// Runs `load` and notes the host's steal during it.
+async fn stealing(
+    load: impl std::future::Future<Output = anyhow::Result<Figures>>,
+) -> anyhow::Result<Figures> {
+    let before = CpuTicks::now();
+    let mut f = load.await?;
+    f.steal = before
+        .zip(CpuTicks::now())
+        .and_then(|(b, a)| b.stolen_until(a));
+    Ok(f)
 }
 
 /// Latchkey's figures next to its baseline's, measured in alternating rounds (Latchkey, then
@@ -30,7 +86,7 @@ pub struct Paired {
 }
 
 /// Rounds per paired measurement.
-pub const ROUNDS: usize = 3;
+pub const ROUNDS: usize = 5;
 
 impl Paired {
     /// Each round's requests/s as a ratio of its baseline's, in order.
@@ -49,6 +105,10 @@ impl Paired {
 /// `wrk` with `connections` connections (two threads) for `secs` seconds, running `script`
 /// (Lua) against `url`.
 pub async fn wrk(url: &str, script: &str, connections: u32, secs: u32) -> anyhow::Result<Figures> {
+    stealing(wrk_run(url, script, connections, secs)).await
+}
+
+async fn wrk_run(url: &str, script: &str, connections: u32, secs: u32) -> anyhow::Result<Figures> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("bench.lua");
     std::fs::write(&path, script)?;
@@ -102,6 +162,7 @@ fn parse_wrk(text: &str) -> anyhow::Result<Figures> {
         rps,
         p50: pct("50%")?,
         p99: pct("99%")?,
+        steal: None,
     })
 }
 
@@ -147,6 +208,14 @@ where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
 {
+    stealing(drive_run(tasks, secs, call)).await
+}
+
+async fn drive_run<F, Fut>(tasks: usize, secs: u64, call: F) -> anyhow::Result<Figures>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
     let call = Arc::new(call);
     let stop = Arc::new(AtomicBool::new(false));
     let mut handles = Vec::new();
@@ -174,6 +243,7 @@ where
         rps: all.len() as f64 / elapsed,
         p50: percentile(&mut all, 0.50),
         p99: percentile(&mut all, 0.99),
+        steal: None,
     })
 }
 
@@ -199,7 +269,12 @@ mod tests {
     use super::*;
 
     fn fig(rps: f64, p99: f64) -> Figures {
-        Figures { rps, p50: 1.0, p99 }
+        Figures {
+            rps,
+            p50: 1.0,
+            p99,
+            steal: None,
+        }
     }
 
     #[test]
@@ -237,6 +312,30 @@ Transfer/sec:      5.00MB
         let f = parse_wrk(out).unwrap();
         assert_eq!((f.rps, f.p50, f.p99), (12345.6, 0.812, 4.5));
         assert!(parse_wrk(&format!("{out}  Non-2xx or 3xx responses: 3\n")).is_err());
+    }
+
+    #[test]
+    fn reads_the_hosts_steal() {
+        let before = CpuTicks::parse("cpu  100 0 50 800 10 0 5 20 0 0").unwrap();
+        assert_eq!(
+            before,
+            CpuTicks {
+                total: 985,
+                steal: 20
+            }
+        );
+        let later = CpuTicks::parse("cpu  150 0 80 855 10 0 5 35 7 0").unwrap();
+        // 15 of the 150 ticks between them were stolen (guest time is not counted twice).
+        assert_eq!(before.stolen_until(later), Some(10.0));
+        assert_eq!(before.stolen_until(before), None);
+        assert_eq!(later.stolen_until(before), None);
+        assert!(CpuTicks::parse("cpu0 1 2 3 4 5 6 7 8").is_none());
+        assert!(CpuTicks::parse("cpu  1 2 3").is_none());
+        assert!(CpuTicks::parse("cpu  1 2 3 4 5 6 7 x").is_none());
+        // This kernel's own line reads (the figure is only ever None off Linux).
+        if cfg!(target_os = "linux") {
+            assert!(CpuTicks::now().is_some());
+        }
     }
 
     #[test]

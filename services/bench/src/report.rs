@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::load::{Paired, ROUNDS};
+use crate::load::{Figures, Paired, ROUNDS};
 use crate::{Report, StoreRun};
 
 /// The 2-core machine's description from /proc.
@@ -51,9 +51,9 @@ fn row(out: &mut String, what: &str, paired: &Paired) {
     };
     let r = f.rps / base.rps;
     let rounds = paired
-        .ratios()
+        .rounds
         .iter()
-        .map(|r| ratio(*r))
+        .map(|(f, b)| round(f, b))
         .collect::<Vec<_>>()
         .join(", ");
     let _ = writeln!(
@@ -71,6 +71,21 @@ fn row(out: &mut String, what: &str, paired: &Paired) {
         ms(base.p99),
     );
 }
+
+/// A round's ratio, with the host's steal during each side's run when either reached
+/// [`STEAL_SHOWN`] percent.
+fn round(f: &Figures, b: &Figures) -> String {
+    let r = ratio(f.rps / b.rps);
+    match (f.steal, b.steal) {
+        (Some(x), Some(y)) if x >= STEAL_SHOWN || y >= STEAL_SHOWN => {
+            format!("{r} (steal {x:.1} / {y:.1} %)")
+        }
+        _ => r,
+    }
+}
+
+/// The steal, in percent of the host's CPU time, from which a round says how much it had.
+const STEAL_SHOWN: f64 = 0.5;
 
 fn failed(out: &mut String, store: &str, why: &str) {
     let why = why.lines().next().unwrap_or_default().replace('|', "/");
@@ -129,7 +144,10 @@ the same machine, answering the same JSON body as Latchkey's token response.
 Targets: requests/s at least 0.6 × the baseline; p99 at most 5 ms. Each is measured in
 {rounds} alternating rounds of {secs} s (Latchkey, then the baseline), so that a drift in the
 shared host's speed weighs on both sides alike; the row shows the round with the median ratio,
-and every round's ratio in order.
+and every round's ratio in order. This machine is a virtual one: a round whose runs had at least
+{steal_shown} % of the host's CPU time stolen by the hypervisor (`steal` in `/proc/stat`) says
+how much (Latchkey's run / the baseline's), since stolen time stalls whichever thread held the
+core and lengthens that run's tail.
 
 | Store · transport | Latchkey req/s | Baseline req/s | Ratio (≥ 0.6) | Each round's ratio | Latchkey p50 / p99 | p99 (≤ 5 ms) | Baseline p50 / p99 |
 |---|---|---|---|---|---|---|---|
@@ -137,6 +155,7 @@ and every round's ratio in order.
         machine = machine(),
         secs = r.secs,
         rounds = ROUNDS,
+        steal_shown = STEAL_SHOWN,
     );
     for s in &r.stores {
         match s {
@@ -427,7 +446,8 @@ host, slower this hour: the REST baseline at 105,000–107,000 req/s against 133
 
 #[cfg(test)]
 mod tests {
-    use super::ratio;
+    use super::{ratio, round};
+    use crate::load::Figures;
 
     #[test]
     fn a_ratio_just_under_its_target_never_prints_as_the_target() {
@@ -435,5 +455,22 @@ mod tests {
         assert_eq!(ratio(0.6), "0.600");
         assert_eq!(ratio(0.61289), "0.612");
         assert_eq!(ratio(1.0), "1.000");
+    }
+
+    #[test]
+    fn a_round_says_how_much_was_stolen_only_when_it_mattered() {
+        let fig = |rps: f64, steal: Option<f64>| Figures {
+            rps,
+            p50: 0.5,
+            p99: 4.0,
+            steal,
+        };
+        let quiet = round(&fig(60.0, Some(0.2)), &fig(100.0, Some(0.0)));
+        assert_eq!(quiet, "0.600");
+        let stolen = round(&fig(55.0, Some(6.04)), &fig(100.0, Some(0.1)));
+        assert_eq!(stolen, "0.550 (steal 6.0 / 0.1 %)");
+        let on_the_baseline = round(&fig(70.0, Some(0.0)), &fig(100.0, Some(0.5)));
+        assert_eq!(on_the_baseline, "0.700 (steal 0.0 / 0.5 %)");
+        assert_eq!(round(&fig(70.0, None), &fig(100.0, Some(3.0))), "0.700");
     }
 }
