@@ -96,7 +96,7 @@ impl AnyStore {
             .await
             .map_err(|e| OpenError::Migrate(e.to_string()))?;
         match self {
-            Self::Sqlite(s) => sqlite::MIGRATOR.run(s.pool()).await,
+            Self::Sqlite(s) => sqlite::MIGRATOR.run(s.writer()).await,
             Self::Postgres(s) => postgres::MIGRATOR.run(s.pool()).await,
         }
         .map_err(|e| OpenError::Migrate(e.to_string()))?;
@@ -132,10 +132,13 @@ impl AnyStore {
         }
     }
 
-    /// Closes the pool, waiting for connections to be returned.
+    /// Closes the pools, waiting for connections to be returned.
     pub async fn close(&self) {
         match self {
-            Self::Sqlite(s) => s.pool().close().await,
+            Self::Sqlite(s) => {
+                s.writer().close().await;
+                s.pool().close().await;
+            }
             Self::Postgres(s) => s.pool().close().await,
         }
     }

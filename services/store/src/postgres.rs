@@ -12,6 +12,9 @@ pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres
 /// Latchkey's ports on PostgreSQL.
 pub struct PgStore {
     pool: PgPool,
+    /// The same pool (PostgreSQL takes concurrent writers; the shared statements write
+    /// through `writer`, which on SQLite is a connection of its own).
+    writer: PgPool,
     pub(crate) notices: crate::changes::Notices,
 }
 
@@ -39,6 +42,7 @@ impl PgStore {
                 other => OpenError::Connect(other.to_string()),
             })?;
         Ok(Self {
+            writer: pool.clone(),
             pool,
             notices: crate::changes::Notices::new(),
         })

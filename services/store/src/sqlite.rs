@@ -14,7 +14,14 @@ pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite")
 
 /// Latchkey's ports on SQLite.
 pub struct SqliteStore {
+    /// Reads (WAL: they never wait for the writer).
     pool: SqlitePool,
+    /// Every write, on one connection: SQLite has one writer at a time, and writers that
+    /// compete for its lock wait in its busy handler, which sleeps and retries (1 ms growing to
+    /// 100 ms) in no order — under 64 concurrent `auth.start` calls some waited over 2 s
+    /// (docs/benchmarks.md). Here they queue for the connection instead, first come first
+    /// served, and each begins the moment the one before commits.
+    writer: SqlitePool,
     pub(crate) notices: crate::changes::Notices,
 }
 
@@ -51,6 +58,13 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| OpenError::Connect(format!("cannot create {}: {e}", dir.display())))?;
         }
+        // The writer first: it creates the file and sets the journal mode.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(opts.acquire_timeout)
+            .connect_with(connect.clone())
+            .await
+            .map_err(|e| OpenError::Connect(e.to_string()))?;
         let pool = SqlitePoolOptions::new()
             .max_connections(opts.max_connections)
             .acquire_timeout(opts.acquire_timeout)
@@ -59,13 +73,19 @@ impl SqliteStore {
             .map_err(|e| OpenError::Connect(e.to_string()))?;
         Ok(Self {
             pool,
+            writer,
             notices: crate::changes::Notices::new(),
         })
     }
 
-    /// The connection pool (tests read raw rows through it).
+    /// The readers' connection pool (tests read raw rows through it).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The writer's pool: one connection (migrations and tests' raw writes go through it).
+    pub fn writer(&self) -> &SqlitePool {
+        &self.writer
     }
 
     /// Versions not applied yet.

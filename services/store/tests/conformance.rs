@@ -878,3 +878,71 @@ async fn bad_urls_are_named() {
         "{err}"
     );
 }
+
+/// SQLite has one writer at a time: the store's writes wait their turn for its one writer
+/// connection, first come first served, rather than each holding a connection of the readers'
+/// pool while it retries in SQLite's busy handler (which under 64 concurrent `auth.start` calls
+/// kept some waiting over 2 s, docs/benchmarks.md). Reads go on meanwhile, and every queued
+/// write lands once the lock is free.
+#[tokio::test]
+async fn sqlite_writes_queue_for_the_one_writer_connection() {
+    let db = TestDb::sqlite().await;
+    let w = world(&db);
+    let t = new_tenant(&w, "queued").await.tenant.id;
+    let latchkey_store::AnyStore::Sqlite(s) = &db.store else {
+        panic!("not SQLite");
+    };
+    assert_eq!(s.writer().options().get_max_connections(), 1);
+    // Someone else's write (another process, say): the database's write lock, held from a
+    // connection of the readers' pool.
+    let mut outside = s.pool().acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *outside)
+        .await
+        .unwrap();
+    let mut writes = tokio::task::JoinSet::new();
+    for i in 0..4 {
+        let store = w.store.clone();
+        writes.spawn(async move {
+            store
+                .touch_api_key(ApiKeyId::generate(), UnixMillis(i))
+                .await
+        });
+        let store = w.store.clone();
+        writes.spawn(async move { store.record_audits(&pack(&[(t, audit_event())])).await });
+    }
+    // The first write has the writer connection (and waits in the busy handler); the other
+    // seven wait for it, holding nothing.
+    for _ in 0..500 {
+        if s.writer().num_idle() == 0 && s.writer().size() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!((s.writer().size(), s.writer().num_idle()), (1, 0));
+    let readers_in_use = s.pool().size() as usize - s.pool().num_idle();
+    assert_eq!(
+        readers_in_use, 1,
+        "only the outside transaction's connection"
+    );
+    assert!(
+        w.store.get_tenant(t).await.unwrap().is_some(),
+        "reads go on"
+    );
+    assert_eq!(writes.len(), 8, "all eight writes still wait");
+    assert!(writes.try_join_next().is_none());
+
+    sqlx::query("ROLLBACK")
+        .execute(&mut *outside)
+        .await
+        .unwrap();
+    drop(outside);
+    for done in writes.join_all().await {
+        done.unwrap();
+    }
+    let all = latchkey_core::audit::AuditFilter::default();
+    let events = w.store.list_audit_events(t, &all).await.unwrap();
+    let written = events.iter().filter(|e| e.action == "test.write").count();
+    assert_eq!(written, 4);
+}
