@@ -94,6 +94,20 @@ impl Paired {
         self.rounds.iter().map(|(f, b)| f.rps / b.rps).collect()
     }
 
+    /// The median (the lower middle one of an even count) of a figure over the rounds, for
+    /// Latchkey and for the baseline, each taken on its own: a tail figure is not tied to the
+    /// round whose throughput was the median.
+    pub fn median_of(&self, figure: impl Fn(&Figures) -> f64) -> Option<(f64, f64)> {
+        let middle = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v.get(v.len().saturating_sub(1) / 2).copied()
+        };
+        Some((
+            middle(self.rounds.iter().map(|(f, _)| figure(f)).collect())?,
+            middle(self.rounds.iter().map(|(_, b)| figure(b)).collect())?,
+        ))
+    }
+
     /// The round whose ratio is the median (the lower middle one of an even count).
     pub fn median(&self) -> Option<(Figures, Figures)> {
         let mut by_ratio = self.rounds.clone();
@@ -294,6 +308,18 @@ mod tests {
         };
         assert_eq!(two.median().map(|(f, _)| f.rps), Some(30.0));
         assert!(Paired::default().median().is_none());
+        // Tails are the median of each side's own, not the median round's.
+        assert_eq!(p.median_of(|f| f.p99), Some((4.0, 2.0)));
+        let p = Paired {
+            rounds: vec![
+                (fig(60.0, 40.0), fig(100.0, 2.0)),
+                (fig(61.0, 4.0), fig(100.0, 9.0)),
+                (fig(59.0, 3.0), fig(100.0, 3.0)),
+            ],
+        };
+        assert_eq!(p.median().map(|(f, _)| f.p99), Some(40.0));
+        assert_eq!(p.median_of(|f| f.p99), Some((4.0, 3.0)));
+        assert!(Paired::default().median_of(|f| f.p99).is_none());
     }
 
     #[test]
