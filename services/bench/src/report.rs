@@ -91,9 +91,16 @@ fn round(f: &Figures, b: &Figures) -> String {
 /// The steal, in percent of the host's CPU time, from which a round says how much it had.
 const STEAL_SHOWN: f64 = 0.5;
 
+/// A row of the warm-fetch table (eight columns) for a run that failed.
 fn failed(out: &mut String, store: &str, why: &str) {
+    failed_row(out, store, why, 8);
+}
+
+/// A row of `columns` cells saying why `store`'s run failed (the first line of it).
+fn failed_row(out: &mut String, store: &str, why: &str, columns: usize) {
     let why = why.lines().next().unwrap_or_default().replace('|', "/");
-    let _ = writeln!(out, "| {store} | run failed: {why} | | | | | | |");
+    let empty = " |".repeat(columns.saturating_sub(2));
+    let _ = writeln!(out, "| {store} | run failed: {why} |{empty}");
 }
 
 fn store_rows(out: &mut String, s: &StoreRun) {
@@ -217,10 +224,7 @@ authorization and its flow.
                     ms(f.p99)
                 );
             }
-            Err(why) => {
-                let why = why.lines().next().unwrap_or_default().replace('|', "/");
-                let _ = writeln!(o, "| {} | run failed: {why} | |", s.store);
-            }
+            Err(why) => failed_row(&mut o, s.store, why, 3),
         }
     }
     let _ = write!(
@@ -487,7 +491,7 @@ host's CPU time in most rounds):
 
 #[cfg(test)]
 mod tests {
-    use super::{ratio, round};
+    use super::{failed, failed_row, ratio, round};
     use crate::load::Figures;
 
     #[test]
@@ -496,6 +500,19 @@ mod tests {
         assert_eq!(ratio(0.6), "0.600");
         assert_eq!(ratio(0.61289), "0.612");
         assert_eq!(ratio(1.0), "1.000");
+    }
+
+    #[test]
+    fn a_failed_run_fills_its_row_and_keeps_the_table_whole() {
+        let mut out = String::new();
+        failed_row(&mut out, "SQLite", "socket errors | timeout 1\nmore", 3);
+        assert_eq!(
+            out,
+            "| SQLite | run failed: socket errors / timeout 1 | |\n"
+        );
+        let mut out = String::new();
+        failed(&mut out, "SQLite", "no rounds");
+        assert_eq!(out, "| SQLite | run failed: no rounds | | | | | | |\n");
     }
 
     #[test]
