@@ -85,7 +85,7 @@ macro_rules! impl_auth_ports {
                     t: &latchkey_core::authorization::VerifierTest,
                     audit: &AuditEvent,
                 ) -> Result<(), StoreError> {
-                    let mut tx = crate::begin::<$store>(&self.writer).await.or_store("verifier_tests")?;
+                    let mut tx = crate::begin::<$store>(self.writer()).await.or_store("verifier_tests")?;
                     sqlx::query(
                         "INSERT INTO verifier_tests (tenant_id, id, user_id, verifier_url, flow_id_hash, status, created_at, expires_at, updated_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -145,7 +145,7 @@ macro_rules! impl_auth_ports {
                     t: &latchkey_core::authorization::VerifierTest,
                     audit: &AuditEvent,
                 ) -> Result<bool, StoreError> {
-                    let mut tx = crate::begin::<$store>(&self.writer).await.or_store("verifier_tests")?;
+                    let mut tx = crate::begin::<$store>(self.writer()).await.or_store("verifier_tests")?;
                     let done = sqlx::query(
                         "UPDATE verifier_tests SET status = $3, decision = $4, decided_user_hash = $5, updated_at = $6 \
                          WHERE tenant_id = $1 AND id = $2 AND status = 'pending'",
@@ -175,7 +175,7 @@ macro_rules! impl_auth_ports {
                     f: &FlowRecord,
                     audit: &AuditEvent,
                 ) -> Result<(), StoreError> {
-                    let mut tx = crate::begin::<$store>(&self.writer).await.or_store("authorization")?;
+                    let mut tx = crate::begin::<$store>(self.writer()).await.or_store("authorization")?;
                     sqlx::query(
                         "INSERT INTO authorizations (tenant_id, id, user_id, provider_ref, requested_scopes, next_uri, \
                          status, failure_reason, created_at, updated_at, expires_at) \
@@ -348,7 +348,7 @@ macro_rules! impl_auth_ports {
                     .bind(to.discord_user_id.as_deref())
                     .bind(to.updated_at.0)
                     .bind(expect_state)
-                    .execute(&self.writer)
+                    .execute(self.writer())
                     .await
                     .or_store("flows")?;
                     Ok(done.rows_affected() == 1)
@@ -363,7 +363,7 @@ macro_rules! impl_auth_ports {
                     finish: &Finish,
                 ) -> Result<bool, StoreError> {
                     let now = UnixMillis::now();
-                    let mut tx = crate::begin::<$store>(&self.writer).await.or_store("flows")?;
+                    let mut tx = crate::begin::<$store>(self.writer()).await.or_store("flows")?;
                     let (decision, decided_hash) = match &finish.decision {
                         Some((d, h)) => (Some(d.as_str()), Some(h.as_slice())),
                         None => (None, None),
@@ -458,7 +458,7 @@ macro_rules! impl_auth_ports {
                     )
                     .bind(before.0)
                     .bind(i64::from(limit))
-                    .execute(&self.writer)
+                    .execute(self.writer())
                     .await
                     .or_store("authorizations")?;
                     // Verifier tests end at their expiry; they go after the same retention.
@@ -468,7 +468,7 @@ macro_rules! impl_auth_ports {
                     )
                     .bind(before.0)
                     .bind(i64::from(limit))
-                    .execute(&self.writer)
+                    .execute(self.writer())
                     .await
                     .or_store("verifier_tests")?;
                     Ok(done.rows_affected() + tests.rows_affected())
@@ -476,7 +476,7 @@ macro_rules! impl_auth_ports {
 
                 #[tracing::instrument(name = "store.record_audit", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn record_audit(&self, tenant: TenantId, event: &AuditEvent) -> Result<(), StoreError> {
-                    insert_audit(&self.writer, tenant, event).await
+                    insert_audit(self.writer(), tenant, event).await
                 }
 
                 #[tracing::instrument(name = "store.discord_user_connected", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]

@@ -12,9 +12,6 @@ pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres
 /// Latchkey's ports on PostgreSQL.
 pub struct PgStore {
     pool: PgPool,
-    /// The same pool (PostgreSQL takes concurrent writers; the shared statements write
-    /// through `writer`, which on SQLite is a connection of its own).
-    writer: PgPool,
     pub(crate) notices: crate::changes::Notices,
 }
 
@@ -42,7 +39,6 @@ impl PgStore {
                 other => OpenError::Connect(other.to_string()),
             })?;
         Ok(Self {
-            writer: pool.clone(),
             pool,
             notices: crate::changes::Notices::new(),
         })
@@ -50,6 +46,12 @@ impl PgStore {
 
     /// The connection pool (tests read raw rows through it).
     pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Where the shared statements write: the same pool (PostgreSQL takes concurrent writers;
+    /// on SQLite it is a connection of its own, [`crate::SqliteStore::writer`]).
+    pub(crate) fn writer(&self) -> &PgPool {
         &self.pool
     }
 

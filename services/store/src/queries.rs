@@ -52,7 +52,7 @@ macro_rules! impl_ports {
                 api_keys: &[ApiKeyRecord],
                 audit: &AuditEvent,
             ) -> Result<(), StoreError> {
-                let mut tx = crate::begin::<$store>(&self.writer).await.or_store("tenant")?;
+                let mut tx = crate::begin::<$store>(self.writer()).await.or_store("tenant")?;
                 sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
                     .bind(tenant.id.to_string())
                     .bind(tenant.name.as_str())
@@ -121,7 +121,7 @@ macro_rules! impl_ports {
                 // Every tenant-owned table cascades from tenants, data keys included; audit
                 // events are deleted below.
                 let change = latchkey_core::cache::Change::Tenant(id);
-                let mut tx = crate::begin::<$store>(&self.writer).await.or_store("tenants")?;
+                let mut tx = crate::begin::<$store>(self.writer()).await.or_store("tenants")?;
                 // Lock the tenant (on PostgreSQL; SQLite has one writer), then check that
                 // nothing is owed and that its grants are exactly the ones revoked.
                 if <$store as crate::Dialect>::NAME == "postgres" {
@@ -359,7 +359,7 @@ macro_rules! impl_ports {
         impl ApiKeyStore for $store {
             #[tracing::instrument(name = "store.insert_api_key", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn insert_api_key(&self, tenant: TenantId, key: &ApiKeyRecord, audit: &AuditEvent) -> Result<(), StoreError> {
-                let mut tx = crate::begin::<$store>(&self.writer).await.or_store("api key")?;
+                let mut tx = crate::begin::<$store>(self.writer()).await.or_store("api key")?;
                 insert_api_key(&mut *tx, tenant, key).await?;
                 insert_audit(&mut *tx, tenant, audit).await?;
                 tx.commit().await.or_store("api key")
@@ -389,7 +389,7 @@ macro_rules! impl_ports {
 
             #[tracing::instrument(name = "store.revoke_api_key", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn revoke_api_key(&self, tenant: TenantId, id: ApiKeyId, at: UnixMillis, audit: &AuditEvent) -> Result<(), StoreError> {
-                let mut tx = crate::begin::<$store>(&self.writer).await.or_store("api_keys")?;
+                let mut tx = crate::begin::<$store>(self.writer()).await.or_store("api_keys")?;
                 let done = sqlx::query(
                     "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
                 )
@@ -443,12 +443,12 @@ macro_rules! impl_ports {
                         .bind(id.to_string())
                         .bind(&hash.pepper_id)
                         .bind(hash.mac.as_slice())
-                        .execute(&self.writer)
+                        .execute(self.writer())
                         .await
                         .or_store("api_keys")?;
                 }
                 let change = latchkey_core::cache::Change::Key(id);
-                announce_in_tx(&self.writer, change).await?;
+                announce_in_tx(self.writer(), change).await?;
                 self.notices.send(change);
                 Ok(())
             }
@@ -458,7 +458,7 @@ macro_rules! impl_ports {
                 sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
                     .bind(id.to_string())
                     .bind(at.0)
-                    .execute(&self.writer)
+                    .execute(self.writer())
                     .await
                     .or_store("api_keys")?;
                 Ok(())
@@ -475,7 +475,7 @@ macro_rules! impl_ports {
                 .bind(key.hash.mac.as_slice())
                 .bind(key.created_at.0)
                 .bind(key.revoked_at.map(|t| t.0))
-                .execute(&self.writer)
+                .execute(self.writer())
                 .await
                 .or_store("operator key")?;
                 Ok(())
@@ -483,7 +483,7 @@ macro_rules! impl_ports {
 
             #[tracing::instrument(name = "store.insert_first_operator_key", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn insert_first_operator_key(&self, key: &OperatorKeyRecord) -> Result<bool, StoreError> {
-                let mut tx = crate::begin::<$store>(&self.writer).await.or_store("operator key")?;
+                let mut tx = crate::begin::<$store>(self.writer()).await.or_store("operator key")?;
                 let marked = sqlx::query("INSERT INTO platform_bootstrap (name, created_at) VALUES ('operator_key', $1)")
                     .bind(key.created_at.0)
                     .execute(&mut *tx)
@@ -523,7 +523,7 @@ macro_rules! impl_ports {
                 session: &latchkey_core::auth::DashboardSession,
                 audit: &AuditEvent,
             ) -> Result<(), StoreError> {
-                let mut tx = crate::begin::<$store>(&self.writer).await.or_store("dashboard session")?;
+                let mut tx = crate::begin::<$store>(self.writer()).await.or_store("dashboard session")?;
                 sqlx::query("DELETE FROM dashboard_sessions WHERE expires_at <= $1")
                     .bind(session.created_at.0)
                     .execute(&mut *tx)
@@ -570,7 +570,7 @@ macro_rules! impl_ports {
 
             #[tracing::instrument(name = "store.delete_dashboard_session", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn delete_dashboard_session(&self, id_hash: &[u8], audit: &AuditEvent) -> Result<bool, StoreError> {
-                let mut tx = crate::begin::<$store>(&self.writer).await.or_store("dashboard session")?;
+                let mut tx = crate::begin::<$store>(self.writer()).await.or_store("dashboard session")?;
                 let gone: Option<(String,)> = sqlx::query_as("DELETE FROM dashboard_sessions WHERE id_hash = $1 RETURNING tenant_id")
                     .bind(id_hash)
                     .fetch_optional(&mut *tx)
@@ -640,7 +640,7 @@ macro_rules! impl_ports {
                 .bind(&old.0)
                 .bind(&new.master_key_id.0)
                 .bind(&new.bytes)
-                .execute(&self.writer)
+                .execute(self.writer())
                 .await
                 .or_store("tenant_keys")?;
                 Ok(done.rows_affected() == 1)
@@ -651,7 +651,7 @@ macro_rules! impl_ports {
         impl ProviderStore for $store {
             #[tracing::instrument(name = "store.insert_provider", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn insert_provider(&self, tenant: TenantId, p: &ProviderRecord, audit: &AuditEvent) -> Result<(), StoreError> {
-                let mut tx = crate::begin::<$store>(&self.writer).await.or_store("provider")?;
+                let mut tx = crate::begin::<$store>(self.writer()).await.or_store("provider")?;
                 sqlx::query(
                     "INSERT INTO providers (tenant_id, id, ref, description, external_id, status, client_id, client_secret, \
                      scopes, policy, endpoint_origin, created_at, updated_at) \
@@ -687,7 +687,7 @@ macro_rules! impl_ports {
                 expected_updated_at: UnixMillis,
                 audit: &AuditEvent,
             ) -> Result<bool, StoreError> {
-                let mut tx = crate::begin::<$store>(&self.writer).await.or_store("provider")?;
+                let mut tx = crate::begin::<$store>(self.writer()).await.or_store("provider")?;
                 // A new client id is another Discord app: the old app's grants cannot be
                 // refreshed through it (security.md B13). Rolled back with the rest when the
                 // conditional provider write below finds the row changed.
@@ -798,7 +798,7 @@ macro_rules! impl_ports {
                 revocations: &[latchkey_core::revocation::RevocationRecord],
                 audit: &AuditEvent,
             ) -> Result<(), StoreError> {
-                let mut tx = crate::begin::<$store>(&self.writer).await.or_store("providers")?;
+                let mut tx = crate::begin::<$store>(self.writer()).await.or_store("providers")?;
                 // Lock the provider (on PostgreSQL; SQLite has one writer), so no grant is made
                 // through it until the transaction ends...
                 let locked: Option<(String,)> = sqlx::query_as(if <$store as crate::Dialect>::NAME == "postgres" {
@@ -865,7 +865,7 @@ macro_rules! impl_ports {
             #[tracing::instrument(name = "store.put_verification_settings", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
             async fn put_verification_settings(&self, tenant: TenantId, s: &VerificationSettings, audit: &AuditEvent) -> Result<(), StoreError> {
                 let origins = serde_json::to_string(&s.allowed_next_uri_origins).unwrap_or_else(|_| "[]".to_owned());
-                let mut tx = crate::begin::<$store>(&self.writer).await.or_store("tenant_settings")?;
+                let mut tx = crate::begin::<$store>(self.writer()).await.or_store("tenant_settings")?;
                 sqlx::query(
                     "INSERT INTO tenant_settings (tenant_id, verifier_url, unsafe_skip_verification, allowed_next_uri_origins, updated_at, account_switch) \
                      VALUES ($1, $2, $3, $4, $5, $6) \
@@ -892,7 +892,7 @@ macro_rules! impl_ports {
             /// One flush's events in one transaction, as `audit_batches` rows (migration 0014);
             /// `dedupe` leaves out events already stored.
             async fn write_audits(&self, events: &latchkey_core::audit::PackedAudits, dedupe: bool) -> Result<(), StoreError> {
-                let mut tx = crate::begin::<$store>(&self.writer).await.or_store("audit_batches")?;
+                let mut tx = crate::begin::<$store>(self.writer()).await.or_store("audit_batches")?;
                 let mut batches = Vec::new();
                 for (tenant, mut group) in crate::audit_groups(events) {
                     if dedupe {

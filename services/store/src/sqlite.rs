@@ -83,7 +83,8 @@ impl SqliteStore {
         &self.pool
     }
 
-    /// The writer's pool: one connection (migrations and tests' raw writes go through it).
+    /// The writer's pool: one connection, through which every write of the store goes (and the
+    /// migrations).
     pub fn writer(&self) -> &SqlitePool {
         &self.writer
     }

@@ -137,7 +137,7 @@ macro_rules! impl_more_ports {
             impl ToolStore for $store {
                 #[tracing::instrument(name = "store.insert_tool", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn insert_tool(&self, tenant: TenantId, t: &ToolRecord, key: &ApiKeyRecord, audit: &AuditEvent) -> Result<(), StoreError> {
-                    let mut tx = crate::begin::<$store>(&self.writer).await.or_store("tool")?;
+                    let mut tx = crate::begin::<$store>(self.writer()).await.or_store("tool")?;
                     sqlx::query(
                         "INSERT INTO tools (tenant_id, id, name, version, description, provider, provider_instance, scopes, \
                          created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'discord', $6, $7, $8, $9)",
@@ -195,7 +195,7 @@ macro_rules! impl_more_ports {
 
                 #[tracing::instrument(name = "store.update_tool", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn update_tool(&self, tenant: TenantId, t: &ToolRecord, expected_updated_at: UnixMillis, audit: &AuditEvent) -> Result<bool, StoreError> {
-                    let mut tx = crate::begin::<$store>(&self.writer).await.or_store("tool")?;
+                    let mut tx = crate::begin::<$store>(self.writer()).await.or_store("tool")?;
                     let done = sqlx::query(
                         "UPDATE tools SET version = $4, description = $5, provider_instance = $6, scopes = $7, updated_at = $8 \
                          WHERE tenant_id = $1 AND id = $2 AND updated_at = $3",
@@ -221,7 +221,7 @@ macro_rules! impl_more_ports {
 
                 #[tracing::instrument(name = "store.delete_tool", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn delete_tool(&self, tenant: TenantId, name: &ToolName, audit: &AuditEvent) -> Result<(), StoreError> {
-                    let mut tx = crate::begin::<$store>(&self.writer).await.or_store("tools")?;
+                    let mut tx = crate::begin::<$store>(self.writer()).await.or_store("tools")?;
                     // Tool keys go with the tool (composite foreign key, ON DELETE CASCADE).
                     let done = sqlx::query("DELETE FROM tools WHERE tenant_id = $1 AND name = $2")
                         .bind(tenant.to_string())
@@ -270,7 +270,7 @@ macro_rules! impl_more_ports {
                     .bind(now.0)
                     .bind(lease_until.0)
                     .bind(i64::from(limit))
-                    .fetch_all(&self.writer)
+                    .fetch_all(self.writer())
                     .await
                     .or_store("pending_revocations")?;
                     rows.into_iter().map(RevocationRow::into_record).collect()
@@ -278,7 +278,7 @@ macro_rules! impl_more_ports {
 
                 #[tracing::instrument(name = "store.finish_revocation", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn finish_revocation(&self, tenant: TenantId, id: &str, audit: &AuditEvent) -> Result<(), StoreError> {
-                    let mut tx = crate::begin::<$store>(&self.writer).await.or_store("pending_revocations")?;
+                    let mut tx = crate::begin::<$store>(self.writer()).await.or_store("pending_revocations")?;
                     let done = sqlx::query("DELETE FROM pending_revocations WHERE tenant_id = $1 AND id = $2")
                         .bind(tenant.to_string())
                         .bind(id)
@@ -303,7 +303,7 @@ macro_rules! impl_more_ports {
                     .bind(i64::from(attempts))
                     .bind(next_attempt_at.0)
                     .bind(error.chars().take(500).collect::<String>())
-                    .execute(&self.writer)
+                    .execute(self.writer())
                     .await
                     .or_store("pending_revocations")?;
                     Ok(())
@@ -314,7 +314,7 @@ macro_rules! impl_more_ports {
             impl GrantStore for $store {
                 #[tracing::instrument(name = "store.insert_grant", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn insert_grant(&self, tenant: TenantId, g: &GrantRecord, audit: &AuditEvent) -> Result<(), StoreError> {
-                    let mut tx = crate::begin::<$store>(&self.writer).await.or_store("grant")?;
+                    let mut tx = crate::begin::<$store>(self.writer()).await.or_store("grant")?;
                     insert_grant_row(&mut *tx, tenant, g).await?;
                     insert_audit(&mut *tx, tenant, audit).await?;
                     tx.commit().await.or_store("grant")
@@ -364,7 +364,7 @@ macro_rules! impl_more_ports {
 
                 #[tracing::instrument(name = "store.delete_grant", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn delete_grant(&self, tenant: TenantId, id: GrantId, revocation: Option<&RevocationRecord>, audit: &AuditEvent) -> Result<(), StoreError> {
-                    let mut tx = crate::begin::<$store>(&self.writer).await.or_store("grants")?;
+                    let mut tx = crate::begin::<$store>(self.writer()).await.or_store("grants")?;
                     let done = sqlx::query("DELETE FROM grants WHERE tenant_id = $1 AND id = $2")
                         .bind(tenant.to_string())
                         .bind(id.to_string())
@@ -385,7 +385,7 @@ macro_rules! impl_more_ports {
 
                 #[tracing::instrument(name = "store.acknowledge_grant", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn acknowledge_grant(&self, tenant: TenantId, id: GrantId, replaces: &[GrantId], revocations: &[RevocationRecord], audit: &AuditEvent) -> Result<bool, StoreError> {
-                    let mut tx = crate::begin::<$store>(&self.writer).await.or_store("grants")?;
+                    let mut tx = crate::begin::<$store>(self.writer()).await.or_store("grants")?;
                     // The replaced grants go first: the one active grant per user and provider.
                     for old in replaces {
                         sqlx::query("DELETE FROM grants WHERE tenant_id = $1 AND id = $2")
@@ -445,7 +445,7 @@ macro_rules! impl_more_ports {
                 #[tracing::instrument(name = "store.lock_grant", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
                 async fn lock_grant(&self, tenant: TenantId, id: GrantId) -> Result<Option<Box<dyn GrantLock>>, StoreError> {
                     let postgres = <$store as crate::Dialect>::NAME == "postgres";
-                    let mut tx = if postgres { Some(crate::begin::<$store>(&self.writer).await.or_store("grants")?) } else { None };
+                    let mut tx = if postgres { Some(crate::begin::<$store>(self.writer()).await.or_store("grants")?) } else { None };
                     let query = sqlx::query_as::<_, GrantRow>(if postgres {
                         concat!("SELECT ", grant_cols!(), " FROM grants WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
                     } else {
@@ -459,7 +459,7 @@ macro_rules! impl_more_ports {
                     }
                     .or_store("grants")?;
                     let Some(row) = row else { return Ok(None) };
-                    Ok(Some(Box::new(Locked { tx, writer: self.writer.clone(), notices: self.notices.clone(), tenant, grant: GrantRecord::try_from(row)? })))
+                    Ok(Some(Box::new(Locked { tx, writer: self.writer().clone(), notices: self.notices.clone(), tenant, grant: GrantRecord::try_from(row)? })))
                 }
 
                 #[tracing::instrument(name = "store.authorization_summary", skip_all, fields(otel.kind = "client", db.system = <$store as crate::Dialect>::NAME))]
