@@ -23,6 +23,98 @@ pub struct Figures {
     /// stalls whichever thread held the core, so a run with some is slower and has a longer tail
     /// for reasons outside the server.
     pub steal: Option<f64>,
+    /// Latchkey's own 99th percentile of the same requests, ms: the upper bound of the bucket
+    /// of its request-duration histogram that holds it ([`served_p99`]). Time a request spends
+    /// before the server reads it or after it writes the answer — queued in the kernel or
+    /// for a thread to run — is in `p99` but not here.
+    pub served_p99: Option<f64>,
+}
+
+/// The request-duration histogram's buckets for `route` on the operations listener `ops`
+/// (`/metrics`): each upper bound in seconds with the requests that took at most that long,
+/// over all of the route's label sets, in ascending order.
+pub async fn served(ops: &str, route: &str) -> anyhow::Result<Vec<(f64, u64)>> {
+    let text = reqwest::get(format!("{ops}/metrics"))
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    Ok(parse_served(&text, route))
+}
+
+fn parse_served(text: &str, route: &str) -> Vec<(f64, u64)> {
+    let wanted = format!("route=\"{route}\"");
+    let mut buckets: Vec<(f64, u64)> = Vec::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("latchkey_http_request_duration_seconds_bucket{") else {
+            continue;
+        };
+        let Some((labels, count)) = rest.rsplit_once("} ") else {
+            continue;
+        };
+        if !labels.split(',').any(|l| l == wanted) {
+            continue;
+        }
+        let le = labels
+            .split(',')
+            .find_map(|l| l.strip_prefix("le=\""))
+            .map(|v| v.trim_end_matches('"'));
+        let le = match le {
+            Some("+Inf") => f64::INFINITY,
+            Some(v) => match v.parse() {
+                Ok(le) => le,
+                Err(_) => continue,
+            },
+            None => continue,
+        };
+        let Ok(count) = count.trim().parse::<u64>() else {
+            continue;
+        };
+        match buckets.iter_mut().find(|(b, _)| *b == le) {
+            Some((_, n)) => *n += count,
+            None => buckets.push((le, count)),
+        }
+    }
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    buckets
+}
+
+/// The upper bound (ms) of the first bucket that holds 99 % of the requests served between two
+/// readings of [`served`]; `None` when none were.
+pub fn served_p99(before: &[(f64, u64)], after: &[(f64, u64)]) -> Option<f64> {
+    let done = |le: f64| {
+        let had = before.iter().find(|(b, _)| *b == le).map_or(0, |(_, n)| *n);
+        after
+            .iter()
+            .find(|(b, _)| *b == le)
+            .map_or(0, |(_, n)| n.saturating_sub(had))
+    };
+    let total = done(f64::INFINITY);
+    if total == 0 {
+        return None;
+    }
+    after
+        .iter()
+        .find(|(le, _)| done(*le) * 100 >= total * 99)
+        .map(|(le, _)| le * 1000.0)
+}
+
+/// `wrk` against Latchkey's `route` at `api`, with Latchkey's own p99 of the run from its
+/// operations listener `ops` ([`Figures::served_p99`]; none if `/metrics` could not be read).
+pub async fn wrk_served(
+    api: &str,
+    ops: &str,
+    route: &str,
+    script: &str,
+    connections: u32,
+    secs: u32,
+) -> anyhow::Result<Figures> {
+    let before = served(ops, route).await.ok();
+    let mut f = wrk(&format!("{api}{route}"), script, connections, secs).await?;
+    if let (Some(before), Ok(after)) = (before, served(ops, route).await) {
+        f.served_p99 = served_p99(&before, &after);
+    }
+    Ok(f)
 }
 
 /// The host's CPU time in all and the part of it stolen, from `/proc/stat`'s first line (in
@@ -177,6 +269,7 @@ fn parse_wrk(text: &str) -> anyhow::Result<Figures> {
         p50: pct("50%")?,
         p99: pct("99%")?,
         steal: None,
+        served_p99: None,
     })
 }
 
@@ -258,6 +351,7 @@ where
         p50: percentile(&mut all, 0.50),
         p99: percentile(&mut all, 0.99),
         steal: None,
+        served_p99: None,
     })
 }
 
@@ -288,6 +382,7 @@ mod tests {
             p50: 1.0,
             p99,
             steal: None,
+            served_p99: None,
         }
     }
 
@@ -338,6 +433,50 @@ Transfer/sec:      5.00MB
         let f = parse_wrk(out).unwrap();
         assert_eq!((f.rps, f.p50, f.p99), (12345.6, 0.812, 4.5));
         assert!(parse_wrk(&format!("{out}  Non-2xx or 3xx responses: 3\n")).is_err());
+    }
+
+    #[test]
+    fn reads_the_servers_own_p99_from_its_histogram() {
+        let metrics = |fast: u64, slow: u64| {
+            let mut t = String::from("# TYPE latchkey_http_request_duration_seconds histogram\n");
+            for (route, status, scale) in [
+                ("/v1/tokens", 200, 1),
+                ("/v1/tokens", 403, 0),
+                ("/healthz", 200, 9),
+            ] {
+                for (le, n) in [
+                    ("0.0005", fast),
+                    ("0.004", fast),
+                    ("0.008", fast + slow),
+                    ("+Inf", fast + slow),
+                ] {
+                    t.push_str(&format!(
+                        "latchkey_http_request_duration_seconds_bucket{{listener=\"api\",method=\"POST\",route=\"{route}\",status=\"{status}\",le=\"{le}\"}} {}\n",
+                        n * scale
+                    ));
+                }
+            }
+            t.push_str("latchkey_http_request_duration_seconds_count{route=\"/v1/tokens\"} 1\n");
+            t
+        };
+        let before = parse_served(&metrics(100, 0), "/v1/tokens");
+        assert_eq!(
+            before,
+            vec![
+                (0.0005, 100),
+                (0.004, 100),
+                (0.008, 100),
+                (f64::INFINITY, 100)
+            ]
+        );
+        // 990 more under 0.5 ms and 10 between 4 and 8 ms: 99 % within 0.5 ms.
+        let after = parse_served(&metrics(1090, 10), "/v1/tokens");
+        assert_eq!(served_p99(&before, &after), Some(0.5));
+        // One more slow one: the 99th percentile is in the 8 ms bucket.
+        let after = parse_served(&metrics(1090, 11), "/v1/tokens");
+        assert_eq!(served_p99(&before, &after), Some(8.0));
+        assert_eq!(served_p99(&before, &before), None);
+        assert!(parse_served(&metrics(5, 5), "/v1/other").is_empty());
     }
 
     #[test]

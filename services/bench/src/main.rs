@@ -145,12 +145,11 @@ fn main() -> anyhow::Result<()> {
             }
             tenant.connect(&a.api, "nelly").await?;
             let script = load::post_script("/v1/tokens", &tenant.tool, TOKEN_BODY);
-            let url = format!("{}/v1/tokens", a.api);
             let f = measured(a.pid(), secs, async {
                 if grpc {
                     grpc_tokens(&a.api, &tenant.tool, secs).await
                 } else {
-                    load::wrk(&url, &script, 64, secs).await
+                    load::wrk_served(&a.api, &a.ops, "/v1/tokens", &script, 64, secs).await
                 }
             })
             .await?;
@@ -413,7 +412,7 @@ async fn store_run(
     for round in 1..=load::ROUNDS {
         eprintln!("warm token fetch, REST, round {round}");
         rest.rounds.push((
-            load::wrk(&format!("{}/v1/tokens", a.api), &script, 64, secs).await?,
+            load::wrk_served(&a.api, &a.ops, "/v1/tokens", &script, 64, secs).await?,
             load::wrk(&format!("{}/v1/tokens", base.url), &script, 64, secs).await?,
         ));
     }

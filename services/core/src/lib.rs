@@ -24,6 +24,7 @@ pub mod resolve;
 pub mod revocation;
 pub mod scopes;
 pub mod settings;
+pub mod sharded;
 pub mod tenant;
 pub mod text;
 pub mod time;

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
+use latchkey_core::sharded::Sharded;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Histogram, Meter, MeterProvider as _};
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -45,7 +46,63 @@ type RequestKey = (&'static str, String, &'static str, u16);
 /// callback at each collection. A counter's `add` (its attributes hashed and looked up under
 /// the SDK's lock, beside the histogram's own) was half of the request metrics' 2.7 % of the
 /// warm token fetch's samples; a look-up under a read lock and an atomic add cost a fraction.
-type RequestCounts = Arc<RwLock<HashMap<RequestKey, AtomicU64>>>;
+type RequestCounts = Arc<RwLock<HashMap<RequestKey, Served>>>;
+
+/// Durations a shard holds before they go into the histogram.
+const STAGED: usize = 256;
+
+/// One label set's requests: their count, and their durations for the histogram.
+///
+/// The SDK's histogram keeps a label set's buckets behind one lock, which every request took:
+/// under the warm token fetch the two runtime workers blocked on it about 80 times a second,
+/// and one holding it while its core was taken held up every request. The durations wait in
+/// shards instead ([`Sharded`]), a few hundred at a time, and reach the histogram before every
+/// collection (`latchkey.http.requests`'s callback runs first).
+struct Served {
+    count: AtomicU64,
+    duration: Histogram<f64>,
+    labels: [KeyValue; 4],
+    staged: Sharded<Vec<f64>>,
+}
+
+impl Served {
+    fn new(duration: &Histogram<f64>, labels: [KeyValue; 4]) -> Self {
+        Self {
+            count: AtomicU64::new(0),
+            duration: duration.clone(),
+            labels,
+            staged: Sharded::per_core(Vec::new),
+        }
+    }
+
+    fn record(&self, staged: &mut Vec<f64>) {
+        for s in staged.drain(..) {
+            self.duration.record(s, &self.labels);
+        }
+    }
+
+    /// Counts one request that took `secs`.
+    fn served(&self, secs: f64) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        match self.staged.try_any() {
+            Some(mut staged) => {
+                staged.push(secs);
+                if staged.len() >= STAGED {
+                    self.record(&mut staged);
+                }
+            }
+            // Every shard held (by other requests, or by a collection): straight in.
+            None => self.duration.record(secs, &self.labels),
+        }
+    }
+
+    /// Puts every staged duration into the histogram.
+    fn flush(&self) {
+        for i in 0..self.staged.len() {
+            self.record(&mut self.staged.lock(i));
+        }
+    }
+}
 
 /// The application's meter provider and the instruments the server records itself.
 pub struct Metrics {
@@ -92,11 +149,10 @@ impl Metrics {
             .with_description("HTTP and gRPC requests served")
             .with_callback(move |o| {
                 let counts = counted.read().unwrap_or_else(PoisonError::into_inner);
-                for ((listener, route, method, status), n) in counts.iter() {
-                    o.observe(
-                        n.load(Ordering::Relaxed),
-                        &attributes(listener, route.clone(), method, *status),
-                    );
+                for served in counts.values() {
+                    // Before the histogram is read, in this collection.
+                    served.flush();
+                    o.observe(served.count.load(Ordering::Relaxed), &served.labels);
                 }
             })
             .build();
@@ -128,27 +184,25 @@ impl Metrics {
     /// Records one served request.
     pub fn request(&self, l: HttpLabels, elapsed: Duration) {
         let key = (l.listener, l.route, l.method, l.status);
-        let counted = self
+        let secs = elapsed.as_secs_f64();
+        if let Some(served) = self
             .requests
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&key)
-            .map(|n| n.fetch_add(1, Ordering::Relaxed))
-            .is_some();
-        let (listener, route, method, status) = key;
-        if !counted {
-            // The first request with these labels.
-            self.requests
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .entry((listener, route.clone(), method, status))
-                .or_default()
-                .fetch_add(1, Ordering::Relaxed);
+        {
+            served.served(secs);
+            return;
         }
-        self.duration.record(
-            elapsed.as_secs_f64(),
-            &attributes(listener, route, method, status),
-        );
+        // The first request with these labels.
+        let (listener, route, method, status) = key;
+        let labels = attributes(listener, route.clone(), method, status);
+        self.requests
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((listener, route, method, status))
+            .or_insert_with(|| Served::new(&self.duration, labels))
+            .served(secs);
     }
 
     /// Observes the process's live state: long-poll waiters, the Discord breaker and the
@@ -428,6 +482,53 @@ mod tests {
         assert!(text.contains(r#"le="+Inf"} 1"#));
         assert!(text.contains(r#"latchkey_http_request_duration_seconds_count{listener="api",method="GET",route="/v1/health",status="200"} 1"#));
         assert!(text.contains(r#"latchkey_build_info{version=""#));
+    }
+
+    /// Durations staged in shards (more than a shard holds, from several threads, and one
+    /// after a collection) are all in the histogram when it is read.
+    #[test]
+    fn every_duration_reaches_the_histogram_by_the_next_collection() {
+        let m = Metrics::new();
+        let health = || HttpLabels {
+            listener: "api",
+            route: "/v1/health".to_owned(),
+            method: "GET",
+            status: 200,
+        };
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..1_000 {
+                        m.request(health(), Duration::from_micros(250));
+                    }
+                });
+            }
+        });
+        let series = r#"{listener="api",method="GET",route="/v1/health",status="200"}"#;
+        let value = |text: &str, name: &str| -> f64 {
+            let prefix = format!("{name}{series} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(&prefix))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in {text}"))
+        };
+        let text = m.render();
+        assert_eq!(
+            value(&text, "latchkey_http_request_duration_seconds_count"),
+            4_000.0
+        );
+        assert_eq!(value(&text, "latchkey_http_requests_total"), 4_000.0);
+        assert!((value(&text, "latchkey_http_request_duration_seconds_sum") - 1.0).abs() < 1e-9);
+        assert!(text.contains(&format!(
+            "latchkey_http_request_duration_seconds_bucket{}",
+            series.replace('}', r#",le="0.0005"} 4000"#)
+        )));
+        m.request(health(), Duration::from_millis(3));
+        let later = m.render();
+        assert_eq!(
+            value(&later, "latchkey_http_request_duration_seconds_count"),
+            4_001.0
+        );
     }
 
     #[test]
