@@ -103,11 +103,13 @@ impl AuditPipeline {
         batch: usize,
     ) -> (Self, Flusher) {
         let batch = batch.max(1);
-        let cores = std::thread::available_parallelism().map_or(4, std::num::NonZero::get);
         let queue = Arc::new(Queue {
             shards: Sharded::per_core(|| Pending {
                 // A shard grows as needed; together they start with room for a batch.
-                events: PackedAudits::with_capacity(batch.div_ceil(2 * cores), EVENT_BYTES),
+                events: PackedAudits::with_capacity(
+                    batch.div_ceil(crate::sharded::per_core()),
+                    EVENT_BYTES,
+                ),
                 closed: false,
             }),
             queued: AtomicUsize::new(0),

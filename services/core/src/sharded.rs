@@ -16,6 +16,13 @@ thread_local! {
     static HOME: usize = NEXT.fetch_add(1, Ordering::Relaxed);
 }
 
+/// How many shards [`Sharded::per_core`] makes: twice as many as cores (2 to 64), so that a
+/// thread finds a free one at its first or second try.
+pub fn per_core() -> usize {
+    let n = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
+    n.clamp(2, 64)
+}
+
 /// `T` in shards, each behind its own lock.
 pub struct Sharded<T> {
     shards: Box<[Mutex<T>]>,
@@ -30,11 +37,9 @@ impl<T> Sharded<T> {
         }
     }
 
-    /// Twice as many shards as cores (2 to 64): a thread finds a free one at its first or
-    /// second try.
+    /// [`per_core`] shards.
     pub fn per_core(make: impl FnMut() -> T) -> Self {
-        let n = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
-        Self::new(n.clamp(2, 64), make)
+        Self::new(per_core(), make)
     }
 
     /// How many shards there are.
