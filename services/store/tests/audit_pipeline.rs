@@ -1,7 +1,8 @@
 //! The audit pipeline on SQLite and PostgreSQL: a batch's worth of accepted events is written
 //! as soon as it is queued, without waiting for the flush interval; fewer wait for it; stopping
 //! writes everything accepted and refuses what comes after; a backlog goes in batch by batch,
-//! oldest first; a flusher that cannot write is abandoned at the shutdown's deadline.
+//! oldest first, and one accepted on several threads (into several shards) in whole batches,
+//! every event once; a flusher that cannot write is abandoned at the shutdown's deadline.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod support;
@@ -137,6 +138,60 @@ async fn backlog(db: &TestDb) {
     assert_eq!(released(&w, t).await, total, "{}", db.kind);
 }
 
+/// Releases accepted on several threads go into several shards of the queue; a backlog of them
+/// is written in full batches taken across the shards, every event once.
+async fn threads(db: &TestDb) {
+    let (w, t, pipeline, flusher, batch) = pipeline(db).await;
+    let (threads, each) = (4, batch / 2 + 3);
+    let total = threads * each;
+    let runtime = tokio::runtime::Handle::current();
+    std::thread::scope(|s| {
+        for thread in 0..threads {
+            let (pipeline, runtime) = (&pipeline, &runtime);
+            s.spawn(move || {
+                for i in 0..each {
+                    let e = AuditEvent::success(&actor(), ACTION, format!("grt_{thread}_{i}"));
+                    runtime.block_on(pipeline.accept(t, e.borrowed())).unwrap();
+                }
+            });
+        }
+    });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let run = tokio::spawn(flusher.run(stopped));
+    wait_until_released(&w, t, 2 * batch, db, "two batches across the shards").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        released(&w, t).await,
+        2 * batch,
+        "{}: whole batches only",
+        db.kind
+    );
+    stop.send(true).unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, total as u64, "{}", db.kind);
+    let filter = AuditFilter {
+        action: Some(ACTION.to_owned()),
+        ..AuditFilter::default()
+    };
+    let mut written: Vec<String> = w
+        .store
+        .list_audit_events(t, &filter)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| e.target)
+        .collect();
+    written.sort_unstable();
+    let mut accepted: Vec<String> = (0..threads)
+        .flat_map(|thread| (0..each).map(move |i| format!("grt_{thread}_{i}")))
+        .collect();
+    accepted.sort_unstable();
+    assert_eq!(written, accepted, "{}: every event once", db.kind);
+}
+
 /// A flusher whose writes keep failing (its table is gone) is abandoned once the wait for it
 /// ends, rather than holding the shutdown (`batches` shows one that can write finishing with
 /// everything).
@@ -160,6 +215,7 @@ async fn abandoned(db: &TestDb) {
 on_both_stores! {
     a_full_batch_is_written_before_the_interval => batches;
     a_backlog_is_written_batch_by_batch => backlog;
+    releases_on_many_threads_are_written_once_each => threads;
     a_flusher_that_cannot_write_is_abandoned_at_the_deadline => abandoned;
 }
 
