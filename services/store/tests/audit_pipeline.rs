@@ -16,12 +16,32 @@ use support::{TestDb, actor, new_tenant, world};
 
 const ACTION: &str = "token.release";
 
-async fn released(w: &support::World, t: TenantId) -> usize {
+/// The targets of `t`'s written releases, sorted.
+async fn written(w: &support::World, t: TenantId) -> Vec<String> {
     let filter = AuditFilter {
         action: Some(ACTION.to_owned()),
         ..AuditFilter::default()
     };
-    w.store.list_audit_events(t, &filter).await.unwrap().len()
+    let events = w.store.list_audit_events(t, &filter).await.unwrap();
+    let mut targets: Vec<String> = events.into_iter().filter_map(|e| e.target).collect();
+    targets.sort_unstable();
+    targets
+}
+
+async fn released(w: &support::World, t: TenantId) -> usize {
+    written(w, t).await.len()
+}
+
+/// Stops a flusher running on the test's runtime; how many events it wrote in all.
+async fn stop_run(
+    stop: tokio::sync::watch::Sender<bool>,
+    run: tokio::task::JoinHandle<u64>,
+) -> u64 {
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 /// Waits (up to a minute, far less than the interval) until `n` events of `t` are written.
@@ -107,34 +127,19 @@ async fn backlog(db: &TestDb) {
     let run = tokio::spawn(flusher.run(stopped));
     wait_until_released(&w, t, 2 * batch, db, "the backlog's batches").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let filter = AuditFilter {
-        action: Some(ACTION.to_owned()),
-        ..AuditFilter::default()
-    };
-    let mut written: Vec<usize> = w
-        .store
-        .list_audit_events(t, &filter)
+    let mut oldest: Vec<usize> = written(&w, t)
         .await
-        .unwrap()
         .iter()
-        .map(|e| {
-            let target = e.target.as_deref().unwrap();
-            target.trim_start_matches("grt_").parse().unwrap()
-        })
+        .map(|target| target.trim_start_matches("grt_").parse().unwrap())
         .collect();
-    written.sort_unstable();
+    oldest.sort_unstable();
     assert_eq!(
-        written,
+        oldest,
         (0..2 * batch).collect::<Vec<_>>(),
         "{}: the oldest two batches, and only they",
         db.kind
     );
-    stop.send(true).unwrap();
-    let n = tokio::time::timeout(Duration::from_secs(30), run)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(n, total as u64, "{}", db.kind);
+    assert_eq!(stop_run(stop, run).await, total as u64, "{}", db.kind);
     assert_eq!(released(&w, t).await, total, "{}", db.kind);
 }
 
@@ -166,30 +171,17 @@ async fn threads(db: &TestDb) {
         "{}: whole batches only",
         db.kind
     );
-    stop.send(true).unwrap();
-    let n = tokio::time::timeout(Duration::from_secs(30), run)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(n, total as u64, "{}", db.kind);
-    let filter = AuditFilter {
-        action: Some(ACTION.to_owned()),
-        ..AuditFilter::default()
-    };
-    let mut written: Vec<String> = w
-        .store
-        .list_audit_events(t, &filter)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter_map(|e| e.target)
-        .collect();
-    written.sort_unstable();
+    assert_eq!(stop_run(stop, run).await, total as u64, "{}", db.kind);
     let mut accepted: Vec<String> = (0..threads)
         .flat_map(|thread| (0..each).map(move |i| format!("grt_{thread}_{i}")))
         .collect();
     accepted.sort_unstable();
-    assert_eq!(written, accepted, "{}: every event once", db.kind);
+    assert_eq!(
+        written(&w, t).await,
+        accepted,
+        "{}: every event once",
+        db.kind
+    );
 }
 
 /// A flusher whose writes keep failing (its table is gone) is abandoned once the wait for it
