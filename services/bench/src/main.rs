@@ -147,9 +147,12 @@ fn main() -> anyhow::Result<()> {
             let script = load::post_script("/v1/tokens", &tenant.tool, TOKEN_BODY);
             let f = measured(a.pid(), secs, async {
                 if grpc {
-                    grpc_tokens(&a.api, &tenant.tool, secs).await
+                    load::with_served(&a.ops, GET_TOKEN, grpc_tokens(&a.api, &tenant.tool, secs))
+                        .await
                 } else {
-                    load::wrk_served(&a.api, &a.ops, "/v1/tokens", &script, 64, secs).await
+                    let url = format!("{}/v1/tokens", a.api);
+                    load::with_served(&a.ops, "/v1/tokens", load::wrk(&url, &script, 64, secs))
+                        .await
                 }
             })
             .await?;
@@ -214,6 +217,9 @@ async fn measured(
 /// The warm token fetch's request body.
 const TOKEN_BODY: &str = r#"{"user_id":"nelly"}"#;
 
+/// gRPC `GetToken`'s path, which is also its route in Latchkey's request metrics.
+const GET_TOKEN: &str = "/latchkey.v1.Token/GetToken";
+
 /// One warm token fetch's answer: the body the baseline serves.
 async fn token_body(a: &Replica, tenant: &Tenant) -> anyhow::Result<String> {
     let answer = reqwest::Client::new()
@@ -242,7 +248,7 @@ async fn baseline(port: u16, body: String) -> anyhow::Result<()> {
         )
     }));
     let app = json.route_service(
-        "/latchkey.v1.Token/GetToken",
+        GET_TOKEN,
         latchkey_api::grpc::v1::token_server::TokenServer::new(token),
     );
     // Small HTTP/2 frames must not wait for Nagle's algorithm (Latchkey sets it too).
@@ -412,7 +418,12 @@ async fn store_run(
     for round in 1..=load::ROUNDS {
         eprintln!("warm token fetch, REST, round {round}");
         rest.rounds.push((
-            load::wrk_served(&a.api, &a.ops, "/v1/tokens", &script, 64, secs).await?,
+            load::with_served(
+                &a.ops,
+                "/v1/tokens",
+                load::wrk(&format!("{}/v1/tokens", a.api), &script, 64, secs),
+            )
+            .await?,
             load::wrk(&format!("{}/v1/tokens", base.url), &script, 64, secs).await?,
         ));
     }
@@ -437,7 +448,7 @@ async fn store_run(
     for round in 1..=load::ROUNDS {
         eprintln!("warm token fetch, gRPC, round {round}");
         grpc.rounds.push((
-            grpc_tokens(&a.api, &tenant.tool, secs).await?,
+            load::with_served(&a.ops, GET_TOKEN, grpc_tokens(&a.api, &tenant.tool, secs)).await?,
             grpc_tokens(&base.url, &tenant.tool, secs).await?,
         ));
     }
@@ -488,7 +499,7 @@ async fn store_run(
 async fn grpc_tokens(url: &str, tool: &str, secs: u32) -> anyhow::Result<Figures> {
     use anyhow::Context as _;
     use prost::Message as _;
-    let uri: axum::http::Uri = format!("{url}/latchkey.v1.Token/GetToken").parse()?;
+    let uri: axum::http::Uri = format!("{url}{GET_TOKEN}").parse()?;
     let authority = uri
         .authority()
         .context("the URL's host and port")?
