@@ -410,7 +410,7 @@ host, nine alternating rounds a figure; no round had 0.5 % of the host's time st
   an earlier profile. Every other warm-fetch target is met in this run: ratios 0.654 (SQLite,
   REST), 0.622 (PostgreSQL, REST), 0.746 and 0.698 (gRPC); REST p99 4.32 and 4.82 ms. This is
   as far as this machine can tell: with the load generator on the server's two cores, 5 ms is
-  the bare baseline's own tail (its p99 4.2–5.2 ms in the runs of this evening), so showing the
+  the bare baseline's own tail (its p99 3.9–5.2 ms in the runs of this evening), so showing the
   p99 target either way needs a machine where the generator has cores of its own.
 - The runs before it, same build: at 23:15 (nine rounds) every ratio was met (REST 0.670 and
   0.663, gRPC 0.736 and 0.719) and the p99 missed on PostgreSQL over REST (5.03 ms against the
@@ -428,10 +428,11 @@ host, nine alternating rounds a figure; no round had 0.5 % of the host's time st
   scheduler tick (4 ms): `perf record -e sched:sched_switch -g` of the replica (19:12) shows the
   workers preempted a tick at a time, and running the audit and SQLite threads at `nice 10` did
   not tell apart (three pairs, 19:20: p99 3.85, 6.17, 3.74 → 4.39, 3.91, 3.20 ms).
-- Where the ratio's margin goes: Latchkey's own CPU a request (1.8 × the bare handler's) and the preemption that brings (per-thread counts at 15:40,
-  `/proc/<pid>/task/*/status` over 5 s: Latchkey's two workers 53,000–55,000 involuntary
-  switches each, the baseline's 31,000–33,000 at 1.7 × the requests). What PostgreSQL adds is
-  the database's share of the two cores the server and `wrk` share. `perf record -a` under
+- Where the ratio's margin goes: Latchkey's own CPU a request (1.8 × the bare handler's) and the
+  preemption that brings (per-thread counts at 15:40, `/proc/<pid>/task/*/status` over 5 s:
+  Latchkey's two workers 53,000–55,000 involuntary switches each, the baseline's 31,000–33,000
+  at 1.7 × the requests). What PostgreSQL adds is the database's share of the two cores the
+  server and `wrk` share. `perf record -a` under
   `latchkey-bench fetch --pg` (13:55, after migration 0014): the PostgreSQL backend 4.7 % of
   the host's samples (11.5 % with a row an event, on the AMD EPYC host), mostly the kernel
   writing its WAL and the batches' out-of-line pages. Tried earlier and not kept: `COPY`
